@@ -1,34 +1,191 @@
-//! The event loop: one `mio::Poll`, a slab of connections, a deadline heap, a waker.
+//! The server: a hand-written `mio` event loop driving the sans-IO protocol code.
+//!
+//! - [`event_loop`]: the loop itself (readiness, reading, writing, timers, delivery of messages);
+//! - [`connection`]: one connection's buffers and its state machine;
+//! - [`routes`]: which door a request opens (the URL contract of the README);
+//! - [`timers`]: the deadline heap that sets the poll timeout;
+//! - [`slab`]: connections by token;
+//! - [`config`]: every limit, with its default.
+//!
+//! Other threads talk to the loop through a [`ServerHandle`]: a command is queued on a channel and the
+//! loop is woken by a `mio::Waker` to run it.
 
 pub mod config;
+pub mod connection;
+pub mod event_loop;
+pub mod routes;
+pub mod slab;
+pub mod timers;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
+use mio::Waker;
+
+pub use event_loop::Server;
+
+use crate::hub::HubError;
 use crate::Config;
+
+/// Work handed to the loop from another thread.
+#[derive(Debug)]
+pub enum Command {
+    /// Publish `data` to `topic`; the new id (or the refusal) is sent back.
+    Publish {
+        /// Topic name.
+        topic: String,
+        /// Payload.
+        data: String,
+        /// Where the answer goes.
+        reply: Sender<Result<u64, HubError>>,
+    },
+    /// How many subscribers `topic` has.
+    SubscriberCount {
+        /// Topic name.
+        topic: String,
+        /// Where the answer goes.
+        reply: Sender<usize>,
+    },
+    /// How many client connections are open.
+    ConnectionCount {
+        /// Where the answer goes.
+        reply: Sender<usize>,
+    },
+    /// Close every client connection at once (to test reconnection).
+    DropConnections,
+    /// Stop the loop.
+    Shutdown,
+}
+
+/// A cloneable, thread-safe way to reach a running server's loop.
+#[derive(Clone, Debug)]
+pub struct ServerHandle {
+    commands: Sender<Command>,
+    waker: Arc<Waker>,
+}
+
+impl ServerHandle {
+    fn send(&self, command: Command) -> io::Result<()> {
+        self.commands
+            .send(command)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "server stopped"))?;
+        self.waker.wake()
+    }
+
+    fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Command) -> io::Result<T> {
+        let (reply, answer) = mpsc::channel();
+        self.send(make(reply))?;
+        answer
+            .recv()
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "server stopped"))
+    }
+
+    /// Publishes `data` to `topic`; returns the new message id.
+    pub fn publish(&self, topic: &str, data: &str) -> io::Result<u64> {
+        let result = self.ask(|reply| Command::Publish {
+            topic: topic.into(),
+            data: data.into(),
+            reply,
+        })?;
+        result.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+    }
+
+    /// How many subscribers `topic` has now.
+    pub fn subscriber_count(&self, topic: &str) -> io::Result<usize> {
+        self.ask(|reply| Command::SubscriberCount {
+            topic: topic.into(),
+            reply,
+        })
+    }
+
+    /// How many client connections are open now.
+    pub fn connection_count(&self) -> io::Result<usize> {
+        self.ask(|reply| Command::ConnectionCount { reply })
+    }
+
+    /// Closes every client connection.
+    pub fn drop_connections(&self) -> io::Result<()> {
+        self.send(Command::DropConnections)
+    }
+
+    /// Stops the loop (connections are closed as it returns).
+    pub fn shutdown(&self) -> io::Result<()> {
+        self.send(Command::Shutdown)
+    }
+}
 
 /// A server running on its own thread, for tests, examples and the lab. Dropping it shuts it down.
 #[derive(Debug)]
 pub struct RunningServer {
     /// The address it listens on (with the real port when the config asked for port 0).
     pub addr: SocketAddr,
+    /// A handle to its loop.
+    pub handle: ServerHandle,
+    thread: Option<JoinHandle<io::Result<()>>>,
 }
 
 impl RunningServer {
     /// Publishes `data` to `topic` from outside the loop (through the waker); returns the new id.
     pub fn publish(&self, topic: &str, data: &str) -> io::Result<u64> {
-        let _ = (topic, data);
-        todo!()
+        self.handle.publish(topic, data)
     }
+
     /// How many subscribers `topic` has now (asked of the loop through the waker).
     pub fn subscriber_count(&self, topic: &str) -> io::Result<usize> {
-        let _ = topic;
-        todo!()
+        self.handle.subscriber_count(topic)
+    }
+
+    /// How many client connections are open now.
+    pub fn connection_count(&self) -> io::Result<usize> {
+        self.handle.connection_count()
+    }
+
+    /// Closes every client connection at once, as a crash or a network change would.
+    pub fn drop_connections(&self) -> io::Result<()> {
+        self.handle.drop_connections()
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
 /// Binds `config.addr` and runs the server on a new thread.
 pub fn spawn(config: Config) -> io::Result<RunningServer> {
-    let _ = config;
-    todo!()
+    // The server is built on its own thread: its hub shares messages with `Rc`, which never crosses threads.
+    let (ready, is_ready) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("pushlab-loop".into())
+        .spawn(move || {
+            let bound = Server::bind(config).and_then(|server| Ok((server.local_addr()?, server)));
+            match bound {
+                Ok((addr, server)) => {
+                    let _ = ready.send(Ok((addr, server.handle())));
+                    server.run()
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    Ok(())
+                }
+            }
+        })?;
+    let (addr, handle) = is_ready.recv().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "server thread ended before it was ready",
+        )
+    })??;
+    Ok(RunningServer {
+        addr,
+        handle,
+        thread: Some(thread),
+    })
 }

@@ -1,1 +1,8 @@
-//! (to be written)
+//! (stub)
+use crate::http::Response;
+use crate::hub::Replay;
+/// stub
+pub fn response(replay: &Replay) -> Response {
+    let _ = replay;
+    todo!()
+}

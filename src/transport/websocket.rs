@@ -1,1 +1,6 @@
-//! (to be written)
+//! (stub)
+/// stub
+pub fn reset_text(last: u64) -> String {
+    let _ = last;
+    todo!()
+}
