@@ -89,6 +89,7 @@ impl Server {
     pub fn bind(config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(config.addr)?;
+        raise_listen_backlog(&listener, LISTEN_BACKLOG);
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -726,6 +727,29 @@ fn subscribed_topic(state: &State) -> Option<&str> {
 /// The answer to a client past the connection limit, written before the socket is dropped.
 const SERVICE_UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
 Content-Length: 34\r\nConnection: close\r\nRetry-After: 1\r\n\r\n503: too many connections, retry\r\n";
+
+/// How many finished handshakes the kernel may queue for `accept`. `mio` (like `std`) asks for 128; a
+/// burst of a thousand clients connecting at once then overflows the queue, and the kernel drops their
+/// handshakes, which the clients retry only after a full second.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// Raises the listen backlog of an already listening socket (Linux and the BSDs accept a second
+/// `listen(2)` for that). Failure only leaves the smaller backlog, so it is ignored.
+fn raise_listen_backlog(listener: &TcpListener, backlog: i32) {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        extern "C" {
+            fn listen(socket: i32, backlog: i32) -> i32;
+        }
+        // SAFETY: `listen` takes a plain integer file descriptor and an integer and touches no memory of
+        // ours; the descriptor is valid because `listener` owns it and is alive for the whole call.
+        // `std` and `mio` offer no way to choose the backlog, and the runtime dependencies are kept to
+        // four crates, so this one foreign call stands in for a socket-options crate. Measured need: the
+        // `thousand_long_poll_clients` test stalls a full second (SYN retransmission) with 128.
+        let _ = unsafe { listen(listener.as_raw_fd(), backlog) };
+    }
+}
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn unix_millis() -> u64 {
