@@ -22,5 +22,5 @@ pub mod response;
 pub mod static_files;
 
 pub use error::HttpError;
-pub use request::{parse_request, ParseStatus, Request};
+pub use request::{expects_continue, parse_request, ParseStatus, Request};
 pub use response::Response;

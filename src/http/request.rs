@@ -98,6 +98,21 @@ pub fn parse_request(buf: &[u8], limits: &HttpLimits) -> Result<ParseStatus, Htt
     })
 }
 
+/// Whether the client at the start of `buf` waits for a `100 Continue` before sending its body
+/// (RFC 9110 §10.1.1): an HTTP/1.1 head that is complete and valid, says `Expect: 100-continue`, and
+/// whose body has not fully arrived. The event loop then writes `Response::new(100)` once for this
+/// request. (curl sends this for bodies over 1 KiB and waits a second for the answer.)
+pub fn expects_continue(buf: &[u8], limits: &HttpLimits) -> bool {
+    let Ok(Some(head)) = parse_head(buf, limits) else {
+        return false;
+    };
+    let asks = head.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
+    });
+    // RFC 9110 §10.1.1: a server MUST NOT send 100 to an HTTP/1.0 client.
+    asks && head.version >= 1 && parse_request(buf, limits) == Ok(ParseStatus::Incomplete)
+}
+
 /// A parsed head and how many bytes of the buffer it took (final empty line included).
 struct Head {
     method: String,
