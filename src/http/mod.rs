@@ -2,13 +2,25 @@
 //!
 //! Everything in this module is sans-IO: bytes in, values out, bytes written into a `Vec<u8>`.
 //! The event loop in [`crate::server`] is the only code that touches a socket.
+//!
+//! Reading order for one request:
+//!
+//! 1. [`request`]: the request line and header fields, with every limit (414, 431) and rule (400, 505);
+//! 2. `framing` (private): where the body ends, `Content-Length` or `Transfer-Encoding` (RFC 9112 §6),
+//!    the rules that stop request smuggling;
+//! 3. [`chunked`]: the chunked coding, decoded for requests and encoded for streaming responses;
+//! 4. [`response`]: the status line, headers and body that go back;
+//! 5. [`static_files`]: the pages under `static/`, embedded at build time;
+//! 6. [`error`]: every refusal carries the status that goes on the wire.
 
 pub mod chunked;
 pub mod error;
+mod framing;
+pub mod percent;
 pub mod request;
 pub mod response;
 pub mod static_files;
 
 pub use error::HttpError;
-pub use request::{parse_request, ParseStatus, Request};
+pub use request::{expects_continue, parse_request, ParseStatus, Request};
 pub use response::Response;

@@ -1,6 +1,36 @@
 //! Incremental request parsing (RFC 9112 §2–§7).
+//!
+//! # Theory of operation
+//!
+//! A request arrives as a stream of bytes that the event loop appends to a buffer. After each read it
+//! calls [`parse_request`] on the whole buffer, which answers one of three things:
+//!
+//! - [`ParseStatus::Incomplete`]: not a whole request yet, nothing consumed; read more and call again;
+//! - [`ParseStatus::Complete`]: a request, and how many bytes it took (the rest is the next request,
+//!   sent before this one was answered: pipelining, RFC 9112 §9.3.2);
+//! - an [`HttpError`]: the client broke a rule; answer its status and close the connection.
+//!
+//! Every call starts again from the first byte. That keeps the parser free of state (so it can be
+//! tested on any split of the input) at the cost of re-reading a head of at most
+//! [`HttpLimits::max_header_bytes`].
+//!
+//! A request is a head and an optional body:
+//!
+//! ```text
+//! POST /publish/chat HTTP/1.1\r\n    request line: method, target, version (RFC 9112 §3)
+//! Host: 127.0.0.1:8080\r\n           header fields, one per line (RFC 9112 §5)
+//! Content-Length: 5\r\n
+//! \r\n                               an empty line ends the head
+//! hello                              the body, framed as the headers say (RFC 9112 §6, see `framing`)
+//! ```
+//!
+//! `httparse` reads the head. The limits are enforced around it in two steps, so that each is decided
+//! as early as possible and the same way however the bytes were split: first the request line alone,
+//! inside a window of [`HttpLimits::max_request_line_bytes`] (414), then the whole head inside a window
+//! of [`HttpLimits::max_header_bytes`] (431).
 
-use crate::http::HttpError;
+use crate::http::framing::{body_framing, list_elements, read_body};
+use crate::http::{percent, HttpError};
 use crate::server::config::HttpLimits;
 
 /// One header field; the name as sent, the value as raw bytes.
@@ -45,33 +75,371 @@ pub enum ParseStatus {
 
 /// Parses one request from the start of `buf`.
 pub fn parse_request(buf: &[u8], limits: &HttpLimits) -> Result<ParseStatus, HttpError> {
-    let _ = (buf, limits);
-    todo!()
+    let Some(head) = parse_head(buf, limits)? else {
+        return Ok(ParseStatus::Incomplete);
+    };
+    // The framing (and a 413 for a declared length over the limit) is decided from the head alone.
+    let framing = body_framing(head.version, &head.headers, limits.max_body_bytes)?;
+    let after_head = buf.get(head.head_bytes..).unwrap_or_default();
+    let Some((body, body_bytes)) = read_body(framing, after_head, limits.max_body_bytes)? else {
+        return Ok(ParseStatus::Incomplete);
+    };
+    let request = Request {
+        method: head.method,
+        path: head.path,
+        query: head.query,
+        version: head.version,
+        headers: head.headers,
+        body,
+    };
+    Ok(ParseStatus::Complete {
+        request,
+        consumed: head.head_bytes + body_bytes,
+    })
+}
+
+/// Whether the client at the start of `buf` waits for a `100 Continue` before sending its body
+/// (RFC 9110 §10.1.1): an HTTP/1.1 head that is complete and valid, says `Expect: 100-continue`, and
+/// whose body has not fully arrived. The event loop then writes `Response::new(100)` once for this
+/// request. (curl sends this for bodies over 1 KiB and waits a second for the answer.)
+pub fn expects_continue(buf: &[u8], limits: &HttpLimits) -> bool {
+    let Ok(Some(head)) = parse_head(buf, limits) else {
+        return false;
+    };
+    let asks = head.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
+    });
+    // RFC 9110 §10.1.1: a server MUST NOT send 100 to an HTTP/1.0 client.
+    asks && head.version >= 1 && parse_request(buf, limits) == Ok(ParseStatus::Incomplete)
+}
+
+/// A parsed head and how many bytes of the buffer it took (final empty line included).
+struct Head {
+    method: String,
+    path: String,
+    query: String,
+    version: u8,
+    headers: Vec<Header>,
+    head_bytes: usize,
+}
+
+/// Parses the head, enforcing the request line and header block limits; `None` while incomplete.
+fn parse_head(buf: &[u8], limits: &HttpLimits) -> Result<Option<Head>, HttpError> {
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the request line
+    // (httparse skips them); they count towards the header block.
+    let line_start = leading_empty_line_bytes(buf);
+    // Step 1: only the request line and the bytes that fit in its limit (plus CRLF), so a malformed
+    // byte inside that window gives 400 whether or not the rest has arrived.
+    let line_window_end = line_start
+        .saturating_add(limits.max_request_line_bytes)
+        .saturating_add(2);
+    let line_window = buf
+        .get(..line_window_end.min(buf.len()))
+        .unwrap_or_default();
+    let early_head = parse_window(line_window, line_start, limits)?;
+    let line_is_complete =
+        check_request_line_length(buf, line_start, limits.max_request_line_bytes)?;
+    if let Some(head) = early_head {
+        return check_header_block_size(head, limits.max_header_bytes).map(Some);
+    }
+    if !line_is_complete {
+        return check_incomplete_header_block(buf, limits.max_header_bytes);
+    }
+    // Step 2: the whole head, within max_header_bytes.
+    let head_window = buf
+        .get(..limits.max_header_bytes.min(buf.len()))
+        .unwrap_or_default();
+    match parse_window(head_window, line_start, limits)? {
+        Some(head) => check_header_block_size(head, limits.max_header_bytes).map(Some),
+        None => check_incomplete_header_block(buf, limits.max_header_bytes),
+    }
+}
+
+/// RFC 6585 §5: "431 ... the request's HTTP header fields are too large".
+fn check_header_block_size(head: Head, max_header_bytes: usize) -> Result<Head, HttpError> {
+    if head.head_bytes > max_header_bytes {
+        return Err(HttpError::new(431, "header block too large (RFC 6585 §5)"));
+    }
+    Ok(head)
+}
+
+/// An incomplete head that already fills the header block limit can only end up too large: 431 now,
+/// rather than buffering more (RFC 6585 §5).
+fn check_incomplete_header_block(
+    buf: &[u8],
+    max_header_bytes: usize,
+) -> Result<Option<Head>, HttpError> {
+    if buf.len() >= max_header_bytes {
+        return Err(HttpError::new(431, "header block too large (RFC 6585 §5)"));
+    }
+    Ok(None)
+}
+
+/// Bytes taken by empty lines before the request line (CRLF or LF each).
+fn leading_empty_line_bytes(buf: &[u8]) -> usize {
+    let mut pos = 0;
+    loop {
+        match buf.get(pos..).unwrap_or_default() {
+            [b'\r', b'\n', ..] => pos += 2,
+            [b'\n', ..] => pos += 1,
+            _ => return pos,
+        }
+    }
+}
+
+/// RFC 9112 §3: "A server that receives a request-target longer than any URI it wishes to parse MUST
+/// respond with a 414 (URI Too Long)". The whole request line is measured, excluding its CRLF, and a
+/// line that has already outgrown the limit is refused before its end arrives. Returns whether the line
+/// is complete.
+fn check_request_line_length(
+    buf: &[u8],
+    line_start: usize,
+    max_line_bytes: usize,
+) -> Result<bool, HttpError> {
+    let too_long = || HttpError::new(414, "request line too long (RFC 9112 §3)");
+    let window_end = line_start.saturating_add(max_line_bytes).saturating_add(2);
+    let line = buf
+        .get(line_start..window_end.min(buf.len()))
+        .unwrap_or_default();
+    match line.iter().position(|&b| b == b'\n') {
+        Some(lf) => {
+            let content_bytes = if lf > 0 && line.get(lf - 1) == Some(&b'\r') {
+                lf - 1
+            } else {
+                lf
+            };
+            if content_bytes > max_line_bytes {
+                return Err(too_long());
+            }
+            Ok(true)
+        }
+        None if buf.len() >= window_end => Err(too_long()),
+        None => Ok(false),
+    }
+}
+
+/// Runs httparse over `window`; `None` when the window holds no whole head (yet).
+fn parse_window(
+    window: &[u8],
+    line_start: usize,
+    limits: &HttpLimits,
+) -> Result<Option<Head>, HttpError> {
+    // One slot more than allowed would not help: httparse reports TooManyHeaders when the slots run out.
+    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut parsed = httparse::Request::new(&mut slots);
+    match parsed.parse(window) {
+        Ok(httparse::Status::Partial) => Ok(None),
+        Ok(httparse::Status::Complete(head_bytes)) => {
+            // httparse refuses obsolete line folding in requests; this keeps the rule ours.
+            if has_obsolete_line_folding(window.get(..head_bytes).unwrap_or_default(), line_start) {
+                return Err(obs_fold_error());
+            }
+            head_from(&parsed, head_bytes).map(Some)
+        }
+        Err(error) => map_httparse_error(error, window, line_start),
+    }
+}
+
+fn obs_fold_error() -> HttpError {
+    HttpError::new(
+        400,
+        "obsolete line folding: a field line starts with whitespace (RFC 9112 §5.2)",
+    )
+}
+
+/// Says which rule an httparse error broke.
+fn map_httparse_error(
+    error: httparse::Error,
+    window: &[u8],
+    line_start: usize,
+) -> Result<Option<Head>, HttpError> {
+    let reason = match error {
+        // RFC 6585 §5: too many fields is also "request header fields too large".
+        httparse::Error::TooManyHeaders => {
+            return Err(HttpError::new(431, "too many header fields (RFC 6585 §5)"))
+        }
+        httparse::Error::Version => return version_error(window, line_start),
+        // RFC 9112 §5.2: "A server that receives an obs-fold in a request message ... MUST either reject
+        // the message by sending a 400 (Bad Request)" or replace it; and §2.2: whitespace between the
+        // start-line and the first field line likewise. httparse sees either as a bad field name.
+        httparse::Error::HeaderName if has_obsolete_line_folding(window, line_start) => {
+            return Err(obs_fold_error())
+        }
+        httparse::Error::HeaderName => "invalid header field name (RFC 9110 §5.1)",
+        httparse::Error::HeaderValue => "invalid header field value (RFC 9110 §5.5)",
+        httparse::Error::NewLine => "invalid line ending (RFC 9112 §2.2)",
+        httparse::Error::Token => "malformed request line (RFC 9112 §3)",
+        httparse::Error::Status => "malformed request",
+    };
+    Err(HttpError::new(400, reason))
+}
+
+/// Whether a field line of the head in `bytes` starts with SP or HTAB (the request line excluded).
+fn has_obsolete_line_folding(bytes: &[u8], line_start: usize) -> bool {
+    let mut pos = line_start;
+    loop {
+        let rest = bytes.get(pos..).unwrap_or_default();
+        let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
+            return false;
+        };
+        pos += lf + 1;
+        match bytes.get(pos) {
+            Some(b' ' | b'\t') => return true,
+            // The empty line that ends the head (or nothing yet): no more field lines.
+            Some(b'\r' | b'\n') | None => return false,
+            Some(_) => {}
+        }
+    }
+}
+
+/// httparse knows only `HTTP/1.0` and `HTTP/1.1`. RFC 9112 §2.3: `HTTP-version = "HTTP" "/" DIGIT "."
+/// DIGIT`; a well-formed version we do not speak is 505 (RFC 9110 §15.6.6), anything else 400. While
+/// the line is incomplete and could still be a well-formed version, wait for it.
+fn version_error(window: &[u8], line_start: usize) -> Result<Option<Head>, HttpError> {
+    let malformed = || HttpError::new(400, "malformed HTTP version (RFC 9112 §2.3)");
+    let rest = window.get(line_start..).unwrap_or_default();
+    let (line, complete) = match rest.iter().position(|&b| b == b'\n') {
+        Some(lf) => (rest.get(..lf).unwrap_or_default(), true),
+        None => (rest, false),
+    };
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // method SP request-target SP HTTP-version
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let version = match (parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(_), Some(version)) => version,
+        _ => return Err(malformed()),
+    };
+    if !is_version_prefix(version) {
+        return Err(malformed());
+    }
+    match (complete, version.len() == b"HTTP/1.1".len()) {
+        (true, true) => Err(HttpError::new(
+            505,
+            "HTTP version not supported (RFC 9110 §15.6.6)",
+        )),
+        (true, false) => Err(malformed()),
+        (false, _) => Ok(None),
+    }
+}
+
+/// Whether `bytes` is a prefix of `HTTP/DIGIT.DIGIT`.
+fn is_version_prefix(bytes: &[u8]) -> bool {
+    bytes.len() <= 8
+        && bytes.iter().enumerate().all(|(i, &b)| match i {
+            0..=4 => b"HTTP/".get(i) == Some(&b),
+            6 => b == b'.',
+            _ => b.is_ascii_digit(),
+        })
+}
+
+/// Builds our owned head from httparse's borrowed one, checking the request target.
+fn head_from(parsed: &httparse::Request, head_bytes: usize) -> Result<Head, HttpError> {
+    let (Some(method), Some(target), Some(version)) = (parsed.method, parsed.path, parsed.version)
+    else {
+        return Err(HttpError::new(400, "malformed request line (RFC 9112 §3)"));
+    };
+    let (path, query) = split_target(method, target)?;
+    let headers = parsed
+        .headers
+        .iter()
+        .map(|h| Header {
+            name: h.name.to_string(),
+            value: h.value.trim_ascii().to_vec(),
+        })
+        .collect();
+    Ok(Head {
+        method: method.to_string(),
+        path,
+        query,
+        version,
+        headers,
+        head_bytes,
+    })
+}
+
+/// Splits a request target into path and query (RFC 9112 §3.2).
+fn split_target(method: &str, target: &str) -> Result<(String, String), HttpError> {
+    // RFC 9112 §3.2.4: asterisk-form, only for a server-wide OPTIONS.
+    if target == "*" {
+        if method == "OPTIONS" {
+            return Ok(("*".to_string(), String::new()));
+        }
+        return Err(HttpError::new(
+            400,
+            "asterisk-form target is only for OPTIONS (RFC 9112 §3.2.4)",
+        ));
+    }
+    // RFC 9112 §3.2.1: origin-form = absolute-path [ "?" query ]. The absolute-form (§3.2.2) is what a
+    // client sends to a proxy; pushlab is not one, so it is refused rather than half-supported.
+    if !target.starts_with('/') {
+        return Err(HttpError::new(
+            400,
+            "request target must start with / (RFC 9112 §3.2.1)",
+        ));
+    }
+    // A fragment (`#...`) is never sent to a server (RFC 9110 §4.2.5).
+    if target.contains('#') {
+        return Err(HttpError::new(
+            400,
+            "fragment in request target (RFC 9112 §3.2)",
+        ));
+    }
+    Ok(match target.split_once('?') {
+        Some((path, query)) => (path.to_string(), query.to_string()),
+        None => (target.to_string(), String::new()),
+    })
 }
 
 impl Request {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        let _ = name;
-        todo!()
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_slice())
     }
     /// The first value of header `name` as UTF-8 text, if it is.
     pub fn header_str(&self, name: &str) -> Option<&str> {
-        let _ = name;
-        todo!()
+        self.header(name)
+            .and_then(|value| std::str::from_utf8(value).ok())
     }
     /// Whether header `name` holds `token` in its comma-separated list (case-insensitive).
+    ///
+    /// Every field with that name counts: `Connection: keep-alive` and `Connection: Upgrade` on two lines
+    /// mean the same as one `Connection: keep-alive, Upgrade` (RFC 9110 §5.3).
     pub fn header_has_token(&self, name: &str, token: &str) -> bool {
-        let _ = (name, token);
-        todo!()
+        self.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .flat_map(|h| list_elements(&h.value))
+            .any(|element| element.eq_ignore_ascii_case(token.as_bytes()))
     }
     /// Whether the connection stays open after the response (RFC 9112 §9.3).
     pub fn keep_alive(&self) -> bool {
-        todo!()
+        // RFC 9112 §9.3: "close" always wins; HTTP/1.1 is persistent by default, HTTP/1.0 only when the
+        // client asked for "keep-alive" (the pre-standard extension of RFC 9112 §C.2.2).
+        if self.header_has_token("connection", "close") {
+            return false;
+        }
+        self.version >= 1 || self.header_has_token("connection", "keep-alive")
     }
     /// The percent-decoded value of query parameter `name`, if present and valid UTF-8.
+    ///
+    /// The query is read as `application/x-www-form-urlencoded`: pairs separated by `&`, `+` for space.
+    /// A parameter without `=` has the empty value. Only the first parameter named `name` counts.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        let _ = name;
-        todo!()
+        self.query.split('&').find_map(|pair| {
+            let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decoded_name = percent::decode(raw_name.as_bytes(), true)?;
+            if decoded_name != name.as_bytes() {
+                return None;
+            }
+            Some(
+                percent::decode(raw_value.as_bytes(), true).and_then(|v| String::from_utf8(v).ok()),
+            )
+        })?
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,80 @@
+//! Percent-decoding (RFC 3986 §2.1) for paths and query strings.
+//!
+//! A URL can only carry a limited set of characters, so any other byte travels as `%` followed by two
+//! hexadecimal digits: a space is `%20`, `é` (UTF-8 `C3 A9`) is `%C3%A9`. In a query string written by an
+//! HTML form, a `+` also stands for a space (WHATWG URL, `application/x-www-form-urlencoded`).
+//!
+//! Decoding happens only where a value is *used* (a query parameter, a file name), never on the raw
+//! request target: decoding early would turn `%2F` into a `/` that then looks like a path separator.
+
+/// Decodes `%XX` escapes in `input`; with `plus_as_space`, `+` decodes to a space (query strings).
+///
+/// Returns `None` when a `%` is not followed by two hexadecimal digits (RFC 3986 §2.1: "a percent sign
+/// followed by two hexadecimal digits"). The result is bytes: whether they are UTF-8 is the caller's call.
+pub fn decode(input: &[u8], plus_as_space: bool) -> Option<Vec<u8>> {
+    let mut decoded = Vec::with_capacity(input.len());
+    let mut rest = input;
+    while let Some((&byte, tail)) = rest.split_first() {
+        match byte {
+            b'%' => {
+                let (&high, tail) = tail.split_first()?;
+                let (&low, tail) = tail.split_first()?;
+                decoded.push(hex_value(high)? << 4 | hex_value(low)?);
+                rest = tail;
+            }
+            b'+' if plus_as_space => {
+                decoded.push(b' ');
+                rest = tail;
+            }
+            other => {
+                decoded.push(other);
+                rest = tail;
+            }
+        }
+    }
+    Some(decoded)
+}
+
+/// The value of one hexadecimal digit, either case.
+pub(crate) fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    #[test]
+    fn decodes_escapes_in_either_case() {
+        assert_eq!(
+            decode(b"a%20b%2fc%2F", false).as_deref(),
+            Some(&b"a b/c/"[..])
+        );
+        assert_eq!(decode(b"%C3%a9", false).as_deref(), Some("é".as_bytes()));
+    }
+
+    #[test]
+    fn plus_is_a_space_only_in_queries() {
+        assert_eq!(decode(b"a+b", true).as_deref(), Some(&b"a b"[..]));
+        assert_eq!(decode(b"a+b", false).as_deref(), Some(&b"a+b"[..]));
+        assert_eq!(decode(b"a%2Bb", true).as_deref(), Some(&b"a+b"[..]));
+    }
+
+    #[test]
+    fn rfc3986_2_1_truncated_or_non_hex_escapes_are_invalid() {
+        assert_eq!(decode(b"%", false), None);
+        assert_eq!(decode(b"%4", false), None);
+        assert_eq!(decode(b"%zz", false), None);
+        assert_eq!(decode(b"abc%g0", false), None);
+    }
+
+    #[test]
+    fn empty_input_decodes_to_empty() {
+        assert_eq!(decode(b"", true), Some(Vec::new()));
+    }
+}

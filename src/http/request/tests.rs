@@ -1,0 +1,166 @@
+//! Unit tests of the request helpers; the parser itself is tested over byte vectors in
+//! `tests/http_parser.rs`.
+
+use super::*;
+
+fn parse(bytes: &[u8]) -> Request {
+    match parse_request(bytes, &HttpLimits::default()) {
+        Ok(ParseStatus::Complete { request, .. }) => request,
+        other => panic!("expected a complete request, got {other:?}"),
+    }
+}
+
+fn with_query(query: &str) -> Request {
+    parse(format!("GET /x?{query} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+}
+
+#[test]
+fn target_splits_into_encoded_path_and_raw_query() {
+    let request = parse(b"GET /poll/a%20b?after=3&x=%2F HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(request.path, "/poll/a%20b");
+    assert_eq!(request.query, "after=3&x=%2F");
+    let request = parse(b"GET /only HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        (request.path.as_str(), request.query.as_str()),
+        ("/only", "")
+    );
+    let request = parse(b"GET /empty? HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        (request.path.as_str(), request.query.as_str()),
+        ("/empty", "")
+    );
+}
+
+#[test]
+fn rfc9112_3_2_4_asterisk_form_only_for_options() {
+    assert_eq!(parse(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").path, "*");
+    let error = parse_request(b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", &HttpLimits::default());
+    assert_eq!(error.map_err(|e| e.status), Err(400));
+}
+
+#[test]
+fn header_lookup_is_case_insensitive_and_trimmed() {
+    let request = parse(
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Thing:   spaced value \t\r\nx-thing: second\r\n\r\n",
+    );
+    assert_eq!(request.header("x-THING"), Some(&b"spaced value"[..]));
+    assert_eq!(request.header_str("X-Thing"), Some("spaced value"));
+    assert_eq!(request.header("missing"), None);
+}
+
+#[test]
+fn header_str_refuses_non_utf8() {
+    let request = parse(b"GET / HTTP/1.1\r\nHost: a\r\nX-Bytes: \xff\xfe\r\n\r\n");
+    assert_eq!(request.header("x-bytes"), Some(&b"\xff\xfe"[..]));
+    assert_eq!(request.header_str("x-bytes"), None);
+}
+
+#[test]
+fn rfc9110_5_6_1_tokens_are_found_in_lists_and_across_fields() {
+    let request =
+        parse(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive ,\tUpgrade\r\nConnection: ,foo,\r\n\r\n");
+    assert!(request.header_has_token("connection", "upgrade"));
+    assert!(request.header_has_token("CONNECTION", "Keep-Alive"));
+    assert!(request.header_has_token("connection", "foo"));
+    assert!(!request.header_has_token("connection", "keep"));
+    assert!(!request.header_has_token("connection", ""));
+    assert!(!request.header_has_token("upgrade", "upgrade"));
+}
+
+#[test]
+fn rfc9112_9_3_persistence_by_version_and_connection() {
+    let keep = |bytes: &[u8]| parse(bytes).keep_alive();
+    assert!(keep(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+    assert!(!keep(
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(!keep(
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, Close\r\n\r\n"
+    ));
+    assert!(!keep(b"GET / HTTP/1.0\r\n\r\n"));
+    assert!(keep(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+    assert!(!keep(
+        b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"
+    ));
+}
+
+#[test]
+fn query_params_are_percent_and_plus_decoded() {
+    let request = with_query("after=42&callback=a.b_c&msg=hello+w%C3%B6rld%21&flag&e=");
+    assert_eq!(request.query_param("after").as_deref(), Some("42"));
+    assert_eq!(request.query_param("callback").as_deref(), Some("a.b_c"));
+    assert_eq!(request.query_param("msg").as_deref(), Some("hello wörld!"));
+    assert_eq!(request.query_param("flag").as_deref(), Some(""));
+    assert_eq!(request.query_param("e").as_deref(), Some(""));
+    assert_eq!(request.query_param("missing"), None);
+    assert_eq!(request.query_param("aft"), None);
+}
+
+#[test]
+fn query_param_names_are_decoded_and_the_first_wins() {
+    let request = with_query("a%5Bb%5D=1&x=first&x=second");
+    assert_eq!(request.query_param("a[b]").as_deref(), Some("1"));
+    assert_eq!(request.query_param("x").as_deref(), Some("first"));
+}
+
+#[test]
+fn query_param_invalid_encoding_or_utf8_is_none() {
+    let request = with_query("bad=%FF%FE&trunc=%4&ok=1");
+    assert_eq!(request.query_param("bad"), None);
+    assert_eq!(request.query_param("trunc"), None);
+    assert_eq!(request.query_param("ok").as_deref(), Some("1"));
+}
+
+#[test]
+fn version_prefixes() {
+    assert!(is_version_prefix(b""));
+    assert!(is_version_prefix(b"HTT"));
+    assert!(is_version_prefix(b"HTTP/2"));
+    assert!(is_version_prefix(b"HTTP/2.0"));
+    assert!(!is_version_prefix(b"HTTP/2.0 "));
+    assert!(!is_version_prefix(b"http/1.1"));
+    assert!(!is_version_prefix(b"HTTP/x"));
+    assert!(!is_version_prefix(b"HTTP/1,1"));
+}
+
+#[test]
+fn obsolete_folding_is_seen_only_in_field_lines() {
+    assert!(has_obsolete_line_folding(
+        b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n",
+        0
+    ));
+    assert!(has_obsolete_line_folding(
+        b"GET / HTTP/1.1\r\n\tA: b\r\n\r\n",
+        0
+    ));
+    assert!(!has_obsolete_line_folding(
+        b"GET / HTTP/1.1\r\nA: b\r\n\r\n body",
+        0
+    ));
+    assert!(!has_obsolete_line_folding(
+        b"GET / HTTP/1.1\r\nA: b c\r\n",
+        0
+    ));
+}
+
+#[test]
+fn rfc9110_10_1_1_expect_100_continue_until_the_body_arrives() {
+    let limits = HttpLimits::default();
+    let head = b"POST /publish/a HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n";
+    assert!(expects_continue(head, &limits));
+    assert!(
+        !expects_continue(&head[..head.len() - 1], &limits),
+        "head not complete yet"
+    );
+    let whole = [&head[..], b"abc"].concat();
+    assert!(!expects_continue(&whole, &limits), "body already here");
+    let http10 = b"POST /p HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+    assert!(!expects_continue(http10, &limits));
+    let without = b"POST /p HTTP/1.1\r\nContent-Length: 3\r\n\r\n";
+    assert!(!expects_continue(without, &limits));
+    let too_large = b"POST /p HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 99999999\r\n\r\n";
+    assert!(
+        !expects_continue(too_large, &limits),
+        "refused with 413 instead"
+    );
+}
