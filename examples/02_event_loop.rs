@@ -30,19 +30,30 @@ const LISTENER: Token = Token(0);
 
 fn main() -> io::Result<()> {
     let demo = std::env::args().any(|arg| arg == "--demo");
-    let addr: SocketAddr = if demo { "127.0.0.1:0" } else { "127.0.0.1:8082" }.parse().unwrap();
+    let addr: SocketAddr = if demo {
+        "127.0.0.1:0"
+    } else {
+        "127.0.0.1:8082"
+    }
+    .parse()
+    .unwrap();
 
     // ANCHOR: setup
     let mut poll = Poll::new()?;
     let mut listener = TcpListener::bind(addr)?;
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut clients: HashMap<Token, Client> = HashMap::new();
     let mut next_token = 1;
     // ANCHOR_END: setup
 
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}/");
-    let demo_clients = if demo { Some(std::thread::spawn(move || run_demo_clients(addr, 100))) } else { None };
+    let demo_clients = if demo {
+        Some(std::thread::spawn(move || run_demo_clients(addr, 100)))
+    } else {
+        None
+    };
     let mut served = 0usize;
     let mut most_at_once = 0usize;
 
@@ -62,8 +73,19 @@ fn main() -> io::Result<()> {
                         Ok((mut stream, _peer)) => {
                             let token = Token(next_token);
                             next_token += 1;
-                            poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
-                            clients.insert(token, Client { stream, input: Vec::new(), output: Vec::new() });
+                            poll.registry().register(
+                                &mut stream,
+                                token,
+                                Interest::READABLE | Interest::WRITABLE,
+                            )?;
+                            clients.insert(
+                                token,
+                                Client {
+                                    stream,
+                                    input: Vec::new(),
+                                    output: Vec::new(),
+                                },
+                            );
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) => return Err(e),
@@ -74,7 +96,9 @@ fn main() -> io::Result<()> {
                 continue;
             }
             let token = event.token();
-            let Some(client) = clients.get_mut(&token) else { continue };
+            let Some(client) = clients.get_mut(&token) else {
+                continue;
+            };
             let done = serve(client)?;
             if done {
                 // Dropping the stream closes the socket; mio forgets it.
@@ -152,7 +176,10 @@ fn run_demo_clients(addr: SocketAddr, count: usize) -> io::Result<Duration> {
     for stream in &mut streams {
         let mut answer = String::new();
         stream.read_to_string(&mut answer)?;
-        assert!(answer.starts_with("HTTP/1.1 200 OK"), "unexpected answer: {answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK"),
+            "unexpected answer: {answer}"
+        );
     }
     Ok(start.elapsed())
 }

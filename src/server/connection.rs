@@ -156,6 +156,8 @@ pub struct Connection {
     pub last_active: Instant,
     /// The earliest deadline currently in the timer heap for this connection.
     pub scheduled: Option<Instant>,
+    /// `100 Continue` has been sent for the request being read.
+    pub continue_sent: bool,
 }
 
 /// What a read pass found.
@@ -183,6 +185,7 @@ impl Connection {
             peer_closed: false,
             last_active: now,
             scheduled: None,
+            continue_sent: false,
         }
     }
 

@@ -10,7 +10,11 @@ use pushlab::Config;
 
 /// A config listening on an ephemeral loopback port, without the clock ticking into tests.
 pub fn test_config() -> Config {
-    Config { addr: "127.0.0.1:0".parse().unwrap(), clock_interval: None, ..Config::default() }
+    Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        clock_interval: None,
+        ..Config::default()
+    }
 }
 
 /// A server with the test config.
@@ -28,7 +32,9 @@ pub fn server_with(change: impl FnOnce(&mut Config)) -> RunningServer {
 /// A connected socket with a read timeout, so a broken server fails the test instead of hanging it.
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream.set_nodelay(true).unwrap();
     stream
 }
@@ -43,7 +49,10 @@ pub struct RawResponse {
 
 impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -60,33 +69,56 @@ pub fn read_response(stream: &mut TcpStream, head: bool) -> RawResponse {
             let headers = parsed
                 .headers
                 .iter()
-                .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+                .map(|h| {
+                    (
+                        h.name.to_string(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
                 .collect::<Vec<_>>();
             break (parsed.code.unwrap(), headers, len);
         }
         read_more(stream, &mut buf);
     };
     let mut rest = buf.split_off(head_len);
-    let response = RawResponse { status, headers, body: Vec::new() };
+    let response = RawResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    };
     if head || status == 101 || status == 204 || status == 304 {
         return response;
     }
-    if response.header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    if response
+        .header("Transfer-Encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         let body = read_chunked(stream, &mut rest);
         return RawResponse { body, ..response };
     }
-    let length: usize = response.header("Content-Length").expect("a length").parse().unwrap();
+    let length: usize = response
+        .header("Content-Length")
+        .expect("a length")
+        .parse()
+        .unwrap();
     while rest.len() < length {
         read_more(stream, &mut rest);
     }
     rest.truncate(length);
-    RawResponse { body: rest, ..response }
+    RawResponse {
+        body: rest,
+        ..response
+    }
 }
 
 fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) {
     let mut chunk = [0u8; 8192];
     let n = stream.read(&mut chunk).expect("read");
-    assert!(n > 0, "connection closed early; got {:?}", String::from_utf8_lossy(buf));
+    assert!(
+        n > 0,
+        "connection closed early; got {:?}",
+        String::from_utf8_lossy(buf)
+    );
     buf.extend_from_slice(&chunk[..n]);
 }
 
@@ -99,7 +131,9 @@ fn read_chunked(stream: &mut TcpStream, rest: &mut Vec<u8>) -> Vec<u8> {
             }
             read_more(stream, rest);
         };
-        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap().trim(), 16).unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap().trim(), 16)
+                .unwrap();
         while rest.len() < line_end + 2 + size + 2 {
             read_more(stream, rest);
         }
@@ -120,7 +154,10 @@ pub fn exchange(addr: SocketAddr, request: &[u8]) -> RawResponse {
 
 /// A plain GET on a new connection.
 pub fn get(addr: SocketAddr, path: &str) -> RawResponse {
-    exchange(addr, format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
+    exchange(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
 }
 
 /// Reads until the server closes the connection; returns everything read.
@@ -152,5 +189,8 @@ pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
 /// The server still answers a normal request (asserted after every hostile input).
 pub fn assert_still_serving(addr: SocketAddr) {
     let response = get(addr, "/poll/health?after=0");
-    assert_eq!(response.status, 200, "the server must keep serving everyone else");
+    assert_eq!(
+        response.status, 200,
+        "the server must keep serving everyone else"
+    );
 }
