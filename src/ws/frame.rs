@@ -18,7 +18,13 @@ pub enum Opcode {
 }
 
 /// Appends one unfragmented-or-not frame to `out`. `mask` is `Some(key)` for a client, `None` for a server.
-pub fn encode_frame(fin: bool, opcode: Opcode, payload: &[u8], mask: Option<[u8; 4]>, out: &mut Vec<u8>) {
+pub fn encode_frame(
+    fin: bool,
+    opcode: Opcode,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+    out: &mut Vec<u8>,
+) {
     let _ = (fin, opcode, payload, mask, out);
     todo!()
 }
