@@ -1,5 +1,23 @@
 //! The seven doors to the hub. Each module says how a message is framed on the wire and when the
 //! response ends; read them one after another (design §1).
+//!
+//! | door | module | request | a message on the wire | the response ends |
+//! |---|---|---|---|---|
+//! | short polling | [`short_poll`] | `GET /poll/{topic}?after=N`, on a timer | in a JSON batch | at once |
+//! | long polling | [`long_poll`] | `GET /longpoll/{topic}?after=N`, again after each answer | in a JSON batch | on a message or at the hold timeout |
+//! | JSONP | [`jsonp`] | `<script src="/jsonp/{topic}?after=N&callback=F">` | in `F({...})` | like a long poll |
+//! | XHR streaming | [`xhr_stream`] | `GET /stream/{topic}?after=N`, once | one JSON line | after `max_stream_bytes` |
+//! | iframe streaming | [`iframe`] | hidden `<iframe src="/iframe/{topic}?callback=F">` | one `<script>` | after `max_stream_bytes` |
+//! | Server-Sent Events | [`sse`] | `new EventSource("/sse/{topic}")` | `id:` and `data:` lines | when a side closes |
+//! | WebSocket | [`websocket`] | `GET /ws/{topic}` with `Upgrade` | one text frame | on a close handshake |
+//!
+//! Every door sends the same object for a message, `{"id":N,"data":"..."}`, built once at publish time
+//! by [`json`] (SSE sends the data itself in `data:` lines, with the id in `id:`). Every door can resume
+//! "after N", and every door tells a client that asked for more than the log keeps about the gap
+//! (a *reset*) instead of skipping silently.
+//!
+//! All of this is formatting only: the functions here return a [`crate::http::Response`] or append bytes
+//! to a buffer. The event loop decides when to call them.
 
 pub mod iframe;
 pub mod json;
@@ -14,6 +32,10 @@ use crate::hub::Message;
 
 /// How a held-open streaming response (XHR stream, iframe, SSE) frames what it sends. The event loop
 /// sends the response with `Transfer-Encoding: chunked` and wraps each piece in one chunk.
+///
+/// The order on the wire is: the head (`content_type` and `headers`), the `prelude`, then `reset` if
+/// the subscription's replay says so, the replayed messages, and then live messages and heartbeats as
+/// they come.
 pub trait StreamFormat {
     /// The response's `Content-Type`.
     fn content_type(&self) -> &'static str;

@@ -1,6 +1,83 @@
-//! (stub)
-/// stub
+//! WebSocket on a topic: the one door that is a real two-way channel.
+//!
+//! # How it works
+//!
+//! `new WebSocket("ws://host/ws/chat?after=1043")` sends a `GET` with `Upgrade: websocket`; the server
+//! answers `101 Switching Protocols` (RFC 6455 §4) and from then on the TCP connection carries frames,
+//! not HTTP (§5). On `/ws/{topic}` the server subscribes the connection to the topic, replays the
+//! messages after `after`, and then pushes each new message as one text frame holding the same JSON
+//! object every other door sends. A text frame from the browser is published to the topic.
+//!
+//! ```text
+//! GET /ws/chat?after=1043 HTTP/1.1
+//! Host: 127.0.0.1:8080
+//! Upgrade: websocket
+//! Connection: Upgrade
+//! Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==
+//! Sec-WebSocket-Version: 13
+//!
+//! HTTP/1.1 101 Switching Protocols
+//! Upgrade: websocket
+//! Connection: Upgrade
+//! Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+//!
+//! 81 19 {"id":1044,"data":"news"}      <- FIN + text opcode, length 25, unmasked payload
+//! ```
+//!
+//! # Framing and end of the session
+//!
+//! One text frame (RFC 6455 §5.6) per message: [`message_text`]. A reader that asked for an id older
+//! than the log first gets the text frame [`reset_text`], `{"reset":true,"last":N}`, and then the
+//! oldest kept messages. The session ends with a close handshake (§5.5.1, §7); a subscriber that stops
+//! reading until its pending output passes the bound is closed with 1008 (policy violation).
+//!
+//! # Compared with the other six
+//!
+//! | | HTTP doors | WebSocket |
+//! |---|---|---|
+//! | direction | server to browser; upstream is a separate `POST` | both ways on one connection |
+//! | framing | JSON documents, lines, scripts or SSE fields | length-prefixed frames: no escaping for framing's sake |
+//! | per-message overhead | a whole request (polls) or a few bytes (streams) | 2 to 14 bytes of frame header |
+//! | resume | `after` / `Last-Event-ID` | `after` in the URL; the page reconnects itself |
+//! | proxies | plain HTTP, passes almost everything | needs proxies that understand `Upgrade` |
+//!
+//! The JSON escaping of `<`, `>`, `&` is not needed here, but it is harmless, and sending the exact bytes
+//! of [`crate::hub::Message::json`] means one encoding per message for every door.
+//!
+//! # Pitfalls
+//!
+//! - Check `Origin` in the handshake: browsers send cookies with a WebSocket request from any site
+//!   (cross-site WebSocket hijacking).
+//! - Frames from the browser are masked, the server's are not (§5.1, §5.3).
+//! - Text must be valid UTF-8 across the whole message (§8.1).
+//! - No automatic reconnection: the page must reconnect with `after` = the last id it saw.
+
+use crate::hub::Message;
+use crate::transport::json::reset_json;
+
+/// The text of the frame that carries `message`: `{"id":N,"data":"..."}`.
+pub fn message_text(message: &Message) -> &str {
+    &message.json
+}
+
+/// The text of the frame that tells the client it missed messages: `{"reset":true,"last":N}`.
 pub fn reset_text(last: u64) -> String {
-    let _ = last;
-    todo!()
+    reset_json(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::json::message_json;
+
+    #[test]
+    fn frames_carry_the_shared_json() {
+        let message = Message {
+            id: 3,
+            data: "a\"b".into(),
+            json: message_json(3, "a\"b"),
+        };
+        assert_eq!(message_text(&message), r#"{"id":3,"data":"a\"b"}"#);
+        assert_eq!(reset_text(17), r#"{"reset":true,"last":17}"#);
+    }
 }
