@@ -59,90 +59,81 @@ impl RawResponse {
     }
 }
 
-/// Reads one response (Content-Length or chunked body; none for HEAD when `head` is set).
+/// Reads one response (Content-Length or chunked body; none for HEAD when `head` is set). It reads exactly
+/// the bytes of this response, so pipelined responses that follow stay in the socket for the next call.
 pub fn read_response(stream: &mut TcpStream, head: bool) -> RawResponse {
-    let mut buf = Vec::new();
-    let (status, headers, head_len) = loop {
-        let mut parsed_headers = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Response::new(&mut parsed_headers);
-        if let httparse::Status::Complete(len) = parsed.parse(&buf).expect("valid response head") {
-            let headers = parsed
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_string(),
-                        String::from_utf8_lossy(h.value).into_owned(),
-                    )
-                })
-                .collect::<Vec<_>>();
-            break (parsed.code.unwrap(), headers, len);
-        }
-        read_more(stream, &mut buf);
-    };
-    let mut rest = buf.split_off(head_len);
-    let response = RawResponse {
-        status,
-        headers,
-        body: Vec::new(),
-    };
-    if head || status == 101 || status == 204 || status == 304 {
+    let head_bytes = read_line_block(stream);
+    let mut parsed_headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut parsed_headers);
+    let status = parsed.parse(&head_bytes).expect("valid response head");
+    assert!(status.is_complete(), "incomplete head: {}", String::from_utf8_lossy(&head_bytes));
+    let headers = parsed
+        .headers
+        .iter()
+        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+        .collect::<Vec<_>>();
+    let status = parsed.code.unwrap();
+    let response = RawResponse { status, headers, body: Vec::new() };
+    if head || status < 200 || status == 204 || status == 304 {
         return response;
     }
-    if response
-        .header("Transfer-Encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
-        let body = read_chunked(stream, &mut rest);
+    if response.header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        let body = read_chunked(stream);
         return RawResponse { body, ..response };
     }
-    let length: usize = response
-        .header("Content-Length")
-        .expect("a length")
-        .parse()
-        .unwrap();
-    while rest.len() < length {
-        read_more(stream, &mut rest);
-    }
-    rest.truncate(length);
-    RawResponse {
-        body: rest,
-        ..response
-    }
+    let length: usize = response.header("Content-Length").expect("a length").parse().unwrap();
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).expect("the whole body");
+    RawResponse { body, ..response }
 }
 
-fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) {
-    let mut chunk = [0u8; 8192];
-    let n = stream.read(&mut chunk).expect("read");
-    assert!(
-        n > 0,
-        "connection closed early; got {:?}",
-        String::from_utf8_lossy(buf)
-    );
-    buf.extend_from_slice(&chunk[..n]);
+/// Reads one byte at a time up to and including the first empty line (`\r\n\r\n`).
+fn read_line_block(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    while !buf.ends_with(b"\r\n\r\n") {
+        buf.push(read_byte(stream, &buf));
+    }
+    buf
 }
 
-fn read_chunked(stream: &mut TcpStream, rest: &mut Vec<u8>) -> Vec<u8> {
+fn read_byte(stream: &mut TcpStream, so_far: &[u8]) -> u8 {
+    let mut byte = [0u8; 1];
+    let n = stream.read(&mut byte).expect("read");
+    assert!(n == 1, "connection closed early; got {:?}", String::from_utf8_lossy(so_far));
+    byte[0]
+}
+
+/// Reads one CRLF-terminated line, without the CRLF.
+pub fn read_line(stream: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    while !buf.ends_with(b"\r\n") {
+        buf.push(read_byte(stream, &buf));
+    }
+    buf.truncate(buf.len() - 2);
+    String::from_utf8(buf).expect("an ASCII line")
+}
+
+/// Reads one chunk of a chunked body: `Some(data)`, or `None` for the last chunk (trailers skipped).
+pub fn read_chunk(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let size_line = read_line(stream);
+    let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16).expect("hex size");
+    if size == 0 {
+        while !read_line(stream).is_empty() {}
+        return None;
+    }
+    let mut data = vec![0; size + 2];
+    stream.read_exact(&mut data).expect("chunk data");
+    assert!(data.ends_with(b"\r\n"), "a chunk ends with CRLF");
+    data.truncate(size);
+    Some(data)
+}
+
+fn read_chunked(stream: &mut TcpStream) -> Vec<u8> {
     let mut body = Vec::new();
-    loop {
-        let line_end = loop {
-            if let Some(pos) = rest.windows(2).position(|w| w == b"\r\n") {
-                break pos;
-            }
-            read_more(stream, rest);
-        };
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap().trim(), 16)
-                .unwrap();
-        while rest.len() < line_end + 2 + size + 2 {
-            read_more(stream, rest);
-        }
-        body.extend_from_slice(&rest[line_end + 2..line_end + 2 + size]);
-        rest.drain(..line_end + 2 + size + 2);
-        if size == 0 {
-            return body;
-        }
+    while let Some(chunk) = read_chunk(stream) {
+        body.extend_from_slice(&chunk);
     }
+    body
 }
 
 /// Sends `request` on a new connection and reads one response.
