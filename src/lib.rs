@@ -44,6 +44,7 @@
 //! The tutorials in `tutorials/` walk through them with runnable examples in `examples/`.
 #![deny(missing_docs)]
 
+pub mod channel;
 pub mod client;
 pub mod http;
 pub mod hub;

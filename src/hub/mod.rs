@@ -228,6 +228,15 @@ impl Hub {
         self.topics.get(topic).map_or(self.id_base, Topic::head)
     }
 
+    /// Deletes `topic` with its log and its subscriptions (a channel session's private queue, once the
+    /// session has ended). Returns the subscribers it had, so the caller can end their connections.
+    pub fn remove_topic(&mut self, topic: &str) -> Vec<SubscriberId> {
+        self.topics
+            .remove(topic)
+            .map(|entry| entry.subscribers())
+            .unwrap_or_default()
+    }
+
     /// Refuses a bad topic name.
     fn check_topic(topic: &str) -> Result<(), HubError> {
         if Self::valid_topic(topic) {

@@ -113,6 +113,10 @@ pub struct Config {
     pub max_batch_messages: usize,
     /// The reconnection delay an SSE stream asks the browser for (`retry:`), in milliseconds.
     pub sse_retry_ms: u64,
+    /// A channel session with nobody connected survives this long (so a client can reconnect to it).
+    pub session_grace: Duration,
+    /// Most channel sessions open at once; one more answers 503.
+    pub max_sessions: usize,
     /// Publish the server time to the `clock` topic at this interval (`None`: no clock).
     pub clock_interval: Option<Duration>,
     /// HTTP parser limits.
@@ -138,6 +142,8 @@ impl Default for Config {
             max_pending_output_bytes: 1024 * 1024,
             max_batch_messages: 100,
             sse_retry_ms: 2_000,
+            session_grace: Duration::from_secs(30),
+            max_sessions: 10_000,
             clock_interval: Some(Duration::from_secs(1)),
             http: HttpLimits::default(),
             ws: WsConfig::default(),

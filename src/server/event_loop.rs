@@ -31,6 +31,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::channel::{
+    Action, ChannelHandler, ChatRoom, ClientId, Outbox, PrivateEcho, Sessions, SESSION_TOPIC_PREFIX,
+};
 use crate::http::chunked;
 use crate::hub::{Hub, Message, Published, Replay};
 use crate::server::connection::{Connection, HeldKind, ReadResult, State, WsRole};
@@ -45,6 +48,9 @@ const WAKER: Token = Token(usize::MAX - 2);
 
 /// How long a closing connection may take to read our last bytes and hang up before we cut it off.
 pub(crate) const LINGER: Duration = Duration::from_secs(2);
+
+/// How often expired channel sessions are looked for.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Size of the buffer each read lands in before it is appended to a connection's input.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -70,6 +76,9 @@ pub struct Server {
     scratch: Vec<u8>,
     next_serial: u64,
     next_clock_tick: Option<Instant>,
+    /// Channel applications and their clients' sessions.
+    pub(crate) sessions: Sessions,
+    next_housekeeping: Instant,
     /// Messages published during the current piece of work, still to be handed to subscribers.
     pub(crate) deliveries: VecDeque<(String, Published)>,
     running: bool,
@@ -99,6 +108,9 @@ impl Server {
         let next_clock_tick = config
             .clock_interval
             .map(|interval| Instant::now() + interval);
+        let mut sessions = Sessions::new(config.session_grace, config.max_sessions);
+        sessions.register("echo", Box::new(PrivateEcho));
+        sessions.register("chat", Box::new(ChatRoom::default()));
         Ok(Server {
             poll,
             listener,
@@ -112,6 +124,8 @@ impl Server {
             scratch: vec![0; READ_CHUNK_BYTES],
             next_serial: 0,
             next_clock_tick,
+            sessions,
+            next_housekeeping: Instant::now() + HOUSEKEEPING_INTERVAL,
             deliveries: VecDeque::new(),
             running: true,
         })
@@ -128,6 +142,11 @@ impl Server {
             commands: self.command_sender.clone(),
             waker: Arc::clone(&self.waker),
         }
+    }
+
+    /// Adds a channel application under `name` (see [`crate::channel`]); `echo` and `chat` are built in.
+    pub fn register_channel(&mut self, name: &str, handler: Box<dyn ChannelHandler>) {
+        self.sessions.register(name, handler);
     }
 
     /// Runs until a [`ServerHandle::shutdown`].
@@ -153,6 +172,7 @@ impl Server {
             }
             let now = Instant::now();
             self.tick_clock(now);
+            self.housekeeping(now);
             self.fire_timers(now);
         }
         Ok(())
@@ -655,6 +675,48 @@ impl Server {
         self.deliver_pending();
     }
 
+    /// Once a second: ends channel sessions nobody has used for the grace period.
+    fn housekeeping(&mut self, now: Instant) {
+        if now < self.next_housekeeping {
+            return;
+        }
+        self.next_housekeeping = now + HOUSEKEEPING_INTERVAL;
+        let hub = &self.hub;
+        let expired = self.sessions.expire(now, |id| {
+            hub.subscriber_count(&format!("{SESSION_TOPIC_PREFIX}{id}")) > 0
+        });
+        for (client, outbox) in expired {
+            self.carry_out(outbox);
+            self.end_session_topic(&client);
+        }
+        self.deliver_pending();
+    }
+
+    /// Carries out what a channel handler asked for.
+    pub(crate) fn carry_out(&mut self, outbox: Outbox) {
+        for action in outbox.actions {
+            let (topic, data) = match action {
+                Action::Send { client, data } => (client.topic(), data),
+                Action::Publish { topic, data } => (topic, data),
+            };
+            if let Err(error) = self.publish(&topic, data) {
+                log(
+                    None,
+                    format_args!("channel message to {topic} refused: {error}"),
+                );
+            }
+        }
+    }
+
+    /// Deletes an ended session's private topic and closes whatever is still connected to it.
+    pub(crate) fn end_session_topic(&mut self, client: &ClientId) {
+        for token in self.hub.remove_topic(&client.topic()) {
+            if let Some(conn) = self.connections.take(token) {
+                self.finish(token, conn, Fate::Close);
+            }
+        }
+    }
+
     /// Runs what other threads asked for.
     fn run_commands(&mut self) {
         while let Ok(command) = self.commands.try_recv() {
@@ -749,6 +811,15 @@ fn raise_listen_backlog(listener: &TcpListener, backlog: i32) {
         // `thousand_long_poll_clients` test stalls a full second (SYN retransmission) with 128.
         let _ = unsafe { listen(listener.as_raw_fd(), backlog) };
     }
+}
+
+/// A new channel session id: 128 bits from the operating system's random source, as 32 hex digits. The id
+/// is the only key to the session's private queue, so it must not be guessable.
+pub(crate) fn random_session_id() -> io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Milliseconds since the Unix epoch.

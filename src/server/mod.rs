@@ -160,6 +160,15 @@ impl Drop for RunningServer {
 
 /// Binds `config.addr` and runs the server on a new thread.
 pub fn spawn(config: Config) -> io::Result<RunningServer> {
+    spawn_with(config, |_| {})
+}
+
+/// Like [`spawn`], after `setup` has prepared the server on its thread (to register channel
+/// applications, whose handlers need not be `Send`).
+pub fn spawn_with(
+    config: Config,
+    setup: impl FnOnce(&mut Server) + Send + 'static,
+) -> io::Result<RunningServer> {
     // The server is built on its own thread: its hub shares messages with `Rc`, which never crosses threads.
     let (ready, is_ready) = mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -167,7 +176,8 @@ pub fn spawn(config: Config) -> io::Result<RunningServer> {
         .spawn(move || {
             let bound = Server::bind(config).and_then(|server| Ok((server.local_addr()?, server)));
             match bound {
-                Ok((addr, server)) => {
+                Ok((addr, mut server)) => {
+                    setup(&mut server);
                     let _ = ready.send(Ok((addr, server.handle())));
                     server.run()
                 }

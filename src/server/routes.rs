@@ -14,10 +14,11 @@
 
 use std::time::Instant;
 
+use crate::channel::{session_of_topic, ChannelError, ClientId};
 use crate::http::{static_files, Request, Response};
 use crate::hub::{Hub, HubError, Replay};
 use crate::server::connection::{Connection, Held, HeldKind, PushStream, State, WebSocket, WsRole};
-use crate::server::event_loop::{log, trace_head, Server};
+use crate::server::event_loop::{log, random_session_id, trace_head, Server};
 use crate::transport::iframe::IframeStream;
 use crate::transport::sse::{self, SseStream};
 use crate::transport::xhr_stream::XhrStream;
@@ -36,6 +37,8 @@ enum Route<'a> {
     Sse(&'a str),
     WsEcho,
     WsTopic(&'a str),
+    /// `/channel/{app}`, `/channel/{app}/{session}`, `/channel/{app}/{session}/close`.
+    Channel(&'a str),
     Static,
 }
 
@@ -55,6 +58,7 @@ impl<'a> Route<'a> {
             "sse" => Route::Sse(topic),
             "ws" if topic == "echo" => Route::WsEcho,
             "ws" => Route::WsTopic(topic),
+            "channel" => Route::Channel(topic),
             _ => Route::Static,
         }
     }
@@ -62,7 +66,7 @@ impl<'a> Route<'a> {
     /// The methods the route answers (for 405's `Allow`).
     fn allowed_methods(&self) -> &'static str {
         match self {
-            Route::Publish(_) => "POST",
+            Route::Publish(_) | Route::Channel(_) => "POST",
             Route::Static => "GET, HEAD",
             _ => "GET",
         }
@@ -78,7 +82,7 @@ impl<'a> Route<'a> {
             | Route::Iframe(t)
             | Route::Sse(t)
             | Route::WsTopic(t) => Some(t),
-            Route::WsEcho | Route::Static => None,
+            Route::WsEcho | Route::Channel(_) | Route::Static => None,
         }
     }
 }
@@ -127,7 +131,7 @@ impl Server {
     ) -> Result<(), Refusal> {
         let route = Route::of(&request.path);
         let method_ok = match route {
-            Route::Publish(_) => request.method == "POST",
+            Route::Publish(_) | Route::Channel(_) => request.method == "POST",
             Route::Static => request.method == "GET" || request.method == "HEAD",
             _ => request.method == "GET",
         };
@@ -137,6 +141,18 @@ impl Server {
         if let Some(topic) = route.topic() {
             if !Hub::valid_topic(topic) {
                 return Err((400, "a topic name is 1 to 64 of A-Z a-z 0-9 _ -".into()));
+            }
+            if let Some(session) = session_of_topic(topic) {
+                // A session's private queue is written only by its channel application.
+                if matches!(route, Route::Publish(_)) {
+                    return Err((
+                        403,
+                        "session topics are written by their channel application".into(),
+                    ));
+                }
+                if !self.sessions.touch(session, now) {
+                    return Err((404, ChannelError::NoSuchSession.to_string()));
+                }
             }
         }
         let after = after_param(request)?;
@@ -208,8 +224,62 @@ impl Server {
                 after,
                 now,
             ),
+            Route::Channel(path) => self.channel_request(conn, request, path, now),
             Route::Static => self.static_file(conn, request, now),
         }
+    }
+
+    /// The channel API over HTTP: open a session, send to it, close it (see [`crate::channel`]).
+    fn channel_request(
+        &mut self,
+        conn: &mut Connection,
+        request: &Request,
+        path: &str,
+        now: Instant,
+    ) -> Result<(), Refusal> {
+        let channel_refusal = |e: ChannelError| (e.status(), e.to_string());
+        let mut parts = path.split('/');
+        let (app, session, action) = (parts.next().unwrap_or(""), parts.next(), parts.next());
+        if parts.next().is_some() || action.is_some_and(|action| action != "close") {
+            return Err((
+                404,
+                "channel paths are /channel/{app}[/{session}[/close]]".into(),
+            ));
+        }
+        let body = match session {
+            None => {
+                let id =
+                    random_session_id().map_err(|e| (500, format!("no random source: {e}")))?;
+                let (client, outbox) = self.sessions.open(app, id, now).map_err(channel_refusal)?;
+                self.carry_out(outbox);
+                format!(
+                    "{{\"session\":\"{}\",\"topic\":\"{}\"}}",
+                    client,
+                    client.topic()
+                )
+            }
+            Some(id) if action.is_some() => {
+                let outbox = self.sessions.close(app, id, now).map_err(channel_refusal)?;
+                self.carry_out(outbox);
+                self.end_session_topic(&ClientId(id.to_string()));
+                "{}".to_string()
+            }
+            Some(id) => {
+                let data = std::str::from_utf8(&request.body)
+                    .map_err(|_| (400, "the body must be UTF-8 text".to_string()))?;
+                let outbox = self
+                    .sessions
+                    .message(app, id, data, now)
+                    .map_err(channel_refusal)?;
+                self.carry_out(outbox);
+                "{}".to_string()
+            }
+        };
+        let response = Response::new(200)
+            .header("Cache-Control", "no-store")
+            .body("application/json", body);
+        self.write_response(conn, &response, false, request.keep_alive(), now);
+        Ok(())
     }
 
     fn publish_request(
@@ -466,6 +536,24 @@ impl Server {
         match (event, role) {
             (Event::Text(text), WsRole::Echo) => ws.protocol.send_text(&text, &mut conn.output),
             (Event::Binary(data), WsRole::Echo) => ws.protocol.send_binary(&data, &mut conn.output),
+            (Event::Text(text), WsRole::Topic(topic)) if session_of_topic(topic).is_some() => {
+                // On a session's socket, text goes to the channel application, not to the topic.
+                let session = session_of_topic(topic).unwrap_or_default();
+                let app = self
+                    .sessions
+                    .app_of(session)
+                    .unwrap_or_default()
+                    .to_string();
+                match self.sessions.message(&app, session, &text, now) {
+                    Ok(outbox) => self.carry_out(outbox),
+                    Err(error) => ws.protocol.close(
+                        crate::ws::close::POLICY_VIOLATION,
+                        &error.to_string(),
+                        &mut conn.output,
+                        now,
+                    ),
+                }
+            }
             (Event::Text(text), WsRole::Topic(topic)) => {
                 if let Err(error) = self.publish(topic, text) {
                     let code = match error {

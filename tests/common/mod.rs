@@ -66,22 +66,42 @@ pub fn read_response(stream: &mut TcpStream, head: bool) -> RawResponse {
     let mut parsed_headers = [httparse::EMPTY_HEADER; 64];
     let mut parsed = httparse::Response::new(&mut parsed_headers);
     let status = parsed.parse(&head_bytes).expect("valid response head");
-    assert!(status.is_complete(), "incomplete head: {}", String::from_utf8_lossy(&head_bytes));
+    assert!(
+        status.is_complete(),
+        "incomplete head: {}",
+        String::from_utf8_lossy(&head_bytes)
+    );
     let headers = parsed
         .headers
         .iter()
-        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
         .collect::<Vec<_>>();
     let status = parsed.code.unwrap();
-    let response = RawResponse { status, headers, body: Vec::new() };
+    let response = RawResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    };
     if head || status < 200 || status == 204 || status == 304 {
         return response;
     }
-    if response.header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    if response
+        .header("Transfer-Encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         let body = read_chunked(stream);
         return RawResponse { body, ..response };
     }
-    let length: usize = response.header("Content-Length").expect("a length").parse().unwrap();
+    let length: usize = response
+        .header("Content-Length")
+        .expect("a length")
+        .parse()
+        .unwrap();
     let mut body = vec![0; length];
     stream.read_exact(&mut body).expect("the whole body");
     RawResponse { body, ..response }
@@ -99,7 +119,11 @@ fn read_line_block(stream: &mut TcpStream) -> Vec<u8> {
 fn read_byte(stream: &mut TcpStream, so_far: &[u8]) -> u8 {
     let mut byte = [0u8; 1];
     let n = stream.read(&mut byte).expect("read");
-    assert!(n == 1, "connection closed early; got {:?}", String::from_utf8_lossy(so_far));
+    assert!(
+        n == 1,
+        "connection closed early; got {:?}",
+        String::from_utf8_lossy(so_far)
+    );
     byte[0]
 }
 
@@ -116,7 +140,8 @@ pub fn read_line(stream: &mut TcpStream) -> String {
 /// Reads one chunk of a chunked body: `Some(data)`, or `None` for the last chunk (trailers skipped).
 pub fn read_chunk(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let size_line = read_line(stream);
-    let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16).expect("hex size");
+    let size =
+        usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16).expect("hex size");
     if size == 0 {
         while !read_line(stream).is_empty() {}
         return None;

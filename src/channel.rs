@@ -1,0 +1,479 @@
+//! The channel API: application code talks to *one client*, whatever door it came through.
+//!
+//! Topics broadcast: everyone subscribed to `chat` gets every message. An application often needs more:
+//! a private answer to one client, and to know when a client arrives and leaves. HTTP-Kit gives Clojure
+//! servers that as one `AsyncChannel` (`on-receive`, `on-close`, `send!`) whether the client speaks
+//! WebSocket or long polling; Sente does the same over its own transports. pushlab's version:
+//!
+//! ```text
+//! browser                                   server
+//! POST /channel/echo              ───────►  Sessions::open     → ChannelHandler::on_open
+//!      ◄─── {"session":"3f…","topic":"session-3f…"}
+//! any door on topic session-3f…   ◄───────  Outbox::send       (the client's private queue)
+//! POST /channel/echo/3f…  (body)  ───────►  Sessions::message  → ChannelHandler::on_message
+//!   or a WebSocket text frame on /ws/session-3f…
+//! POST /channel/echo/3f…/close    ───────►  Sessions::close    → ChannelHandler::on_close
+//!   or nobody connected for the grace period                     → ChannelHandler::on_close
+//! ```
+//!
+//! The trick is that a client's private queue *is* a hub topic, `session-<id>`: it has ids, a bounded log
+//! and resume, so every one of the seven doors works for a session exactly as for a public topic, and a
+//! client that reconnects within the grace period loses nothing. The session id is 128 random bits and is
+//! the only key to the queue; nobody else may publish to a `session-` topic.
+//!
+//! This module is sans-IO like the protocols: it never reads the clock (`now` comes in) and never touches
+//! the hub. Handlers write their wishes into an [`Outbox`], which the event loop carries out.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// The prefix of every session's private topic.
+pub const SESSION_TOPIC_PREFIX: &str = "session-";
+
+/// One client of a channel application, the same whatever its transport.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(pub String);
+
+impl ClientId {
+    /// The hub topic that is this client's private queue.
+    pub fn topic(&self) -> String {
+        format!("{SESSION_TOPIC_PREFIX}{}", self.0)
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a handler asks the server to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send `data` to one client only.
+    Send {
+        /// The client.
+        client: ClientId,
+        /// The message.
+        data: String,
+    },
+    /// Publish `data` to a public topic.
+    Publish {
+        /// The topic.
+        topic: String,
+        /// The message.
+        data: String,
+    },
+}
+
+/// Where handlers put what they want sent; the event loop carries it out after the handler returns.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outbox {
+    /// The actions, in order.
+    pub actions: Vec<Action>,
+}
+
+impl Outbox {
+    /// Sends `data` to `client` alone (its private queue).
+    pub fn send(&mut self, client: &ClientId, data: impl Into<String>) {
+        self.actions.push(Action::Send {
+            client: client.clone(),
+            data: data.into(),
+        });
+    }
+
+    /// Publishes `data` to the public `topic`.
+    pub fn publish(&mut self, topic: &str, data: impl Into<String>) {
+        self.actions.push(Action::Publish {
+            topic: topic.into(),
+            data: data.into(),
+        });
+    }
+}
+
+/// Application code for one channel: called for each client's arrival, messages and departure.
+pub trait ChannelHandler {
+    /// A client opened a session.
+    fn on_open(&mut self, client: &ClientId, outbox: &mut Outbox) {
+        let _ = (client, outbox);
+    }
+    /// A client sent a message (a POST or a WebSocket text frame).
+    fn on_message(&mut self, client: &ClientId, data: &str, outbox: &mut Outbox);
+    /// A client closed its session, or stayed away longer than the grace period.
+    fn on_close(&mut self, client: &ClientId, outbox: &mut Outbox) {
+        let _ = (client, outbox);
+    }
+}
+
+/// A request about sessions the server refuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelError {
+    /// No application of that name (HTTP 404).
+    NoSuchApp,
+    /// No session with that id: never opened, closed, or expired (HTTP 404).
+    NoSuchSession,
+    /// The session belongs to another application (HTTP 404, as if absent).
+    WrongApp,
+    /// The session limit is reached (HTTP 503).
+    TooManySessions,
+}
+
+impl ChannelError {
+    /// The HTTP status to answer.
+    pub fn status(&self) -> u16 {
+        match self {
+            ChannelError::NoSuchApp | ChannelError::NoSuchSession | ChannelError::WrongApp => 404,
+            ChannelError::TooManySessions => 503,
+        }
+    }
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChannelError::NoSuchApp => "no channel application of that name",
+            ChannelError::NoSuchSession => "no such session (closed or expired: open a new one)",
+            ChannelError::WrongApp => "that session belongs to another channel application",
+            ChannelError::TooManySessions => "too many open sessions",
+        })
+    }
+}
+
+impl std::error::Error for ChannelError {}
+
+struct Session {
+    app: String,
+    last_seen: Instant,
+}
+
+/// Every registered application and every open session.
+pub struct Sessions {
+    apps: HashMap<String, Box<dyn ChannelHandler>>,
+    sessions: HashMap<String, Session>,
+    /// How long a session survives with nobody connected.
+    pub grace: Duration,
+    /// Most sessions open at once.
+    pub max_sessions: usize,
+}
+
+impl fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sessions")
+            .field("apps", &self.apps.keys().collect::<Vec<_>>())
+            .field("sessions", &self.sessions.len())
+            .finish()
+    }
+}
+
+impl Sessions {
+    /// No applications, no sessions.
+    pub fn new(grace: Duration, max_sessions: usize) -> Self {
+        Sessions {
+            apps: HashMap::new(),
+            sessions: HashMap::new(),
+            grace,
+            max_sessions,
+        }
+    }
+
+    /// Registers `handler` under `name` (replacing any earlier one).
+    pub fn register(&mut self, name: &str, handler: Box<dyn ChannelHandler>) {
+        self.apps.insert(name.to_string(), handler);
+    }
+
+    /// Opens a session of application `app` with the (random) `id` the server chose.
+    pub fn open(
+        &mut self,
+        app: &str,
+        id: String,
+        now: Instant,
+    ) -> Result<(ClientId, Outbox), ChannelError> {
+        if self.sessions.len() >= self.max_sessions {
+            return Err(ChannelError::TooManySessions);
+        }
+        let handler = self.apps.get_mut(app).ok_or(ChannelError::NoSuchApp)?;
+        let client = ClientId(id);
+        let mut outbox = Outbox::default();
+        handler.on_open(&client, &mut outbox);
+        self.sessions.insert(
+            client.0.clone(),
+            Session {
+                app: app.to_string(),
+                last_seen: now,
+            },
+        );
+        Ok((client, outbox))
+    }
+
+    /// A message from session `id`, which must belong to `app`.
+    pub fn message(
+        &mut self,
+        app: &str,
+        id: &str,
+        data: &str,
+        now: Instant,
+    ) -> Result<Outbox, ChannelError> {
+        let (client, handler) = self.session_handler(app, id, now)?;
+        let mut outbox = Outbox::default();
+        handler.on_message(&client, data, &mut outbox);
+        Ok(outbox)
+    }
+
+    /// Closes session `id` at the client's request.
+    pub fn close(&mut self, app: &str, id: &str, now: Instant) -> Result<Outbox, ChannelError> {
+        self.session_handler(app, id, now)?;
+        Ok(self.end(id))
+    }
+
+    /// Notes that session `id` was just used (a request on its topic). Returns whether it exists.
+    pub fn touch(&mut self, id: &str, now: Instant) -> bool {
+        match self.sessions.get_mut(id) {
+            Some(session) => {
+                session.last_seen = now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The application a session belongs to.
+    pub fn app_of(&self, id: &str) -> Option<&str> {
+        self.sessions.get(id).map(|session| session.app.as_str())
+    }
+
+    /// Ends every session unused for longer than the grace period; `connected(id)` tells whether a client
+    /// is connected to it right now (which counts as use). Returns the ended sessions' outboxes.
+    pub fn expire(
+        &mut self,
+        now: Instant,
+        connected: impl Fn(&str) -> bool,
+    ) -> Vec<(ClientId, Outbox)> {
+        let mut expired = BTreeSet::new();
+        for (id, session) in &mut self.sessions {
+            if connected(id) {
+                session.last_seen = now;
+            } else if now.saturating_duration_since(session.last_seen) > self.grace {
+                expired.insert(id.clone());
+            }
+        }
+        expired
+            .into_iter()
+            .map(|id| (ClientId(id.clone()), self.end(&id)))
+            .collect()
+    }
+
+    /// How many sessions are open.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether no session is open.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    fn session_handler(
+        &mut self,
+        app: &str,
+        id: &str,
+        now: Instant,
+    ) -> Result<(ClientId, &mut Box<dyn ChannelHandler>), ChannelError> {
+        let session = self
+            .sessions
+            .get_mut(id)
+            .ok_or(ChannelError::NoSuchSession)?;
+        if session.app != app {
+            return Err(ChannelError::WrongApp);
+        }
+        session.last_seen = now;
+        let handler = self.apps.get_mut(app).ok_or(ChannelError::NoSuchApp)?;
+        Ok((ClientId(id.to_string()), handler))
+    }
+
+    fn end(&mut self, id: &str) -> Outbox {
+        let mut outbox = Outbox::default();
+        if let Some(session) = self.sessions.remove(id) {
+            if let Some(handler) = self.apps.get_mut(&session.app) {
+                handler.on_close(&ClientId(id.to_string()), &mut outbox);
+            }
+        }
+        outbox
+    }
+}
+
+/// The session id inside a `session-<id>` topic name, if it is one.
+pub fn session_of_topic(topic: &str) -> Option<&str> {
+    topic.strip_prefix(SESSION_TOPIC_PREFIX)
+}
+
+/// The private echo: every message comes back to its sender, and to nobody else.
+#[derive(Debug, Default)]
+pub struct PrivateEcho;
+
+impl ChannelHandler for PrivateEcho {
+    fn on_message(&mut self, client: &ClientId, data: &str, outbox: &mut Outbox) {
+        outbox.send(client, data);
+    }
+}
+
+/// The chat room as a channel application: it knows who is in the room, greets each newcomer privately,
+/// and hands every message to every member through their own queues (as HTTP-Kit's chat example does
+/// with a set of channels), announcing arrivals and departures.
+#[derive(Debug, Default)]
+pub struct ChatRoom {
+    members: BTreeSet<ClientId>,
+}
+
+impl ChatRoom {
+    fn broadcast(&self, data: &str, outbox: &mut Outbox) {
+        for member in &self.members {
+            outbox.send(member, data);
+        }
+    }
+}
+
+impl ChannelHandler for ChatRoom {
+    fn on_open(&mut self, client: &ClientId, outbox: &mut Outbox) {
+        self.broadcast("* someone joined the room", outbox);
+        self.members.insert(client.clone());
+        outbox.send(
+            client,
+            format!("* welcome: {} in the room", self.members.len()),
+        );
+    }
+
+    fn on_message(&mut self, _client: &ClientId, data: &str, outbox: &mut Outbox) {
+        self.broadcast(data, outbox);
+    }
+
+    fn on_close(&mut self, client: &ClientId, outbox: &mut Outbox) {
+        self.members.remove(client);
+        self.broadcast("* someone left the room", outbox);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sessions() -> Sessions {
+        let mut sessions = Sessions::new(Duration::from_secs(10), 3);
+        sessions.register("echo", Box::new(PrivateEcho));
+        sessions.register("chat", Box::new(ChatRoom::default()));
+        sessions
+    }
+
+    fn sends(outbox: &Outbox) -> Vec<(String, String)> {
+        outbox
+            .actions
+            .iter()
+            .map(|action| match action {
+                Action::Send { client, data } => (client.0.clone(), data.clone()),
+                Action::Publish { topic, data } => (format!("topic {topic}"), data.clone()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn private_echo_answers_the_sender_only() {
+        let now = Instant::now();
+        let mut sessions = sessions();
+        let (client, opened) = sessions.open("echo", "a1".into(), now).unwrap();
+        assert!(opened.actions.is_empty());
+        assert_eq!(client.topic(), "session-a1");
+        let outbox = sessions.message("echo", "a1", "hi", now).unwrap();
+        assert_eq!(sends(&outbox), vec![("a1".to_string(), "hi".to_string())]);
+    }
+
+    #[test]
+    fn chat_room_greets_fans_out_and_announces_departures() {
+        let now = Instant::now();
+        let mut sessions = sessions();
+        let (_, first) = sessions.open("chat", "a".into(), now).unwrap();
+        assert_eq!(
+            sends(&first),
+            vec![("a".into(), "* welcome: 1 in the room".into())]
+        );
+        let (_, second) = sessions.open("chat", "b".into(), now).unwrap();
+        assert_eq!(
+            sends(&second),
+            vec![
+                ("a".into(), "* someone joined the room".into()),
+                ("b".into(), "* welcome: 2 in the room".into())
+            ]
+        );
+        let message = sessions.message("chat", "b", "hello", now).unwrap();
+        assert_eq!(
+            sends(&message),
+            vec![("a".into(), "hello".into()), ("b".into(), "hello".into())]
+        );
+        let closed = sessions.close("chat", "a", now).unwrap();
+        assert_eq!(
+            sends(&closed),
+            vec![("b".into(), "* someone left the room".into())]
+        );
+        assert_eq!(
+            sessions.message("chat", "a", "x", now),
+            Err(ChannelError::NoSuchSession)
+        );
+    }
+
+    #[test]
+    fn refusals_carry_their_status() {
+        let now = Instant::now();
+        let mut sessions = sessions();
+        assert_eq!(
+            sessions.open("nope", "x".into(), now).unwrap_err().status(),
+            404
+        );
+        sessions.open("echo", "e".into(), now).unwrap();
+        assert_eq!(
+            sessions.message("chat", "e", "x", now),
+            Err(ChannelError::WrongApp)
+        );
+        sessions.open("echo", "f".into(), now).unwrap();
+        sessions.open("echo", "g".into(), now).unwrap();
+        let refused = sessions.open("echo", "h".into(), now).unwrap_err();
+        assert_eq!(
+            (refused.clone(), refused.status()),
+            (ChannelError::TooManySessions, 503)
+        );
+    }
+
+    #[test]
+    fn sessions_expire_only_after_the_grace_period_without_a_connection() {
+        let start = Instant::now();
+        let mut sessions = sessions();
+        sessions.open("chat", "gone".into(), start).unwrap();
+        sessions.open("chat", "here".into(), start).unwrap();
+        let later = start + Duration::from_secs(11);
+        let expired = sessions.expire(later, |id| id == "here");
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].0, ClientId("gone".into()));
+        assert_eq!(
+            sends(&expired[0].1),
+            vec![("here".into(), "* someone left the room".into())]
+        );
+        assert_eq!(sessions.len(), 1);
+        assert!(
+            sessions
+                .expire(later + Duration::from_secs(5), |_| false)
+                .is_empty(),
+            "seen connected at 11 s"
+        );
+        assert_eq!(
+            sessions
+                .expire(later + Duration::from_secs(11), |_| false)
+                .len(),
+            1
+        );
+        assert!(sessions.is_empty());
+    }
+
+    #[test]
+    fn session_topics_are_recognised() {
+        assert_eq!(session_of_topic("session-abc"), Some("abc"));
+        assert_eq!(session_of_topic("chat"), None);
+    }
+}
