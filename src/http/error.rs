@@ -20,7 +20,13 @@ impl HttpError {
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status, crate::http::response::reason_phrase(self.status), self.reason)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status,
+            crate::http::response::reason_phrase(self.status),
+            self.reason
+        )
     }
 }
 

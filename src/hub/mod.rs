@@ -97,7 +97,12 @@ impl Hub {
     }
     /// Subscribes `subscriber` to `topic` (created if new) and returns, in the same step, every kept
     /// message after `after`.
-    pub fn subscribe(&mut self, topic: &str, subscriber: SubscriberId, after: Option<u64>) -> Result<Replay, HubError> {
+    pub fn subscribe(
+        &mut self,
+        topic: &str,
+        subscriber: SubscriberId,
+        after: Option<u64>,
+    ) -> Result<Replay, HubError> {
         let _ = (topic, subscriber, after);
         todo!()
     }

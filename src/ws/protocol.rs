@@ -75,7 +75,12 @@ impl WsProtocol {
     /// Reads from the start of `input`. Frames the protocol itself must send (pong, close echo, close on
     /// error) are appended to `out`. `consumed == 0 && event == None` means "need more bytes".
     /// On `Err`, a close frame with the error's code has been appended to `out`.
-    pub fn read(&mut self, input: &[u8], out: &mut Vec<u8>, now: Instant) -> Result<ReadOutcome, WsError> {
+    pub fn read(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        now: Instant,
+    ) -> Result<ReadOutcome, WsError> {
         let _ = (input, out, now);
         todo!()
     }
