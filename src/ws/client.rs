@@ -143,7 +143,11 @@ impl Client {
             let flushed = self.flush();
             let outcome =
                 result.map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
-            flushed?;
+            // Once closed, the server may already have dropped TCP (§7.1.1: it closes first), so a
+            // failed write of our close answer must not hide the close it answers.
+            if !self.protocol.is_closed() {
+                flushed?;
+            }
             self.input_start += outcome.consumed;
             if let Some(event) = outcome.event {
                 return Ok(event);
