@@ -219,7 +219,10 @@ mod section6_utf8 {
         ]
         .concat();
         client.send_raw(&bytes).unwrap();
-        assert_eq!(client.recv().unwrap(), Event::Text("\u{3BA}\u{1F79}".to_string()));
+        assert_eq!(
+            client.recv().unwrap(),
+            Event::Text("\u{3BA}\u{1F79}".to_string())
+        );
         client.close(1000).unwrap();
     }
 }

@@ -508,7 +508,10 @@ impl WsProtocol {
         if let Some(key) = mask {
             apply_mask(new_bytes, key, mask_phase);
         }
-        if message.kind == MessageKind::Text {
+        // The piece that ends the message is checked by the conversion to `String` in
+        // `finish_message`, in this same call: checking it here too would read it twice.
+        let ends_message = fin && remaining_bytes == take as u64;
+        if message.kind == MessageKind::Text && !ends_message {
             // RFC 6455 §8.1: text that is not UTF-8 fails the connection with 1007, here as soon as the
             // bytes so far cannot begin valid UTF-8.
             if message.utf8.feed(new_bytes).is_err() {
@@ -551,11 +554,8 @@ impl WsProtocol {
         match message.kind {
             MessageKind::Binary => Ok(Some(Event::Binary(message.payload))),
             MessageKind::Text => {
-                // The message may not end inside a code point (§5.6, §8.1).
-                message
-                    .utf8
-                    .finish()
-                    .map_err(|_| WsError::invalid_payload("text message ends mid-character"))?;
+                // The whole message must be UTF-8 (§5.6, §8.1): this also catches a message that
+                // ends inside a code point, and checks the final piece, which was not fed to `utf8`.
                 String::from_utf8(message.payload)
                     .map(|text| Some(Event::Text(text)))
                     .map_err(|_| WsError::invalid_payload("text message is not valid UTF-8"))
