@@ -9,6 +9,7 @@ pub mod client;
 pub mod close;
 pub mod frame;
 pub mod handshake;
+pub mod mask_key;
 pub mod protocol;
 pub mod utf8;
 
