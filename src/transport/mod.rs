@@ -28,7 +28,7 @@ pub mod sse;
 pub mod websocket;
 pub mod xhr_stream;
 
-use crate::hub::Message;
+use crate::hub::{Message, Replay};
 
 /// How a held-open streaming response (XHR stream, iframe, SSE) frames what it sends. The event loop
 /// sends the response with `Transfer-Encoding: chunked` and wraps each piece in one chunk.
@@ -45,8 +45,80 @@ pub trait StreamFormat {
     fn prelude(&self, out: &mut Vec<u8>);
     /// One message.
     fn message(&self, message: &Message, out: &mut Vec<u8>);
-    /// Tells the client it missed messages; it continues after `last`.
+    /// Tells the client it missed messages; it continues after `last` (pass [`reset_point`]).
     fn reset(&self, last: u64, out: &mut Vec<u8>);
     /// Something harmless that keeps intermediaries and dead-peer detection going.
     fn heartbeat(&self, out: &mut Vec<u8>);
+}
+
+/// The id a reset notice announces: the stream continues after it. That is the id just before the
+/// first replayed message (so a client that drops in the middle of the replay resumes inside it, not
+/// after its end), or the replay's `last` when nothing is replayed.
+///
+/// Streams (XHR, iframe, SSE) and WebSocket announce this; polls instead answer `"reset":true` with the
+/// batch's usual `last`, since the batch itself carries the messages.
+pub fn reset_point(replay: &Replay) -> u64 {
+    match replay.messages.first() {
+        Some(first) => first.id.saturating_sub(1),
+        None => replay.last,
+    }
+}
+
+/// Appends what a stream sends right after its prelude for a subscription's replay: the reset notice
+/// if the replay is a reset, then every replayed message, oldest first.
+pub fn write_replay(format: &dyn StreamFormat, replay: &Replay, out: &mut Vec<u8>) {
+    if replay.reset {
+        format.reset(reset_point(replay), out);
+    }
+    for message in &replay.messages {
+        format.message(message, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::json::message_json;
+    use std::rc::Rc;
+
+    fn replay(reset: bool, ids: &[u64], last: u64) -> Replay {
+        let messages = ids
+            .iter()
+            .map(|&id| {
+                Rc::new(Message {
+                    id,
+                    data: format!("m{id}"),
+                    json: message_json(id, &format!("m{id}")),
+                })
+            })
+            .collect();
+        Replay {
+            reset,
+            messages,
+            last,
+        }
+    }
+
+    #[test]
+    fn reset_point_is_just_before_the_first_replayed() {
+        assert_eq!(reset_point(&replay(true, &[6, 7, 8], 8)), 5);
+        assert_eq!(reset_point(&replay(true, &[], 40)), 40);
+    }
+
+    #[test]
+    fn replay_on_a_stream_is_reset_then_messages() {
+        let mut out = Vec::new();
+        write_replay(&xhr_stream::XhrStream, &replay(true, &[6, 7], 7), &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"reset\":true,\"last\":5}\n{\"id\":6,\"data\":\"m6\"}\n{\"id\":7,\"data\":\"m7\"}\n"
+        );
+        let mut out = Vec::new();
+        write_replay(
+            &sse::SseStream { retry_ms: 1 },
+            &replay(false, &[3], 3),
+            &mut out,
+        );
+        assert_eq!(out, b"id: 3\ndata: m3\n\n");
+    }
 }
