@@ -21,8 +21,18 @@ fn open(addr: std::net::SocketAddr, app: &str) -> String {
     let response = post(addr, &format!("/channel/{app}"), "");
     assert_eq!(response.status, 200, "{}", response.text());
     let text = response.text();
-    let id = text.split("\"session\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    assert!(text.contains(&format!("\"topic\":\"session-{id}\"")), "{text}");
+    let id = text
+        .split("\"session\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains(&format!("\"topic\":\"session-{id}\"")),
+        "{text}"
+    );
     assert_eq!(id.len(), 32, "128 random bits as hex");
     id
 }
@@ -37,9 +47,22 @@ fn private_echo_answers_only_the_sender() {
     let alice = open(server.addr, "echo");
     let bob = open(server.addr, "echo");
     assert_ne!(alice, bob);
-    assert_eq!(post(server.addr, &format!("/channel/echo/{alice}"), "for alice only").status, 200);
-    assert!(private_queue(server.addr, &alice).text().contains("\"data\":\"for alice only\""));
-    assert!(!private_queue(server.addr, &bob).text().contains("alice"), "bob's queue is his own");
+    assert_eq!(
+        post(
+            server.addr,
+            &format!("/channel/echo/{alice}"),
+            "for alice only"
+        )
+        .status,
+        200
+    );
+    assert!(private_queue(server.addr, &alice)
+        .text()
+        .contains("\"data\":\"for alice only\""));
+    assert!(
+        !private_queue(server.addr, &bob).text().contains("alice"),
+        "bob's queue is his own"
+    );
 }
 
 #[test]
@@ -47,11 +70,19 @@ fn a_session_queue_is_reachable_through_a_held_door() {
     let server = server();
     let id = open(server.addr, "echo");
     let mut held = connect(server.addr);
-    held.write_all(format!("GET /longpoll/session-{id} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes()).unwrap();
-    assert!(wait_until(Duration::from_secs(5), || server.subscriber_count(&format!("session-{id}")).unwrap() == 1));
+    held.write_all(format!("GET /longpoll/session-{id} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(5), || server
+        .subscriber_count(&format!("session-{id}"))
+        .unwrap()
+        == 1));
     post(server.addr, &format!("/channel/echo/{id}"), "pong");
     let answer = read_response(&mut held, false);
-    assert!(answer.text().contains("\"data\":\"pong\""), "{}", answer.text());
+    assert!(
+        answer.text().contains("\"data\":\"pong\""),
+        "{}",
+        answer.text()
+    );
 }
 
 #[test]
@@ -60,24 +91,55 @@ fn chat_room_fans_out_through_private_queues_and_announces_departures() {
     let ann = open(server.addr, "chat");
     let ben = open(server.addr, "chat");
     post(server.addr, &format!("/channel/chat/{ben}"), "hello room");
-    assert!(private_queue(server.addr, &ann).text().contains("hello room"));
-    assert!(private_queue(server.addr, &ben).text().contains("hello room"));
-    assert_eq!(post(server.addr, &format!("/channel/chat/{ann}/close"), "").status, 200);
-    assert!(private_queue(server.addr, &ben).text().contains("someone left the room"));
-    assert_eq!(private_queue(server.addr, &ann).status, 404, "a closed session's queue is gone");
+    assert!(private_queue(server.addr, &ann)
+        .text()
+        .contains("hello room"));
+    assert!(private_queue(server.addr, &ben)
+        .text()
+        .contains("hello room"));
+    assert_eq!(
+        post(server.addr, &format!("/channel/chat/{ann}/close"), "").status,
+        200
+    );
+    assert!(private_queue(server.addr, &ben)
+        .text()
+        .contains("someone left the room"));
+    assert_eq!(
+        private_queue(server.addr, &ann).status,
+        404,
+        "a closed session's queue is gone"
+    );
 }
 
 #[test]
 fn refusals_have_their_status_and_cost_nothing_else() {
     let server = server();
     let id = open(server.addr, "echo");
-    assert_eq!(post(server.addr, "/channel/nope", "").status, 404, "no such application");
-    assert_eq!(post(server.addr, "/channel/echo/0123", "x").status, 404, "no such session");
-    assert_eq!(post(server.addr, &format!("/channel/chat/{id}"), "x").status, 404, "another app's session");
-    assert_eq!(post(server.addr, &format!("/publish/session-{id}"), "forged").status, 403);
+    assert_eq!(
+        post(server.addr, "/channel/nope", "").status,
+        404,
+        "no such application"
+    );
+    assert_eq!(
+        post(server.addr, "/channel/echo/0123", "x").status,
+        404,
+        "no such session"
+    );
+    assert_eq!(
+        post(server.addr, &format!("/channel/chat/{id}"), "x").status,
+        404,
+        "another app's session"
+    );
+    assert_eq!(
+        post(server.addr, &format!("/publish/session-{id}"), "forged").status,
+        403
+    );
     assert_eq!(get(server.addr, "/poll/session-0123?after=0").status, 404);
     assert_eq!(get(server.addr, "/channel/echo").status, 405);
-    assert_eq!(post(server.addr, &format!("/channel/echo/{id}/reopen"), "").status, 404);
+    assert_eq!(
+        post(server.addr, &format!("/channel/echo/{id}/reopen"), "").status,
+        404
+    );
     assert_still_serving(server.addr);
     assert!(!private_queue(server.addr, &id).text().contains("forged"));
 }
@@ -89,7 +151,10 @@ fn a_session_nobody_uses_expires_after_the_grace_period() {
     // Any request on the session counts as use, so wait without asking: housekeeping runs every second.
     std::thread::sleep(Duration::from_millis(2_500));
     assert_eq!(private_queue(server.addr, &id).status, 404, "expired");
-    assert_eq!(post(server.addr, &format!("/channel/echo/{id}"), "late").status, 404);
+    assert_eq!(
+        post(server.addr, &format!("/channel/echo/{id}"), "late").status,
+        404
+    );
 }
 
 #[test]
@@ -97,8 +162,13 @@ fn a_connected_session_does_not_expire() {
     let server = server_with(|config| config.session_grace = Duration::from_millis(100));
     let id = open(server.addr, "echo");
     let mut stream = connect(server.addr);
-    stream.write_all(format!("GET /sse/session-{id} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes()).unwrap();
+    stream
+        .write_all(format!("GET /sse/session-{id} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+        .unwrap();
     assert_eq!(read_response(&mut stream, true).status, 200);
     std::thread::sleep(Duration::from_millis(2_500));
-    assert_eq!(post(server.addr, &format!("/channel/echo/{id}"), "still here").status, 200);
+    assert_eq!(
+        post(server.addr, &format!("/channel/echo/{id}"), "still here").status,
+        200
+    );
 }

@@ -276,7 +276,7 @@ impl Server {
                 return Fate::Close;
             }
         }
-        self.settle(conn, now)
+        self.settle(token, conn, now)
     }
 
     /// Whether so much output waits for this client that reading more from it must wait (backpressure:
@@ -355,8 +355,15 @@ impl Server {
         }
     }
 
+    /// Moves a connection to the closing state, leaving the hub first: a closing connection gets no
+    /// more messages, and its subscription must not outlive its state.
+    pub(crate) fn begin_closing(&mut self, token: usize, conn: &mut Connection, until: Instant) {
+        self.forget_subscriptions(token, &conn.state);
+        conn.state = State::Closing { until };
+    }
+
     /// Whether the connection lives on, once its work is done.
-    fn settle(&mut self, conn: &mut Connection, now: Instant) -> Fate {
+    fn settle(&mut self, token: usize, conn: &mut Connection, now: Instant) -> Fate {
         match &conn.state {
             State::Request { .. } if conn.peer_closed => {
                 // The peer will send nothing more: answer what was asked, then close.
@@ -373,10 +380,8 @@ impl Server {
             }
             State::WebSocket(ws) if ws.protocol.is_closed() => {
                 // RFC 6455 §7.1.1: once both close frames have crossed, the server closes TCP first.
-                conn.state = State::Closing {
-                    until: now + LINGER,
-                };
-                self.settle(conn, now)
+                self.begin_closing(token, conn, now + LINGER);
+                self.settle(token, conn, now)
             }
             State::Closing { .. } => {
                 if conn.pending_output() > 0 {

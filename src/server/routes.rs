@@ -22,7 +22,7 @@ use crate::server::event_loop::{log, random_session_id, trace_head, Server};
 use crate::transport::iframe::IframeStream;
 use crate::transport::sse::{self, SseStream};
 use crate::transport::xhr_stream::XhrStream;
-use crate::transport::{jsonp, long_poll, short_poll, websocket, StreamFormat};
+use crate::transport::{jsonp, long_poll, reset_point, short_poll, websocket, StreamFormat};
 use crate::ws::{handshake, Event, Role, WsProtocol};
 
 /// A request's destination, from its path alone.
@@ -512,9 +512,8 @@ impl Server {
                 Err(error) => {
                     // The protocol has queued a close frame with the error's code; flush it and close.
                     log(Some(*peer), format_args!("websocket {error}"));
-                    conn.state = State::Closing {
-                        until: now + self.config.ws.close_timeout,
-                    };
+                    let until = now + self.config.ws.close_timeout;
+                    self.begin_closing(token, conn, until);
                     break;
                 }
             }
@@ -605,14 +604,6 @@ fn stream_opening(conn: &Connection, replay: &Replay) -> Vec<Vec<u8>> {
         pieces.push(piece);
     }
     pieces
-}
-
-/// The id a reset tells the client to continue after: just before the first message it will now get.
-fn reset_point(replay: &Replay) -> u64 {
-    replay
-        .messages
-        .first()
-        .map_or(replay.last, |first| first.id.saturating_sub(1))
 }
 
 /// `?after=N`: absent means "from now"; anything but a decimal id is a 400.
