@@ -97,7 +97,7 @@ pub struct Config {
     pub refuse_websocket: bool,
     /// Most connections open at once; one more is answered 503 and closed.
     pub max_connections: usize,
-    /// A request head must be complete within this long of its first byte, else 408.
+    /// A request (head and body) must be complete within this long of its first byte, else 408.
     pub header_timeout: Duration,
     /// An idle keep-alive connection is closed after this long.
     pub idle_timeout: Duration,
