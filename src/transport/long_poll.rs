@@ -3,15 +3,19 @@
 //! # How it works
 //!
 //! The request looks exactly like a short poll, and so does the answer. The difference is **when** the
-//! answer comes. If messages after `after` exist, the server answers at once, like a short poll. If not,
-//! the event loop **parks** the request:
+//! answer comes. The event loop first reads `hub.read(topic, after, max_batch_messages)`: if there are
+//! messages (or a reset, see [`answers_now`]) it answers at once, like a short poll. If not, it
+//! **parks** the request:
 //!
-//! 1. it subscribes the connection to the topic (in the same hub call that found nothing to replay, so no
-//!    message can slip in between: [`crate::hub::Hub::subscribe`]);
+//! 1. in the same turn of the loop, so no message can slip in between, it subscribes the connection
+//!    to the topic after the `last` it just read (`hub.subscribe(topic, token, Some(last))`, which has
+//!    nothing to replay);
 //! 2. it sets a timer for `hold_timeout` (default 20 s);
 //! 3. on the next publish to the topic it unsubscribes, reads the messages after the parked `last`
 //!    (`hub.read(topic, Some(last), max_batch_messages)`) and answers with them;
-//! 4. if the timer fires first it unsubscribes and answers an empty list with `last` = the head.
+//! 4. if the timer fires first it unsubscribes and answers an empty list with the parked `last`
+//!    ([`timeout_response`]);
+//! 5. if the client closes the connection meanwhile, it unsubscribes and forgets the request.
 //!
 //! The client re-issues the request as soon as an answer arrives, with the new `last` as `after`, so there
 //! is nearly always one request waiting at the server: a message reaches the browser after about one
