@@ -8,7 +8,7 @@
 //! clock: `now` comes in as an argument, and [`WsProtocol::next_deadline`] says when to call
 //! [`WsProtocol::on_timeout`].
 //!
-//! The life of a connection is the [`State`] enum, whose every transition is in this file:
+//! The life of a connection is the `State` enum, whose every transition is in this file:
 //!
 //! ```text
 //!             close() / on error                  peer's close arrives
@@ -31,12 +31,27 @@
 //!   (§7.1.1); input is discarded.
 //!
 //! Reading has its own position in the byte stream, independent of the closing state: either at a frame
-//! header ([`Reading::FrameStart`]) or inside the payload of a data frame ([`Reading::DataPayload`]).
-//! Data frames are consumed as their bytes arrive: each piece is copied into the message buffer once,
-//! unmasked there in place and, for text, checked for UTF-8 at once, so invalid text fails fast and a
-//! large frame costs one pass, never a re-scan. Control frames (at most 125 bytes) are only taken whole.
-//! A message grows in [`Assembly`] until its final frame, then is handed out and its buffer released;
+//! header (`Reading::FrameStart`) or inside the payload of a data frame (`Reading::DataPayload`).
+//! Data frames are consumed as their bytes arrive: each piece is copied into the message buffer once
+//! and unmasked there in place, so a large frame is never re-copied while it arrives. Text is checked
+//! for UTF-8 piece by piece, so invalid text fails fast; the piece that completes a message is checked by
+//! the conversion to `String` (the only way to a `String` without `unsafe`, which re-reads the earlier
+//! pieces of a message that came in several). Control frames (at most 125 bytes) are only taken whole.
+//! A message grows in `Assembly` until its final frame, then is handed out and its buffer released;
 //! an idle connection holds no buffer at all.
+//!
+//! # Driving it
+//!
+//! ```text
+//! on readable:  append the socket's bytes to `input`
+//!               loop { outcome = read(&input, &mut out, now)?; drop outcome.consumed bytes of input;
+//!                      handle outcome.event; stop when nothing was consumed and no event came }
+//! on any call:  write `out` to the socket; once `is_closed()` and `out` is written, close TCP
+//! on timer:     at `next_deadline()`, call `on_timeout(now, &mut out)`; `true` means drop TCP now
+//! ```
+//!
+//! After an `Err` from `read`, `out` ends with the close frame carrying the error's code; write it and
+//! close TCP (`is_closed()` is then true).
 
 use std::fmt;
 use std::time::Instant;
