@@ -331,6 +331,29 @@ mod section9_limits {
     }
 }
 
+/// Autobahn section 10: a long message split by the sender into fixed-size fragments (1,300 bytes, as the
+/// suite's auto-fragmentation does), cutting multi-byte code points at fragment boundaries.
+mod section10_auto_fragmentation {
+    use super::*;
+
+    #[test]
+    fn text_of_64_kib_in_1300_byte_fragments_is_echoed_whole() {
+        let mut client = echo_client();
+        // "é" is two bytes and "€" three: 1,300-byte cuts fall inside code points again and again.
+        let text: String = "aé€".repeat(65_536 / 6);
+        let payload = text.as_bytes();
+        let pieces: Vec<&[u8]> = payload.chunks(1_300).collect();
+        let mut bytes = Vec::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            let opcode = if i == 0 { TEXT } else { CONTINUATION };
+            let fin = if i == pieces.len() - 1 { FIN } else { 0 };
+            bytes.extend(raw_frame(fin | opcode, piece));
+        }
+        client.send_raw(&bytes).unwrap();
+        assert_eq!(client.recv().unwrap(), Event::Text(text));
+        client.close(1000).unwrap();
+    }
+}
 mod handshake {
     use super::*;
 

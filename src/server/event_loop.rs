@@ -82,6 +82,8 @@ pub struct Server {
     /// Messages published during the current piece of work, still to be handed to subscribers.
     pub(crate) deliveries: VecDeque<(String, Published)>,
     running: bool,
+    /// Panics caught by [`Server::isolated`]: always zero unless pushlab has a bug.
+    internal_errors: usize,
 }
 
 impl std::fmt::Debug for Server {
@@ -128,6 +130,7 @@ impl Server {
             next_housekeeping: Instant::now() + HOUSEKEEPING_INTERVAL,
             deliveries: VecDeque::new(),
             running: true,
+            internal_errors: 0,
         })
     }
 
@@ -241,9 +244,33 @@ impl Server {
             return;
         };
         let now = Instant::now();
-        let fate = self.service(token, &mut conn, now, true);
+        let fate = self.isolated(&mut conn, |server, conn| {
+            server.service(token, conn, now, true)
+        });
         self.finish(token, conn, fate);
         self.deliver_pending();
+    }
+
+    /// Runs work on one connection so that a bug (a panic) costs only that connection: it is logged and
+    /// closed, and the loop goes on serving everyone else. Every path from the network is meant to be
+    /// panic-free (the parsers are property-tested for it); this is the second line of defence.
+    fn isolated(
+        &mut self,
+        conn: &mut Connection,
+        work: impl FnOnce(&mut Self, &mut Connection) -> Fate,
+    ) -> Fate {
+        let peer = conn.peer;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(self, conn))) {
+            Ok(fate) => fate,
+            Err(_) => {
+                self.internal_errors += 1;
+                log(
+                    Some(peer),
+                    format_args!("internal error while serving this connection; closing it"),
+                );
+                Fate::Close
+            }
+        }
     }
 
     /// One round of work on a connection: read (when asked and not held back), process input, write,
@@ -468,7 +495,9 @@ impl Server {
             }
             conn.scheduled = None;
             let fate = match self.deadline(&conn) {
-                Some(deadline) if deadline <= now => self.on_deadline(entry.token, &mut conn, now),
+                Some(deadline) if deadline <= now => self.isolated(&mut conn, |server, conn| {
+                    server.on_deadline(entry.token, conn, now)
+                }),
                 _ => Fate::Keep,
             };
             self.finish(entry.token, conn, fate);
@@ -734,6 +763,9 @@ impl Server {
                 }
                 Command::ConnectionCount { reply } => {
                     let _ = reply.send(self.connections.len());
+                }
+                Command::InternalErrors { reply } => {
+                    let _ = reply.send(self.internal_errors);
                 }
                 Command::DropConnections => self.drop_connections(),
                 Command::Shutdown => self.running = false,

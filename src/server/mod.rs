@@ -54,6 +54,11 @@ pub enum Command {
         /// Where the answer goes.
         reply: Sender<usize>,
     },
+    /// How many panics the loop caught and survived (each closed one connection).
+    InternalErrors {
+        /// Where the answer goes.
+        reply: Sender<usize>,
+    },
     /// Close every client connection at once (to test reconnection).
     DropConnections,
     /// Stop the loop.
@@ -104,6 +109,11 @@ impl ServerHandle {
     /// How many client connections are open now.
     pub fn connection_count(&self) -> io::Result<usize> {
         self.ask(|reply| Command::ConnectionCount { reply })
+    }
+
+    /// How many panics the loop caught and survived: zero unless pushlab has a bug.
+    pub fn internal_errors(&self) -> io::Result<usize> {
+        self.ask(|reply| Command::InternalErrors { reply })
     }
 
     /// Closes every client connection.
