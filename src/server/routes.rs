@@ -112,14 +112,14 @@ impl Server {
                 let allowed = Route::of(&request.path).allowed_methods();
                 response = response.header("Allow", allowed);
             }
-            self.write_response(
-                conn,
-                &response,
-                request.method == "HEAD",
-                request.keep_alive(),
-                now,
-            );
+            self.answer(conn, &request, &response, now);
         }
+    }
+
+    /// Writes the answer to `request`: its head only for HEAD, and keep-alive as the request asked.
+    fn answer(&self, conn: &mut Connection, request: &Request, response: &Response, now: Instant) {
+        let head_only = request.method == "HEAD";
+        self.write_response(conn, response, head_only, request.keep_alive(), now);
     }
 
     fn route(
@@ -278,7 +278,7 @@ impl Server {
         let response = Response::new(200)
             .header("Cache-Control", "no-store")
             .body("application/json", body);
-        self.write_response(conn, &response, false, request.keep_alive(), now);
+        self.answer(conn, request, &response, now);
         Ok(())
     }
 
@@ -293,7 +293,7 @@ impl Server {
             .map_err(|_| (400, "the body must be UTF-8 text".to_string()))?;
         let id = self.publish(topic, data).map_err(hub_refusal)?;
         let response = Response::new(200).body("application/json", format!("{{\"id\":{id}}}"));
-        self.write_response(conn, &response, false, request.keep_alive(), now);
+        self.answer(conn, request, &response, now);
         Ok(())
     }
 
@@ -398,7 +398,7 @@ impl Server {
             )
             .header("Upgrade", "websocket")
             .header("Sec-WebSocket-Version", "13");
-            self.write_response(conn, &response, false, request.keep_alive(), now);
+            self.answer(conn, request, &response, now);
             return Ok(());
         }
         if self.config.refuse_websocket {
@@ -464,13 +464,7 @@ impl Server {
         let response = Response::new(200)
             .header("Cache-Control", "no-cache")
             .body(file.content_type, file.bytes);
-        self.write_response(
-            conn,
-            &response,
-            request.method == "HEAD",
-            request.keep_alive(),
-            now,
-        );
+        self.answer(conn, request, &response, now);
         Ok(())
     }
 
