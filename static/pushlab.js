@@ -301,6 +301,8 @@
    * Counts the request.
    */
   Link.prototype.fetch = function (url, init, timeoutMs) {
+    // A loop of a stopped link (an answer that was already on its way) must not start new requests.
+    if (!this.live) return Promise.reject(new Error("link stopped"));
     var controller = new AbortController();
     var timer = null;
     this.controllers.push(controller);
@@ -521,6 +523,7 @@
       frame = null;
     }
     function open() {
+      if (!link.live) return;
       var received = 0;
       var name = link.callback(function (obj) {
         var message = obj;
@@ -576,6 +579,7 @@
       script = null;
     }
     function ask() {
+      if (!link.live) return;
       var answered = false;
       var name = link.callback(function (body) {
         answered = true;
