@@ -100,7 +100,9 @@
   };
 
   // Auto mode's order: the most capable door first, the one that passes everything last.
+  // ANCHOR: auto_order
   var AUTO_ORDER = ["websocket", "sse", "longpoll"];
+  // ANCHOR_END: auto_order
 
   // Held streams get a dead-connection watchdog (see the top comment for why not WebSocket).
   var WATCHED = { sse: true, stream: true, iframe: true };
@@ -114,10 +116,12 @@
    * `maxMs`, and the delay is a random point in the upper half of it ("equal jitter"). The upper half,
    * not 0..ceiling, so that a reconnect is never instant and the delay still grows.
    */
+  // ANCHOR: backoff
   function backoffDelayMs(attempt, baseMs, maxMs, random) {
     var ceiling = Math.min(maxMs, baseMs * Math.pow(2, Math.min(attempt, 30)));
     return Math.round(ceiling / 2 + (random || Math.random)() * (ceiling / 2));
   }
+  // ANCHOR_END: backoff
 
   /**
    * The channel's memory of where it is in the topic: the last id delivered. `null` means "none yet":
@@ -127,12 +131,14 @@
     this.last = after === null || after === undefined ? null : Number(after);
   }
   /** True if `id` is new (above the last one); it becomes the last one. Duplicates return false. */
+  // ANCHOR: cursor_accept
   Cursor.prototype.accept = function (id) {
     if (typeof id !== "number" || !isFinite(id)) return false; // heartbeat, padding: no id
     if (this.last !== null && id <= this.last) return false; // seen already: drop, never repeat
     this.last = id;
     return true;
   };
+  // ANCHOR_END: cursor_accept
   /** A poll-style answer says where to continue (`last`): the head when its list was empty. */
   Cursor.prototype.advanceTo = function (last) {
     if (typeof last !== "number" || !isFinite(last)) return;
@@ -295,6 +301,8 @@
    * Counts the request.
    */
   Link.prototype.fetch = function (url, init, timeoutMs) {
+    // A loop of a stopped link (an answer that was already on its way) must not start new requests.
+    if (!this.live) return Promise.reject(new Error("link stopped"));
     var controller = new AbortController();
     var timer = null;
     this.controllers.push(controller);
@@ -357,6 +365,7 @@
     };
   };
 
+  // ANCHOR: watchdog
   Link.prototype._armWatchdog = function () {
     var channel = this.channel;
     if (!WATCHED[channel.transport] || !(this.options.heartbeatMs > 0)) return;
@@ -367,6 +376,7 @@
       self.failed("nothing received for " + limitMs / 1000 + " s: connection presumed dead");
     }, limitMs);
   };
+  // ANCHOR_END: watchdog
 
   /** Kills the link: timers, requests, callbacks and the transport's own connection. */
   Link.prototype.stop = function () {
@@ -404,6 +414,7 @@
    * on the channel always has an id to resume after. That answer is the "open".
    * (A cross-origin JSONP page would get that first id from the page that embeds it instead.)
    */
+  // ANCHOR: catch_up
   function catchUp(link, then) {
     link
       .getJson(link.url("poll"), link.options.requestTimeoutMs)
@@ -416,6 +427,7 @@
         link.failed("catching up with a short poll failed: " + error.message);
       });
   }
+  // ANCHOR_END: catch_up
 
   /** Short polling: ask, get an answer at once, wait a second, ask again. */
   TRANSPORTS.poll = function (link) {
@@ -511,6 +523,7 @@
       frame = null;
     }
     function open() {
+      if (!link.live) return;
       var received = 0;
       var name = link.callback(function (obj) {
         var message = obj;
@@ -566,6 +579,7 @@
       script = null;
     }
     function ask() {
+      if (!link.live) return;
       var answered = false;
       var name = link.callback(function (body) {
         answered = true;
@@ -628,6 +642,7 @@
       link.alive();
       link.deliver(resetFromSse(event.data));
     });
+    // ANCHOR: sse_onerror
     source.onerror = function () {
       if (openNow && source.readyState === EventSource.CONNECTING) {
         // The browser reconnects by itself, with Last-Event-ID: let it, and count it.
@@ -640,6 +655,7 @@
       source.close();
       link.failed(openNow ? "sse: the browser gave up the stream" : "sse: the stream did not open");
     };
+    // ANCHOR_END: sse_onerror
     return function stop() {
       source.close();
     };
@@ -730,6 +746,7 @@
     if (this.state === "closed") return;
     var link = new Link(this);
     this._link = link;
+    // ANCHOR: open_timer
     var next = AUTO_ORDER[AUTO_ORDER.indexOf(this.transport) + 1];
     if (!this._settled && next) {
       var ms = this.options.openTimeoutMs;
@@ -737,6 +754,7 @@
         link.failed("no open within " + ms / 1000 + " s");
       }, ms);
     }
+    // ANCHOR_END: open_timer
     try {
       link.stopTransport = TRANSPORTS[this.transport](link) || null;
     } catch (error) {
@@ -760,6 +778,7 @@
     this._emit("close", { transport: this.transport, reason: reason, reconnecting: true, delayMs: null });
   };
 
+  // ANCHOR: transport_failed
   Channel.prototype._transportFailed = function (link, reason) {
     link.stop();
     var from = this.transport;
@@ -786,6 +805,7 @@
       self._start();
     }, delayMs);
   };
+  // ANCHOR_END: transport_failed
 
   Channel.prototype._deliver = function (obj) {
     if (!obj || typeof obj !== "object") return;

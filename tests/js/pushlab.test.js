@@ -1,0 +1,312 @@
+// Unit tests of static/pushlab.js in Node, no dependency: `node --test tests/js/`.
+//
+// The pure helpers are tested directly. The channel's policy (auto fallback, resume by id, duplicates,
+// resets, backoff, send) is tested against fake WebSocket, EventSource and fetch objects that the test
+// drives by hand; the real transports in a real browser are tested by tests/browser.rs.
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const pushlab = require("../../static/pushlab.js");
+const { backoffDelayMs, Cursor, LineSplitter, parseStreamLine, buildUrl, toWebSocketUrl, resetFromSse } =
+  pushlab._internal;
+
+// ------------------------------------------------------------------------------------------------
+// Pure helpers
+// ------------------------------------------------------------------------------------------------
+
+test("backoff doubles from the base, stays in the upper half of its ceiling, and is capped", () => {
+  const low = () => 0, high = () => 1;
+  assert.equal(backoffDelayMs(0, 250, 10000, low), 125);
+  assert.equal(backoffDelayMs(0, 250, 10000, high), 250);
+  assert.equal(backoffDelayMs(1, 250, 10000, high), 500);
+  assert.equal(backoffDelayMs(3, 250, 10000, low), 1000);
+  assert.equal(backoffDelayMs(6, 250, 10000, high), 10000, "capped at 10 s");
+  assert.equal(backoffDelayMs(500, 250, 10000, high), 10000, "a huge attempt count does not overflow");
+  for (let i = 0; i < 100; i++) {
+    const d = backoffDelayMs(2, 250, 10000);
+    assert.ok(d >= 500 && d <= 1000, "jitter stays within [ceiling/2, ceiling]: " + d);
+  }
+});
+
+test("the cursor accepts increasing ids once and drops duplicates and id-less objects", () => {
+  const cursor = new Cursor(null);
+  assert.equal(cursor.last, null);
+  assert.equal(cursor.accept(undefined), false, "a heartbeat has no id");
+  assert.equal(cursor.accept(7), true);
+  assert.equal(cursor.accept(7), false, "the same id again");
+  assert.equal(cursor.accept(6), false, "an older id");
+  assert.equal(cursor.accept(9), true);
+  assert.equal(cursor.last, 9);
+  assert.equal(new Cursor(0).last, 0, "after=0 is a real id, not 'none'");
+  assert.equal(new Cursor("12").last, 12);
+});
+
+test("the cursor advances to a poll answer's last only forwards, and a reset only moves it back", () => {
+  const cursor = new Cursor(10);
+  cursor.advanceTo(8);
+  assert.equal(cursor.last, 10);
+  cursor.advanceTo(15);
+  assert.equal(cursor.last, 15);
+  cursor.reset(20); // the server continues after 20: ids 16.. were lost, 21 and later are new
+  assert.equal(cursor.last, 15);
+  assert.equal(cursor.accept(21), true);
+  cursor.reset(3); // ids restarted lower (another server): accept what comes after 3
+  assert.equal(cursor.last, 3);
+  assert.equal(cursor.accept(4), true);
+});
+
+test("the line splitter keeps a line cut between chunks until its end arrives", () => {
+  const lines = new LineSplitter();
+  assert.deepEqual(lines.push('{"id":1,"da'), []);
+  assert.deepEqual(lines.push('ta":"a"}\n{"id":2'), ['{"id":1,"data":"a"}']);
+  assert.deepEqual(lines.push(',"data":"b"}\r\n\n'), ['{"id":2,"data":"b"}', ""], "CRLF and blank lines");
+  assert.equal(lines.pending, "");
+});
+
+test("stream lines: padding and blank lines are skipped, JSON objects parsed, broken JSON rejected", () => {
+  assert.equal(parseStreamLine(" ".repeat(2048)), null);
+  assert.equal(parseStreamLine(""), null);
+  assert.deepEqual(parseStreamLine("{}"), {});
+  assert.deepEqual(parseStreamLine(' {"id":3,"data":"x"} '), { id: 3, data: "x" });
+  assert.throws(() => parseStreamLine('{"id":3,'));
+});
+
+test("URLs carry after only when known, and WebSocket URLs switch scheme", () => {
+  assert.equal(buildUrl("", "poll", "chat", { after: null }), "/poll/chat");
+  assert.equal(buildUrl("", "poll", "chat", { after: 0 }), "/poll/chat?after=0");
+  assert.equal(buildUrl("http://h:1", "jsonp", "t", { after: 5, callback: "__pushlab_cb_1" }),
+    "http://h:1/jsonp/t?after=5&callback=__pushlab_cb_1");
+  assert.equal(toWebSocketUrl("/ws/chat?after=3", "http://127.0.0.1:8080/chat.html"),
+    "ws://127.0.0.1:8080/ws/chat?after=3");
+  assert.equal(toWebSocketUrl("https://x.test/ws/a", "http://other/"), "wss://x.test/ws/a");
+});
+
+test("an SSE reset event's data may be a number or an object", () => {
+  assert.deepEqual(resetFromSse("41"), { reset: true, last: 41 });
+  assert.deepEqual(resetFromSse('{"reset":true,"last":41}'), { reset: true, last: 41 });
+  assert.deepEqual(resetFromSse("nonsense"), { reset: true, last: null });
+});
+
+// ------------------------------------------------------------------------------------------------
+// The channel, over fake browser objects
+// ------------------------------------------------------------------------------------------------
+
+const sockets = [];
+class FakeWebSocket {
+  constructor(url) {
+    this.url = url;
+    this.sent = [];
+    this.readyState = 0;
+    sockets.push(this);
+  }
+  send(text) { this.sent.push(text); }
+  close() { this.readyState = 3; }
+  // test side
+  open() { this.readyState = 1; this.onopen && this.onopen({}); }
+  frame(obj) { this.onmessage && this.onmessage({ data: JSON.stringify(obj) }); }
+  drop(code) { this.readyState = 3; this.onclose && this.onclose({ code, reason: "" }); }
+}
+
+const sources = [];
+class FakeEventSource {
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.listeners = {};
+    sources.push(this);
+  }
+  addEventListener(name, fn) { this.listeners[name] = fn; }
+  close() { this.readyState = 2; }
+  // test side
+  open() { this.readyState = 1; this.onopen && this.onopen({}); }
+  message(id, data) { this.onmessage({ lastEventId: String(id), data }); }
+  fail() { this.readyState = 2; this.onerror && this.onerror({}); }
+}
+FakeEventSource.CONNECTING = 0;
+FakeEventSource.OPEN = 1;
+FakeEventSource.CLOSED = 2;
+
+const fetches = [];
+function fakeFetch(url, init) {
+  return new Promise((resolve, reject) => {
+    fetches.push({ url, init, resolve, reject });
+    // Like the real one: aborting the signal rejects the request.
+    if (init && init.signal) init.signal.addEventListener("abort", () => reject(new Error("aborted")));
+  });
+}
+function answer(request, body) {
+  const text = JSON.stringify(body);
+  request.resolve({ ok: true, status: 200, text: () => Promise.resolve(text), json: () => Promise.resolve(body) });
+}
+
+globalThis.WebSocket = FakeWebSocket;
+globalThis.EventSource = FakeEventSource;
+globalThis.fetch = fakeFetch;
+globalThis.location = { href: "http://127.0.0.1:8080/chat.html" };
+
+const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
+function reset() { sockets.length = 0; sources.length = 0; fetches.length = 0; }
+
+/** A channel that records every callback as [name, event]. */
+function recorded(topic, options) {
+  const ch = pushlab.connect(topic, options);
+  const events = [];
+  for (const name of ["open", "message", "reset", "error", "close", "transportchange"]) {
+    ch["on" + name] = (ev) => events.push([name, ev]);
+  }
+  return { ch, events, names: () => events.map((e) => e[0]) };
+}
+
+test("auto mode: a WebSocket closed before open falls back to SSE, which then delivers", async () => {
+  reset();
+  const { ch, events } = recorded("chat", {});
+  await tick();
+  assert.equal(sockets.length, 1);
+  assert.equal(sockets[0].url, "ws://127.0.0.1:8080/ws/chat");
+  sockets[0].drop(1006);
+  assert.equal(ch.transport, "sse");
+  assert.equal(sources.length, 1);
+  assert.equal(sources[0].url, "/sse/chat", "no id known yet: from now");
+  sources[0].open();
+  sources[0].message(5, "a");
+  sources[0].message(5, "a again"); // a duplicate: dropped
+  sources[0].message(6, "b");
+  const changes = events.filter((e) => e[0] === "transportchange").map((e) => [e[1].from, e[1].to]);
+  assert.deepEqual(changes, [[null, "websocket"], ["websocket", "sse"]]);
+  assert.deepEqual(events.filter((e) => e[0] === "message").map((e) => [e[1].id, e[1].data]), [[5, "a"], [6, "b"]]);
+  assert.equal(events.filter((e) => e[0] === "error").length, 0, "a fallback is not an error");
+  assert.equal(ch.state, "open");
+  ch.close();
+});
+
+test("auto mode: no open within the timeout, twice, ends on long polling", async () => {
+  reset();
+  const { ch, events } = recorded("t", { openTimeoutMs: 20 });
+  await tick(40); // the WebSocket never opens
+  assert.equal(ch.transport, "sse");
+  sources[0].fail(); // SSE fails before open
+  assert.equal(ch.transport, "longpoll");
+  await tick();
+  assert.equal(fetches.length, 1);
+  assert.equal(fetches[0].url, "/poll/t", "long polling first catches up with a short poll");
+  answer(fetches[0], { messages: [], last: 100 });
+  await tick();
+  assert.equal(ch.state, "open");
+  assert.equal(fetches[1].url, "/longpoll/t?after=100", "then holds after the head it learned");
+  answer(fetches[1], { messages: [{ id: 101, data: "x" }], last: 101 });
+  await tick();
+  assert.equal(fetches[2].url, "/longpoll/t?after=101", "and asks again at once");
+  assert.deepEqual(events.filter((e) => e[0] === "transportchange").map((e) => e[1].to),
+    ["websocket", "sse", "longpoll"]);
+  assert.equal(ch.stats.messages, 1);
+  ch.close();
+});
+
+test("auto mode sticks to a transport that opened once: a later drop reconnects it with backoff", async () => {
+  reset();
+  const { ch, events } = recorded("t", { backoffBaseMs: 10, backoffMaxMs: 40 });
+  await tick();
+  sockets[0].open();
+  sockets[0].frame({ id: 41, data: "a" });
+  sockets[0].drop(1001);
+  assert.equal(ch.transport, "websocket", "no fallback after a successful open");
+  assert.equal(ch.state, "reconnecting");
+  const close = events.find((e) => e[0] === "close")[1];
+  assert.equal(close.reconnecting, true);
+  assert.ok(close.delayMs >= 5 && close.delayMs <= 10, "first delay within [base/2, base]");
+  assert.ok(events.some((e) => e[0] === "error"));
+  await tick(20);
+  assert.equal(sockets.length, 2);
+  assert.equal(sockets[1].url, "ws://127.0.0.1:8080/ws/t?after=41", "resumes after the last id");
+  sockets[1].open();
+  sockets[1].frame({ id: 41, data: "a" }); // replayed twice by a confused server: dropped
+  sockets[1].frame({ id: 42, data: "b" });
+  assert.deepEqual(events.filter((e) => e[0] === "message").map((e) => e[1].id), [41, 42]);
+  const opens = events.filter((e) => e[0] === "open").map((e) => e[1].reconnect);
+  assert.deepEqual(opens, [false, true]);
+  assert.equal(ch.stats.reconnects, 1);
+  ch.close();
+});
+
+test("backoff grows while reconnects keep failing, and resets after an open", async () => {
+  reset();
+  const { ch, events } = recorded("t", { transport: "websocket", backoffBaseMs: 8, backoffMaxMs: 1000 });
+  await tick();
+  sockets[0].drop(1006); // forced transport: no fallback, retry
+  await tick(20);
+  sockets[1].drop(1006);
+  await tick(40);
+  sockets[2].drop(1006);
+  const delays = events.filter((e) => e[0] === "close").map((e) => e[1].delayMs);
+  assert.ok(delays[0] <= 8 && delays[1] >= 8 && delays[1] <= 16 && delays[2] >= 16, String(delays));
+  await tick(40);
+  sockets[3].open();
+  sockets[3].drop(1006);
+  const after = events.filter((e) => e[0] === "close").map((e) => e[1].delayMs);
+  assert.ok(after[3] <= 8, "back to the base delay after a successful open: " + after);
+  ch.close();
+});
+
+test("a reset is surfaced and the channel continues after it", async () => {
+  reset();
+  const { ch, events } = recorded("t", { transport: "websocket", after: 10 });
+  await tick();
+  assert.equal(sockets[0].url, "ws://127.0.0.1:8080/ws/t?after=10");
+  sockets[0].open();
+  sockets[0].frame({ reset: true, last: 50 });
+  sockets[0].frame({ id: 51, data: "x" });
+  const resetEvent = events.find((e) => e[0] === "reset")[1];
+  assert.equal(resetEvent.last, 50);
+  assert.equal(resetEvent.previous, 10);
+  assert.deepEqual(events.filter((e) => e[0] === "message").map((e) => e[1].id), [51]);
+  ch.close();
+});
+
+test("a poll answer flagged reset is surfaced before its messages", async () => {
+  reset();
+  const { ch, events } = recorded("t", { transport: "poll", after: 3 });
+  await tick();
+  assert.equal(fetches[0].url, "/poll/t?after=3");
+  answer(fetches[0], { reset: true, messages: [{ id: 90, data: "a" }, { id: 91, data: "b" }], last: 91 });
+  await tick();
+  assert.deepEqual(events.map((e) => e[0]).filter((n) => n !== "transportchange"), ["open", "reset", "message", "message"]);
+  assert.equal(ch.last, 91);
+  ch.close();
+});
+
+test("send: a text frame on an open WebSocket, POST /publish otherwise", async () => {
+  reset();
+  const ws = recorded("room", { transport: "websocket" });
+  await tick();
+  sockets[0].open();
+  assert.deepEqual(await ws.ch.send("hi"), { via: "websocket" });
+  assert.deepEqual(sockets[0].sent, ["hi"]);
+  ws.ch.close();
+
+  const poll = recorded("room", { transport: "poll" });
+  const sent = poll.ch.send("hello");
+  const post = fetches.find((f) => f.init && f.init.method === "POST");
+  assert.equal(post.url, "/publish/room");
+  assert.equal(post.init.body, "hello");
+  answer(post, { id: 7 });
+  assert.deepEqual(await sent, { via: "POST", id: 7 });
+  poll.ch.close();
+});
+
+test("close() stops for good: late events of the old connection are ignored", async () => {
+  reset();
+  const { ch, events } = recorded("t", { transport: "websocket" });
+  await tick();
+  sockets[0].open();
+  ch.close();
+  sockets[0].frame({ id: 1, data: "late" });
+  assert.equal(events.filter((e) => e[0] === "message").length, 0);
+  const last = events[events.length - 1];
+  assert.equal(last[0], "close");
+  assert.equal(last[1].reconnecting, false);
+  assert.equal(ch.state, "closed");
+});
+
+test("an unknown transport is refused at once", () => {
+  assert.throws(() => pushlab.connect("t", { transport: "carrier-pigeon" }), /unknown transport/);
+});
