@@ -338,24 +338,6 @@ fn unique_run_id() -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The server method the reconnect tests need
-// ---------------------------------------------------------------------------------------------
-
-/// `RunningServer::drop_connections` (close every client connection) arrives with the event loop. Until
-/// then this stand-in keeps the file compiling. An inherent method always wins over a trait method of
-/// the same name, so once the real one exists the calls above use it and this trait is dead: delete it.
-#[allow(dead_code)]
-trait DropConnectionsStandIn {
-    fn drop_connections(&self) -> io::Result<()>;
-}
-
-impl DropConnectionsStandIn for RunningServer {
-    fn drop_connections(&self) -> io::Result<()> {
-        unimplemented!("RunningServer::drop_connections is not in the server yet")
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Chromium
 // ---------------------------------------------------------------------------------------------
 
