@@ -23,7 +23,6 @@
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -31,16 +30,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::channel::{
-    Action, ChannelHandler, ChatRoom, ClientId, Outbox, PrivateEcho, Sessions, SESSION_TOPIC_PREFIX,
-};
-use crate::http::chunked;
-use crate::hub::{Hub, Message, Published, Replay};
-use crate::server::connection::{Connection, HeldKind, ReadResult, State, WsRole};
+use crate::channel::{ChannelHandler, ChatRoom, PrivateEcho, Sessions};
+use crate::hub::{Hub, Published};
+use crate::server::connection::{Connection, ReadResult, State};
+use crate::server::delivery::subscribed_topic;
 use crate::server::slab::Slab;
 use crate::server::timers::{poll_timeout, TimerEntry, Timers};
 use crate::server::{Command, ServerHandle};
-use crate::transport::{jsonp, long_poll};
 use crate::Config;
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -50,7 +46,7 @@ const WAKER: Token = Token(usize::MAX - 2);
 pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
 /// How often expired channel sessions are looked for.
-const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Size of the buffer each read lands in before it is appended to a connection's input.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -75,10 +71,10 @@ pub struct Server {
     pub(crate) config: Config,
     scratch: Vec<u8>,
     next_serial: u64,
-    next_clock_tick: Option<Instant>,
+    pub(crate) next_clock_tick: Option<Instant>,
     /// Channel applications and their clients' sessions.
     pub(crate) sessions: Sessions,
-    next_housekeeping: Instant,
+    pub(crate) next_housekeeping: Instant,
     /// Messages published during the current piece of work, still to be handed to subscribers.
     pub(crate) deliveries: VecDeque<(String, Published)>,
     running: bool,
@@ -543,214 +539,6 @@ impl Server {
         self.service(token, conn, now, false)
     }
 
-    /// Answers a parked long poll or JSONP request, with `message` or (at the hold timeout) an empty list.
-    pub(crate) fn answer_held(
-        &mut self,
-        token: usize,
-        conn: &mut Connection,
-        message: Option<&Rc<Message>>,
-        now: Instant,
-    ) {
-        let State::Held(held) = &conn.state else {
-            return;
-        };
-        let replay = match message {
-            Some(message) => Replay {
-                reset: false,
-                messages: vec![Rc::clone(message)],
-                last: message.id,
-            },
-            None => match self.hub.read(&held.topic, None, 0) {
-                Ok(replay) => replay,
-                Err(_) => Replay {
-                    reset: false,
-                    messages: Vec::new(),
-                    last: 0,
-                },
-            },
-        };
-        let response = match &held.kind {
-            HeldKind::LongPoll => long_poll::response(&replay),
-            HeldKind::Jsonp { callback } => jsonp::response(callback, &replay),
-        };
-        let keep_alive = held.keep_alive;
-        self.hub.unsubscribe(&held.topic, token);
-        conn.state = State::Request { started: None };
-        conn.last_active = now;
-        self.write_response(conn, &response, false, keep_alive, now);
-    }
-
-    /// Hands queued messages to their subscribers.
-    pub(crate) fn deliver_pending(&mut self) {
-        while let Some((topic, published)) = self.deliveries.pop_front() {
-            let now = Instant::now();
-            for token in published.subscribers {
-                let Some(mut conn) = self.connections.take(token) else {
-                    continue;
-                };
-                if subscribed_topic(&conn.state) != Some(topic.as_str()) {
-                    self.connections.restore(token, conn);
-                    continue;
-                }
-                self.deliver(token, &mut conn, &published.message, now);
-                let fate = match self.service(token, &mut conn, now, false) {
-                    Fate::Keep if self.slow_consumer(&mut conn, now) => Fate::Close,
-                    fate => fate,
-                };
-                self.finish(token, conn, fate);
-            }
-        }
-    }
-
-    /// Queues a message for a subscriber, framed the way its door frames messages.
-    fn deliver(
-        &mut self,
-        token: usize,
-        conn: &mut Connection,
-        message: &Rc<Message>,
-        now: Instant,
-    ) {
-        match &mut conn.state {
-            State::Held(_) => self.answer_held(token, conn, Some(message), now),
-            State::Stream(stream) => {
-                stream.next_heartbeat = now + self.config.heartbeat_interval;
-                let mut piece = Vec::new();
-                stream.format.message(message, &mut piece);
-                self.send_stream_piece(token, conn, &piece, now);
-            }
-            State::WebSocket(ws) => ws.protocol.send_text(&message.json, &mut conn.output),
-            State::Request { .. } | State::Closing { .. } => {}
-        }
-    }
-
-    /// A subscriber whose unsent output passed the bound is dropped (a WebSocket gets close 1008 first);
-    /// it must never grow the server's memory. Returns whether to close the connection now.
-    fn slow_consumer(&mut self, conn: &mut Connection, now: Instant) -> bool {
-        if conn.pending_output() <= self.config.max_pending_output_bytes {
-            return false;
-        }
-        log(
-            Some(conn.peer),
-            format_args!(
-                "subscriber too slow: {} bytes unsent, dropping it",
-                conn.pending_output()
-            ),
-        );
-        match &mut conn.state {
-            State::WebSocket(ws) if !ws.protocol.close_sent() => {
-                ws.protocol.close(
-                    crate::ws::close::POLICY_VIOLATION,
-                    "subscriber too slow",
-                    &mut conn.output,
-                    now,
-                );
-                false
-            }
-            State::WebSocket(_) => false,
-            _ => true,
-        }
-    }
-
-    /// Sends one piece of a streaming response as one chunk; ends the response past its size limit.
-    pub(crate) fn send_stream_piece(
-        &mut self,
-        token: usize,
-        conn: &mut Connection,
-        piece: &[u8],
-        now: Instant,
-    ) {
-        let State::Stream(stream) = &mut conn.state else {
-            return;
-        };
-        chunked::encode_chunk(piece, &mut conn.output);
-        stream.body_bytes += piece.len();
-        if stream
-            .limit_bytes
-            .is_some_and(|limit| stream.body_bytes >= limit)
-        {
-            // The client reconnects with its last id; its memory for the response stays bounded.
-            chunked::encode_last_chunk(&mut conn.output);
-            let keep_alive = stream.keep_alive;
-            self.hub.unsubscribe(&stream.topic, token);
-            conn.state = if keep_alive {
-                State::Request { started: None }
-            } else {
-                State::Closing {
-                    until: now + LINGER,
-                }
-            };
-            conn.last_active = now;
-        }
-    }
-
-    /// Publishes a message and queues its delivery.
-    pub(crate) fn publish(
-        &mut self,
-        topic: &str,
-        data: String,
-    ) -> Result<u64, crate::hub::HubError> {
-        let published = self.hub.publish(topic, data)?;
-        let id = published.message.id;
-        self.deliveries.push_back((topic.to_string(), published));
-        Ok(id)
-    }
-
-    /// Publishes the server time to `clock` when it is due.
-    fn tick_clock(&mut self, now: Instant) {
-        let (Some(due), Some(interval)) = (self.next_clock_tick, self.config.clock_interval) else {
-            return;
-        };
-        if now < due {
-            return;
-        }
-        // Never try to catch up on missed ticks: one tick now, the next one a full interval later.
-        self.next_clock_tick = Some((due + interval).max(now));
-        let _ = self.publish("clock", format!("{{\"now_ms\":{}}}", unix_millis()));
-        self.deliver_pending();
-    }
-
-    /// Once a second: ends channel sessions nobody has used for the grace period.
-    fn housekeeping(&mut self, now: Instant) {
-        if now < self.next_housekeeping {
-            return;
-        }
-        self.next_housekeeping = now + HOUSEKEEPING_INTERVAL;
-        let hub = &self.hub;
-        let expired = self.sessions.expire(now, |id| {
-            hub.subscriber_count(&format!("{SESSION_TOPIC_PREFIX}{id}")) > 0
-        });
-        for (client, outbox) in expired {
-            self.carry_out(outbox);
-            self.end_session_topic(&client);
-        }
-        self.deliver_pending();
-    }
-
-    /// Carries out what a channel handler asked for.
-    pub(crate) fn carry_out(&mut self, outbox: Outbox) {
-        for action in outbox.actions {
-            let (topic, data) = match action {
-                Action::Send { client, data } => (client.topic(), data),
-                Action::Publish { topic, data } => (topic, data),
-            };
-            if let Err(error) = self.publish(&topic, data) {
-                log(
-                    None,
-                    format_args!("channel message to {topic} refused: {error}"),
-                );
-            }
-        }
-    }
-
-    /// Deletes an ended session's private topic and closes whatever is still connected to it.
-    pub(crate) fn end_session_topic(&mut self, client: &ClientId) {
-        for token in self.hub.remove_topic(&client.topic()) {
-            if let Some(conn) = self.connections.take(token) {
-                self.finish(token, conn, Fate::Close);
-            }
-        }
-    }
-
     /// Runs what other threads asked for.
     fn run_commands(&mut self) {
         while let Ok(command) = self.commands.try_recv() {
@@ -807,19 +595,6 @@ impl Server {
                 until: now + LINGER,
             };
         }
-    }
-}
-
-/// The topic a connection in `state` is subscribed to, if any.
-fn subscribed_topic(state: &State) -> Option<&str> {
-    match state {
-        State::Held(held) => Some(&held.topic),
-        State::Stream(stream) => Some(&stream.topic),
-        State::WebSocket(ws) => match &ws.role {
-            WsRole::Topic(topic) => Some(topic),
-            WsRole::Echo => None,
-        },
-        _ => None,
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! - [`event_loop`]: the loop itself (readiness, reading, writing, timers, delivery of messages);
 //! - [`connection`]: one connection's buffers and its state machine;
+//! - [`delivery`]: handing published messages to subscribers, the clock, channel housekeeping;
 //! - [`routes`]: which door a request opens (the URL contract of the README);
 //! - [`timers`]: the deadline heap that sets the poll timeout;
 //! - [`slab`]: connections by token;
@@ -12,6 +13,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod delivery;
 pub mod event_loop;
 pub mod routes;
 pub mod slab;
