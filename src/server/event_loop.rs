@@ -658,7 +658,7 @@ pub(crate) fn trace_head(peer: SocketAddr, direction: &str, bytes: &[u8]) {
         .unwrap_or(bytes.len());
     let head = String::from_utf8_lossy(&bytes[..end]);
     let mut text = String::new();
-    for line in head.split("\r\n") {
+    for line in head.split("\r\n").filter(|line| !line.is_empty()) {
         text.push_str(&format!("{direction} {line}\n"));
     }
     println!("[{peer}]\n{text}");
