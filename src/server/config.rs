@@ -99,6 +99,9 @@ pub struct Config {
     pub max_connections: usize,
     /// A request (head and body) must be complete within this long of its first byte, else 408.
     pub header_timeout: Duration,
+    /// After its last answer, a closing connection may take this long to read it and hang up before the
+    /// server cuts it off (a lingering close: see `State::Closing`).
+    pub linger: Duration,
     /// An idle keep-alive connection is closed after this long.
     pub idle_timeout: Duration,
     /// How long a long poll (and a JSONP poll) is held before it answers an empty list.
@@ -135,6 +138,7 @@ impl Default for Config {
             refuse_websocket: false,
             max_connections: 10_240,
             header_timeout: Duration::from_secs(10),
+            linger: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(60),
             hold_timeout: Duration::from_secs(20),
             heartbeat_interval: Duration::from_secs(15),

@@ -14,7 +14,7 @@ use crate::channel::{Action, ClientId, Outbox, SESSION_TOPIC_PREFIX};
 use crate::http::chunked;
 use crate::hub::{Message, Replay};
 use crate::server::connection::{Connection, HeldKind, State, WsRole};
-use crate::server::event_loop::{log, unix_millis, Fate, Server, HOUSEKEEPING_INTERVAL, LINGER};
+use crate::server::event_loop::{log, unix_millis, Fate, Server, HOUSEKEEPING_INTERVAL};
 use crate::transport::{jsonp, long_poll};
 
 impl Server {
@@ -151,7 +151,7 @@ impl Server {
                 State::Request { started: None }
             } else {
                 State::Closing {
-                    until: now + LINGER,
+                    until: now + self.config.linger,
                 }
             };
             conn.last_active = now;

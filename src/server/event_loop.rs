@@ -42,9 +42,6 @@ use crate::Config;
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 
-/// How long a closing connection may take to read our last bytes and hang up before we cut it off.
-pub(crate) const LINGER: Duration = Duration::from_secs(2);
-
 /// How often expired channel sessions are looked for.
 pub(crate) const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -394,7 +391,7 @@ impl Server {
                     return Fate::Close;
                 }
                 conn.state = State::Closing {
-                    until: now + LINGER,
+                    until: now + self.config.linger,
                 };
                 Fate::Keep
             }
@@ -403,7 +400,7 @@ impl Server {
             }
             State::WebSocket(ws) if ws.protocol.is_closed() => {
                 // RFC 6455 §7.1.1: once both close frames have crossed, the server closes TCP first.
-                self.begin_closing(token, conn, now + LINGER);
+                self.begin_closing(token, conn, now + self.config.linger);
                 self.settle(token, conn, now)
             }
             State::Closing { .. } => {
@@ -592,7 +589,7 @@ impl Server {
         }
         if !keep_alive && !response.chunked {
             conn.state = State::Closing {
-                until: now + LINGER,
+                until: now + self.config.linger,
             };
         }
     }
