@@ -11,7 +11,8 @@
 //! and parses it with `pushlab::client::sse::SseParser`, the WHATWG parsing rules in Rust. Then the
 //! server drops every connection; the client waits the `retry` delay and reconnects with
 //! `Last-Event-ID`, and the message published while it was away arrives first. Last, with a log of
-//! only four messages, it asks for an id the log no longer has and gets an `event: reset`.
+//! only four messages, a new connection asks for an id the log no longer has and gets an
+//! `event: reset` before the replay.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -19,7 +20,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pushlab::client::http::{decode_chunk, ChunkStatus};
-use pushlab::client::sse::{SseClient, SseEvent, SseParser};
+use pushlab::client::sse::{SseEvent, SseParser};
 use pushlab::server::config::HubLimits;
 use pushlab::Config;
 
@@ -100,21 +101,22 @@ fn main() -> io::Result<()> {
     let first_id = received
         .first()
         .map(|(event, _)| event.last_event_id.clone());
-    println!("==== reconnecting with Last-Event-ID: {first_id:?} (too old) ====");
-    let mut client = SseClient::connect(
-        server.addr,
-        "/sse/news",
-        first_id.as_deref(),
-        Duration::from_secs(5),
-    )?;
-    for _ in 0..5 {
-        match client.next_event()? {
-            Some(event) => println!(
-                "     => {} event, id {:?}: {:?}",
-                event.event_type, event.last_event_id, event.data
-            ),
-            None => break,
-        }
+    println!("==== a new client, with a Last-Event-ID the log no longer reaches ====\n");
+    let mut socket = open(server.addr, first_id.as_deref().unwrap_or_default())?;
+    let mut buf = read_head(&mut socket)?;
+    let mut fresh = SseParser::default();
+    let mut replayed = Vec::new();
+    while replayed.len() < 5 {
+        let Some((data, _)) = next_chunk(&mut socket, &mut buf)? else {
+            break;
+        };
+        fresh.feed(&data, &mut replayed).map_err(io::Error::other)?;
+    }
+    for event in &replayed {
+        println!(
+            "     => {} event, id {:?}: {:?}",
+            event.event_type, event.last_event_id, event.data
+        );
     }
     // ANCHOR_END: reset
 

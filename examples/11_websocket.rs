@@ -70,12 +70,8 @@ fn main() -> io::Result<()> {
     );
     socket.write_all(&frame)?;
     println!("client -> server, masked text \"Hello\": {}", hex(&frame));
+    // A server MUST NOT mask (§5.1): the payload is readable as it is.
     let (opcode, payload, wire) = read_frame(&mut socket, &mut buf)?;
-    let code = payload
-        .get(..2)
-        .and_then(|b| b.try_into().ok())
-        .map(u16::from_be_bytes);
-    println!("server -> client, {opcode:?} {code:?}: {}", hex(&wire));
     println!(
         "server -> client, {opcode:?} {:?}, unmasked: {}",
         String::from_utf8_lossy(&payload),
@@ -97,7 +93,7 @@ fn main() -> io::Result<()> {
     socket.write_all(&frame)?;
     println!("client -> server, close 1000: {}", hex(&frame));
     let (opcode, payload, wire) = read_frame(&mut socket, &mut buf)?;
-    let code = payload
+    let code = payload // the close code: the first two bytes of the payload, big-endian
         .get(..2)
         .and_then(|b| b.try_into().ok())
         .map(u16::from_be_bytes);
