@@ -188,3 +188,42 @@ fn anchor_checker_finds_each_kind_of_drift() {
     // `// ANCHOR: ab` is not `// ANCHOR: a`.
     assert!(anchor_problem("// ANCHOR: ab\n// ANCHOR_END: ab\n", "a").is_some());
 }
+
+/// Every relative link `[text](path)` in the chapters and the README points at a file that exists, so
+/// renaming a chapter or an example cannot leave the course pointing nowhere.
+#[test]
+fn every_relative_link_in_the_course_points_at_a_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut documents: Vec<PathBuf> = chapters()
+        .into_iter()
+        .map(|(name, _)| tutorials_dir().join(name))
+        .collect();
+    documents.push(root.join("README.md"));
+    let mut checked = 0;
+    for document in documents {
+        let text = fs::read_to_string(&document).unwrap();
+        let base = document.parent().unwrap();
+        for target in text
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+        {
+            let path = target.split('#').next().unwrap_or("");
+            let external =
+                path.contains("://") || path.starts_with("mailto:") || path.starts_with('/');
+            if path.is_empty() || external || path.contains(char::is_whitespace) {
+                continue;
+            }
+            assert!(
+                base.join(path).exists(),
+                "{}: link to missing {path}",
+                document.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 20,
+        "only {checked} links checked: is the link finder broken?"
+    );
+}
