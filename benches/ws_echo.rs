@@ -48,6 +48,10 @@ const WINDOW_MESSAGES: usize = 16;
 const IDLE_CONNECTIONS: usize = 5_000;
 /// How long a server gets to finish its work before its memory is read.
 const SETTLE_TIME: Duration = Duration::from_millis(300);
+/// Set to `HOST:PORT`, the bench only drives load (rows a–c, one run each) at a server started
+/// elsewhere, for example under `perf record`; `PUSHLAB_BENCH_ROWS` (e.g. `c`) picks rows.
+const TARGET_VAR: &str = "PUSHLAB_BENCH_TARGET";
+const ROWS_VAR: &str = "PUSHLAB_BENCH_ROWS";
 const SERVER_CORE: usize = 0;
 const LOAD_CORE: usize = 1;
 
@@ -59,6 +63,13 @@ fn main() {
         };
         if let Err(error) = servers::serve(kind) {
             eprintln!("{name}: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if let Ok(addr) = std::env::var(TARGET_VAR) {
+        if let Err(error) = load_only(&addr) {
+            eprintln!("ws_echo load failed: {error}");
             std::process::exit(1);
         }
         return;
@@ -76,6 +87,8 @@ struct Row {
     higher_is_better: bool,
     values: [Vec<f64>; 3],
     server_busy: [Vec<f64>; 3],
+    /// Server CPU microseconds per echoed message, run by run.
+    server_us_per_message: [Vec<f64>; 3],
 }
 
 impl Row {
@@ -86,6 +99,7 @@ impl Row {
             higher_is_better,
             values: Default::default(),
             server_busy: Default::default(),
+            server_us_per_message: Default::default(),
         }
     }
 
@@ -144,14 +158,33 @@ fn print_machine(cores: usize, pinned: bool) {
     }
 }
 
+/// Drives load at an external server: each chosen throughput row once, printed as it goes.
+fn load_only(addr: &str) -> io::Result<()> {
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|_| io::Error::other(format!("{TARGET_VAR} must be HOST:PORT")))?;
+    let chosen = std::env::var(ROWS_VAR).unwrap_or_else(|_| "abc".into());
+    for (row, workload, scale) in workloads() {
+        let letter = row.label.chars().nth(1).unwrap_or(' ');
+        if chosen.contains(letter) {
+            let value = workload(addr, MEASURE_TIME)? * scale;
+            println!(
+                "{}: {} {}",
+                row.label,
+                format_value(value, row.unit),
+                row.unit
+            );
+        }
+    }
+    Ok(())
+}
+
 type Workload = fn(SocketAddr, Duration) -> io::Result<f64>;
 
-fn throughput_rows(server_core: Option<usize>) -> io::Result<Vec<Row>> {
-    let servers = Kind::ALL
-        .into_iter()
-        .map(|kind| ServerChild::start(kind, server_core))
-        .collect::<io::Result<Vec<_>>>()?;
-    let workloads: [(Row, Workload, f64); 3] = [
+/// Rows (a)–(c): each with its workload and the factor that turns its result into the row's unit.
+/// Every workload returns messages per second except (c), which returns bytes per second.
+fn workloads() -> [(Row, Workload, f64); 3] {
+    [
         (
             Row::new("(a) echo 1 conn × 32 B", "round trips/s", true),
             |addr, time| load::round_trips_one(addr, SMALL_MESSAGE_BYTES, time),
@@ -177,9 +210,16 @@ fn throughput_rows(server_core: Option<usize>) -> io::Result<Vec<Row>> {
             },
             1e-9,
         ),
-    ];
+    ]
+}
+
+fn throughput_rows(server_core: Option<usize>) -> io::Result<Vec<Row>> {
+    let servers = Kind::ALL
+        .into_iter()
+        .map(|kind| ServerChild::start(kind, server_core))
+        .collect::<io::Result<Vec<_>>>()?;
     let mut rows = Vec::new();
-    for (mut row, workload, scale) in workloads {
+    for (mut row, workload, scale) in workloads() {
         for server in &servers {
             workload(server.addr, WARM_UP_TIME)?;
         }
@@ -197,8 +237,14 @@ fn throughput_rows(server_core: Option<usize>) -> io::Result<Vec<Row>> {
                     row.unit,
                     busy * 100.0
                 );
+                let messages_per_second = if row.unit == "GB/s" {
+                    value / LARGE_MESSAGE_BYTES as f64
+                } else {
+                    value
+                };
                 row.values[index].push(value * scale);
                 row.server_busy[index].push(busy);
+                row.server_us_per_message[index].push(busy * 1e6 / messages_per_second);
             }
         }
         rows.push(row);
