@@ -148,7 +148,13 @@ fn print_machine(cores: usize, pinned: bool) {
                 .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    println!("ws_echo: {cores} cores, {cpu}");
+    // Other work on the machine moves every number; the load average says how much there was.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    println!(
+        "ws_echo: {cores} cores, {cpu}; load average at start {}",
+        load.join(" ")
+    );
     if pinned {
         println!(
             "servers pinned to core {SERVER_CORE}, load generator to core {LOAD_CORE} (taskset)"
@@ -380,15 +386,23 @@ fn print_table(rows: &[Row]) {
         );
     }
     println!();
-    println!("server CPU busy during the throughput rows (median; 100 % = one core):");
+    println!("server process CPU during the throughput rows (median of the runs):");
+    println!(
+        "  {:<32} {:>17} | {:>17} | {:>17}",
+        "busy (100 % = one core), µs/msg", "pushlab", "tokio-tungstenite", "fastwebsockets"
+    );
     for row in rows.iter().filter(|row| row.higher_is_better) {
-        let busy: Vec<String> = (0..3)
+        let cells: Vec<String> = (0..3)
             .map(|kind| {
-                median(&row.server_busy[kind])
-                    .map_or("—".into(), |b| format!("{:.0} %", b * 100.0))
+                let busy = median(&row.server_busy[kind]);
+                let us = median(&row.server_us_per_message[kind]);
+                match (busy, us) {
+                    (Some(busy), Some(us)) => format!("{:>5.0} % {us:>7.2} µs", busy * 100.0),
+                    _ => "—".into(),
+                }
             })
             .collect();
-        println!("  {:<32} {}", row.label, busy.join(" / "));
+        println!("  {:<32} {}", row.label, cells.join(" | "));
     }
     println!("memory rows: lower is better, so pushlab ÷ best compares with the smaller peer");
 }
