@@ -9,11 +9,12 @@
 //! Every loop stops at a deadline and after a maximum count, whichever comes first.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{mpsc, Arc, Barrier};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use mio::{Events, Interest, Poll, Token};
 use pushlab::ws::frame::{decode_header, encode_frame, Opcode, MAX_HEADER_BYTES};
 
 /// The masking key of every client frame.
@@ -41,6 +42,14 @@ pub fn client_frame(payload_bytes: usize) -> (Vec<u8>, Vec<u8>) {
 #[derive(Debug)]
 pub struct EchoClient {
     stream: TcpStream,
+    frames: FrameBuffer,
+}
+
+/// Received bytes, cut into server frames. It reads from any source, so the same code serves a
+/// blocking socket and a non-blocking one (where a read that would block surfaces as `WouldBlock`, with
+/// every byte already received kept for the next call).
+#[derive(Debug)]
+struct FrameBuffer {
     /// Received bytes not yet consumed live in `buffer[start..end]`.
     buffer: Vec<u8>,
     start: usize,
@@ -72,28 +81,28 @@ impl EchoClient {
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         );
         stream.write_all(request.as_bytes())?;
-        let mut client = EchoClient {
-            stream,
+        let mut frames = FrameBuffer {
             buffer: vec![0; 64 * 1024],
             start: 0,
             end: 0,
         };
         let head_end = loop {
-            let received = &client.buffer[..client.end];
+            let received = &frames.buffer[..frames.end];
             if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
                 break at + 4;
             }
-            if client.end >= 16 * 1024 {
+            if frames.end >= 16 * 1024 {
                 return Err(invalid("response head too long"));
             }
-            client.fill()?;
+            frames.fill(&mut stream)?;
         };
-        if !client.buffer.starts_with(b"HTTP/1.1 101") {
-            let head = String::from_utf8_lossy(&client.buffer[..head_end]).into_owned();
+        if !frames.buffer.starts_with(b"HTTP/1.1 101") {
+            let head = String::from_utf8_lossy(&frames.buffer[..head_end]).into_owned();
             return Err(invalid(format!("handshake refused: {head}")));
         }
-        client.start = head_end;
-        Ok(client)
+        // Whatever followed the head is the start of the first frame.
+        frames.start = head_end;
+        Ok(EchoClient { stream, frames })
     }
 
     /// Writes pre-encoded frame bytes.
@@ -103,18 +112,21 @@ impl EchoClient {
 
     /// Reads the next frame, which must be a whole binary message; returns its payload length.
     pub fn recv_len(&mut self) -> io::Result<usize> {
-        let (_, payload_len) = self.recv_frame()?;
+        let (_, payload_len) = self.frames.next_frame(&mut self.stream)?;
         Ok(payload_len)
     }
 
     /// Reads the next frame, which must be a whole binary message; returns a copy of its payload.
     pub fn recv_payload(&mut self) -> io::Result<Vec<u8>> {
-        let (payload_start, payload_len) = self.recv_frame()?;
-        Ok(self.buffer[payload_start..payload_start + payload_len].to_vec())
+        let (payload_start, payload_len) = self.frames.next_frame(&mut self.stream)?;
+        Ok(self.frames.buffer[payload_start..payload_start + payload_len].to_vec())
     }
+}
 
-    /// Returns (where the payload starts in `buffer`, its length); the frame counts as consumed.
-    fn recv_frame(&mut self) -> io::Result<(usize, usize)> {
+impl FrameBuffer {
+    /// Returns (where the payload starts in `buffer`, its length) of the next frame, reading from
+    /// `source` as needed; the frame counts as consumed.
+    fn next_frame(&mut self, source: &mut impl Read) -> io::Result<(usize, usize)> {
         loop {
             let received = &self.buffer[self.start..self.end];
             let header = decode_header(received).map_err(|e| invalid(e.to_string()))?;
@@ -136,7 +148,7 @@ impl EchoClient {
                 None => MAX_HEADER_BYTES,
             };
             self.make_room(wanted)?;
-            self.fill()?;
+            self.fill(source)?;
         }
     }
 
@@ -157,13 +169,13 @@ impl EchoClient {
     }
 
     /// One read into the free end of the buffer.
-    fn fill(&mut self) -> io::Result<()> {
+    fn fill(&mut self, source: &mut impl Read) -> io::Result<()> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
         }
         loop {
-            match self.stream.read(&mut self.buffer[self.end..]) {
+            match source.read(&mut self.buffer[self.end..]) {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => {
                     self.end += n;
@@ -247,54 +259,74 @@ pub fn round_trips_many(
 }
 
 /// Row (c): echoed payload bytes per second on one connection with `window` messages of
-/// `payload_bytes` in flight. A writer thread keeps the window full; this thread reads the echoes.
+/// `payload_bytes` in flight.
+///
+/// One thread drives the connection through a `mio` poll (non-blocking, edge-triggered): it writes
+/// while the window has room, reads every echo that has arrived, and waits only when neither can
+/// progress. A writer thread and a reader thread would share the load generator's one core and make
+/// the row depend on how the scheduler interleaves them.
 pub fn pipelined_throughput(
     addr: SocketAddr,
     payload_bytes: usize,
     window: usize,
     duration: Duration,
 ) -> io::Result<f64> {
-    let mut reader = EchoClient::connect(addr, payload_bytes)?;
-    let mut writer_stream = reader.stream.try_clone()?;
-    let (slot_freed, slot_free) = mpsc::channel::<()>();
-    let writer = thread::spawn(move || -> io::Result<()> {
-        let (frame, _) = client_frame(payload_bytes);
-        for _ in 0..window {
-            writer_stream.write_all(&frame)?;
-        }
-        // Each echo read frees one slot of the window; the reader hangs up at its deadline.
-        for _ in 0..MAX_ITERATIONS {
-            if slot_free.recv().is_err() {
-                break;
-            }
-            writer_stream.write_all(&frame)?;
-        }
-        Ok(())
-    });
+    let EchoClient { stream, mut frames } = EchoClient::connect(addr, payload_bytes)?;
+    stream.set_nonblocking(true)?;
+    let mut stream = mio::net::TcpStream::from_std(stream);
+    let mut poll = Poll::new()?;
+    poll.registry().register(
+        &mut stream,
+        Token(0),
+        Interest::READABLE | Interest::WRITABLE,
+    )?;
+    let mut events = Events::with_capacity(8);
+    let (frame, _) = client_frame(payload_bytes);
+    let mut in_flight = 0usize;
+    let mut frame_offset = 0usize;
+    let mut echoed_bytes = 0u64;
     let start = Instant::now();
     let deadline = start + duration;
-    let mut echoed_bytes = 0u64;
-    let mut messages = 0u64;
-    while messages < MAX_ITERATIONS && Instant::now() < deadline {
-        let len = reader.recv_len()?;
-        if len != payload_bytes {
-            return Err(invalid("echo of the wrong length"));
-        }
-        echoed_bytes += len as u64;
-        messages += 1;
-        if slot_freed.send(()).is_err() {
+    for _ in 0..MAX_ITERATIONS {
+        let now = Instant::now();
+        if now >= deadline {
             break;
         }
+        let mut progressed = false;
+        // Finish the frame being written, and start new ones while the window has room.
+        while frame_offset > 0 || in_flight < window {
+            match stream.write(&frame[frame_offset..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    if frame_offset == 0 {
+                        in_flight += 1;
+                    }
+                    frame_offset = (frame_offset + n) % frame.len();
+                    progressed = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Every echo that has arrived frees a slot of the window.
+        loop {
+            match frames.next_frame(&mut stream) {
+                Ok((_, len)) if len == payload_bytes => {
+                    echoed_bytes += len as u64;
+                    in_flight = in_flight.saturating_sub(1);
+                    progressed = true;
+                }
+                Ok(_) => return Err(invalid("echo of the wrong length")),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if !progressed {
+            poll.poll(&mut events, Some(deadline.saturating_duration_since(now)))?;
+        }
     }
-    let seconds = start.elapsed().as_secs_f64();
-    drop(slot_freed);
-    // Unblocks a writer stuck in `write_all` behind a server that no longer reads.
-    let _ = reader.stream.shutdown(Shutdown::Both);
-    // The writer's own error (a write on a shut-down socket) is expected here and not a failure.
-    let _ = writer
-        .join()
-        .map_err(|_| invalid("writer thread panicked"))?;
-    Ok(echoed_bytes as f64 / seconds)
+    Ok(echoed_bytes as f64 / start.elapsed().as_secs_f64())
 }
 
 /// Row (d): opens `count` connections that complete the handshake and then stay idle.
