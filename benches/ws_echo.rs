@@ -337,7 +337,7 @@ fn open_files_limit() -> Option<u64> {
 fn format_value(value: f64, unit: &str) -> String {
     match unit {
         "GB/s" => format!("{value:.2}"),
-        "KiB" => format!("{value:.1}"),
+        "KiB" => format!("{value:.2}"),
         _ => {
             let whole = value.round() as u64;
             let digits = whole.to_string();
