@@ -1,0 +1,158 @@
+//! Server child processes: starting one pinned to a core, reading its memory and CPU time from `/proc`,
+//! and stopping it.
+//!
+//! Pinning uses the `taskset` command (util-linux), so the bench needs no foreign calls: the bench
+//! process pins itself (all its threads) with `taskset -a -p`, and starts each server as
+//! `taskset -c CORE <bench binary>` with [`ROLE_VAR`] naming the server.
+
+use std::io::{self, BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::servers::{Kind, ROLE_VAR};
+
+/// Clock ticks per second of `/proc/<pid>/stat` times (`getconf CLK_TCK`, 100 on Linux).
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+/// Whether processes can be pinned: at least two cores and a `taskset` that runs.
+pub fn can_pin() -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let taskset = Command::new("taskset")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    cores >= 2 && taskset
+}
+
+/// Pins every thread of this process (and so every thread it starts later) to `core`.
+pub fn pin_this_process(core: usize) -> io::Result<()> {
+    let status = Command::new("taskset")
+        .args([
+            "-a",
+            "-p",
+            "-c",
+            &core.to_string(),
+            &std::process::id().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("taskset -p failed: {status}")))
+    }
+}
+
+/// A running server child.
+#[derive(Debug)]
+pub struct ServerChild {
+    /// Which server it is.
+    pub kind: Kind,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+    /// Closing this pipe tells the child to exit.
+    stdin: Option<ChildStdin>,
+}
+
+impl ServerChild {
+    /// Starts server `kind` as a child process, pinned to `core` when given, and waits for its port.
+    pub fn start(kind: Kind, core: Option<usize>) -> io::Result<ServerChild> {
+        let exe = std::env::current_exe()?;
+        let mut command = match core {
+            Some(core) => {
+                let mut command = Command::new("taskset");
+                command.arg("-c").arg(core.to_string()).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
+        let mut child = command
+            .env(ROLE_VAR, kind.name())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // The servers log every connection the load generator drops at the end of a run; a real
+            // failure shows on the client side (an echo missing or wrong), which stops the bench.
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let port = match child.stdout.take().map(read_port) {
+            Some(Ok(port)) => port,
+            Some(Err(error)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(error);
+            }
+            None => return Err(io::Error::other("no stdout pipe")),
+        };
+        Ok(ServerChild {
+            kind,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            child,
+            stdin,
+        })
+    }
+
+    /// The child's resident set size in bytes (`VmRSS` of `/proc/<pid>/status`).
+    pub fn rss_bytes(&self) -> io::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .ok_or_else(|| io::Error::other("no VmRSS line"))?;
+        Ok(kib * 1024)
+    }
+
+    /// CPU seconds (user + system) the child has used so far (`/proc/<pid>/stat`).
+    pub fn cpu_seconds(&self) -> io::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name, which is in parentheses and may hold spaces:
+        // state is the first, utime the 12th, stime the 13th (fields 14 and 15 of proc(5)).
+        let after_name = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        match (ticks(11), ticks(12)) {
+            (Some(user), Some(system)) => Ok((user + system) as f64 / CLOCK_TICKS_PER_SECOND),
+            _ => Err(io::Error::other("unreadable /proc stat")),
+        }
+    }
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Our own child (by its PID), which did not exit when asked.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads the child's `PORT n` line.
+fn read_port(stdout: std::process::ChildStdout) -> io::Result<u16> {
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    line.trim()
+        .strip_prefix("PORT ")
+        .and_then(|port| port.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("server child said {line:?}, not its port")))
+}
