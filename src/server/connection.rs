@@ -156,6 +156,8 @@ pub struct Connection {
     pub last_active: Instant,
     /// The earliest deadline currently in the timer heap for this connection.
     pub scheduled: Option<Instant>,
+    /// The kernel reported that the peer hung up: read on to the end of the stream.
+    pub hung_up: bool,
     /// `100 Continue` has been sent for the request being read.
     pub continue_sent: bool,
 }
@@ -186,6 +188,7 @@ impl Connection {
             last_active: now,
             scheduled: None,
             continue_sent: false,
+            hung_up: false,
         }
     }
 
@@ -194,8 +197,9 @@ impl Connection {
         self.output.len() - self.output_sent
     }
 
-    /// Reads until the socket would block (design rule 7: drain readiness, retry on `Interrupted`),
-    /// appending to `input` but never past `max_input_bytes`.
+    /// Reads until the kernel's buffer is empty (design rule 7: drain readiness, retry on `Interrupted`),
+    /// appending to `input` but never past `max_input_bytes`. "Empty" is `WouldBlock`, or a read that
+    /// returned less than asked for (as tokio also reasons), which saves the `WouldBlock` call.
     pub fn read_available(
         &mut self,
         scratch: &mut [u8],
@@ -212,7 +216,15 @@ impl Connection {
                     self.peer_closed = true;
                     return Ok(ReadResult::Eof);
                 }
-                Ok(n) => self.input.extend_from_slice(&scratch[..n]),
+                Ok(n) => {
+                    self.input.extend_from_slice(&scratch[..n]);
+                    // A short read emptied the kernel's buffer: asking again would only return
+                    // WouldBlock, one wasted system call per message. New bytes raise a new edge. A
+                    // hang-up reported with this event is the exception: its EOF must still be read.
+                    if n < want && !self.hung_up {
+                        return Ok(ReadResult::Drained);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadResult::Drained),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),

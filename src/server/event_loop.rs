@@ -163,7 +163,9 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     WAKER => self.run_commands(),
-                    Token(token) => self.on_ready(token),
+                    Token(token) => {
+                        self.on_ready(token, event.is_read_closed() || event.is_error())
+                    }
                 }
             }
             let now = Instant::now();
@@ -231,13 +233,15 @@ impl Server {
         }
     }
 
-    /// Readiness on a connection: read, process, write.
-    fn on_ready(&mut self, token: usize) {
+    /// Readiness on a connection: read, process, write. `hung_up` says the kernel already knows the peer
+    /// closed its side (or the socket failed), so reading must go on to the end of the stream.
+    fn on_ready(&mut self, token: usize, hung_up: bool) {
         let Some(mut conn) = self.connections.take(token) else {
             return;
         };
         let now = Instant::now();
         let fate = self.isolated(&mut conn, |server, conn| {
+            conn.hung_up |= hung_up;
             server.service(token, conn, now, true)
         });
         self.finish(token, conn, fate);
