@@ -73,6 +73,13 @@
  *   after       an id to resume after; 0 means "everything the server still has"; absent means "from now"
  *   base        server origin, e.g. "http://127.0.0.1:8080"; absent: the page's own origin
  *   and the timings in DEFAULTS below, which mirror the server's defaults.
+ *
+ * Sessions: the page as one client of a server-side channel application (src/channel.rs)
+ *   const s = pushlab.session("echo", { transport: "auto" });
+ *   s.onmessage = (msg) => ...;   what the application sends to this page alone
+ *   s.send("hi");                 to the application (its on_message), not to a topic
+ *   s.close();                    the application's on_close runs
+ *   The same callbacks and options as a channel, plus s.id (the session id). See Session below.
  */
 (function (root, factory) {
   "use strict";
@@ -704,7 +711,8 @@
   // The channel: owns the cursor, the policy (fallback, backoff) and the callbacks.
   // ---------------------------------------------------------------------------------------------
 
-  function Channel(topic, options) {
+  /** The defaults, overridden by the options the page gave; an unknown transport is refused at once. */
+  function settingsFrom(options) {
     var settings = Object.assign({}, DEFAULTS);
     Object.keys(options || {}).forEach(function (key) {
       if (options[key] !== undefined) settings[key] = options[key];
@@ -712,6 +720,11 @@
     if (settings.transport !== "auto" && !TRANSPORTS[settings.transport]) {
       throw new Error("pushlab: unknown transport " + JSON.stringify(settings.transport));
     }
+    return settings;
+  }
+
+  function Channel(topic, options) {
+    var settings = settingsFrom(options);
     this.topic = String(topic);
     this.options = settings;
     this.mode = settings.transport; // "auto" or the forced one
@@ -863,8 +876,11 @@
       controller.abort();
     }, this.options.requestTimeoutMs);
     stats.requests += 1;
+    var url = this.options.sendPath
+      ? this.options.base + "/" + this.options.sendPath
+      : buildUrl(this.options.base, "publish", this.topic);
     return global
-      .fetch(buildUrl(this.options.base, "publish", this.topic), {
+      .fetch(url, {
         method: "POST",
         body: text,
         headers: { "Content-Type": "text/plain; charset=utf-8" },
@@ -872,7 +888,7 @@
       })
       .then(function (response) {
         clearTimeout(timer);
-        if (!response.ok) throw new Error("publish answered HTTP " + response.status);
+        if (!response.ok) throw new Error("POST " + url + " answered HTTP " + response.status);
         return response.json();
       })
       .then(function (body) {
@@ -894,12 +910,287 @@
     });
   };
 
+  // ---------------------------------------------------------------------------------------------
+  // Sessions: this page as one client of a channel application on the server (src/channel.rs)
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * A session with a server-side channel application, as HTTP-Kit and Sente offer: the application sees
+   * this page as one client, with an open, messages and a close, whatever the transport underneath.
+   *
+   *   POST /channel/{app}          opens it; answers {"session": id, "topic": "session-<id>"}
+   *   a Channel on that topic      everything the application sends to this client alone, over any
+   *                                transport, resumed by id like any channel; after=0 because the
+   *                                application may have queued a greeting before we subscribed
+   *   send(text)                   a text frame on an open WebSocket, else POST /channel/{app}/{id}
+   *   close()                      POST /channel/{app}/{id}/close; also sent as a beacon when the page
+   *                                goes away, so the application hears of the departure at once
+   *   GET /channel/{app}/{id}      asked after a connection fails: does the server still know us?
+   *                                A 404 (the session expired after the grace period, or the server
+   *                                restarted) opens a new session, and onopen says {fresh: true}.
+   *
+   * The callbacks are the channel's (onopen, onmessage, onreset, onerror, onclose, ontransportchange);
+   * onopen's event also carries `session`, the id. Sends made before the session exists wait for it.
+   */
+  // ANCHOR: session
+  function Session(app, options) {
+    this.app = String(app);
+    this.options = settingsFrom(options);
+    this.id = null;
+    this.state = "connecting";
+    this.onopen = this.onmessage = this.onreset = this.onerror = this.onclose = null;
+    this.ontransportchange = null;
+    this._channel = null;
+    this._opens = 0; // sessions opened so far: the second and later ones are "fresh"
+    this._attempt = 0;
+    this._retryTimer = null;
+    this._checking = false;
+    this._waitingSends = [];
+    var self = this;
+    this._onPageHide = function () {
+      self._closeByBeacon();
+    };
+    if (typeof global.addEventListener === "function") {
+      global.addEventListener("pagehide", this._onPageHide);
+    }
+    setTimeout(function () {
+      self._open();
+    }, 0);
+  }
+  // ANCHOR_END: session
+
+  Object.defineProperty(Session.prototype, "transport", {
+    get: function () {
+      return this._channel ? this._channel.transport : this.options.transport;
+    },
+  });
+  Object.defineProperty(Session.prototype, "last", {
+    get: function () {
+      return this._channel ? this._channel.last : null;
+    },
+  });
+  Object.defineProperty(Session.prototype, "stats", {
+    get: function () {
+      return this._channel ? this._channel.stats : { messages: 0, requests: 0, bytes: 0, reconnects: 0 };
+    },
+  });
+
+  Session.prototype._url = function (suffix) {
+    return this.options.base + "/channel/" + encodeURIComponent(this.app) + (suffix || "");
+  };
+
+  Session.prototype._open = function () {
+    if (this.state === "closed") return;
+    var self = this;
+    fetchJson(this._url(), { method: "POST" }, this.options.requestTimeoutMs).then(
+      function (answer) {
+        self._opened(answer);
+      },
+      function (error) {
+        self._retry("opening a session failed: " + error.message);
+      }
+    );
+  };
+
+  Session.prototype._opened = function (answer) {
+    var body = answer.body;
+    var valid = answer.ok && body && typeof body.session === "string" && typeof body.topic === "string";
+    if (this.state === "closed") {
+      // Closed while the POST was on its way: do not leave the server a session nobody will use.
+      if (valid) fetchJson(this._url("/" + body.session + "/close"), { method: "POST" }, 0).catch(noop);
+      return;
+    }
+    if (!valid) {
+      this._retry("POST " + this._url() + " answered HTTP " + answer.status);
+      return;
+    }
+    this.id = body.session;
+    var fresh = this._opens > 0;
+    this._opens += 1;
+    this._attempt = 0;
+    var settings = Object.assign({}, this.options, {
+      after: 0,
+      sendPath: "channel/" + encodeURIComponent(this.app) + "/" + this.id,
+    });
+    var channel = new Channel(body.topic, settings);
+    this._channel = channel;
+    this._forward(channel, fresh);
+    this._waitingSends.splice(0).forEach(function (waiting) {
+      channel.send(waiting.data).then(waiting.resolve, waiting.reject);
+    });
+  };
+
+  /** Passes the inner channel's events on as the session's own. */
+  Session.prototype._forward = function (channel, fresh) {
+    var self = this;
+    channel.onopen = function (ev) {
+      self.state = "open";
+      var first = !ev.reconnect;
+      self._emit("open", { transport: ev.transport, reconnect: ev.reconnect, session: self.id, fresh: fresh && first });
+    };
+    channel.onmessage = function (msg) {
+      self._emit("message", msg);
+    };
+    channel.onreset = function (ev) {
+      self._emit("reset", ev);
+    };
+    channel.ontransportchange = function (ev) {
+      self._emit("transportchange", ev);
+    };
+    channel.onerror = function (ev) {
+      self._emit("error", ev);
+      self._checkStillKnown();
+    };
+    channel.onclose = function (ev) {
+      if (!ev.reconnecting) return; // the session's own close() reports that one
+      self.state = "reconnecting";
+      self._emit("close", ev);
+    };
+  };
+
+  /** After a failure: a 404 means the server forgot the session, and reconnecting to it is useless. */
+  Session.prototype._checkStillKnown = function () {
+    if (this._checking || this.state === "closed" || this.id === null) return;
+    this._checking = true;
+    var self = this;
+    var id = this.id;
+    fetchJson(this._url("/" + id), {}, this.options.requestTimeoutMs).then(
+      function (answer) {
+        self._checking = false;
+        if (answer.status === 404 && self.id === id) self._renew();
+      },
+      function () {
+        self._checking = false; // the server is unreachable: the channel goes on retrying
+      }
+    );
+  };
+
+  Session.prototype._renew = function () {
+    if (this.state === "closed") return;
+    var reason = "the server no longer knows session " + this.id + " (expired or restarted)";
+    stopQuietly(this._channel);
+    this._channel = null;
+    this.id = null;
+    this.state = "reconnecting";
+    this._emit("close", { transport: this.transport, reason: reason, reconnecting: true, delayMs: 0 });
+    this._open();
+  };
+
+  Session.prototype._retry = function (reason) {
+    if (this.state === "closed") return;
+    var delayMs = backoffDelayMs(this._attempt, this.options.backoffBaseMs, this.options.backoffMaxMs);
+    this._attempt += 1;
+    this.state = "reconnecting";
+    this._emit("error", { transport: this.transport, reason: reason });
+    this._emit("close", { transport: this.transport, reason: reason, reconnecting: true, delayMs: delayMs });
+    var self = this;
+    this._retryTimer = setTimeout(function () {
+      self._open();
+    }, delayMs);
+  };
+
+  Session.prototype._emit = Channel.prototype._emit;
+
+  /**
+   * Sends `data` to the application: a text frame on an open WebSocket, else POST /channel/{app}/{id}.
+   * Before the session exists the send waits for it. Resolves to {via: "websocket"} or {via: "POST"}.
+   */
+  Session.prototype.send = function (data) {
+    if (this.state === "closed") return Promise.reject(new Error("pushlab: the session is closed"));
+    var self = this;
+    if (this._channel) {
+      return this._channel.send(data).catch(function (error) {
+        self._checkStillKnown(); // a 404 here may mean the server forgot us
+        throw error;
+      });
+    }
+    var waiting = this._waitingSends;
+    return new Promise(function (resolve, reject) {
+      waiting.push({ data: String(data), resolve: resolve, reject: reject });
+    });
+  };
+
+  /** Ends the session for good; the application's on_close runs. Resolves when the server has heard. */
+  Session.prototype.close = function () {
+    if (this.state === "closed") return Promise.resolve();
+    this.state = "closed";
+    clearTimeout(this._retryTimer);
+    if (typeof global.removeEventListener === "function") {
+      global.removeEventListener("pagehide", this._onPageHide);
+    }
+    this._waitingSends.splice(0).forEach(function (waiting) {
+      waiting.reject(new Error("pushlab: the session was closed before it opened"));
+    });
+    stopQuietly(this._channel);
+    this._channel = null;
+    this._emit("close", { transport: this.transport, reason: "closed by the page", reconnecting: false, delayMs: null });
+    if (this.id === null) return Promise.resolve();
+    var url = this._url("/" + this.id + "/close");
+    return fetchJson(url, { method: "POST" }, this.options.requestTimeoutMs).then(noop, noop);
+  };
+
+  /** The page is going away: a beacon is the one request a browser still sends then. */
+  Session.prototype._closeByBeacon = function () {
+    var nav = global.navigator;
+    if (this.state === "closed" || this.id === null || !nav || typeof nav.sendBeacon !== "function") return;
+    nav.sendBeacon(this._url("/" + this.id + "/close"));
+  };
+
+  /** Closes a channel without letting its last events reach anyone. */
+  function stopQuietly(channel) {
+    if (!channel) return;
+    channel.onopen = channel.onmessage = channel.onreset = channel.onerror = channel.onclose = null;
+    channel.ontransportchange = null;
+    channel.close();
+  }
+
+  function noop() {}
+
+  /**
+   * A request that should answer at once, as {ok, status, body} with the body parsed as JSON (null if it
+   * is not JSON). Rejects only when no answer came: a network error, or `timeoutMs` (0: no timeout).
+   */
+  function fetchJson(url, init, timeoutMs) {
+    var controller = new AbortController();
+    var timer = timeoutMs
+      ? setTimeout(function () {
+          controller.abort();
+        }, timeoutMs)
+      : null;
+    var done = function () {
+      clearTimeout(timer);
+    };
+    return global.fetch(url, Object.assign({ signal: controller.signal }, init)).then(
+      function (response) {
+        return response.text().then(function (text) {
+          done();
+          var body = null;
+          try {
+            body = JSON.parse(text);
+          } catch (e) {
+            body = null;
+          }
+          return { ok: response.ok, status: response.status, body: body };
+        });
+      },
+      function (error) {
+        done();
+        throw error;
+      }
+    );
+  }
+
   return {
     /** Subscribes to `topic`; see the top of this file for the options and the channel's API. */
     connect: function (topic, options) {
       return new Channel(topic, options);
     },
+    /** Opens a session with the channel application `app`; see "Sessions" above. */
+    session: function (app, options) {
+      return new Session(app, options);
+    },
     Channel: Channel,
+    Session: Session,
     /** The transport names, in the order the pages show them. */
     transports: ["poll", "longpoll", "stream", "iframe", "jsonp", "sse", "websocket"],
     autoOrder: AUTO_ORDER.slice(),

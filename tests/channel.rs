@@ -112,6 +112,35 @@ fn chat_room_fans_out_through_private_queues_and_announces_departures() {
 }
 
 #[test]
+fn a_status_query_tells_a_live_session_from_a_forgotten_one() {
+    let server = server();
+    let id = open(server.addr, "echo");
+    let alive = get(server.addr, &format!("/channel/echo/{id}"));
+    assert_eq!(alive.status, 200);
+    assert!(
+        alive.text().contains(&format!(
+            "{{\"session\":\"{id}\",\"topic\":\"session-{id}\"}}"
+        )),
+        "{}",
+        alive.text()
+    );
+    assert_eq!(
+        get(server.addr, &format!("/channel/chat/{id}")).status,
+        404,
+        "asked under another application"
+    );
+    assert_eq!(
+        post(server.addr, &format!("/channel/echo/{id}/close"), "").status,
+        200
+    );
+    assert_eq!(
+        get(server.addr, &format!("/channel/echo/{id}")).status,
+        404,
+        "closed"
+    );
+}
+
+#[test]
 fn refusals_have_their_status_and_cost_nothing_else() {
     let server = server();
     let id = open(server.addr, "echo");
@@ -135,7 +164,18 @@ fn refusals_have_their_status_and_cost_nothing_else() {
         403
     );
     assert_eq!(get(server.addr, "/poll/session-0123?after=0").status, 404);
-    assert_eq!(get(server.addr, "/channel/echo").status, 405);
+    assert_eq!(
+        get(server.addr, "/channel/echo").status,
+        405,
+        "GET needs a session"
+    );
+    let wrong_method = exchange(
+        server.addr,
+        format!("DELETE /channel/echo/{id} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.header("Allow"), Some("GET, POST"));
     assert_eq!(
         post(server.addr, &format!("/channel/echo/{id}/reopen"), "").status,
         404
@@ -151,6 +191,11 @@ fn a_session_nobody_uses_expires_after_the_grace_period() {
     // Any request on the session counts as use, so wait without asking: housekeeping runs every second.
     std::thread::sleep(Duration::from_millis(2_500));
     assert_eq!(private_queue(server.addr, &id).status, 404, "expired");
+    assert_eq!(
+        get(server.addr, &format!("/channel/echo/{id}")).status,
+        404,
+        "the status query says so too"
+    );
     assert_eq!(
         post(server.addr, &format!("/channel/echo/{id}"), "late").status,
         404

@@ -66,7 +66,8 @@ impl<'a> Route<'a> {
     /// The methods the route answers (for 405's `Allow`).
     fn allowed_methods(&self) -> &'static str {
         match self {
-            Route::Publish(_) | Route::Channel(_) => "POST",
+            Route::Publish(_) => "POST",
+            Route::Channel(_) => "GET, POST",
             Route::Static => "GET, HEAD",
             _ => "GET",
         }
@@ -131,7 +132,8 @@ impl Server {
     ) -> Result<(), Refusal> {
         let route = Route::of(&request.path);
         let method_ok = match route {
-            Route::Publish(_) | Route::Channel(_) => request.method == "POST",
+            Route::Publish(_) => request.method == "POST",
+            Route::Channel(_) => request.method == "POST" || request.method == "GET",
             Route::Static => request.method == "GET" || request.method == "HEAD",
             _ => request.method == "GET",
         };
@@ -247,16 +249,24 @@ impl Server {
             ));
         }
         let body = match session {
+            // GET /channel/{app}/{session}: does the server still know this session? A client whose
+            // connection failed asks this to tell "the network hiccuped" (reconnect) from "the session
+            // expired or the server restarted" (open a new one).
+            Some(id) if request.method == "GET" && action.is_none() => {
+                if self.sessions.app_of(id) != Some(app) {
+                    return Err((404, ChannelError::NoSuchSession.to_string()));
+                }
+                session_json(&ClientId(id.to_string()))
+            }
+            _ if request.method == "GET" => {
+                return Err((405, "only /channel/{app}/{session} answers GET".into()));
+            }
             None => {
                 let id =
                     random_session_id().map_err(|e| (500, format!("no random source: {e}")))?;
                 let (client, outbox) = self.sessions.open(app, id, now).map_err(channel_refusal)?;
                 self.carry_out(outbox);
-                format!(
-                    "{{\"session\":\"{}\",\"topic\":\"{}\"}}",
-                    client,
-                    client.topic()
-                )
+                session_json(&client)
             }
             Some(id) if action.is_some() => {
                 let outbox = self.sessions.close(app, id, now).map_err(channel_refusal)?;
@@ -640,6 +650,15 @@ fn trace_request(conn: &Connection, request: &Request) {
         ));
     }
     trace_head(conn.peer, "<-", head.as_bytes());
+}
+
+/// The JSON that names a session and its private topic: `{"session":"<id>","topic":"session-<id>"}`.
+fn session_json(client: &ClientId) -> String {
+    format!(
+        "{{\"session\":\"{}\",\"topic\":\"{}\"}}",
+        client,
+        client.topic()
+    )
 }
 
 #[cfg(test)]

@@ -310,3 +310,121 @@ test("close() stops for good: late events of the old connection are ignored", as
 test("an unknown transport is refused at once", () => {
   assert.throws(() => pushlab.connect("t", { transport: "carrier-pigeon" }), /unknown transport/);
 });
+
+// ------------------------------------------------------------------------------------------------
+// Sessions: the page as one client of a channel application
+// ------------------------------------------------------------------------------------------------
+
+function answerStatus(request, status, body) {
+  const text = JSON.stringify(body);
+  request.resolve({ ok: status < 300, status, text: () => Promise.resolve(text), json: () => Promise.resolve(body) });
+}
+
+/** Closes a session and answers its close POST, so that no request timer outlives the test. */
+async function closeAnswered(s) {
+  const closing = s.close();
+  const bye = fetches.filter((f) => f.url.endsWith("/close")).pop();
+  if (bye) answer(bye, {});
+  await closing;
+}
+
+/** A session that records every callback as [name, event]. */
+function recordedSession(app, options) {
+  const s = pushlab.session(app, options);
+  const events = [];
+  for (const name of ["open", "message", "reset", "error", "close", "transportchange"]) {
+    s["on" + name] = (ev) => events.push([name, ev]);
+  }
+  return { s, events };
+}
+
+test("a session opens with POST /channel/{app}, reads its private topic from 0, and sends to the app", async () => {
+  reset();
+  const { s, events } = recordedSession("echo", { transport: "poll" });
+  const early = s.send("before open"); // waits for the session
+  await tick();
+  assert.equal(fetches[0].url, "/channel/echo");
+  assert.equal(fetches[0].init.method, "POST");
+  answer(fetches[0], { session: "ab12", topic: "session-ab12" });
+  await tick(5); // the answer is read, then the channel starts on a later turn
+  assert.equal(s.id, "ab12");
+  const post = fetches.find((f) => f.url === "/channel/echo/ab12");
+  assert.ok(post, "the waiting send went to the application: " + fetches.map((f) => f.url));
+  assert.equal(post.init.body, "before open");
+  answer(post, {});
+  assert.equal((await early).via, "POST");
+  const poll = fetches.find((f) => f.url.startsWith("/poll/"));
+  assert.equal(poll.url, "/poll/session-ab12?after=0", "from 0: a greeting queued at open is not missed");
+  answer(poll, { messages: [{ id: 1, data: "* welcome" }], last: 1 });
+  await tick();
+  const open = events.find((e) => e[0] === "open")[1];
+  assert.equal(open.session, "ab12");
+  assert.equal(open.fresh, false);
+  assert.deepEqual(events.filter((e) => e[0] === "message").map((e) => e[1].data), ["* welcome"]);
+  const closing = s.close();
+  const bye = fetches.find((f) => f.url === "/channel/echo/ab12/close");
+  assert.equal(bye.init.method, "POST");
+  answer(bye, {});
+  await closing;
+  assert.equal(s.state, "closed");
+  await assert.rejects(s.send("too late"), /closed/);
+});
+
+test("on a WebSocket a session sends frames, which the server hands to the application", async () => {
+  reset();
+  const { s } = recordedSession("chat", { transport: "websocket" });
+  await tick();
+  answer(fetches[0], { session: "cd34", topic: "session-cd34" });
+  await tick(5);
+  assert.equal(sockets[0].url, "ws://127.0.0.1:8080/ws/session-cd34?after=0");
+  sockets[0].open();
+  assert.deepEqual(await s.send("hello room"), { via: "websocket" });
+  assert.deepEqual(sockets[0].sent, ["hello room"]);
+  await closeAnswered(s);
+});
+
+test("a session the server forgot (404 on the status query) is replaced by a fresh one", async () => {
+  reset();
+  const { s, events } = recordedSession("echo", { transport: "websocket", backoffBaseMs: 10 });
+  await tick();
+  answer(fetches[0], { session: "old1", topic: "session-old1" });
+  await tick(5);
+  sockets[0].open();
+  sockets[0].drop(1006); // the server restarted
+  await tick();
+  const status = fetches.find((f) => f.url === "/channel/echo/old1");
+  assert.ok(status, "the session asks whether the server still knows it");
+  assert.equal(status.init.method, undefined, "a GET");
+  answerStatus(status, 404, { error: "no such session" });
+  await tick();
+  const reopen = fetches.filter((f) => f.url === "/channel/echo");
+  assert.equal(reopen.length, 2, "a new session is opened");
+  answer(reopen[1], { session: "new2", topic: "session-new2" });
+  await tick(20);
+  const fresh = sockets.find((ws) => ws.url.includes("session-new2"));
+  assert.ok(fresh, "subscribed to the new private topic: " + sockets.map((ws) => ws.url));
+  fresh.open();
+  const opens = events.filter((e) => e[0] === "open").map((e) => [e[1].session, e[1].fresh]);
+  assert.deepEqual(opens, [["old1", false], ["new2", true]]);
+  assert.equal(sockets.filter((ws) => ws.url.includes("session-old1") && ws.readyState !== 3).length, 0,
+    "nothing keeps knocking on the forgotten session");
+  await closeAnswered(s);
+});
+
+test("a session still known after a failure just reconnects, keeping its id", async () => {
+  reset();
+  const { s } = recordedSession("echo", { transport: "websocket", backoffBaseMs: 10 });
+  await tick();
+  answer(fetches[0], { session: "keep", topic: "session-keep" });
+  await tick(5);
+  sockets[0].open();
+  sockets[0].frame({ id: 3, data: "x" });
+  sockets[0].drop(1006);
+  await tick();
+  answer(fetches.find((f) => f.url === "/channel/echo/keep"), { session: "keep", topic: "session-keep" });
+  await tick(30);
+  assert.equal(s.id, "keep");
+  assert.equal(fetches.filter((f) => f.url === "/channel/echo").length, 1, "no new session");
+  assert.equal(sockets[sockets.length - 1].url, "ws://127.0.0.1:8080/ws/session-keep?after=3");
+  await closeAnswered(s);
+});
