@@ -157,10 +157,10 @@ fn post_with_content_length() {
 #[test]
 fn body_bytes_that_look_like_a_request_stay_body() {
     let request = parse_everywhere(
-        b"POST /publish/x HTTP/1.1\r\nContent-Length: 18\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        b"POST /publish/x HTTP/1.1\r\nHost: h\r\nContent-Length: 27\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
         &HttpLimits::default(),
     );
-    assert_eq!(request.body, b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(request.body, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn rfc9112_7_1_chunked_body_with_extensions_and_trailers() {
 #[test]
 fn rfc9112_7_1_empty_chunked_body() {
     let request = parse_everywhere(
-        b"POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         &HttpLimits::default(),
     );
     assert!(request.body.is_empty());
@@ -185,7 +185,7 @@ fn rfc9112_7_1_empty_chunked_body() {
 #[test]
 fn rfc9110_8_6_identical_content_lengths_are_one() {
     let request = parse_everywhere(
-        b"POST /p HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3, 3\r\n\r\nabc",
+        b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3, 3\r\n\r\nabc",
         &HttpLimits::default(),
     );
     assert_eq!(request.body, b"abc");
@@ -194,7 +194,7 @@ fn rfc9110_8_6_identical_content_lengths_are_one() {
 #[test]
 fn rfc9112_6_3_content_length_zero() {
     let request = parse_everywhere(
-        b"POST /p HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+        b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
         &HttpLimits::default(),
     );
     assert!(request.body.is_empty());
@@ -215,7 +215,7 @@ fn rfc9112_9_3_http10_without_host_closes_by_default() {
 #[test]
 fn rfc9112_9_3_connection_close() {
     let request = parse_everywhere(
-        b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
         &HttpLimits::default(),
     );
     assert!(!request.keep_alive());
@@ -265,7 +265,7 @@ fn websocket_upgrade_head() {
 #[test]
 fn field_values_keep_inner_spaces_and_obs_text() {
     let request = parse_everywhere(
-        b"GET / HTTP/1.1\r\nX-Note:  caf\xc3\xa9 au lait \t\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nX-Note:  caf\xc3\xa9 au lait \t\r\n\r\n",
         &HttpLimits::default(),
     );
     assert_eq!(header(&request, "x-note"), Some("café au lait"));
@@ -274,7 +274,7 @@ fn field_values_keep_inner_spaces_and_obs_text() {
 #[test]
 fn percent_encoded_path_is_kept_encoded() {
     let request = parse_everywhere(
-        b"GET /a%20b/%2e%2e?q=%41+b HTTP/1.1\r\n\r\n",
+        b"GET /a%20b/%2e%2e?q=%41+b HTTP/1.1\r\nHost: h\r\n\r\n",
         &HttpLimits::default(),
     );
     assert_eq!(request.path, "/a%20b/%2e%2e");
@@ -289,26 +289,29 @@ fn limits_are_inclusive() {
     let target = format!("/{}", "a".repeat(64 - "GET / HTTP/1.1".len()));
     let line = format!("GET {target} HTTP/1.1");
     assert_eq!(line.len(), 64);
-    parse_everywhere(format!("{line}\r\n\r\n").as_bytes(), &limits);
-    // Exactly max_headers fields.
-    let fields: String = (0..8).map(|i| format!("X-{i}: v\r\n")).collect();
+    parse_everywhere(format!("{line}\r\nHost: h\r\n\r\n").as_bytes(), &limits);
+    // Exactly max_headers fields, Host among them.
+    let fields: String = (0..7).map(|i| format!("X-{i}: v\r\n")).collect();
     parse_everywhere(
-        format!("GET / HTTP/1.1\r\n{fields}\r\n").as_bytes(),
+        format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n").as_bytes(),
         &limits,
     );
     // A head of exactly max_header_bytes.
-    let padding = 256 - "GET / HTTP/1.1\r\nX: \r\n\r\n".len();
-    let head = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "p".repeat(padding));
+    let padding = 256 - "GET / HTTP/1.1\r\nHost: h\r\nX: \r\n\r\n".len();
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
+        "p".repeat(padding)
+    );
     assert_eq!(head.len(), 256);
     parse_everywhere(head.as_bytes(), &limits);
     // A body of exactly max_body_bytes, declared and chunked.
     let body = "b".repeat(32);
     parse_everywhere(
-        format!("POST / HTTP/1.1\r\nContent-Length: 32\r\n\r\n{body}").as_bytes(),
+        format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 32\r\n\r\n{body}").as_bytes(),
         &limits,
     );
     let chunked = format!(
-        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{0}\r\n10\r\n{0}\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{0}\r\n10\r\n{0}\r\n0\r\n\r\n",
         &body[..16]
     );
     assert_eq!(
@@ -320,9 +323,9 @@ fn limits_are_inclusive() {
 #[test]
 fn two_pipelined_requests_parse_in_turn() {
     let first =
-        b"POST /publish/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        b"POST /publish/a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
             .to_vec();
-    let second = b"GET /poll/a?after=1 HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi".to_vec();
+    let second = b"GET /poll/a?after=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi".to_vec();
     let limits = HttpLimits::default();
     let expected = vec![
         parse_everywhere(&first, &limits),
@@ -359,7 +362,7 @@ fn two_pipelined_requests_parse_in_turn() {
 
 #[test]
 fn chunked_body_split_at_every_boundary() {
-    let head = b"POST /publish/t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let head = b"POST /publish/t HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
     let body = b"1\r\na\r\n1b;x=\"y z\"\r\nabcdefghijklmnopqrstuvwxyz!\r\n0\r\nT: 1\r\n\r\n";
     let stream = [&head[..], &body[..]].concat();
     let request = parse_everywhere(&stream, &HttpLimits::default());

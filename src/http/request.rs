@@ -78,6 +78,7 @@ pub fn parse_request(buf: &[u8], limits: &HttpLimits) -> Result<ParseStatus, Htt
     let Some(head) = parse_head(buf, limits)? else {
         return Ok(ParseStatus::Incomplete);
     };
+    check_host(&head)?;
     // The framing (and a 413 for a declared length over the limit) is decided from the head alone.
     let framing = body_framing(head.version, &head.headers, limits.max_body_bytes)?;
     let after_head = buf.get(head.head_bytes..).unwrap_or_default();
@@ -245,6 +246,41 @@ fn obs_fold_error() -> HttpError {
         400,
         "obsolete line folding: a field line starts with whitespace (RFC 9112 §5.2)",
     )
+}
+
+/// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request
+/// message that lacks a Host header field and to any request message that contains more than one Host
+/// header field line or a Host header field with an invalid field value." HTTP/1.0 had no Host, so
+/// there it may be absent. An empty value is allowed (§3.2: for a target URI without an authority).
+fn check_host(head: &Head) -> Result<(), HttpError> {
+    let mut hosts = head
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("host"));
+    let (first, second) = (hosts.next(), hosts.next());
+    match (first, second) {
+        (None, _) if head.version >= 1 => Err(HttpError::new(
+            400,
+            "an HTTP/1.1 request must carry a Host header (RFC 9112 §3.2)",
+        )),
+        (Some(_), Some(_)) => Err(HttpError::new(
+            400,
+            "more than one Host header (RFC 9112 §3.2)",
+        )),
+        // uri-host [ ":" port ] (RFC 3986 §3.2.2): no whitespace, no '/', '?', '#', '@'.
+        (Some(host), None)
+            if host
+                .value
+                .iter()
+                .any(|&b| b <= b' ' || b == 0x7f || b"/?#@\\".contains(&b)) =>
+        {
+            Err(HttpError::new(
+                400,
+                "the Host header is not a valid host[:port] (RFC 9112 §3.2)",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Says which rule an httparse error broke.

@@ -25,7 +25,7 @@ fn refused_everywhere(bytes: &[u8], limits: &HttpLimits, status: u16) -> usize {
     }
     // Trailing bytes cannot rescue a refused request.
     let mut longer = bytes.to_vec();
-    longer.extend_from_slice(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    longer.extend_from_slice(b"\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(
         parse_request(&longer, limits).map_err(|e| e.status).err(),
         Some(status),
@@ -45,11 +45,11 @@ fn rfc9112_3_malformed_request_line_is_400() {
     for bytes in [
         &b"GET\r\n\r\n"[..],
         b"GET /\r\n\r\n",
-        b"GET  / HTTP/1.1\r\n\r\n",
+        b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
         b"GET / HTTP/1.1 extra\r\n\r\n",
-        b"G(T / HTTP/1.1\r\n\r\n",
+        b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", // a TLS ClientHello sent to a plain HTTP port
-        b" GET / HTTP/1.1\r\n\r\n",
+        b" GET / HTTP/1.1\r\nHost: h\r\n\r\n",
     ] {
         refused(bytes, 400);
     }
@@ -70,10 +70,10 @@ fn rfc9112_2_3_malformed_version_is_400() {
 #[test]
 fn rfc9110_5_1_malformed_field_name_is_400() {
     for bytes in [
-        &b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n"[..],
-        b"GET / HTTP/1.1\r\nNoColon\r\n\r\n",
-        b"GET / HTTP/1.1\r\n: empty name\r\n\r\n",
-        b"GET / HTTP/1.1\r\nName : space before colon\r\n\r\n",
+        &b"GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\n: empty name\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nName : space before colon\r\n\r\n",
     ] {
         refused(bytes, 400);
     }
@@ -81,27 +81,33 @@ fn rfc9110_5_1_malformed_field_name_is_400() {
 
 #[test]
 fn rfc9110_5_5_control_characters_in_a_field_value_are_400() {
-    refused(b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n", 400);
-    refused(b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 400);
+    refused(b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x00b\r\n\r\n", 400);
+    refused(b"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n", 400);
 }
 
 #[test]
 fn rfc9112_5_2_obsolete_line_folding_is_400() {
     let error = parse_request(
-        b"GET / HTTP/1.1\r\nX: a\r\n  continued\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n  continued\r\n\r\n",
         &HttpLimits::default(),
     );
     assert!(
         error.as_ref().is_err_and(|e| e.reason.contains("§5.2")),
         "{error:?}"
     );
-    refused(b"GET / HTTP/1.1\r\nX: a\r\n  continued\r\n\r\n", 400);
-    refused(b"GET / HTTP/1.1\r\nX: a\r\n\tcontinued\r\n\r\n", 400);
+    refused(
+        b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n  continued\r\n\r\n",
+        400,
+    );
+    refused(
+        b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n\tcontinued\r\n\r\n",
+        400,
+    );
 }
 
 #[test]
 fn rfc9112_2_2_whitespace_before_the_first_field_is_400() {
-    refused(b"GET / HTTP/1.1\r\n Host: a\r\n\r\n", 400);
+    refused(b"GET / HTTP/1.1\r\nHost: h\r\n Host: a\r\n\r\n", 400);
 }
 
 #[test]
@@ -114,10 +120,10 @@ fn rfc9112_3_2_absolute_form_target_is_400() {
 
 #[test]
 fn rfc9112_3_2_1_target_must_start_with_a_slash() {
-    refused(b"GET poll/x HTTP/1.1\r\n\r\n", 400);
-    refused(b"CONNECT example.com:443 HTTP/1.1\r\n\r\n", 400);
-    refused(b"GET * HTTP/1.1\r\n\r\n", 400);
-    refused(b"GET /a#frag HTTP/1.1\r\n\r\n", 400);
+    refused(b"GET poll/x HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    refused(b"CONNECT example.com:443 HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    refused(b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    refused(b"GET /a#frag HTTP/1.1\r\nHost: h\r\n\r\n", 400);
 }
 
 // --- 414 and 431: limits (RFC 9112 §3, RFC 6585 §5) ---
@@ -126,7 +132,7 @@ fn rfc9112_3_2_1_target_must_start_with_a_slash() {
 fn rfc9112_3_request_line_too_long_is_414() {
     let limits = small_limits();
     let long_target = format!("/{}", "a".repeat(64));
-    let bytes = format!("GET {long_target} HTTP/1.1\r\n\r\n");
+    let bytes = format!("GET {long_target} HTTP/1.1\r\nHost: h\r\n\r\n");
     refused_everywhere(bytes.as_bytes(), &limits, 414);
     // One byte over: the 64-byte line of `limits_are_inclusive` plus one.
     let line = format!(
@@ -152,15 +158,21 @@ fn rfc9112_3_request_line_too_long_is_414_before_it_ends() {
 #[test]
 fn rfc6585_5_header_block_too_large_is_431() {
     let limits = small_limits();
-    let head = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "p".repeat(256));
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
+        "p".repeat(256)
+    );
     let decided_at = refused_everywhere(head.as_bytes(), &limits, 431);
     assert_eq!(
         decided_at, 256,
         "decided while the head is still incomplete"
     );
     // One byte over an exactly-full head.
-    let padding = 256 - "GET / HTTP/1.1\r\nX: \r\n\r\n".len() + 1;
-    let head = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "p".repeat(padding));
+    let padding = 256 - "GET / HTTP/1.1\r\nHost: h\r\nX: \r\n\r\n".len() + 1;
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
+        "p".repeat(padding)
+    );
     refused_everywhere(head.as_bytes(), &limits, 431);
 }
 
@@ -172,7 +184,7 @@ fn rfc6585_5_many_small_fields_are_431() {
     };
     let fields: String = (0..60).map(|i| format!("X{i}: v\r\n")).collect();
     refused_everywhere(
-        format!("GET / HTTP/1.1\r\n{fields}\r\n").as_bytes(),
+        format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n").as_bytes(),
         &limits,
         431,
     );
@@ -181,13 +193,14 @@ fn rfc6585_5_many_small_fields_are_431() {
 #[test]
 fn rfc6585_5_too_many_fields_is_431() {
     let limits = small_limits();
-    let fields: String = (0..9).map(|i| format!("X-{i}: v\r\n")).collect();
+    // Host and eight more: nine fields, one over the limit.
+    let fields: String = (0..8).map(|i| format!("X-{i}: v\r\n")).collect();
     let decided_at = refused_everywhere(
-        format!("GET / HTTP/1.1\r\n{fields}\r\n").as_bytes(),
+        format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n").as_bytes(),
         &limits,
         431,
     );
-    let after_ninth = "GET / HTTP/1.1\r\n".len() + 9 * "X-0: v\r\n".len();
+    let after_ninth = "GET / HTTP/1.1\r\nHost: h\r\n".len() + 8 * "X-0: v\r\n".len();
     assert_eq!(
         decided_at, after_ninth,
         "decided when the ninth field ends, before the head does"
@@ -199,11 +212,11 @@ fn rfc6585_5_too_many_fields_is_431() {
 #[test]
 fn rfc9112_6_1_transfer_encoding_with_content_length_is_400_smuggling() {
     refused(
-        b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         400,
     );
     refused(
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
         400,
     );
 }
@@ -211,11 +224,11 @@ fn rfc9112_6_1_transfer_encoding_with_content_length_is_400_smuggling() {
 #[test]
 fn rfc9112_6_3_differing_content_lengths_are_400() {
     refused(
-        b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
         400,
     );
     refused(
-        b"POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\nhello!",
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 6\r\n\r\nhello!",
         400,
     );
 }
@@ -232,7 +245,7 @@ fn rfc9110_8_6_content_length_not_a_number_is_400() {
         "1 2",
         "99999999999999999999999",
     ] {
-        let bytes = format!("POST / HTTP/1.1\r\nContent-Length: {value}\r\n\r\n");
+        let bytes = format!("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {value}\r\n\r\n");
         refused(bytes.as_bytes(), 400);
     }
 }
@@ -246,7 +259,7 @@ fn rfc9112_6_1_unknown_transfer_coding_is_501() {
         "identity",
         "deflate;q=1",
     ] {
-        let bytes = format!("POST / HTTP/1.1\r\nTransfer-Encoding: {coding}\r\n\r\n");
+        let bytes = format!("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: {coding}\r\n\r\n");
         refused(bytes.as_bytes(), 501);
     }
 }
@@ -254,7 +267,7 @@ fn rfc9112_6_1_unknown_transfer_coding_is_501() {
 #[test]
 fn rfc9112_6_1_chunked_twice_or_in_http10_is_400() {
     refused(
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
         400,
     );
     refused(
@@ -266,21 +279,22 @@ fn rfc9112_6_1_chunked_twice_or_in_http10_is_400() {
 #[test]
 fn rfc9110_15_5_14_declared_body_too_large_is_413_before_the_body() {
     let limits = small_limits();
-    let head = b"POST / HTTP/1.1\r\nContent-Length: 33\r\n\r\n";
+    let head = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 33\r\n\r\n";
     let decided_at = refused_everywhere(head, &limits, 413);
     assert_eq!(
         decided_at,
         head.len(),
         "decided with the head alone, no body byte sent"
     );
-    let huge = b"POST / HTTP/1.1\r\nContent-Length: 18446744073709551615\r\n\r\n";
+    let huge = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\n";
     refused_everywhere(huge, &limits, 413);
 }
 
 #[test]
 fn rfc9110_15_5_14_chunked_body_too_large_is_413_as_it_passes_the_limit() {
     let limits = small_limits();
-    let mut bytes = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n".to_vec();
+    let mut bytes =
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n".to_vec();
     bytes.extend_from_slice(&[b'x'; 16]);
     bytes.extend_from_slice(b"\r\n11\r\n");
     let decided_at = refused_everywhere(&bytes, &limits, 413);
@@ -294,7 +308,7 @@ fn rfc9110_15_5_14_chunked_body_too_large_is_413_as_it_passes_the_limit() {
 #[test]
 fn rfc9112_7_1_chunk_size_overflow_is_400() {
     refused(
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\n",
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000001\r\n",
         400,
     );
 }
@@ -302,15 +316,15 @@ fn rfc9112_7_1_chunk_size_overflow_is_400() {
 #[test]
 fn rfc9112_7_1_chunk_without_crlf_is_400() {
     refused(
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n",
         400,
     );
     refused(
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
         400,
     );
     refused(
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         400,
     );
 }
@@ -343,10 +357,30 @@ fn rfc9110_15_6_6_version_is_judged_once_the_line_ends() {
 #[test]
 fn refusals_name_their_rule() {
     let error = parse_request(
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
         &HttpLimits::default(),
     );
     let error = error.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(error.starts_with("501 Not Implemented: "), "{error}");
     assert!(error.contains("RFC 9112"), "{error}");
+}
+
+// --- Host (RFC 9112 §3.2) ---
+
+#[test]
+fn rfc9112_3_2_http11_without_host_is_400() {
+    refused(b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400);
+}
+
+#[test]
+fn rfc9112_3_2_two_host_fields_are_400_whatever_the_version() {
+    refused(b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400);
+    refused(b"GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n", 400);
+}
+
+#[test]
+fn rfc9112_3_2_a_host_that_is_not_host_port_is_400() {
+    refused(b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400);
+    refused(b"GET / HTTP/1.1\r\nHost: evil.example/x\r\n\r\n", 400);
+    refused(b"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400);
 }

@@ -40,7 +40,7 @@ fn valid_request() -> impl Strategy<Value = ValidRequest> {
             if let Some(query) = query {
                 bytes.extend_from_slice(format!("?{query}").as_bytes());
             }
-            bytes.extend_from_slice(b" HTTP/1.1\r\n");
+            bytes.extend_from_slice(b" HTTP/1.1\r\nHost: h\r\n");
             for (name, value) in headers {
                 let lowercase = name.to_ascii_lowercase();
                 if lowercase != "content-length" && lowercase != "transfer-encoding" {
@@ -104,7 +104,7 @@ proptest! {
             prop::sample::select(b"aZ09-:; ,\t\r\n\x00\xff/?=%\"".to_vec()), 0..40), 0..10),
         body in prop::collection::vec(any::<u8>(), 0..64),
     ) {
-        let mut bytes = b"POST /x HTTP/1.1\r\n".to_vec();
+        let mut bytes = b"POST /x HTTP/1.1\r\nHost: h\r\n".to_vec();
         for field in fields {
             bytes.extend_from_slice(&field);
             bytes.extend_from_slice(b"\r\n");
@@ -119,7 +119,7 @@ proptest! {
     #[test]
     fn random_chunked_bodies_never_panic(body in prop::collection::vec(
         prop::sample::select(b"0123456789abcdefABCDEFxyz;= \t\r\n".to_vec()), 0..200)) {
-        let mut bytes = b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        let mut bytes = b"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         bytes.extend_from_slice(&body);
         let _ = parse_request(&bytes, &small_limits());
         let _ = parse_request(&bytes, &HttpLimits::default());

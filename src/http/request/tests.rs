@@ -126,19 +126,19 @@ fn version_prefixes() {
 #[test]
 fn obsolete_folding_is_seen_only_in_field_lines() {
     assert!(has_obsolete_line_folding(
-        b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nA: b\r\n c\r\n\r\n",
         0
     ));
     assert!(has_obsolete_line_folding(
-        b"GET / HTTP/1.1\r\n\tA: b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\n\tA: b\r\n\r\n",
         0
     ));
     assert!(!has_obsolete_line_folding(
-        b"GET / HTTP/1.1\r\nA: b\r\n\r\n body",
+        b"GET / HTTP/1.1\r\nHost: h\r\nA: b\r\n\r\n body",
         0
     ));
     assert!(!has_obsolete_line_folding(
-        b"GET / HTTP/1.1\r\nA: b c\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nA: b c\r\n",
         0
     ));
 }
@@ -146,7 +146,8 @@ fn obsolete_folding_is_seen_only_in_field_lines() {
 #[test]
 fn rfc9110_10_1_1_expect_100_continue_until_the_body_arrives() {
     let limits = HttpLimits::default();
-    let head = b"POST /publish/a HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n";
+    let head =
+        b"POST /publish/a HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n";
     assert!(expects_continue(head, &limits));
     assert!(
         !expects_continue(&head[..head.len() - 1], &limits),
@@ -156,9 +157,10 @@ fn rfc9110_10_1_1_expect_100_continue_until_the_body_arrives() {
     assert!(!expects_continue(&whole, &limits), "body already here");
     let http10 = b"POST /p HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
     assert!(!expects_continue(http10, &limits));
-    let without = b"POST /p HTTP/1.1\r\nContent-Length: 3\r\n\r\n";
+    let without = b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n";
     assert!(!expects_continue(without, &limits));
-    let too_large = b"POST /p HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 99999999\r\n\r\n";
+    let too_large =
+        b"POST /p HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 99999999\r\n\r\n";
     assert!(
         !expects_continue(too_large, &limits),
         "refused with 413 instead"
