@@ -9,6 +9,7 @@
 //! | `close`         | 7 close handling and codes                |
 //! | `limits`        | 9 limits and performance                  |
 //! | `in_memory`     | a client and a server protocol connected back to back |
+//! | `random_input`  | random bytes and random frames: no panic, one close with a peer-fault code |
 //!
 //! Every case that sends bytes is run three ways (fed whole, one byte at a time, and in odd-sized chunks)
 //! through a driver that does what the event loop does: append input, call `read` until it makes no
@@ -34,3 +35,6 @@ mod limits;
 
 #[path = "ws_codec/in_memory.rs"]
 mod in_memory;
+
+#[path = "ws_codec/random_input.rs"]
+mod random_input;
