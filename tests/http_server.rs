@@ -179,6 +179,15 @@ fn assert_refused(request: &[u8], status: u16, rule: &str) {
 }
 
 #[test]
+fn http11_request_without_host_is_400() {
+    assert_refused(
+        b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
+        400,
+        "RFC 9112 §3.2: a server MUST respond with 400 to an HTTP/1.1 request that lacks a Host header",
+    );
+}
+
+#[test]
 fn malformed_request_line_is_400() {
     assert_refused(
         b"GARBAGE\r\n\r\n",

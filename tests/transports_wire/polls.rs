@@ -185,6 +185,25 @@ fn long_poll_disconnect_removes_the_subscriber() {
     wait_for_subscribers(&server, "t", 0);
 }
 
+#[test]
+fn jsonp_disconnect_removes_the_subscriber() {
+    // A JSONP request with nothing new is held like a long poll, so it is a subscriber until it ends.
+    let server = start(test_config());
+    let after = head(server.addr, "t");
+    let mut connection = HttpConnection::connect(server.addr, TIMEOUT).unwrap();
+    connection
+        .send_request(
+            "GET",
+            &door_path("jsonp", "t", Some(after), &[("callback", "cb")]),
+            &[],
+            b"",
+        )
+        .unwrap();
+    wait_for_subscribers(&server, "t", 1);
+    drop(connection);
+    wait_for_subscribers(&server, "t", 0);
+}
+
 /// How many client sockets the many-clients test opens: 1,000, unless the open-file limit would not
 /// allow client and server sockets of this one process together.
 fn many_clients_count() -> usize {
