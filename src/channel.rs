@@ -14,7 +14,11 @@
 //!   or a WebSocket text frame on /ws/session-3f…
 //! POST /channel/echo/3f…/close    ───────►  Sessions::close    → ChannelHandler::on_close
 //!   or nobody connected for the grace period                     → ChannelHandler::on_close
+//! GET  /channel/echo/3f…          ───────►  200 while the session lives, 404 once it is gone
 //! ```
+//!
+//! The last line is for clients after a failed connection: a 404 says that reconnecting is useless (the
+//! session expired, or the server restarted) and a new session must be opened; `pushlab.js` does that.
 //!
 //! The trick is that a client's private queue *is* a hub topic, `session-<id>`: it has ids, a bounded log
 //! and resume, so every one of the seven doors works for a session exactly as for a public topic, and a
