@@ -3,13 +3,14 @@
 //! | route                          | door                                   |
 //! |--------------------------------|----------------------------------------|
 //! | `POST /publish/{topic}`        | publish a message                      |
-//! | `GET /poll/{topic}`            | [`short_poll`](crate::transport::short_poll)                         |
-//! | `GET /longpoll/{topic}`        | [`long_poll`](crate::transport::long_poll) (held)                   |
-//! | `GET /jsonp/{topic}`           | [`jsonp`](crate::transport::jsonp) (held)                       |
-//! | `GET /stream/{topic}`          | [`xhr_stream`](crate::transport::xhr_stream) (streamed)              |
-//! | `GET /iframe/{topic}`          | [`iframe`](crate::transport::iframe) (streamed)                  |
-//! | `GET /sse/{topic}`             | [`sse`](crate::transport::sse) (streamed)                     |
-//! | `GET /ws/echo`, `/ws/{topic}`  | WebSocket ([`crate::ws`], [`websocket`](crate::transport::websocket)) |
+//! | `GET /poll/{topic}`            | [`short_poll`]                         |
+//! | `GET /longpoll/{topic}`        | [`long_poll`] (held)                   |
+//! | `GET /jsonp/{topic}`           | [`jsonp`] (held)                       |
+//! | `GET /stream/{topic}`          | [`xhr_stream`][crate::transport::xhr_stream] (streamed)              |
+//! | `GET /iframe/{topic}`          | [`iframe`][crate::transport::iframe] (streamed)                  |
+//! | `GET /sse/{topic}`             | [`sse`] (streamed)                     |
+//! | `GET /ws/echo`, `/ws/{topic}`  | WebSocket ([`crate::ws`], [`websocket`]) |
+//! | `POST`/`GET /channel/...`      | the channel API ([`crate::channel`])   |
 //! | `GET` anything else            | a file under `static/`                 |
 
 use std::time::Instant;
