@@ -1,6 +1,9 @@
 //! What the browser tests stand on: finding and starting Chromium, reading the page's reports over a
 //! plain TCP socket, and just enough JSON to read them (no dependency for the test files).
 
+// Shared by `browser.rs` and `browser_pages.rs`, each of which uses only a part.
+#![allow(dead_code)]
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -59,6 +62,11 @@ pub struct Browser {
 
 impl Browser {
     pub fn start(chromium: &Path, url: &str) -> Browser {
+        Browser::start_with(chromium, url, &[])
+    }
+
+    /// Like [`Browser::start`], with more command-line switches (e.g. remote debugging).
+    pub fn start_with(chromium: &Path, url: &str, extra_args: &[&str]) -> Browser {
         let profile = std::env::temp_dir().join(format!("pushlab-chromium-{}", unique_run_id()));
         std::fs::create_dir_all(&profile).unwrap_or_else(|e| panic!("profile dir: {e}"));
         let child = Command::new(chromium)
@@ -74,6 +82,7 @@ impl Browser {
                 "--mute-audio",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra_args)
             .arg(url)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -81,6 +90,13 @@ impl Browser {
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {}: {e}", chromium.display()));
         Browser { child, profile }
+    }
+}
+
+impl Browser {
+    /// The browser's profile directory (Chromium writes `DevToolsActivePort` there).
+    pub fn profile(&self) -> &Path {
+        &self.profile
     }
 }
 

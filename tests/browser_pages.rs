@@ -1,0 +1,198 @@
+//! The demo pages in a real Chromium: the dashboard, the chat, the channel API page and the seven lesson
+//! pages, served by a real pushlab server and looked into with the DevTools protocol (see
+//! `browser/devtools.rs`), exactly as a student opens them, without test hooks in the pages.
+//!
+//! What is checked:
+//! - the dashboard's seven cards are all open and all counting clock messages, each with a latency;
+//! - the chat page sends a line with the chosen transport and shows it coming back from the topic;
+//! - the channel API page echoes a message privately, through the session's own topic;
+//! - every lesson page, which uses no library, shows the clock's messages arriving in id order.
+//!
+//! Chromium is found and skipped (or, under CI, required) as in `browser.rs`; one Chromium at a time.
+
+#[path = "browser/support.rs"]
+mod support;
+
+#[path = "browser/devtools.rs"]
+mod devtools;
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use devtools::Page;
+use pushlab::server::{spawn, RunningServer};
+use pushlab::Config;
+use support::{chromium_or_skip, topic_data, Json};
+
+static BROWSER_LOCK: Mutex<()> = Mutex::new(());
+
+/// Long enough for a slow machine to start Chromium, connect seven ways and see a few ticks.
+const LIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn server() -> RunningServer {
+    let config = Config {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        // A faster clock than the demo's one tick a second, so the pages have something to show sooner.
+        clock_interval: Some(Duration::from_millis(250)),
+        ..Config::default()
+    };
+    spawn(config).unwrap_or_else(|e| panic!("server did not start: {e}"))
+}
+
+/// The server and a page on `path`, or `None` when Chromium is missing (and CI is not set).
+fn open(path: &str) -> Option<(RunningServer, Page, std::sync::MutexGuard<'static, ()>)> {
+    let chromium = chromium_or_skip()?;
+    let one_at_a_time = BROWSER_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let server = server();
+    let page = Page::open(&chromium, &format!("http://{}{path}", server.addr));
+    Some((server, page, one_at_a_time))
+}
+
+#[test]
+fn the_dashboard_shows_all_seven_techniques_live() {
+    let Some((_server, mut page, _lock)) = open("/") else {
+        return;
+    };
+    // Every card: open, at least three clock messages counted, and a latency shown.
+    let cards = "[...document.querySelectorAll('#cards .card')].map(card => ({
+        title: card.querySelector('h3').textContent,
+        status: card.querySelector('.status').textContent,
+        messages: Number(card.querySelector('[data-k=messages]').textContent),
+        requests: Number(card.querySelector('[data-k=requests]').textContent),
+        latency: card.querySelector('[data-k=latency]').textContent }))";
+    page.wait_until(
+        &format!(
+            "(cards => cards.length === 7 && cards.every(c => c.status === 'open' && c.messages >= 3 \
+             && /^-?\\d+ ms$/.test(c.latency)))({cards})"
+        ),
+        cards,
+        LIVE_TIMEOUT,
+    );
+    let Json::Arr(cards) = page.evaluate(cards) else {
+        panic!("no cards")
+    };
+    let mut titles: Vec<String> = cards.iter().map(|c| c.str_field("title")).collect();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), 7, "seven different techniques: {titles:?}");
+    for card in &cards {
+        assert!(card.u64_field("requests") >= 1, "{card:?}");
+    }
+}
+
+#[test]
+fn the_chat_page_sends_a_line_and_shows_it_from_the_topic() {
+    let Some((server, mut page, _lock)) = open("/chat.html?transport=longpoll&name=tester") else {
+        return;
+    };
+    let status = "document.getElementById('status').textContent";
+    page.wait_until(
+        &format!("{status} === 'longpoll: open'"),
+        status,
+        LIVE_TIMEOUT,
+    );
+    page.evaluate(
+        "document.querySelector('#say input[name=text]').value = 'hello from chromium';
+         document.getElementById('say').requestSubmit(); true",
+    );
+    let messages = "document.getElementById('messages').textContent";
+    page.wait_until(
+        &format!("{messages}.includes('tester: hello from chromium')"),
+        messages,
+        LIVE_TIMEOUT,
+    );
+    let published = topic_data(server.addr, "chat");
+    assert!(
+        published
+            .iter()
+            .any(|d| d == r#"{"name":"tester","text":"hello from chromium"}"#),
+        "the line went to the chat topic as JSON: {published:?}"
+    );
+}
+
+#[test]
+fn the_channel_page_echoes_privately_through_a_session() {
+    let Some((server, mut page, _lock)) = open("/channel.html?app=echo&transport=sse") else {
+        return;
+    };
+    let status = "document.getElementById('status').textContent";
+    page.wait_until(&format!("{status} === 'sse: open'"), status, LIVE_TIMEOUT);
+    page.evaluate(
+        "document.querySelector('#say input[name=text]').value = 'only for me';
+         document.getElementById('say').requestSubmit(); true",
+    );
+    let messages = "document.getElementById('messages').textContent";
+    page.wait_until(
+        &format!("{messages}.startsWith('only for me')"),
+        messages,
+        LIVE_TIMEOUT,
+    );
+    // The log names the session; its private topic on the server holds the echo.
+    let log = page.evaluate("document.getElementById('log').textContent");
+    let Json::Str(log) = log else {
+        panic!("no log: {log:?}")
+    };
+    let session = log
+        .split("session ")
+        .filter_map(|rest| rest.split_whitespace().next())
+        .find(|word| word.len() == 32)
+        .unwrap_or_else(|| panic!("no session id in the log: {log}"));
+    assert_eq!(
+        topic_data(server.addr, &format!("session-{session}")),
+        vec!["only for me".to_string()]
+    );
+}
+
+/// A lesson page shows `#<id>  <latency> ms` for each clock message: wait for three, in id order.
+fn lesson_page_shows_the_clock(lesson: &str) {
+    let Some((_server, mut page, _lock)) = open(&format!("/lessons/{lesson}.html")) else {
+        return;
+    };
+    let ids = "(document.getElementById('output').textContent.match(/#\\d+ +-?\\d+ ms/g) || [])
+               .map(line => Number(line.slice(1).split(' ')[0]))";
+    page.wait_until(
+        &format!(
+            "(ids => ids.length >= 3 && ids.every((id, i) => i === 0 || id > ids[i - 1]))({ids})"
+        ),
+        "document.getElementById('output').textContent",
+        LIVE_TIMEOUT,
+    );
+}
+
+#[test]
+fn lesson_short_poll_shows_the_clock() {
+    lesson_page_shows_the_clock("short-poll");
+}
+
+#[test]
+fn lesson_long_poll_shows_the_clock() {
+    lesson_page_shows_the_clock("long-poll");
+}
+
+#[test]
+fn lesson_xhr_stream_shows_the_clock() {
+    lesson_page_shows_the_clock("xhr-stream");
+}
+
+#[test]
+fn lesson_iframe_shows_the_clock() {
+    lesson_page_shows_the_clock("iframe");
+}
+
+#[test]
+fn lesson_jsonp_shows_the_clock() {
+    lesson_page_shows_the_clock("jsonp");
+}
+
+#[test]
+fn lesson_sse_shows_the_clock() {
+    lesson_page_shows_the_clock("sse");
+}
+
+#[test]
+fn lesson_websocket_shows_the_clock() {
+    lesson_page_shows_the_clock("websocket");
+}
