@@ -7,7 +7,8 @@
  *
  * How to load it
  *   As a plain script:   <script src="/pushlab.js"></script>          then use the global `pushlab`.
- *   From an ES module:   import "/pushlab.js"; const { pushlab } = globalThis;
+ *   From an ES module:   import { connect, session } from "/pushlab.mjs";   (a re-export of this file)
+ *                        or import "/pushlab.js"; const { pushlab } = globalThis;
  *   The file is a classic script on purpose: no build step, no bundler, one file a student can read.
  *   Importing it as a module simply runs it, and it puts `pushlab` on `globalThis` either way. In Node
  *   (for the unit tests of the pure helpers) `require()` returns the same object.

@@ -6,7 +6,8 @@
 //! - the dashboard's seven cards are all open and all counting clock messages, each with a latency;
 //! - the chat page sends a line with the chosen transport and shows it coming back from the topic;
 //! - the channel API page echoes a message privately, through the session's own topic;
-//! - every lesson page, which uses no library, shows the clock's messages arriving in id order.
+//! - every lesson page, which uses no library, shows the clock's messages arriving in id order;
+//! - `pushlab.mjs` gives the client as an ES module with named exports.
 //!
 //! Chromium is found and skipped (or, under CI, required) as in `browser.rs`; one Chromium at a time.
 
@@ -143,6 +144,27 @@ fn the_channel_page_echoes_privately_through_a_session() {
     assert_eq!(
         topic_data(server.addr, &format!("session-{session}")),
         vec!["only for me".to_string()]
+    );
+}
+
+#[test]
+fn the_client_loads_as_an_es_module_with_named_exports() {
+    // A lesson page loads no library: a clean page to import into.
+    let Some((_server, mut page, _lock)) = open("/lessons/sse.html") else {
+        return;
+    };
+    page.wait_until(
+        "document.readyState === 'complete'",
+        "document.readyState",
+        LIVE_TIMEOUT,
+    );
+    let loaded = page.evaluate_promise(
+        "import('/pushlab.mjs').then(m => [typeof m.connect, typeof m.session, typeof m.default.connect,
+           m.default === globalThis.pushlab, m.transports.length].join(' '))",
+    );
+    assert_eq!(
+        loaded,
+        Ok(Json::Str("function function function true 7".into()))
     );
 }
 

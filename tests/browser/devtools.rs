@@ -53,12 +53,22 @@ impl Page {
             .unwrap_or_else(|exception| panic!("{expression} threw: {exception}"))
     }
 
+    /// Evaluates `expression`, waits for the promise it gives, and returns what the promise resolves to.
+    pub fn evaluate_promise(&mut self, expression: &str) -> Result<Json, String> {
+        self.run(expression, true)
+    }
+
     /// Like [`Page::evaluate`], with an exception thrown in the page as an error.
     pub fn try_evaluate(&mut self, expression: &str) -> Result<Json, String> {
+        self.run(expression, false)
+    }
+
+    fn run(&mut self, expression: &str, await_promise: bool) -> Result<Json, String> {
         let id = self.next_id;
         self.next_id += 1;
         let command = format!(
-            "{{\"id\":{id},\"method\":\"Runtime.evaluate\",\"params\":{{\"expression\":{},\"returnByValue\":true}}}}",
+            "{{\"id\":{id},\"method\":\"Runtime.evaluate\",\"params\":{{\"expression\":{},\
+             \"returnByValue\":true,\"awaitPromise\":{await_promise}}}}}",
             json_string(expression)
         );
         self.debugger
