@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use crate::server::input::InputBuffer;
 use crate::transport::StreamFormat;
 use crate::ws::WsProtocol;
 
@@ -143,7 +144,7 @@ pub struct Connection {
     /// Distinguishes this connection from an earlier one that had the same token.
     pub serial: u64,
     /// Bytes read and not yet parsed.
-    pub input: Vec<u8>,
+    pub input: InputBuffer,
     /// Bytes waiting to be written, from `output_sent` on.
     pub output: Vec<u8>,
     /// How much of `output` has been written.
@@ -180,7 +181,7 @@ impl Connection {
             stream,
             peer,
             serial,
-            input: Vec::new(),
+            input: InputBuffer::default(),
             output: Vec::new(),
             output_sent: 0,
             state: State::Request { started: None },
@@ -199,25 +200,27 @@ impl Connection {
 
     /// Reads until the kernel's buffer is empty (design rule 7: drain readiness, retry on `Interrupted`),
     /// appending to `input` but never past `max_input_bytes`. "Empty" is `WouldBlock`, or a read that
-    /// returned less than asked for (as tokio also reasons), which saves the `WouldBlock` call.
+    /// returned less than asked for (as tokio also reasons), which saves the `WouldBlock` call. Bytes go
+    /// straight into `input`'s storage, borrowing the server's `spare` storage when `input` has none.
     pub fn read_available(
         &mut self,
-        scratch: &mut [u8],
+        spare: &mut Vec<u8>,
         max_input_bytes: usize,
     ) -> io::Result<ReadResult> {
         loop {
-            let room = max_input_bytes.saturating_sub(self.input.len());
-            if room == 0 {
+            let limit = max_input_bytes.saturating_sub(self.input.len());
+            if limit == 0 {
                 return Ok(ReadResult::Full);
             }
-            let want = room.min(scratch.len());
-            match self.stream.read(&mut scratch[..want]) {
+            let room = self.input.room(limit, spare);
+            let want = room.len();
+            match self.stream.read(room) {
                 Ok(0) => {
                     self.peer_closed = true;
                     return Ok(ReadResult::Eof);
                 }
                 Ok(n) => {
-                    self.input.extend_from_slice(&scratch[..n]);
+                    self.input.filled(n);
                     // A short read emptied the kernel's buffer: asking again would only return
                     // WouldBlock, one wasted system call per message. New bytes raise a new edge. A
                     // hang-up reported with this event is the exception: its EOF must still be read.
@@ -260,13 +263,11 @@ impl Connection {
         }
     }
 
-    /// Removes the first `consumed` bytes of input (and frees the buffer when it empties).
+    /// Marks the first `consumed` bytes of input as parsed (O(1): nothing moves; see
+    /// [`InputBuffer`]). The buffer is given back once the work on the connection is done
+    /// ([`InputBuffer::park`]).
     pub fn consume_input(&mut self, consumed: usize) {
-        if consumed >= self.input.len() {
-            self.input = Vec::new();
-        } else if consumed > 0 {
-            self.input.drain(..consumed);
-        }
+        self.input.consume(consumed);
     }
 
     /// Closes our sending side: the peer reads EOF after the bytes already written.

@@ -45,9 +45,6 @@ const WAKER: Token = Token(usize::MAX - 2);
 /// How often expired channel sessions are looked for.
 pub(crate) const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Size of the buffer each read lands in before it is appended to a connection's input.
-const READ_CHUNK_BYTES: usize = 64 * 1024;
-
 /// Whether a connection goes on after a piece of work.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Fate {
@@ -66,7 +63,9 @@ pub struct Server {
     pub(crate) timers: Timers,
     pub(crate) hub: Hub,
     pub(crate) config: Config,
-    scratch: Vec<u8>,
+    /// Input storage lent to whichever connection reads next; each connection gives it back once its
+    /// input is empty (see [`crate::server::input`]), so an idle connection holds no read buffer.
+    spare_input: Vec<u8>,
     next_serial: u64,
     pub(crate) next_clock_tick: Option<Instant>,
     /// Channel applications and their clients' sessions.
@@ -116,7 +115,7 @@ impl Server {
             timers: Timers::default(),
             hub,
             config,
-            scratch: vec![0; READ_CHUNK_BYTES],
+            spare_input: Vec::new(),
             next_serial: 0,
             next_clock_tick,
             sessions,
@@ -281,7 +280,7 @@ impl Server {
     ) -> Fate {
         if read && !self.output_backlogged(conn) {
             let max_input = self.max_input_bytes(&conn.state);
-            match conn.read_available(&mut self.scratch, max_input) {
+            match conn.read_available(&mut self.spare_input, max_input) {
                 Ok(ReadResult::Drained | ReadResult::Full | ReadResult::Eof) => {}
                 Err(e) => {
                     log(Some(conn.peer), format_args!("read failed: {e}"));
@@ -293,6 +292,7 @@ impl Server {
             }
         }
         self.process_input(token, conn, now);
+        conn.input.park(&mut self.spare_input);
         match conn.flush() {
             Ok(_) => {}
             Err(e) => {
@@ -330,7 +330,7 @@ impl Server {
                 }
                 State::Closing { .. } => {
                     // Lingering close: whatever the peer still sends is read and thrown away.
-                    conn.consume_input(conn.input.len());
+                    conn.input.clear();
                     false
                 }
                 // Pipelined requests wait in the input buffer until the held response is done.
@@ -348,7 +348,7 @@ impl Server {
         if conn.input.is_empty() || self.output_backlogged(conn) {
             return false;
         }
-        match parse_request(&conn.input, &self.config.http) {
+        match parse_request(conn.input.unread(), &self.config.http) {
             Ok(ParseStatus::Incomplete) => {
                 if let State::Request {
                     started: started @ None,
@@ -371,7 +371,7 @@ impl Server {
             }
             Err(error) => {
                 log(Some(conn.peer), format_args!("bad request: {error}"));
-                conn.consume_input(conn.input.len());
+                conn.input.clear();
                 let response = crate::http::Response::error(error.status, error.reason);
                 self.write_response(conn, &response, false, false, now);
                 false
@@ -515,7 +515,7 @@ impl Server {
                 );
                 let response =
                     crate::http::Response::error(408, "the request was not complete in time");
-                conn.consume_input(conn.input.len());
+                conn.input.clear();
                 self.write_response(conn, &response, false, false, now);
             }
             State::Request { started: None } => return Fate::Close, // idle keep-alive connection

@@ -15,6 +15,7 @@ pub mod config;
 pub mod connection;
 pub mod delivery;
 pub mod event_loop;
+pub mod input;
 pub mod routes;
 pub mod slab;
 pub mod timers;

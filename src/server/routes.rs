@@ -502,7 +502,7 @@ impl Server {
             else {
                 break;
             };
-            match ws.protocol.read(&input[used..], output, now) {
+            match ws.protocol.read(&input.unread()[used..], output, now) {
                 Ok(outcome) => {
                     used += outcome.consumed;
                     match outcome.event {
