@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Every state knows its one deadline (header timeout, idle timeout, hold, heartbeat, WebSocket ping,
-//! lingering close) through [`Connection::deadline`]. Input that arrives while a request is held stays in
+//! lingering close) through `Server::deadline` (in `event_loop.rs`). Input that arrives while a request is held stays in
 //! the input buffer and is parsed once the held response is done, so pipelined requests are still answered
 //! in order.
 
