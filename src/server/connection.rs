@@ -19,8 +19,7 @@
 //! Every state knows its one deadline (header timeout, idle timeout, hold, heartbeat, WebSocket ping,
 //! lingering close), which `Server::deadline` (in `event_loop.rs`) reads. Input that arrives while a
 //! request is held stays in the input buffer and is parsed once the held response is done, so pipelined
-//! requests are still answered
-//! in order.
+//! requests are still answered in order.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
