@@ -15,6 +15,8 @@
 //! A response that streams (XHR streaming, iframe, SSE) does not know its length, so it says
 //! `Transfer-Encoding: chunked` instead and the body follows as chunks ([`crate::http::chunked`]).
 
+use std::io::Write as _;
+
 use crate::http::HttpError;
 
 /// A response waiting to be written.
@@ -71,15 +73,15 @@ impl Response {
     /// `Connection: close`.
     pub fn write(&self, out: &mut Vec<u8>, now_unix_secs: u64, head_only: bool, keep_alive: bool) {
         // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF
-        push_line(
-            out,
-            &format!("HTTP/1.1 {} {}", self.status, reason_phrase(self.status)),
-        );
+        // (Writing into a Vec cannot fail, hence the ignored results; `write!` formats straight into
+        // the output, without a String per line.)
+        let status = self.status;
+        let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason_phrase(status));
         // RFC 9110 §6.6.1: an origin server with a clock MUST send Date in 2xx, 3xx and 4xx responses.
-        push_line(out, &format!("Date: {}", http_date(now_unix_secs)));
+        let _ = write!(out, "Date: {}\r\n", http_date(now_unix_secs));
         push_line(out, "Server: pushlab");
         for (name, value) in &self.headers {
-            push_line(out, &format!("{name}: {value}"));
+            let _ = write!(out, "{name}: {value}\r\n");
         }
         let has_body = status_allows_body(self.status);
         if has_body && self.chunked {
@@ -87,7 +89,7 @@ impl Response {
             push_line(out, "Transfer-Encoding: chunked");
         } else if has_body {
             // RFC 9110 §8.6: on a HEAD response, Content-Length is the length a GET would have had.
-            push_line(out, &format!("Content-Length: {}", self.body.len()));
+            let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
         }
         // RFC 9112 §9.6: "close" tells the client this is the last response on the connection.
         // A 101 hands the connection over to another protocol, so it never says close.
