@@ -40,11 +40,19 @@ impl Page {
         debugger
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap_or_else(|e| panic!("{e}"));
-        Page {
+        let mut page = Page {
             debugger,
             next_id: 1,
             _browser: browser,
-        }
+        };
+        // The page can be listed before its document is ours: until the navigation commits, the
+        // debugger talks to the initial about:blank (where a relative import would fail, say).
+        page.wait_until(
+            &format!("location.href.startsWith({})", json_string(url)),
+            "location.href",
+            ATTACH_TIMEOUT,
+        );
+        page
     }
 
     /// Evaluates `expression` in the page and returns its value (`returnByValue`: JSON-like values).
