@@ -112,6 +112,10 @@
   var AUTO_ORDER = ["websocket", "sse", "longpoll"];
   // ANCHOR_END: auto_order
 
+  // Answers to "open a session" that asking again cannot change: a bad request, a forbidden or unknown
+  // application, a wrong method. (503, too many sessions, may pass: that one is retried.)
+  var FINAL_REFUSALS = [400, 403, 404, 405];
+
   // Held streams get a dead-connection watchdog (see the top comment for why not WebSocket).
   var WATCHED = { sse: true, stream: true, iframe: true };
 
@@ -679,8 +683,11 @@
     link.request();
     socket.onopen = function () {
       wasOpen = true;
+      // A frame only on a socket that is open right now: a closing socket would drop it silently.
       link.sendFrame = function (text) {
+        if (socket.readyState !== WebSocket.OPEN) return false;
         socket.send(text);
+        return true;
       };
       link.opened();
     };
@@ -862,13 +869,12 @@
 
   /**
    * Sends `data` upstream. On an open WebSocket it is a text frame (the server publishes it); on every
-   * other transport, and on a WebSocket not open yet, it is POST /publish/{topic}.
+   * other transport, and on a WebSocket not open (yet, or any more), it is POST /publish/{topic}.
    * Resolves to {via: "websocket"} or {via: "POST", id}.
    */
   Channel.prototype.send = function (data) {
     var text = String(data);
-    if (this._link && this._link.sendFrame) {
-      this._link.sendFrame(text);
+    if (this._link && this._link.sendFrame && this._link.sendFrame(text)) {
       return Promise.resolve({ via: "websocket" });
     }
     var stats = this.stats;
@@ -930,8 +936,12 @@
    *                                A 404 (the session expired after the grace period, or the server
    *                                restarted) opens a new session, and onopen says {fresh: true}.
    *
+   * Opening refused with 400, 403, 404 or 405 ends the session (asking again cannot help); a 503, the
+   * server's session limit, is retried with backoff like a network error.
+   *
    * The callbacks are the channel's (onopen, onmessage, onreset, onerror, onclose, ontransportchange);
-   * onopen's event also carries `session`, the id. Sends made before the session exists wait for it.
+   * onopen's event also carries `session`, the id. Sends made before the session exists wait for it and
+   * then go out one after another, in order.
    */
   // ANCHOR: session
   function Session(app, options) {
@@ -951,8 +961,13 @@
     this._onPageHide = function () {
       self._closeByBeacon();
     };
+    this._onPageShow = function (event) {
+      // Back from the back/forward cache: the beacon ended the old session, so open a new one.
+      if (event && event.persisted && self.state !== "closed" && self.id === null) self._open();
+    };
     if (typeof global.addEventListener === "function") {
       global.addEventListener("pagehide", this._onPageHide);
+      global.addEventListener("pageshow", this._onPageShow);
     }
     setTimeout(function () {
       self._open();
@@ -1002,13 +1017,16 @@
       return;
     }
     if (!valid) {
-      this._retry("POST " + this._url() + " answered HTTP " + answer.status);
+      var why = "POST " + this._url() + " answered HTTP " + answer.status;
+      // A refusal that asking again cannot change (no such application, say) ends the session; a
+      // 503 (too many sessions) or another 5xx may pass, so it is retried with backoff.
+      if (FINAL_REFUSALS.indexOf(answer.status) >= 0) this._end(why);
+      else this._retry(why);
       return;
     }
     this.id = body.session;
     var fresh = this._opens > 0;
     this._opens += 1;
-    this._attempt = 0;
     var settings = Object.assign({}, this.options, {
       after: 0,
       sendPath: "channel/" + encodeURIComponent(this.app) + "/" + this.id,
@@ -1016,8 +1034,15 @@
     var channel = new Channel(body.topic, settings);
     this._channel = channel;
     this._forward(channel, fresh);
+    // One after another, in order: sent at once, two POSTs could travel on two connections and reach
+    // the application in the other order.
+    var previous = Promise.resolve();
     this._waitingSends.splice(0).forEach(function (waiting) {
-      channel.send(waiting.data).then(waiting.resolve, waiting.reject);
+      previous = previous
+        .then(function () {
+          return channel.send(waiting.data);
+        })
+        .then(waiting.resolve, waiting.reject);
     });
   };
 
@@ -1026,6 +1051,7 @@
     var self = this;
     channel.onopen = function (ev) {
       self.state = "open";
+      self._attempt = 0; // a session that got through resets the backoff
       var first = !ev.reconnect;
       self._emit("open", { transport: ev.transport, reconnect: ev.reconnect, session: self.id, fresh: fresh && first });
     };
@@ -1068,26 +1094,42 @@
 
   Session.prototype._renew = function () {
     if (this.state === "closed") return;
+    var transport = this.transport;
     var reason = "the server no longer knows session " + this.id + " (expired or restarted)";
     stopQuietly(this._channel);
     this._channel = null;
     this.id = null;
     this.state = "reconnecting";
-    this._emit("close", { transport: this.transport, reason: reason, reconnecting: true, delayMs: 0 });
-    this._open();
+    // The channel has already reported its close; this says why reconnecting to it is pointless. A new
+    // session follows after the backoff delay, so two servers that disagree cannot make a storm.
+    this._emit("error", { transport: transport, reason: reason });
+    this._retryLater();
   };
 
-  Session.prototype._retry = function (reason) {
-    if (this.state === "closed") return;
+  Session.prototype._retryLater = function () {
     var delayMs = backoffDelayMs(this._attempt, this.options.backoffBaseMs, this.options.backoffMaxMs);
     this._attempt += 1;
-    this.state = "reconnecting";
-    this._emit("error", { transport: this.transport, reason: reason });
-    this._emit("close", { transport: this.transport, reason: reason, reconnecting: true, delayMs: delayMs });
     var self = this;
     this._retryTimer = setTimeout(function () {
       self._open();
     }, delayMs);
+    return delayMs;
+  };
+
+  Session.prototype._retry = function (reason) {
+    if (this.state === "closed") return;
+    var transport = this.transport;
+    this.state = "reconnecting";
+    var delayMs = this._retryLater();
+    this._emit("error", { transport: transport, reason: reason });
+    this._emit("close", { transport: transport, reason: reason, reconnecting: true, delayMs: delayMs });
+  };
+
+  /** The server refused for good: stop, and fail the sends that were waiting. */
+  Session.prototype._end = function (reason) {
+    var transport = this.transport;
+    this._emit("error", { transport: transport, reason: reason });
+    this._shutDown(transport, reason);
   };
 
   Session.prototype._emit = Channel.prototype._emit;
@@ -1111,30 +1153,49 @@
     });
   };
 
-  /** Ends the session for good; the application's on_close runs. Resolves when the server has heard. */
+  /**
+   * Ends the session for good; the application's on_close runs. The promise resolves once the close
+   * request is answered, or failed (there is nothing more to do then), or at once if no session was
+   * open yet.
+   */
   Session.prototype.close = function () {
     if (this.state === "closed") return Promise.resolve();
+    var id = this.id;
+    this._shutDown(this.transport, "closed by the page");
+    if (id === null) return Promise.resolve();
+    var url = this._url("/" + id + "/close");
+    return fetchJson(url, { method: "POST" }, this.options.requestTimeoutMs).then(noop, noop);
+  };
+
+  /** Stops everything of this session on the page side and fires the last close. */
+  Session.prototype._shutDown = function (transport, reason) {
     this.state = "closed";
     clearTimeout(this._retryTimer);
     if (typeof global.removeEventListener === "function") {
       global.removeEventListener("pagehide", this._onPageHide);
+      global.removeEventListener("pageshow", this._onPageShow);
     }
     this._waitingSends.splice(0).forEach(function (waiting) {
-      waiting.reject(new Error("pushlab: the session was closed before it opened"));
+      waiting.reject(new Error("pushlab: the session ended before it opened (" + reason + ")"));
     });
     stopQuietly(this._channel);
     this._channel = null;
-    this._emit("close", { transport: this.transport, reason: "closed by the page", reconnecting: false, delayMs: null });
-    if (this.id === null) return Promise.resolve();
-    var url = this._url("/" + this.id + "/close");
-    return fetchJson(url, { method: "POST" }, this.options.requestTimeoutMs).then(noop, noop);
+    this._emit("close", { transport: transport, reason: reason, reconnecting: false, delayMs: null });
   };
 
-  /** The page is going away: a beacon is the one request a browser still sends then. */
+  /**
+   * The page is going away: a beacon is the one request a browser still sends then. The session is over
+   * on the server, so the page forgets it too; if the page comes back from the back/forward cache,
+   * `pageshow` opens a new one.
+   */
   Session.prototype._closeByBeacon = function () {
     var nav = global.navigator;
     if (this.state === "closed" || this.id === null || !nav || typeof nav.sendBeacon !== "function") return;
     nav.sendBeacon(this._url("/" + this.id + "/close"));
+    stopQuietly(this._channel);
+    this._channel = null;
+    this.id = null;
+    this.state = "reconnecting";
   };
 
   /** Closes a channel without letting its last events reach anyone. */

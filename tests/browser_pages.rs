@@ -41,20 +41,33 @@ fn server() -> RunningServer {
     spawn(config).unwrap_or_else(|e| panic!("server did not start: {e}"))
 }
 
+/// A page in Chromium, its server, and this test's turn with the browser.
+struct Visit {
+    // Fields drop in order: Chromium is killed first, then the server stops, and only then may the
+    // next test start its browser.
+    page: Page,
+    server: RunningServer,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+}
+
 /// The server and a page on `path`, or `None` when Chromium is missing (and CI is not set).
-fn open(path: &str) -> Option<(RunningServer, Page, std::sync::MutexGuard<'static, ()>)> {
+fn open(path: &str) -> Option<Visit> {
     let chromium = chromium_or_skip()?;
     let one_at_a_time = BROWSER_LOCK
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let server = server();
     let page = Page::open(&chromium, &format!("http://{}{path}", server.addr));
-    Some((server, page, one_at_a_time))
+    Some(Visit {
+        page,
+        server,
+        _one_at_a_time: one_at_a_time,
+    })
 }
 
 #[test]
 fn the_dashboard_shows_all_seven_techniques_live() {
-    let Some((_server, mut page, _lock)) = open("/") else {
+    let Some(Visit { mut page, .. }) = open("/") else {
         return;
     };
     // Every card: open, at least three clock messages counted, and a latency shown.
@@ -86,7 +99,10 @@ fn the_dashboard_shows_all_seven_techniques_live() {
 
 #[test]
 fn the_chat_page_sends_a_line_and_shows_it_from_the_topic() {
-    let Some((server, mut page, _lock)) = open("/chat.html?transport=longpoll&name=tester") else {
+    let Some(Visit {
+        mut page, server, ..
+    }) = open("/chat.html?transport=longpoll&name=tester")
+    else {
         return;
     };
     let status = "document.getElementById('status').textContent";
@@ -116,7 +132,10 @@ fn the_chat_page_sends_a_line_and_shows_it_from_the_topic() {
 
 #[test]
 fn the_channel_page_echoes_privately_through_a_session() {
-    let Some((server, mut page, _lock)) = open("/channel.html?app=echo&transport=sse") else {
+    let Some(Visit {
+        mut page, server, ..
+    }) = open("/channel.html?app=echo&transport=sse")
+    else {
         return;
     };
     let status = "document.getElementById('status').textContent";
@@ -150,7 +169,7 @@ fn the_channel_page_echoes_privately_through_a_session() {
 #[test]
 fn the_client_loads_as_an_es_module_with_named_exports() {
     // A lesson page loads no library: a clean page to import into.
-    let Some((_server, mut page, _lock)) = open("/lessons/sse.html") else {
+    let Some(Visit { mut page, .. }) = open("/lessons/sse.html") else {
         return;
     };
     page.wait_until(
@@ -170,7 +189,7 @@ fn the_client_loads_as_an_es_module_with_named_exports() {
 
 /// A lesson page shows `#<id>  <latency> ms` for each clock message: wait for three, in id order.
 fn lesson_page_shows_the_clock(lesson: &str) {
-    let Some((_server, mut page, _lock)) = open(&format!("/lessons/{lesson}.html")) else {
+    let Some(Visit { mut page, .. }) = open(&format!("/lessons/{lesson}.html")) else {
         return;
     };
     let ids = "(document.getElementById('output').textContent.match(/#\\d+ +-?\\d+ ms/g) || [])

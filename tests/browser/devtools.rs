@@ -125,13 +125,14 @@ fn wait_for_port(profile: &Path) -> u16 {
     let file = profile.join("DevToolsActivePort");
     let deadline = Instant::now() + ATTACH_TIMEOUT;
     while Instant::now() < deadline {
+        // Two lines, the port and the browser's socket path; trust the file only once both are
+        // there, so that a port number still being written is not read.
         if let Ok(text) = std::fs::read_to_string(&file) {
-            if let Some(port) = text
-                .lines()
-                .next()
-                .and_then(|line| line.trim().parse().ok())
-            {
-                return port;
+            let mut lines = text.lines();
+            if let (Some(port), Some(_path)) = (lines.next(), lines.next()) {
+                if let Ok(port) = port.trim().parse() {
+                    return port;
+                }
             }
         }
         thread::sleep(Duration::from_millis(50));

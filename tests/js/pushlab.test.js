@@ -1,4 +1,4 @@
-// Unit tests of static/pushlab.js in Node, no dependency: `node --test tests/js/`.
+// Unit tests of static/pushlab.js in Node, no dependency: `node --test tests/js/pushlab.test.js`.
 //
 // The pure helpers are tested directly. The channel's policy (auto fallback, resume by id, duplicates,
 // resets, backoff, send) is tested against fake WebSocket, EventSource and fetch objects that the test
@@ -106,6 +106,11 @@ class FakeWebSocket {
   frame(obj) { this.onmessage && this.onmessage({ data: JSON.stringify(obj) }); }
   drop(code) { this.readyState = 3; this.onclose && this.onclose({ code, reason: "" }); }
 }
+
+FakeWebSocket.CONNECTING = 0;
+FakeWebSocket.OPEN = 1;
+FakeWebSocket.CLOSING = 2;
+FakeWebSocket.CLOSED = 3;
 
 const sources = [];
 class FakeEventSource {
@@ -397,6 +402,8 @@ test("a session the server forgot (404 on the status query) is replaced by a fre
   assert.equal(status.init.method, undefined, "a GET");
   answerStatus(status, 404, { error: "no such session" });
   await tick();
+  assert.equal(fetches.filter((f) => f.url === "/channel/echo").length, 1, "not at once: after a backoff delay");
+  await tick(20);
   const reopen = fetches.filter((f) => f.url === "/channel/echo");
   assert.equal(reopen.length, 2, "a new session is opened");
   answer(reopen[1], { session: "new2", topic: "session-new2" });
@@ -427,4 +434,98 @@ test("a session still known after a failure just reconnects, keeping its id", as
   assert.equal(fetches.filter((f) => f.url === "/channel/echo").length, 1, "no new session");
   assert.equal(sockets[sockets.length - 1].url, "ws://127.0.0.1:8080/ws/session-keep?after=3");
   await closeAnswered(s);
+});
+
+test("a session refused for good (404: no such application) ends, and its waiting sends fail", async () => {
+  reset();
+  const { s, events } = recordedSession("nope", { transport: "poll", backoffBaseMs: 5 });
+  const early = s.send("lost");
+  await tick();
+  answerStatus(fetches[0], 404, { error: "no such application" });
+  await assert.rejects(early, /ended before it opened/);
+  await tick(30);
+  assert.equal(fetches.filter((f) => f.url === "/channel/nope").length, 1, "not asked again");
+  assert.equal(s.state, "closed");
+  const closes = events.filter((e) => e[0] === "close").map((e) => e[1].reconnecting);
+  assert.deepEqual(closes, [false]);
+  assert.match(events.find((e) => e[0] === "error")[1].reason, /HTTP 404/);
+});
+
+test("a session refused for now (503: too many sessions) is asked again after a backoff delay", async () => {
+  reset();
+  const { s, events } = recordedSession("echo", { transport: "poll", backoffBaseMs: 10, requestTimeoutMs: 200 });
+  await tick();
+  answerStatus(fetches[0], 503, { error: "too many sessions" });
+  await tick();
+  assert.equal(s.state, "reconnecting");
+  assert.equal(events.find((e) => e[0] === "close")[1].reconnecting, true);
+  await tick(20);
+  assert.equal(fetches.filter((f) => f.url === "/channel/echo").length, 2);
+  await closeAnswered(s);
+});
+
+test("sends made before the session opened go out one after another, in order", async () => {
+  reset();
+  const { s } = recordedSession("echo", { transport: "poll" });
+  const first = s.send("one");
+  const second = s.send("two");
+  await tick();
+  answer(fetches[0], { session: "q1", topic: "session-q1" });
+  await tick();
+  const posts = () => fetches.filter((f) => f.url === "/channel/echo/q1");
+  assert.deepEqual(posts().map((f) => f.init.body), ["one"], "the second waits for the first");
+  answer(posts()[0], {});
+  await first;
+  await tick();
+  assert.deepEqual(posts().map((f) => f.init.body), ["one", "two"]);
+  answer(posts()[1], {});
+  await second;
+  await closeAnswered(s);
+});
+
+test("a send on a WebSocket that is closing goes by POST instead of being dropped", async () => {
+  reset();
+  const { ch } = recorded("room", { transport: "websocket" });
+  await tick();
+  sockets[0].open();
+  sockets[0].readyState = FakeWebSocket.CLOSING;
+  const sent = ch.send("not lost");
+  assert.deepEqual(sockets[0].sent, []);
+  const post = fetches.find((f) => f.url === "/publish/room");
+  assert.equal(post.init.body, "not lost");
+  answer(post, { id: 9 });
+  assert.deepEqual(await sent, { via: "POST", id: 9 });
+  ch.close();
+});
+
+test("leaving the page closes the session with a beacon; coming back from the cache opens a new one", async () => {
+  reset();
+  const listeners = {};
+  const beacons = [];
+  globalThis.addEventListener = (name, fn) => { listeners[name] = fn; };
+  globalThis.removeEventListener = (name) => { delete listeners[name]; };
+  Object.defineProperty(globalThis, "navigator", {
+    value: { sendBeacon: (url) => beacons.push(url) }, configurable: true, writable: true,
+  });
+  try {
+    const { s } = recordedSession("chat", { transport: "poll" });
+    await tick();
+    answer(fetches[0], { session: "b1", topic: "session-b1" });
+    await tick(5);
+    listeners.pagehide({ persisted: true });
+    assert.deepEqual(beacons, ["/channel/chat/b1/close"]);
+    assert.equal(s.id, null, "the page forgets the ended session");
+    listeners.pageshow({ persisted: true });
+    await tick();
+    assert.equal(fetches.filter((f) => f.url === "/channel/chat").length, 2, "a new session on return");
+    answer(fetches.filter((f) => f.url === "/channel/chat")[1], { session: "b2", topic: "session-b2" });
+    await tick(5);
+    assert.equal(s.id, "b2");
+    await closeAnswered(s);
+    assert.equal(listeners.pagehide, undefined, "close() removes its listeners");
+  } finally {
+    delete globalThis.addEventListener;
+    delete globalThis.removeEventListener;
+    delete globalThis.navigator;
+  }
 });
