@@ -67,9 +67,10 @@ fn open(path: &str) -> Option<Visit> {
 
 #[test]
 fn the_dashboard_shows_all_seven_techniques_live() {
-    let Some(Visit { mut page, .. }) = open("/") else {
+    let Some(mut visit) = open("/") else {
         return;
     };
+    let page = &mut visit.page;
     // Every card: open, at least three clock messages counted, and a latency shown.
     let cards = "[...document.querySelectorAll('#cards .card')].map(card => ({
         title: card.querySelector('h3').textContent,
@@ -99,12 +100,10 @@ fn the_dashboard_shows_all_seven_techniques_live() {
 
 #[test]
 fn the_chat_page_sends_a_line_and_shows_it_from_the_topic() {
-    let Some(Visit {
-        mut page, server, ..
-    }) = open("/chat.html?transport=longpoll&name=tester")
-    else {
+    let Some(mut visit) = open("/chat.html?transport=longpoll&name=tester") else {
         return;
     };
+    let page = &mut visit.page;
     let status = "document.getElementById('status').textContent";
     page.wait_until(
         &format!("{status} === 'longpoll: open'"),
@@ -121,7 +120,7 @@ fn the_chat_page_sends_a_line_and_shows_it_from_the_topic() {
         messages,
         LIVE_TIMEOUT,
     );
-    let published = topic_data(server.addr, "chat");
+    let published = topic_data(visit.server.addr, "chat");
     assert!(
         published
             .iter()
@@ -132,12 +131,10 @@ fn the_chat_page_sends_a_line_and_shows_it_from_the_topic() {
 
 #[test]
 fn the_channel_page_echoes_privately_through_a_session() {
-    let Some(Visit {
-        mut page, server, ..
-    }) = open("/channel.html?app=echo&transport=sse")
-    else {
+    let Some(mut visit) = open("/channel.html?app=echo&transport=sse") else {
         return;
     };
+    let page = &mut visit.page;
     let status = "document.getElementById('status').textContent";
     page.wait_until(&format!("{status} === 'sse: open'"), status, LIVE_TIMEOUT);
     page.evaluate(
@@ -161,7 +158,7 @@ fn the_channel_page_echoes_privately_through_a_session() {
         .find(|word| word.len() == 32)
         .unwrap_or_else(|| panic!("no session id in the log: {log}"));
     assert_eq!(
-        topic_data(server.addr, &format!("session-{session}")),
+        topic_data(visit.server.addr, &format!("session-{session}")),
         vec!["only for me".to_string()]
     );
 }
@@ -169,9 +166,10 @@ fn the_channel_page_echoes_privately_through_a_session() {
 #[test]
 fn the_client_loads_as_an_es_module_with_named_exports() {
     // A lesson page loads no library: a clean page to import into.
-    let Some(Visit { mut page, .. }) = open("/lessons/sse.html") else {
+    let Some(mut visit) = open("/lessons/sse.html") else {
         return;
     };
+    let page = &mut visit.page;
     page.wait_until(
         "document.readyState === 'complete'",
         "document.readyState",
@@ -189,9 +187,10 @@ fn the_client_loads_as_an_es_module_with_named_exports() {
 
 /// A lesson page shows `#<id>  <latency> ms` for each clock message: wait for three, in id order.
 fn lesson_page_shows_the_clock(lesson: &str) {
-    let Some(Visit { mut page, .. }) = open(&format!("/lessons/{lesson}.html")) else {
+    let Some(mut visit) = open(&format!("/lessons/{lesson}.html")) else {
         return;
     };
+    let page = &mut visit.page;
     let ids = "(document.getElementById('output').textContent.match(/#\\d+ +-?\\d+ ms/g) || [])
                .map(line => Number(line.slice(1).split(' ')[0]))";
     page.wait_until(
