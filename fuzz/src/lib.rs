@@ -15,7 +15,7 @@ use pushlab::client::sse::SseParser;
 use pushlab::http::chunked::{decode_chunked, encode_chunk, encode_last_chunk, ChunkedStatus};
 use pushlab::http::{parse_request, ParseStatus};
 use pushlab::server::config::{HttpLimits, WsConfig};
-use pushlab::ws::frame::decode_header;
+use pushlab::ws::frame::{decode_header, Opcode};
 use pushlab::ws::utf8::Utf8Validator;
 use pushlab::ws::{Role, WsProtocol};
 
@@ -27,12 +27,25 @@ fn split_point(data: &[u8]) -> (usize, &[u8]) {
     }
 }
 
+/// Limits small enough for the fuzzer's inputs (at most a few KiB) to reach every size check.
+fn small_http_limits() -> HttpLimits {
+    HttpLimits {
+        max_request_line_bytes: 64,
+        max_header_bytes: 256,
+        max_headers: 8,
+        max_body_bytes: 128,
+    }
+}
+
 /// HTTP/1.1 request parsing (RFC 9112). A request that parses completely must not depend on the bytes
-/// after it: parsing exactly the bytes it consumed gives the same request. A refusal must carry a status
-/// pushlab answers with: 4xx, 501 (a transfer coding it does not know) or 505 (an HTTP version it does
-/// not speak).
+/// after it (parsing exactly the bytes it consumed gives the same request), and must not be complete
+/// any sooner: a strict prefix of it is `Incomplete`, neither a request nor a refusal (a parser that took
+/// a cut-off body or chunked stream for a whole one would let requests be smuggled). A refusal must carry
+/// a status pushlab answers with: 4xx, 501 (a transfer coding it does not know) or 505 (an HTTP version
+/// it does not speak).
 pub fn http_request(data: &[u8]) {
-    let limits = HttpLimits::default();
+    let (split, data) = split_point(data);
+    let limits = small_http_limits();
     match parse_request(data, &limits) {
         Ok(ParseStatus::Complete { request, consumed }) => {
             assert!(consumed > 0 && consumed <= data.len());
@@ -42,6 +55,13 @@ pub fn http_request(data: &[u8]) {
                 Ok(ParseStatus::Complete { request, consumed }),
                 "a complete request changed when the bytes after it were removed"
             );
+            for cut in [consumed - 1, split.min(consumed - 1)] {
+                assert_eq!(
+                    parse_request(&data[..cut], &limits),
+                    Ok(ParseStatus::Incomplete),
+                    "the first {cut} of {consumed} bytes are not a whole request yet"
+                );
+            }
         }
         Ok(ParseStatus::Incomplete) => {}
         Err(error) => {
@@ -54,13 +74,19 @@ pub fn http_request(data: &[u8]) {
     }
 }
 
-/// Chunked bodies (RFC 9112 §7.1). A complete body decodes the same from exactly the bytes it used, and
-/// the decoded body, encoded again by pushlab's encoder, decodes to itself.
+/// Chunked bodies (RFC 9112 §7.1). A complete body decodes the same from exactly the bytes it used and
+/// is not complete one byte sooner, and the decoded body, encoded again by pushlab's encoder, decodes to
+/// itself.
 pub fn chunked_body(data: &[u8]) {
-    let max_body_bytes = 1 << 16;
+    let max_body_bytes = 256; // small, so that the 413 is reachable
     if let Ok(ChunkedStatus::Complete { body, consumed }) = decode_chunked(data, max_body_bytes) {
-        assert!(consumed <= data.len());
+        assert!(consumed > 0 && consumed <= data.len());
         assert!(body.len() <= consumed);
+        assert_eq!(
+            decode_chunked(&data[..consumed - 1], max_body_bytes),
+            Ok(ChunkedStatus::Incomplete),
+            "complete one byte early"
+        );
         assert_eq!(
             decode_chunked(&data[..consumed], max_body_bytes),
             Ok(ChunkedStatus::Complete {
@@ -84,43 +110,65 @@ pub fn chunked_body(data: &[u8]) {
     }
 }
 
-/// The server side of RFC 6455, fed in two reads split where the first byte says. The protocol must not
-/// panic, every failure must carry a close code for a peer's fault (1002, 1007, 1008, 1009), and what the
-/// server writes must be well-formed, unmasked frames (§5.1).
+/// The server side of RFC 6455, fed whole and in two reads split where the first byte says. Both ways
+/// must give the same events, the same bytes written and the same verdict; a failure must carry a close
+/// code for a peer's fault (1002, 1007, 1008, 1009) and be announced by exactly one close frame with that
+/// code, sent last; everything written must be whole, unmasked frames (§5.1).
 pub fn ws_server(data: &[u8]) {
     let (split, data) = split_point(data);
+    let whole = run_ws_server(&[data]);
+    let two_reads = run_ws_server(&[&data[..split], &data[split..]]);
+    assert_eq!(whole, two_reads, "split at {split}");
+    let (_events, written, error) = whole;
+    let frames = server_frames(&written);
+    let closes: Vec<&(Opcode, Vec<u8>)> = frames.iter().filter(|f| f.0 == Opcode::Close).collect();
+    assert!(closes.len() <= 1, "more than one close frame");
+    if let Some(code) = error {
+        assert!(
+            [1002, 1007, 1008, 1009].contains(&code),
+            "close code {code} for a peer's fault"
+        );
+        let last = frames
+            .last()
+            .expect("a failure is announced by a close frame");
+        assert_eq!(last.0, Opcode::Close, "the close frame comes last");
+        assert_eq!(last.1.get(..2), Some(&code.to_be_bytes()[..]));
+    }
+}
+
+/// What a fresh server protocol makes of `reads`: its events (as text), the bytes it wrote, and the
+/// close code of the failure that ended it, if one did.
+fn run_ws_server(reads: &[&[u8]]) -> (Vec<String>, Vec<u8>, Option<u16>) {
     let config = WsConfig {
-        max_message_bytes: 1 << 12, // small, so the size limit is reachable
+        max_message_bytes: 256, // small, so that 1009 is reachable across fragments too
         ..WsConfig::default()
     };
     let now = Instant::now();
     let mut protocol = WsProtocol::new(Role::Server, &config, now);
-    let mut buffer = Vec::new();
-    let mut out = Vec::new();
-    'reads: for piece in [&data[..split], &data[split..]] {
+    let (mut buffer, mut out, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    for piece in reads {
         buffer.extend_from_slice(piece);
         loop {
             match protocol.read(&buffer, &mut out, now) {
                 Ok(outcome) => {
                     assert!(outcome.consumed <= buffer.len());
                     buffer.drain(..outcome.consumed);
-                    if outcome.consumed == 0 && outcome.event.is_none() {
+                    let progressed = outcome.consumed > 0 || outcome.event.is_some();
+                    events.extend(outcome.event.map(|event| format!("{event:?}")));
+                    if !progressed {
                         break;
                     }
                 }
-                Err(error) => {
-                    assert!(
-                        [1002, 1007, 1008, 1009].contains(&error.close_code),
-                        "close code {} for {}",
-                        error.close_code,
-                        error.reason
-                    );
-                    break 'reads;
-                }
+                Err(error) => return (events, out, Some(error.close_code)),
             }
         }
     }
-    let mut written = &out[..];
+    (events, out, None)
+}
+
+/// The frames a server wrote, as (opcode, payload); panics on a broken, partial or masked frame.
+fn server_frames(mut written: &[u8]) -> Vec<(Opcode, Vec<u8>)> {
+    let mut frames = Vec::new();
     while !written.is_empty() {
         let (header, header_len) = match decode_header(written) {
             Ok(Some(decoded)) => decoded,
@@ -129,8 +177,10 @@ pub fn ws_server(data: &[u8]) {
         assert!(header.mask.is_none(), "a server frame is masked");
         let end = header_len + header.payload_len as usize;
         assert!(end <= written.len(), "the server wrote half a frame");
+        frames.push((header.opcode, written[header_len..end].to_vec()));
         written = &written[end..];
     }
+    frames
 }
 
 /// The incremental UTF-8 validator used for text messages (RFC 6455 §8.1), fed in two pieces split where
@@ -153,7 +203,7 @@ pub fn utf8_validator(data: &[u8]) {
 /// in two reads, or one byte at a time (a line end may be split between CR and LF).
 pub fn sse_stream(data: &[u8]) {
     let (split, data) = split_point(data);
-    let max_event_bytes = 1 << 12;
+    let max_event_bytes = 256; // small, so that the size limit is reachable
     let events_of = |pieces: Vec<&[u8]>| {
         let mut parser = SseParser::new(max_event_bytes);
         let mut events = Vec::new();
