@@ -104,22 +104,9 @@ fn the_chat_page_sends_a_line_and_shows_it_from_the_topic() {
         return;
     };
     let page = &mut visit.page;
-    let status = "document.getElementById('status').textContent";
-    page.wait_until(
-        &format!("{status} === 'longpoll: open'"),
-        status,
-        LIVE_TIMEOUT,
-    );
-    page.evaluate(
-        "document.querySelector('#say input[name=text]').value = 'hello from chromium';
-         document.getElementById('say').requestSubmit(); true",
-    );
-    let messages = "document.getElementById('messages').textContent";
-    page.wait_until(
-        &format!("{messages}.includes('tester: hello from chromium')"),
-        messages,
-        LIVE_TIMEOUT,
-    );
+    wait_for_status(page, "longpoll: open");
+    say(page, "hello from chromium");
+    wait_for_messages(page, "includes('tester: hello from chromium')");
     let published = topic_data(visit.server.addr, "chat");
     assert!(
         published
@@ -135,18 +122,9 @@ fn the_channel_page_echoes_privately_through_a_session() {
         return;
     };
     let page = &mut visit.page;
-    let status = "document.getElementById('status').textContent";
-    page.wait_until(&format!("{status} === 'sse: open'"), status, LIVE_TIMEOUT);
-    page.evaluate(
-        "document.querySelector('#say input[name=text]').value = 'only for me';
-         document.getElementById('say').requestSubmit(); true",
-    );
-    let messages = "document.getElementById('messages').textContent";
-    page.wait_until(
-        &format!("{messages}.startsWith('only for me')"),
-        messages,
-        LIVE_TIMEOUT,
-    );
+    wait_for_status(page, "sse: open");
+    say(page, "only for me");
+    wait_for_messages(page, "startsWith('only for me')");
     // The log names the session; its private topic on the server holds the echo.
     let log = page.evaluate("document.getElementById('log').textContent");
     let Json::Str(log) = log else {
@@ -183,6 +161,26 @@ fn the_client_loads_as_an_es_module_with_named_exports() {
         loaded,
         Ok(Json::Str("function function function true 7".into()))
     );
+}
+
+/// Chat and channel pages: waits until the status badge reads `text`.
+fn wait_for_status(page: &mut Page, text: &str) {
+    let status = "document.getElementById('status').textContent";
+    page.wait_until(&format!("{status} === '{text}'"), status, LIVE_TIMEOUT);
+}
+
+/// Chat and channel pages: types `text` into the form and submits it, as a user would.
+fn say(page: &mut Page, text: &str) {
+    page.evaluate(&format!(
+        "document.querySelector('#say input[name=text]').value = '{text}';
+         document.getElementById('say').requestSubmit(); true"
+    ));
+}
+
+/// Chat and channel pages: waits until the message list's text passes `check` (a string method call).
+fn wait_for_messages(page: &mut Page, check: &str) {
+    let messages = "document.getElementById('messages').textContent";
+    page.wait_until(&format!("{messages}.{check}"), messages, LIVE_TIMEOUT);
 }
 
 /// A lesson page shows `#<id>  <latency> ms` for each clock message: wait for three, in id order.

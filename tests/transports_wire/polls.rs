@@ -169,35 +169,22 @@ fn long_poll_reset_is_answered_at_once() {
 
 #[test]
 fn long_poll_disconnect_removes_the_subscriber() {
-    let server = start(test_config());
-    let after = head(server.addr, "t");
-    let mut connection = HttpConnection::connect(server.addr, TIMEOUT).unwrap();
-    connection
-        .send_request(
-            "GET",
-            &door_path("longpoll", "t", Some(after), &[]),
-            &[],
-            b"",
-        )
-        .unwrap();
-    wait_for_subscribers(&server, "t", 1);
-    drop(connection);
-    wait_for_subscribers(&server, "t", 0);
+    held_request_disconnect_removes_the_subscriber("longpoll", &[]);
 }
 
 #[test]
 fn jsonp_disconnect_removes_the_subscriber() {
     // A JSONP request with nothing new is held like a long poll, so it is a subscriber until it ends.
+    held_request_disconnect_removes_the_subscriber("jsonp", &[("callback", "cb")]);
+}
+
+/// A request held on `door` counts as a subscriber while it waits, and no more once its client hangs up.
+fn held_request_disconnect_removes_the_subscriber(door: &str, params: &[(&str, &str)]) {
     let server = start(test_config());
     let after = head(server.addr, "t");
     let mut connection = HttpConnection::connect(server.addr, TIMEOUT).unwrap();
     connection
-        .send_request(
-            "GET",
-            &door_path("jsonp", "t", Some(after), &[("callback", "cb")]),
-            &[],
-            b"",
-        )
+        .send_request("GET", &door_path(door, "t", Some(after), params), &[], b"")
         .unwrap();
     wait_for_subscribers(&server, "t", 1);
     drop(connection);
