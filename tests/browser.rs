@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use support::{
-    chromium_or_skip, topic_data, transport_changes, unique_run_id, Browser, Json, Reports,
+    chromium_or_skip, topic_data, transport_changes, unique_run_id, Browser, Fields, Json, Reports,
 };
 
 use pushlab::server::{spawn, RunningServer};

@@ -24,7 +24,7 @@ use std::time::Duration;
 use devtools::Page;
 use pushlab::server::{spawn, RunningServer};
 use pushlab::Config;
-use support::{chromium_or_skip, topic_data, Json};
+use support::{chromium_or_skip, topic_data, Fields, Json};
 
 static BROWSER_LOCK: Mutex<()> = Mutex::new(());
 
@@ -86,7 +86,7 @@ fn the_dashboard_shows_all_seven_techniques_live() {
         cards,
         LIVE_TIMEOUT,
     );
-    let Json::Arr(cards) = page.evaluate(cards) else {
+    let Json::Array(cards) = page.evaluate(cards) else {
         panic!("no cards")
     };
     let mut titles: Vec<String> = cards.iter().map(|c| c.str_field("title")).collect();
@@ -127,7 +127,7 @@ fn the_channel_page_echoes_privately_through_a_session() {
     wait_for_messages(page, "startsWith('only for me')");
     // The log names the session; its private topic on the server holds the echo.
     let log = page.evaluate("document.getElementById('log').textContent");
-    let Json::Str(log) = log else {
+    let Json::String(log) = log else {
         panic!("no log: {log:?}")
     };
     let session = log
@@ -159,7 +159,7 @@ fn the_client_loads_as_an_es_module_with_named_exports() {
     );
     assert_eq!(
         loaded,
-        Ok(Json::Str("function function function true 7".into()))
+        Ok(Json::String("function function function true 7".into()))
     );
 }
 

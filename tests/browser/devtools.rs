@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use pushlab::ws::client::Client;
 use pushlab::ws::Event;
 
-use crate::support::{Browser, Json};
+use crate::support::{parse_json, Browser, Fields, Json};
 
 /// How long Chromium may take to start and show its page to the debugger.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(15);
@@ -88,10 +88,10 @@ impl Page {
                 Ok(_) => continue,
                 Err(e) => panic!("debugger: {e}"),
             };
-            let Some(answer) = Json::parse(&frame) else {
+            let Some(answer) = parse_json(&frame) else {
                 panic!("debugger sent something that is not JSON: {frame}")
             };
-            if answer.get("id") != Some(&Json::Num(id.to_string())) {
+            if answer.get("id") != Some(&Json::Number(id.to_string())) {
                 continue; // an event, or the answer to an earlier command
             }
             let result = answer.get("result").and_then(|r| r.get("result"));
@@ -149,7 +149,7 @@ fn wait_for_page_socket(debugger: SocketAddr, url: &str) -> String {
         // answer by its Content-Length (the crate's client does), not to the end of the stream.
         let answer = pushlab::client::http::get(debugger, "/json/list");
         if let Some(body) = answer.ok().and_then(|a| a.text().ok().map(str::to_string)) {
-            if let Some(Json::Arr(targets)) = Json::parse(&body) {
+            if let Some(Json::Array(targets)) = parse_json(&body) {
                 let page = targets
                     .iter()
                     .find(|t| t.str_field("type") == "page" && t.str_field("url").starts_with(url));

@@ -1,11 +1,10 @@
-//! What the browser tests stand on: finding and starting Chromium, reading the page's reports over a
-//! plain TCP socket, and just enough JSON to read them (no dependency for the test files).
+//! What the browser tests stand on: finding and starting Chromium, and reading the page's reports with
+//! the crate's own clients (a short poll of the results topic, `pushlab::client::json` to parse them).
 
 // Shared by `browser.rs` and `browser_pages.rs`, each of which uses only a part.
 #![allow(dead_code)]
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -109,7 +108,7 @@ impl Drop for Browser {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading the page's reports: a short poll of the results topic over a plain TCP socket
+// Reading the page's reports: a short poll of the results topic with the crate's poll client
 // ---------------------------------------------------------------------------------------------
 
 pub struct Reports {
@@ -122,7 +121,7 @@ impl Reports {
     pub fn all(&self) -> Vec<Json> {
         topic_data(self.addr, &self.topic)
             .iter()
-            .filter_map(|d| Json::parse(d))
+            .filter_map(|d| parse_json(d))
             .collect()
     }
 
@@ -145,337 +144,112 @@ impl Reports {
 }
 
 /// The data of every message the topic still has (`GET /poll/{topic}?after=0`), following `last`
-/// while answers come back non-empty (an answer may be capped).
+/// while answers come back non-empty (an answer may be capped), with the crate's own poll client.
 pub fn topic_data(addr: SocketAddr, topic: &str) -> Vec<String> {
     let mut data = Vec::new();
     let mut after = 0u64;
     for _ in 0..100 {
-        let body = match http_get(addr, &format!("/poll/{topic}?after={after}")) {
-            Ok(body) => body,
+        let batch = match pushlab::client::poll::short_poll(addr, topic, Some(after)) {
+            Ok(batch) => batch,
             Err(_) => return data, // e.g. the server is dropping connections right now: ask later
         };
-        let Some(json) = Json::parse(&body) else {
-            panic!("poll answer is not JSON: {body}")
-        };
-        let Some(Json::Arr(messages)) = json.get("messages") else {
-            panic!("no messages: {body}")
-        };
-        if messages.is_empty() {
+        if batch.messages.is_empty() {
             break;
         }
-        data.extend(messages.iter().map(|m| m.str_field("data")));
-        after = json.u64_field("last");
+        data.extend(batch.messages.into_iter().map(|m| m.data));
+        after = batch.last;
     }
     data
 }
 
-/// A GET on a fresh connection (`Connection: close`), answering the body of a 200.
-pub fn http_get(addr: SocketAddr, path: &str) -> io::Result<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8(raw).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no end of head"))?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(io::Error::other(format!(
-            "GET {path}: {}",
-            head.lines().next().unwrap_or("")
-        )));
-    }
-    let chunked = head.lines().any(|line| {
-        let line = line.to_ascii_lowercase();
-        line.starts_with("transfer-encoding:") && line.contains("chunked")
-    });
-    if chunked {
-        dechunk(body)
-    } else {
-        Ok(body.to_string())
-    }
-}
-
-/// Joins the chunks of a chunked body (RFC 9112 §7.1); enough for a test reading a whole response.
-fn dechunk(mut body: &str) -> io::Result<String> {
-    let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad chunked body");
-    let mut out = String::new();
-    loop {
-        let (size_line, rest) = body.split_once("\r\n").ok_or_else(bad)?;
-        let size_hex = size_line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_hex, 16).map_err(|_| bad())?;
-        if size == 0 {
-            return Ok(out);
-        }
-        let chunk = rest.get(..size).ok_or_else(bad)?;
-        out.push_str(chunk);
-        body = rest.get(size + 2..).ok_or_else(bad)?;
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
-// Just enough JSON to read the reports (no dependency for one test file)
+// Reading JSON: the crate's own parser (`pushlab::client::json`), and field helpers for the reports
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Clone, PartialEq)]
-pub enum Json {
-    Null,
-    Bool(bool),
-    /// The number's text, so that ids keep every digit.
-    Num(String),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
+pub use pushlab::client::json::JsonValue as Json;
+
+/// Parses a whole JSON document; `None` if it is not one.
+pub fn parse_json(text: &str) -> Option<Json> {
+    pushlab::client::json::parse(text).ok()
 }
 
-/// Printed as JSON-like text, so that a failing assertion shows the page's report readably.
-impl std::fmt::Debug for Json {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Json::Null => write!(f, "null"),
-            Json::Bool(b) => write!(f, "{b}"),
-            Json::Num(n) => write!(f, "{n}"),
-            Json::Str(s) => write!(f, "{s:?}"),
-            Json::Arr(items) => f.debug_list().entries(items).finish(),
-            Json::Obj(fields) => f
-                .debug_map()
-                .entries(fields.iter().map(|(k, v)| (k, v)))
-                .finish(),
-        }
-    }
-}
-
-impl Json {
-    pub fn parse(text: &str) -> Option<Json> {
-        let mut parser = JsonParser {
-            text,
-            bytes: text.as_bytes(),
-            at: 0,
-        };
-        let value = parser.value()?;
-        parser.skip_space();
-        (parser.at == parser.bytes.len()).then_some(value)
-    }
-
-    pub fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
+/// Typed reads of a report's fields, panicking with the report when a field is not what it should be.
+pub trait Fields {
     /// A string field, or "" when absent or not a string.
-    pub fn str_field(&self, key: &str) -> String {
-        match self.get(key) {
-            Some(Json::Str(s)) => s.clone(),
-            _ => String::new(),
-        }
-    }
-
-    pub fn u64_field(&self, key: &str) -> u64 {
-        match self.get(key) {
-            Some(Json::Num(n)) => n
-                .parse()
-                .unwrap_or_else(|_| panic!("{key} is not an id: {n}")),
-            other => panic!("{key} is not a number: {other:?}"),
-        }
-    }
-
-    pub fn u64_list(&self, key: &str) -> Vec<u64> {
-        match self.get(key) {
-            Some(Json::Arr(items)) => items
-                .iter()
-                .map(|item| match item {
-                    Json::Num(n) => n.parse().unwrap_or_else(|_| panic!("not an id: {n}")),
-                    other => panic!("not an id: {other:?}"),
-                })
-                .collect(),
-            other => panic!("{key} is not a list: {other:?}"),
-        }
-    }
-
-    pub fn str_list(&self, key: &str) -> Vec<String> {
-        match self.get(key) {
-            Some(Json::Arr(items)) => items
-                .iter()
-                .map(|item| match item {
-                    Json::Str(s) => s.clone(),
-                    other => format!("{other:?}"),
-                })
-                .collect(),
-            other => panic!("{key} is not a list: {other:?}"),
-        }
-    }
+    fn str_field(&self, key: &str) -> String;
+    /// A number field that is an id.
+    fn u64_field(&self, key: &str) -> u64;
+    /// A list of ids.
+    fn u64_list(&self, key: &str) -> Vec<u64>;
+    /// A list of strings (anything else in it is shown as its debug text).
+    fn str_list(&self, key: &str) -> Vec<String>;
 }
 
-struct JsonParser<'a> {
-    text: &'a str,
-    bytes: &'a [u8],
-    at: usize,
-}
+impl Fields for Json {
+    fn str_field(&self, key: &str) -> String {
+        self.get(key)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string()
+    }
 
-impl JsonParser<'_> {
-    fn skip_space(&mut self) {
-        while matches!(self.bytes.get(self.at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.at += 1;
+    fn u64_field(&self, key: &str) -> u64 {
+        match self.get(key) {
+            Some(value) => value
+                .as_u64()
+                .unwrap_or_else(|| panic!("{key} is not an id: {value:?}")),
+            None => panic!("no {key} in {self:?}"),
         }
     }
 
-    fn eat(&mut self, literal: &str) -> bool {
-        let found = self.bytes[self.at..].starts_with(literal.as_bytes());
-        if found {
-            self.at += literal.len();
-        }
-        found
+    fn u64_list(&self, key: &str) -> Vec<u64> {
+        let Some(items) = self.get(key).and_then(Json::as_array) else {
+            panic!("{key} is not a list in {self:?}")
+        };
+        items
+            .iter()
+            .map(|item| {
+                item.as_u64()
+                    .unwrap_or_else(|| panic!("not an id: {item:?}"))
+            })
+            .collect()
     }
 
-    fn value(&mut self) -> Option<Json> {
-        self.skip_space();
-        match *self.bytes.get(self.at)? {
-            b'{' => self.object(),
-            b'[' => self.array(),
-            b'"' => self.string().map(Json::Str),
-            b't' => self.eat("true").then_some(Json::Bool(true)),
-            b'f' => self.eat("false").then_some(Json::Bool(false)),
-            b'n' => self.eat("null").then_some(Json::Null),
-            _ => self.number(),
-        }
-    }
-
-    fn object(&mut self) -> Option<Json> {
-        self.at += 1; // {
-        let mut fields = Vec::new();
-        self.skip_space();
-        if self.eat("}") {
-            return Some(Json::Obj(fields));
-        }
-        loop {
-            self.skip_space();
-            let key = self.string()?;
-            self.skip_space();
-            if !self.eat(":") {
-                return None;
-            }
-            fields.push((key, self.value()?));
-            self.skip_space();
-            if self.eat("}") {
-                return Some(Json::Obj(fields));
-            }
-            if !self.eat(",") {
-                return None;
-            }
-        }
-    }
-
-    fn array(&mut self) -> Option<Json> {
-        self.at += 1; // [
-        let mut items = Vec::new();
-        self.skip_space();
-        if self.eat("]") {
-            return Some(Json::Arr(items));
-        }
-        loop {
-            items.push(self.value()?);
-            self.skip_space();
-            if self.eat("]") {
-                return Some(Json::Arr(items));
-            }
-            if !self.eat(",") {
-                return None;
-            }
-        }
-    }
-
-    fn number(&mut self) -> Option<Json> {
-        let start = self.at;
-        while matches!(
-            self.bytes.get(self.at),
-            Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-        ) {
-            self.at += 1;
-        }
-        let text = std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
-        text.parse::<f64>()
-            .ok()
-            .map(|_| Json::Num(text.to_string()))
-    }
-
-    fn string(&mut self) -> Option<String> {
-        if !self.eat("\"") {
-            return None;
-        }
-        let mut out = String::new();
-        loop {
-            // `at` only ever stops on a character boundary: after ASCII syntax or a whole character.
-            let c = self.text.get(self.at..)?.chars().next()?;
-            self.at += c.len_utf8();
-            match c {
-                '"' => return Some(out),
-                '\\' => out.push(self.escape()?),
-                c => out.push(c),
-            }
-        }
-    }
-
-    fn escape(&mut self) -> Option<char> {
-        let c = *self.bytes.get(self.at)?;
-        self.at += 1;
-        Some(match c {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                let high = self.hex4()?;
-                if (0xD800..0xDC00).contains(&high) && self.eat("\\u") {
-                    let low = self.hex4()?;
-                    char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low.checked_sub(0xDC00)?))?
-                } else {
-                    char::from_u32(high)?
-                }
-            }
-            _ => return None,
-        })
-    }
-
-    fn hex4(&mut self) -> Option<u32> {
-        let digits = std::str::from_utf8(self.bytes.get(self.at..self.at + 4)?).ok()?;
-        self.at += 4;
-        u32::from_str_radix(digits, 16).ok()
+    fn str_list(&self, key: &str) -> Vec<String> {
+        let Some(items) = self.get(key).and_then(Json::as_array) else {
+            panic!("{key} is not a list in {self:?}")
+        };
+        items
+            .iter()
+            .map(|item| match item.as_str() {
+                Some(text) => text.to_string(),
+                None => format!("{item:?}"),
+            })
+            .collect()
     }
 }
 
 /// The (from, to) pairs of the page's `ontransportchange` events.
 pub fn transport_changes(report: &Json) -> Vec<(Option<String>, String)> {
-    let Some(Json::Arr(changes)) = report.get("transportChanges") else {
+    let Some(changes) = report.get("transportChanges").and_then(Json::as_array) else {
         panic!("no transportChanges in {report:?}")
     };
     changes
         .iter()
         .map(|c| {
-            let from = match c.get("from") {
-                Some(Json::Str(s)) => Some(s.clone()),
-                _ => None,
-            };
+            let from = c.get("from").and_then(Json::as_str).map(str::to_string);
             (from, c.str_field("to"))
         })
         .collect()
 }
 
 #[test]
-fn report_json_parser_reads_what_the_page_sends() {
+fn report_fields_read_what_the_page_sends() {
     let text = r#"{"phase":"done","ids":[1795316003777,1795316003778],"data":["msg-0","a\"b\\c\u00e9\ud83d\ude00"],
                   "transportChanges":[{"from":null,"to":"websocket","reason":"x"}],"ok":true,"n":-1.5e3}"#;
-    let json = Json::parse(text).expect("valid JSON");
+    let json = parse_json(text).expect("valid JSON");
     assert_eq!(json.str_field("phase"), "done");
+    assert_eq!(json.str_field("absent"), "");
     assert_eq!(
         json.u64_list("ids"),
         vec![1_795_316_003_777, 1_795_316_003_778]
@@ -490,13 +264,9 @@ fn report_json_parser_reads_what_the_page_sends() {
     );
     assert_eq!(json.get("ok"), Some(&Json::Bool(true)));
     assert_eq!(
-        Json::parse("{\"a\":1} x"),
+        parse_json("{\"a\":1} x"),
         None,
         "trailing bytes are an error"
     );
-    assert_eq!(Json::parse("[1,"), None, "a truncated document is an error");
-    assert_eq!(
-        dechunk("5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n").ok(),
-        Some("hello world".to_string())
-    );
+    assert_eq!(parse_json("[1,"), None, "a truncated document is an error");
 }
