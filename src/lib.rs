@@ -18,10 +18,12 @@
 //!                   ├─ ws              handshake, frames, UTF-8, close codes, protocol state machine
 //!                   └─ transport       how each door frames a message and when its response ends
 //! server::routes ─► hub                topics: ordered, bounded logs with ids; subscribers
+//!                 └► channel           sessions: one client whatever its door (open, message, close)
 //! client                               blocking Rust clients for every door (tests, examples, the lab)
+//! static/pushlab.js                    the browser client: auto fallback, resume by id, sessions
 //! ```
 //!
-//! Protocol code ([`http`], [`ws`], [`transport`], [`hub`]) does no I/O and never reads the clock: it
+//! Protocol code ([`http`], [`ws`], [`transport`], [`hub`], [`channel`]) does no I/O and never reads the clock: it
 //! takes bytes (and `now`) and returns values and bytes. Only [`server`] touches sockets. That is why every
 //! protocol rule is tested with plain byte vectors, and the wire is tested separately over real sockets.
 //!
@@ -31,7 +33,9 @@
 //!
 //! 1. [`server::event_loop`]: the loop wakes up, [`server::connection::Connection::read_available`]
 //!    drains the socket into the connection's input buffer.
-//! 2. [`http::request::parse_request`] turns the bytes into a [`http::Request`], or says "incomplete".
+//! 2. [`http::request::parse_request`] turns the bytes into a [`http::Request`], or says "incomplete"
+//!    (the buffer itself is [`server::input::InputBuffer`]: reads land in place, parsing consumes by
+//!    offset).
 //! 3. [`server::routes`] picks the door from the path: `/longpoll/{topic}`.
 //! 4. [`hub::Hub::read`] finds nothing after `?after=N`, so [`hub::Hub::subscribe`] parks the request
 //!    (in the same turn, so no message can slip between the two), and the connection's state becomes
