@@ -121,6 +121,28 @@ fn pipelined_requests_are_answered_in_order() {
 }
 
 #[test]
+fn pipelined_requests_beyond_the_input_limit_are_all_answered() {
+    // The input buffer holds at most about 3 KiB here, and 300 pipelined requests are 9 KiB: the server
+    // must come back for the bytes it left in the socket, although the socket reports them only once.
+    let server = server_with(|config| {
+        config.http.max_header_bytes = 1024;
+        config.http.max_body_bytes = 1024;
+    });
+    let mut stream = connect(server.addr);
+    let request = "GET /no/such/page HTTP/1.1\r\nHost: t\r\n\r\n";
+    let count = 300;
+    assert!(
+        request.len() * count > 3 * 3072,
+        "more than the input limit"
+    );
+    stream.write_all(request.repeat(count).as_bytes()).unwrap();
+    for answered in 0..count {
+        let response = read_response(&mut stream, false);
+        assert_eq!(response.status, 404, "response {answered}");
+    }
+}
+
+#[test]
 fn chunked_request_body_is_decoded() {
     let server = server();
     let mut stream = connect(server.addr);

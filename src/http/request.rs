@@ -267,20 +267,47 @@ fn check_host(head: &Head) -> Result<(), HttpError> {
             400,
             "more than one Host header (RFC 9112 §3.2)",
         )),
-        // uri-host [ ":" port ] (RFC 3986 §3.2.2): no whitespace, no '/', '?', '#', '@'.
-        (Some(host), None)
-            if host
-                .value
-                .iter()
-                .any(|&b| b <= b' ' || b == 0x7f || b"/?#@\\".contains(&b)) =>
-        {
-            Err(HttpError::new(
-                400,
-                "the Host header is not a valid host[:port] (RFC 9112 §3.2)",
-            ))
-        }
+        (Some(host), None) if !is_host_and_port(&host.value) => Err(HttpError::new(
+            400,
+            "the Host header is not a valid host[:port] (RFC 9112 §3.2)",
+        )),
         _ => Ok(()),
     }
+}
+
+/// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2-3.2.3): a registered name or IPv4
+/// address, or an IP literal in brackets (`[::1]`), then optionally a colon and digits. Empty is allowed.
+fn is_host_and_port(value: &[u8]) -> bool {
+    let (host, after_host) = match value.strip_prefix(b"[") {
+        // IP-literal: hex digits, colons, dots, and a zone id's unreserved or percent-encoded bytes.
+        Some(literal) => match literal.iter().position(|&b| b == b']') {
+            Some(close) => {
+                let inside = &literal[..close];
+                let ok =
+                    !inside.is_empty() && inside.iter().all(|&b| b == b':' || is_reg_name_byte(b));
+                if !ok {
+                    return false;
+                }
+                (inside, &literal[close + 1..])
+            }
+            None => return false,
+        },
+        None => {
+            let colon = value.iter().position(|&b| b == b':').unwrap_or(value.len());
+            (&value[..colon], &value[colon..])
+        }
+    };
+    let host_ok = value.starts_with(b"[") || host.iter().all(|&b| is_reg_name_byte(b));
+    let port_ok = match after_host.strip_prefix(b":") {
+        Some(port) => port.iter().all(u8::is_ascii_digit),
+        None => after_host.is_empty(),
+    };
+    host_ok && port_ok
+}
+
+/// reg-name = *( unreserved / pct-encoded / sub-delims ) (RFC 3986 §3.2.2), byte by byte.
+fn is_reg_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)
 }
 
 /// Says which rule an httparse error broke.

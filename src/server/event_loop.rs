@@ -66,6 +66,10 @@ pub struct Server {
     /// Input storage lent to whichever connection reads next; each connection gives it back once its
     /// input is empty (see [`crate::server::input`]), so an idle connection holds no read buffer.
     spare_input: Vec<u8>,
+    /// Connections whose socket may still hold input that could not be taken in (the input buffer was
+    /// full, or reading waited for output to drain) and that have since made room. Readiness is
+    /// edge-triggered, so no new event would come for those bytes: the loop reads them on its next turn.
+    read_again: Vec<usize>,
     next_serial: u64,
     pub(crate) next_clock_tick: Option<Instant>,
     /// Channel applications and their clients' sessions.
@@ -116,6 +120,7 @@ impl Server {
             hub,
             config,
             spare_input: Vec::new(),
+            read_again: Vec::new(),
             next_serial: 0,
             next_clock_tick,
             sessions,
@@ -148,10 +153,14 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         while self.running {
-            let timeout = poll_timeout(
-                Instant::now(),
-                [self.timers.next_deadline(), self.next_clock_tick],
-            );
+            let timeout = if self.read_again.is_empty() {
+                poll_timeout(
+                    Instant::now(),
+                    [self.timers.next_deadline(), self.next_clock_tick],
+                )
+            } else {
+                Some(Duration::ZERO) // input is waiting in some socket: just look for news, then read it
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -166,6 +175,11 @@ impl Server {
                         self.on_ready(token, event.is_read_closed() || event.is_error())
                     }
                 }
+            }
+            // One more round for each connection that left input in its socket; a round each, so one
+            // client sending without pause cannot keep the loop from everyone else.
+            for token in std::mem::take(&mut self.read_again) {
+                self.on_ready(token, false);
             }
             let now = Instant::now();
             self.tick_clock(now);
@@ -278,10 +292,15 @@ impl Server {
         now: Instant,
         read: bool,
     ) -> Fate {
-        if read && !self.output_backlogged(conn) {
+        // Whether bytes may be left in the socket: the buffer filled up, or reading waited for output.
+        let mut left_in_socket = false;
+        if read && self.output_backlogged(conn) {
+            left_in_socket = true;
+        } else if read {
             let max_input = self.max_input_bytes(&conn.state);
             match conn.read_available(&mut self.spare_input, max_input) {
-                Ok(ReadResult::Drained | ReadResult::Full | ReadResult::Eof) => {}
+                Ok(ReadResult::Full) => left_in_socket = true,
+                Ok(ReadResult::Drained | ReadResult::Eof) => {}
                 Err(e) => {
                     log(Some(conn.peer), format_args!("read failed: {e}"));
                     return Fate::Close;
@@ -291,7 +310,9 @@ impl Server {
                 conn.last_active = now;
             }
         }
+        let unread_before = conn.input.len();
         self.process_input(token, conn, now);
+        let input_taken = conn.input.len() < unread_before;
         conn.input.park(&mut self.spare_input);
         match conn.flush() {
             Ok(_) => {}
@@ -299,6 +320,11 @@ impl Server {
                 log(Some(conn.peer), format_args!("write failed: {e}"));
                 return Fate::Close;
             }
+        }
+        // Room was made (input parsed, or output written below the backlog limit): come back for the
+        // rest, since the socket will not report it again. No room made: wait for an event as usual.
+        if left_in_socket && (input_taken || !self.output_backlogged(conn)) {
+            self.read_again.push(token);
         }
         self.settle(token, conn, now)
     }

@@ -20,7 +20,10 @@
 //!   [parks](InputBuffer::park) the buffer: empty storage goes back to the server's single spare, which
 //!   the next connection to read borrows ([`InputBuffer::room`]). A buffer is therefore not allocated
 //!   and zeroed for every read, and 5,000 idle connections cost no buffer at all. A connection that
-//!   keeps a few bytes of a partial message keeps them in a buffer of their size, not in a big one.
+//!   keeps part of a message keeps it in a buffer of about its size plus one read's room
+//!   (`PARKED_ROOM_BYTES`), not in a big one. The room matters: without it, each next read would
+//!   move the leftover into the spare and back out again, a copy of everything pending per packet,
+//!   which a client trickling a large message one byte at a time could turn into a lot of work.
 
 /// The least room a read asks for; storage is made at least this much larger than the unread bytes.
 pub const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -32,8 +35,12 @@ const NEW_STORAGE_BYTES: usize = 4 * READ_CHUNK_BYTES;
 /// The largest storage worth keeping as the spare (a buffer grown for one huge message is dropped).
 const MAX_SPARE_BYTES: usize = 16 * READ_CHUNK_BYTES;
 
-/// A parked buffer may hold at most this many times its unread bytes (else they move to a small one).
-const LEFTOVER_RATIO: usize = 8;
+/// Below this much room (or the limit, if smaller), a read first makes [`READ_CHUNK_BYTES`] of room.
+const MIN_READ_ROOM_BYTES: usize = READ_CHUNK_BYTES / 4;
+
+/// Room left after the unread bytes when a parked buffer is made smaller: the next read fits without
+/// moving them again.
+const PARKED_ROOM_BYTES: usize = READ_CHUNK_BYTES;
 
 /// Unread bytes and the storage they live in (see the module docs).
 #[derive(Debug, Default)]
@@ -89,13 +96,15 @@ impl InputBuffer {
         self.consume(self.len());
     }
 
-    /// Room for the next read, at most `limit` bytes (0 when `limit` is 0). At least
-    /// [`READ_CHUNK_BYTES`] of room is made first (up to `limit`), borrowing `spare` when this buffer
-    /// has too little storage of its own. Write into it, then call [`InputBuffer::filled`].
+    /// Room for the next read, at most `limit` bytes (0 when `limit` is 0). When less than
+    /// `MIN_READ_ROOM_BYTES` is left, [`READ_CHUNK_BYTES`] of room is made first (up to `limit`),
+    /// borrowing `spare` when this buffer has too little storage of its own. Write into it, then call [`InputBuffer::filled`].
     pub fn room(&mut self, limit: usize, spare: &mut Vec<u8>) -> &mut [u8] {
         let wanted = limit.min(READ_CHUNK_BYTES);
-        if self.storage.len() - self.end < wanted {
-            self.make_room(wanted, spare);
+        // Room is made only when what is left is small: otherwise a connection holding part of a
+        // message would move it for every read that leaves a little less than a full chunk of room.
+        if self.storage.len() - self.end < limit.min(MIN_READ_ROOM_BYTES) {
+            self.make_room(wanted, limit, spare);
         }
         let end = self.end;
         let room = self.storage.get_mut(end..).unwrap_or_default();
@@ -115,18 +124,26 @@ impl InputBuffer {
         if self.is_empty() {
             let storage = std::mem::take(&mut self.storage);
             offer_spare(storage, spare);
-        } else if self.len() * LEFTOVER_RATIO < self.storage.len() {
-            let leftover = self.unread().to_vec();
-            self.end = leftover.len();
+        } else if self.storage.len() > 2 * self.len() + PARKED_ROOM_BYTES {
+            // More than twice what is kept (the growth factor of a Vec), plus a read's room: move the
+            // unread bytes into a buffer of their size plus that room. Once moved, they stay until the
+            // data waiting here halves again, so a slow sender costs no copy per packet.
+            let unread_len = self.len();
+            let mut smaller = vec![0; unread_len + PARKED_ROOM_BYTES];
+            if let Some(front) = smaller.get_mut(..unread_len) {
+                front.copy_from_slice(self.unread());
+            }
             self.start = 0;
-            let storage = std::mem::replace(&mut self.storage, leftover);
+            self.end = unread_len;
+            let storage = std::mem::replace(&mut self.storage, smaller);
             offer_spare(storage, spare);
         }
     }
 
     /// Gets `wanted` bytes of room after `end`: by moving the unread bytes into the spare, or to the
-    /// front of this storage, or by growing it.
-    fn make_room(&mut self, wanted: usize, spare: &mut Vec<u8>) {
+    /// front of this storage, or by growing it, never past `limit` bytes of room (growth writes zeros,
+    /// so every byte of storage is resident memory).
+    fn make_room(&mut self, wanted: usize, limit: usize, spare: &mut Vec<u8>) {
         let needed = self.len() + wanted;
         if self.storage.len() < needed && spare.len() >= needed {
             // The spare is big enough and ours is not: move the unread bytes there and swap.
@@ -150,7 +167,8 @@ impl InputBuffer {
             self.start = 0;
         }
         if self.storage.len() < needed {
-            let new_len = needed.max(NEW_STORAGE_BYTES).max(self.storage.len() * 2);
+            let most = self.len().saturating_add(limit);
+            let new_len = needed.max(NEW_STORAGE_BYTES.max(self.storage.len() * 2).min(most));
             self.storage.resize(new_len, 0);
         }
     }
@@ -265,21 +283,69 @@ mod tests {
         input.consume(11);
         input.park(&mut spare);
         assert_eq!(input.unread(), b" half of the next");
-        assert_eq!(input.capacity(), input.len());
-        assert_eq!(spare.len(), NEW_STORAGE_BYTES);
-        // The next read borrows the spare again and keeps the leftover in front.
+        assert_eq!(input.capacity(), input.len() + PARKED_ROOM_BYTES);
+        assert_eq!(spare.len(), NEW_STORAGE_BYTES, "the big storage went back");
+        // The next read fits in the room kept: the spare stays where it is, the leftover does not move.
+        let leftover_at = input.unread().as_ptr();
         read(&mut input, b"!", &mut spare);
         assert_eq!(input.unread(), b" half of the next!");
-        assert_eq!(input.capacity(), NEW_STORAGE_BYTES);
+        assert_eq!(input.unread().as_ptr(), leftover_at);
+        assert_eq!(spare.len(), NEW_STORAGE_BYTES);
+    }
+
+    #[test]
+    fn a_slow_sender_costs_no_copy_per_packet() {
+        let mut spare = Vec::new();
+        let mut input = InputBuffer::default();
+        // 40 KiB of a message that is not whole yet, then one byte per packet.
+        read(&mut input, &vec![7u8; 40 * 1024], &mut spare);
+        input.park(&mut spare);
+        let kept_at = input.unread().as_ptr();
+        for _ in 0..1000 {
+            read(&mut input, b"x", &mut spare);
+            input.park(&mut spare);
+            assert_eq!(
+                input.unread().as_ptr(),
+                kept_at,
+                "the pending bytes were moved"
+            );
+        }
+        assert_eq!(input.len(), 40 * 1024 + 1000);
+        assert!(input.capacity() <= 2 * input.len() + PARKED_ROOM_BYTES);
+    }
+
+    #[test]
+    fn growth_stops_at_the_limit() {
+        let mut spare = Vec::new();
+        let mut input = InputBuffer::default();
+        let limit = 300 * 1024;
+        let mut total = 0;
+        while total < limit {
+            let room = input.room(limit - total, &mut spare);
+            let n = room.len();
+            room.fill(1);
+            input.filled(n);
+            total += n;
+        }
+        assert_eq!(input.len(), limit);
+        assert!(
+            input.capacity() <= limit,
+            "zero-filled storage is resident: it must not double past what may be held ({})",
+            input.capacity()
+        );
     }
 
     #[test]
     fn a_mostly_full_storage_is_kept_when_parked() {
         let mut spare = Vec::new();
         let mut input = InputBuffer::default();
-        read(&mut input, &vec![1u8; READ_CHUNK_BYTES], &mut spare);
+        read(&mut input, &vec![1u8; 2 * READ_CHUNK_BYTES], &mut spare);
         input.park(&mut spare);
-        assert_eq!(input.capacity(), NEW_STORAGE_BYTES);
+        assert_eq!(
+            input.capacity(),
+            NEW_STORAGE_BYTES,
+            "half full: kept as it is"
+        );
         assert!(spare.is_empty());
     }
 
