@@ -2,7 +2,7 @@
 //!
 //! It parses a whole document into a [`JsonValue`] tree. Numbers are kept as their text so that ids
 //! up to `u64::MAX` come back exact (a `f64` loses integers above 2^53). Strings decode every escape of
-//! RFC 8259 §7, including `\uXXXX` and UTF-16 surrogate pairs (`\ud83d\ude00` is one emoji); a lone
+//! RFC 8259 §7, including `\uHHHH` and UTF-16 surrogate pairs (`\ud83d\ude00` is one emoji); a lone
 //! surrogate cannot be a Rust `String` and is refused. Nesting is limited so that hostile input cannot
 //! exhaust the stack.
 

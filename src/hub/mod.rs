@@ -55,7 +55,7 @@ pub struct Message {
     /// The payload as published.
     pub data: String,
     /// `{"id":N,"data":"..."}`, computed once at publish time, escaped so it is also safe inside an HTML
-    /// `<script>` (`<`, `>`, `&`, U+2028, U+2029 as `\uXXXX`).
+    /// `<script>` (`<`, `>`, `&`, U+2028, U+2029 as `\uHHHH`).
     pub json: String,
 }
 

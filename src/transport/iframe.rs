@@ -48,7 +48,7 @@
 //! - Script context: data must not end the script (`</script>`), open an HTML comment (`<!--`, which
 //!   changes how the HTML parser looks for `</script>`), or break a string literal (U+2028/U+2029 in old
 //!   engines). The escaper in [`crate::transport::json`] writes `<`, `>`, `&`, U+2028 and U+2029 as
-//!   `\uXXXX`, so none of these can appear in a message.
+//!   `\uHHHH`, so none of these can appear in a message.
 //! - The callback name comes from the URL and is written into the page: it is checked with
 //!   [`crate::transport::jsonp::validate_callback`] like a JSONP callback.
 //! - `parent.F` works only when the frame and page share an origin. Old code set `document.domain` to

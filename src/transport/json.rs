@@ -16,7 +16,7 @@
 //! | `&`                        | `\u0026`                | harmless in a script, but not in XHTML or attributes; costs nothing |
 //! | U+2028, U+2029             | `\u2028`, `\u2029`      | line terminators in JavaScript before ES2019: a raw one inside a string literal is a syntax error in older engines |
 //!
-//! Every one of these `\uXXXX` forms is ordinary JSON: a JSON parser reads back exactly the original
+//! Every one of these `\uHHHH` forms is ordinary JSON: a JSON parser reads back exactly the original
 //! string. Everything else, including all other non-ASCII characters, is copied unchanged as UTF-8.
 //!
 //! The hostile string `</script><!--` + U+2028 + `"\` becomes
@@ -51,7 +51,7 @@ pub fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Appends `\uXXXX` for a character of the Basic Multilingual Plane.
+/// Appends `\uHHHH` for a character of the Basic Multilingual Plane.
 fn push_unicode_escape(out: &mut String, ch: char) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let code = ch as u32;
