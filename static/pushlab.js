@@ -112,6 +112,9 @@
   var AUTO_ORDER = ["websocket", "sse", "longpoll"];
   // ANCHOR_END: auto_order
 
+  // Topic names, as the server accepts them (src/hub: 1 to 64 of A-Z a-z 0-9 _ -).
+  var TOPIC_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
   // Answers to "open a session" that asking again cannot change: a bad request, a forbidden or unknown
   // application, a wrong method. (503, too many sessions, may pass: that one is retried.)
   var FINAL_REFUSALS = [400, 403, 404, 405];
@@ -733,6 +736,10 @@
 
   function Channel(topic, options) {
     var settings = settingsFrom(options);
+    // The server's rule for topic names: refused here at once rather than by every request, forever.
+    if (!TOPIC_NAME.test(String(topic))) {
+      throw new Error("pushlab: a topic name is 1 to 64 of A-Z a-z 0-9 _ - (got " + JSON.stringify(topic) + ")");
+    }
     this.topic = String(topic);
     this.options = settings;
     this.mode = settings.transport; // "auto" or the forced one

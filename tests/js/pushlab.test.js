@@ -316,6 +316,15 @@ test("an unknown transport is refused at once", () => {
   assert.throws(() => pushlab.connect("t", { transport: "carrier-pigeon" }), /unknown transport/);
 });
 
+test("a topic name the server would refuse is refused at once, not retried forever", () => {
+  for (const bad of ["", "a b", "caf\u00e9", "x".repeat(65), "../etc", "a/b"]) {
+    assert.throws(() => pushlab.connect(bad), /topic name/, JSON.stringify(bad));
+  }
+  for (const good of ["clock", "chat_2", "A-z", "x".repeat(64)]) {
+    pushlab.connect(good).close();
+  }
+});
+
 // ------------------------------------------------------------------------------------------------
 // Sessions: the page as one client of a channel application
 // ------------------------------------------------------------------------------------------------
