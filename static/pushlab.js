@@ -1038,7 +1038,13 @@
       after: 0,
       sendPath: "channel/" + encodeURIComponent(this.app) + "/" + this.id,
     });
-    var channel = new Channel(body.topic, settings);
+    var channel;
+    try {
+      channel = new Channel(body.topic, settings);
+    } catch (error) {
+      this._end("the server named a topic this client cannot use: " + error.message);
+      return;
+    }
     this._channel = channel;
     this._forward(channel, fresh);
     // One after another, in order: sent at once, two POSTs could travel on two connections and reach
