@@ -263,13 +263,6 @@ impl Connection {
         }
     }
 
-    /// Marks the first `consumed` bytes of input as parsed (O(1): nothing moves; see
-    /// [`InputBuffer`]). The buffer is given back once the work on the connection is done
-    /// ([`InputBuffer::park`]).
-    pub fn consume_input(&mut self, consumed: usize) {
-        self.input.consume(consumed);
-    }
-
     /// Closes our sending side: the peer reads EOF after the bytes already written.
     pub fn shutdown_write(&self) {
         // An error here means the peer is already gone, which is what we want anyway.

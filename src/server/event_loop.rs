@@ -385,7 +385,7 @@ impl Server {
                 false
             }
             Ok(ParseStatus::Complete { request, consumed }) => {
-                conn.consume_input(consumed);
+                conn.input.consume(consumed);
                 let started = if conn.input.is_empty() {
                     None
                 } else {

@@ -1,17 +1,17 @@
 //! Which door a request opens: the URL contract of the README, mapped to the transports.
 //!
-//! | route                          | door                                   |
-//! |--------------------------------|----------------------------------------|
-//! | `POST /publish/{topic}`        | publish a message                      |
-//! | `GET /poll/{topic}`            | [`short_poll`]                         |
-//! | `GET /longpoll/{topic}`        | [`long_poll`] (held)                   |
-//! | `GET /jsonp/{topic}`           | [`jsonp`] (held)                       |
-//! | `GET /stream/{topic}`          | [`xhr_stream`][crate::transport::xhr_stream] (streamed)              |
-//! | `GET /iframe/{topic}`          | [`iframe`][crate::transport::iframe] (streamed)                  |
-//! | `GET /sse/{topic}`             | [`sse`] (streamed)                     |
-//! | `GET /ws/echo`, `/ws/{topic}`  | WebSocket ([`crate::ws`], [`websocket`]) |
-//! | `POST`/`GET /channel/...`      | the channel API ([`crate::channel`])   |
-//! | `GET` anything else            | a file under `static/`                 |
+//! | route                          | door                                            |
+//! |--------------------------------|-------------------------------------------------|
+//! | `POST /publish/{topic}`        | publish a message                               |
+//! | `GET /poll/{topic}`            | [`short_poll`]                                  |
+//! | `GET /longpoll/{topic}`        | [`long_poll`] (held)                            |
+//! | `GET /jsonp/{topic}`           | [`jsonp`] (held)                                |
+//! | `GET /stream/{topic}`          | [`xhr_stream`][crate::transport::xhr_stream] (streamed) |
+//! | `GET /iframe/{topic}`          | [`iframe`][crate::transport::iframe] (streamed) |
+//! | `GET /sse/{topic}`             | [`sse`] (streamed)                              |
+//! | `GET /ws/echo`, `/ws/{topic}`  | WebSocket ([`crate::ws`], [`websocket`])        |
+//! | `POST`/`GET /channel/...`      | the channel API ([`crate::channel`])            |
+//! | `GET` anything else            | a file under `static/`                          |
 
 use std::time::Instant;
 
@@ -132,12 +132,11 @@ impl Server {
         now: Instant,
     ) -> Result<(), Refusal> {
         let route = Route::of(&request.path);
-        let method_ok = match route {
-            Route::Publish(_) => request.method == "POST",
-            Route::Channel(_) => request.method == "POST" || request.method == "GET",
-            Route::Static => request.method == "GET" || request.method == "HEAD",
-            _ => request.method == "GET",
-        };
+        // One table of methods per route, the same one that writes the 405's `Allow`.
+        let method_ok = route
+            .allowed_methods()
+            .split(", ")
+            .any(|method| method == request.method);
         if !method_ok {
             return Err((405, format!("{} is not allowed here", request.method)));
         }
@@ -523,7 +522,7 @@ impl Server {
                 }
             }
         }
-        conn.consume_input(used);
+        conn.input.consume(used);
     }
 
     fn on_websocket_event(

@@ -43,7 +43,10 @@ fn valid_request() -> impl Strategy<Value = ValidRequest> {
             bytes.extend_from_slice(b" HTTP/1.1\r\nHost: h\r\n");
             for (name, value) in headers {
                 let lowercase = name.to_ascii_lowercase();
-                if lowercase != "content-length" && lowercase != "transfer-encoding" {
+                if lowercase != "content-length"
+                    && lowercase != "transfer-encoding"
+                    && lowercase != "host"
+                {
                     bytes.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
                 }
             }
