@@ -884,30 +884,19 @@
     if (this._link && this._link.sendFrame && this._link.sendFrame(text)) {
       return Promise.resolve({ via: "websocket" });
     }
-    var stats = this.stats;
-    var controller = new AbortController();
-    var timer = setTimeout(function () {
-      controller.abort();
-    }, this.options.requestTimeoutMs);
-    stats.requests += 1;
+    this.stats.requests += 1;
     var url = this.options.sendPath
       ? this.options.base + "/" + this.options.sendPath
       : buildUrl(this.options.base, "publish", this.topic);
-    return global
-      .fetch(url, {
-        method: "POST",
-        body: text,
-        headers: { "Content-Type": "text/plain; charset=utf-8" },
-        signal: controller.signal,
-      })
-      .then(function (response) {
-        clearTimeout(timer);
-        if (!response.ok) throw new Error("POST " + url + " answered HTTP " + response.status);
-        return response.json();
-      })
-      .then(function (body) {
-        return { via: "POST", id: body.id };
-      });
+    var request = {
+      method: "POST",
+      body: text,
+      headers: { "Content-Type": "text/plain; charset=utf-8" },
+    };
+    return fetchJson(url, request, this.options.requestTimeoutMs).then(function (answer) {
+      if (!answer.ok) throw new Error("POST " + url + " answered HTTP " + answer.status);
+      return { via: "POST", id: answer.body ? answer.body.id : undefined };
+    });
   };
 
   /** Stops the channel for good. */
