@@ -12,37 +12,42 @@
 //! ## The layers
 //!
 //! ```text
-//! socket ─► server::event_loop        (mio::Poll, tokens, deadline heap, waker)
-//!             └─► server::connection  (buffers + one state machine per socket)
-//!                   ├─ http            request parser, responses, chunked coding, static files
-//!                   ├─ ws              handshake, frames, UTF-8, close codes, protocol state machine
-//!                   └─ transport       how each door frames a message and when its response ends
-//! server::routes ─► hub                topics: ordered, bounded logs with ids; subscribers
-//!                 └► channel           sessions: one client whatever its door (open, message, close)
+//! socket ─► server::event_loop        the only I/O: mio::Poll, sockets, waker, the clock
+//!             └─► server::core         sans-IO: every connection, the deadline heap, delivery, budgets
+//!                   └─► server::connection  one state machine per connection, every transition in one file
+//!                         ├─ http            request parser, responses, chunked coding, static files
+//!                         ├─ ws              handshake, frames, UTF-8, close codes, protocol state machine
+//!                         └─ transport       each door's lifecycle: opening, one message, heartbeat, end
+//! server::routes ─► server::room ─► hub   topics: ordered, bounded logs with ids; subscribers
+//!                                 └► channel sessions: one client whatever its door (open, message, close)
 //! client                               blocking Rust clients for every door (tests, examples, the lab)
 //! static/pushlab.js                    the browser client: auto fallback, resume by id, sessions
 //! ```
 //!
-//! Protocol code ([`http`], [`ws`], [`transport`], [`hub`], [`channel`]) does no I/O and never reads the clock: it
-//! takes bytes (and `now`) and returns values and bytes. Only [`server`] touches sockets. That is why every
-//! protocol rule is tested with plain byte vectors, and the wire is tested separately over real sockets.
+//! Protocol code ([`http`], [`ws`], [`transport`], [`hub`], [`channel`]) does no I/O and never reads the
+//! clock: it takes bytes (and `now`) and returns values and bytes. The connection core
+//! ([`server::core`], [`server::connection`]) does no I/O either: the event loop hands it bytes and
+//! `now`, and carries out what it asks for. That is why every protocol rule and every server behaviour
+//! (holds, heartbeats, timeouts, backpressure) is tested with plain byte vectors and a fake clock, and
+//! the wire is tested separately over real sockets.
 //!
 //! ## Follow one request
 //!
 //! A reading order that follows a long poll from the socket to the answer:
 //!
-//! 1. [`server::event_loop`]: the loop wakes up, [`server::connection::Connection::read_available`]
-//!    drains the socket into the connection's input buffer.
-//! 2. [`http::request::parse_request`] turns the bytes into a [`http::Request`], or says "incomplete"
-//!    (the buffer itself is [`server::input::InputBuffer`]: reads land in place, parsing consumes by
-//!    offset).
-//! 3. [`server::routes`] picks the door from the path: `/longpoll/{topic}`.
-//! 4. [`hub::Hub::read`] finds nothing after `?after=N`, so [`hub::Hub::subscribe`] parks the request
-//!    (in the same turn, so no message can slip between the two), and the connection's state becomes
-//!    `Held` with a deadline in the [`server::timers`] heap.
-//! 5. A `POST /publish/{topic}` on another connection calls [`hub::Hub::publish`], which returns the
-//!    subscribers; the loop hands the message to each ([`transport::long_poll::response`] frames it).
-//! 6. [`http::Response::write`] appends the bytes, and the loop writes them until `WouldBlock`.
+//! 1. [`server::event_loop`]: a socket is readable; the loop calls [`server::core::Core::receive`] with
+//!    `|buf| socket.read(buf)`, and the bytes land in the connection's [`server::input::InputBuffer`].
+//! 2. [`server::connection::Connection::on_input`] asks [`http::request::parse_request`] for a
+//!    [`http::Request`] (or "incomplete": design rule 2).
+//! 3. [`server::routes::route`] maps `/longpoll/{topic}` to an [`server::routes::Opening`]: a batch door.
+//! 4. The connection reads the hub ([`hub::Hub::read`]); nothing is new after `?after=N`, so
+//!    [`transport::BatchDoor::answers_now`] says park, and in the same call it subscribes through
+//!    [`server::room::Room::subscribe`] and moves to `State::Held`, whose deadline goes to the heap.
+//! 5. A `POST /publish/{topic}` on another connection reaches [`server::room::Room::publish`], which
+//!    wakes the subscription; the core calls [`server::connection::Connection::on_news`], which reads
+//!    after its cursor and answers with [`transport::BatchDoor::response`].
+//! 6. The answer is queued through [`server::output::Output::send`] (the output budget), and the loop
+//!    writes it with [`server::core::Core::transmit`].
 //!
 //! Then read the seven doors in [`transport`] one after another: that is the course in one directory.
 //! The tutorials in `tutorials/` walk through them with runnable examples in `examples/`.

@@ -110,8 +110,14 @@ pub struct Config {
     pub heartbeat_interval: Duration,
     /// An XHR or iframe streaming response ends after this many body bytes; the client reconnects.
     pub max_stream_bytes: usize,
-    /// Most output bytes waiting for a slow client; past this a subscriber is dropped.
+    /// Most output bytes queued for one client (replay, messages, heartbeats, pings, echoes and answers
+    /// alike). A subscriber stops pulling from the log and an echo or pipelining client stops being
+    /// read until the socket drains; a peer that stays at this budget for a whole heartbeat or ping
+    /// interval without reading is dropped (WebSocket: close 1008).
     pub max_pending_output_bytes: usize,
+    /// Most bytes held by all connections' input and output buffers together. Past it, new requests
+    /// are answered 503 and the subscribers with the most unsent output are dropped.
+    pub max_buffered_bytes: usize,
     /// Most messages in one poll, long-poll or JSONP response; the client asks again at once for more.
     pub max_batch_messages: usize,
     /// The reconnection delay an SSE stream asks the browser for (`retry:`), in milliseconds.
@@ -144,6 +150,7 @@ impl Default for Config {
             heartbeat_interval: Duration::from_secs(15),
             max_stream_bytes: 128 * 1024,
             max_pending_output_bytes: 1024 * 1024,
+            max_buffered_bytes: 512 * 1024 * 1024,
             max_batch_messages: 100,
             sse_retry_ms: 2_000,
             session_grace: Duration::from_secs(30),

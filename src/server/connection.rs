@@ -1,103 +1,69 @@
-//! One client connection: its socket, its buffers, and the state machine of what it is doing.
+//! One client connection as a sans-IO state machine: every state and every transition is in this file.
 //!
 //! # Theory of operation
 //!
-//! A connection starts in [`State::Request`]: it reads bytes, parses HTTP requests and answers them in
-//! order (keep-alive and pipelining fall out of that loop). A request can move it to another state:
+//! A connection holds no socket. The event loop reads bytes into [`Connection::input`], writes bytes
+//! from [`Connection::output`], and tells the connection what happened by calling one of its event
+//! methods, always with `now` passed in (design rule 8):
+//!
+//! | event | method |
+//! |---|---|
+//! | bytes arrived | [`Connection::on_input`] |
+//! | the socket took bytes and the output has room again | [`Connection::on_output_room`] |
+//! | a message arrived on the subscribed topic | [`Connection::on_news`] |
+//! | the deadline from [`Connection::deadline`] passed | [`Connection::on_deadline`] |
+//! | the peer closed its sending side | [`Connection::on_peer_closed`] |
+//!
+//! Each returns nothing; what the loop must do next is read off the connection afterwards: bytes in
+//! `output` to write, [`Connection::deadline`] to schedule, [`Connection::wants_input`] to keep reading,
+//! [`Connection::settle`] to keep, half-close or close the socket. Actions on the shared state (publish,
+//! subscribe, unsubscribe) go through the [`Room`], in the same call, so that "subscribe and replay" is
+//! one step and no message can slip in between.
 //!
 //! ```text
 //!            ┌──────────── answered, keep-alive ───────────────┐
 //!            ▼                                                 │
-//!   accept ─► Request ──(long poll / JSONP, nothing new)──► Held ──(message or hold timeout)
+//!   accept ─► Request ──(long poll / JSONP, nothing new)──► Held ──(news or hold timeout)
 //!            │   │
-//!            │   ├──(stream, iframe, SSE)──► Stream ──(size limit reached)──► Request
-//!            │   └──(101 Switching Protocols)──► WebSocket
+//!            │   ├──(stream, iframe, SSE)──► Stream ──(body limit reached)──► Request
+//!            │   └──(101 Switching Protocols)──► WebSocket ──(close handshake)──► Closing
 //!            │
 //!            └──(error, Connection: close, peer gone)──► Closing ──(output flushed, peer quiet)──► closed
 //! ```
 //!
-//! Every state knows its one deadline (header timeout, idle timeout, hold, heartbeat, WebSocket ping,
-//! lingering close), which `Server::deadline` (in `event_loop.rs`) reads. Input that arrives while a
-//! request is held stays in the input buffer and is parsed once the held response is done, so pipelined
-//! requests are still answered in order.
+//! # The output budget
+//!
+//! Every byte is queued through [`Output::send`] against `max_pending_output_bytes` (see
+//! [`crate::server::output`]). A subscriber (held, stream, WebSocket topic) never copies its replay: it
+//! keeps a cursor into the topic log and *pulls* messages while its output has room, on news and again
+//! whenever the socket drains. Input is parsed only while the output has room, so a client that pipelines
+//! requests or echoes without reading the answers stops being read, and resumes as soon as its output
+//! drains: [`Connection::on_output_room`] does that at once, never an unrelated timer.
+//!
+//! # Deadlines
+//!
+//! Each state has one deadline: the header timeout (408) while a request is incomplete, the idle
+//! timeout between requests, the hold of a parked poll, the heartbeat of a stream, the WebSocket
+//! protocol's ping, pong or close timer, and the linger of a closing connection. A heartbeat or ping
+//! that finds the output still at its budget with nothing written since the last one drops the peer:
+//! it is not reading.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
+use crate::http::{chunked, parse_request, ParseStatus, Request, Response};
+use crate::hub::Replay;
 use crate::server::input::InputBuffer;
-use crate::transport::StreamFormat;
-use crate::ws::WsProtocol;
+use crate::server::output::Output;
+use crate::server::room::{Room, Subscription};
+use crate::server::routes::{self, Opening, RouteError};
+use crate::server::{log, trace_head};
+use crate::transport::websocket::{self, Inbound, SocketRole};
+use crate::transport::{reset_point, BatchDoor, StreamFormat};
+use crate::ws::{close, Role, WsProtocol};
 
-/// What a held-open request is waiting to answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeldKind {
-    /// `GET /longpoll/{topic}`: answers JSON.
-    LongPoll,
-    /// `GET /jsonp/{topic}`: answers `callback(JSON)`.
-    Jsonp {
-        /// The validated callback name.
-        callback: String,
-    },
-}
-
-/// A long poll or JSONP poll parked until a message arrives or the hold ends.
-#[derive(Debug)]
-pub struct Held {
-    /// How to answer.
-    pub kind: HeldKind,
-    /// The topic subscribed to.
-    pub topic: String,
-    /// When to answer with an empty list.
-    pub until: Instant,
-    /// Whether the connection stays open after the answer.
-    pub keep_alive: bool,
-}
-
-/// A streaming response held open (XHR stream, iframe, SSE).
-pub struct PushStream {
-    /// How messages are framed.
-    pub format: Box<dyn StreamFormat>,
-    /// The topic subscribed to.
-    pub topic: String,
-    /// Body bytes sent so far (the response ends past `limit_bytes`).
-    pub body_bytes: usize,
-    /// End the response after this many body bytes (`None`: never).
-    pub limit_bytes: Option<usize>,
-    /// When the next heartbeat is due.
-    pub next_heartbeat: Instant,
-    /// Whether the connection stays open once the response ends.
-    pub keep_alive: bool,
-}
-
-impl std::fmt::Debug for PushStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushStream")
-            .field("topic", &self.topic)
-            .field("body_bytes", &self.body_bytes)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What a WebSocket connection is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WsRole {
-    /// `/ws/echo`: every message comes back unchanged.
-    Echo,
-    /// `/ws/{topic}`: pushes the topic's messages; text from the client is published.
-    Topic(String),
-}
-
-/// An open WebSocket.
-#[derive(Debug)]
-pub struct WebSocket {
-    /// The protocol state machine.
-    pub protocol: WsProtocol,
-    /// What the socket is for.
-    pub role: WsRole,
-}
+/// How many messages a subscriber reads from the log per step while it has room.
+const PULL_BATCH: usize = 64;
 
 /// The connection's state (see the module docs for the transitions).
 #[derive(Debug)]
@@ -108,9 +74,9 @@ pub enum State {
         /// First byte of the current request.
         started: Option<Instant>,
     },
-    /// A long poll or JSONP request parked in the hub.
+    /// A long poll or JSONP request parked until news or the hold timeout.
     Held(Held),
-    /// A streaming response.
+    /// A chunked response held open (XHR stream, iframe, SSE).
     Stream(PushStream),
     /// After `101 Switching Protocols`.
     WebSocket(WebSocket),
@@ -121,10 +87,111 @@ pub enum State {
     },
 }
 
-impl State {
-    /// A short name for logs.
-    pub fn name(&self) -> &'static str {
-        match self {
+/// A parked batch request.
+#[derive(Debug)]
+pub struct Held {
+    /// Which batch door answers.
+    pub door: BatchDoor,
+    /// The subscription that wakes it.
+    pub subscription: Subscription,
+    /// When to answer with an empty list.
+    pub until: Instant,
+    /// Whether the connection stays open after the answer.
+    pub keep_alive: bool,
+}
+
+/// A streaming response held open.
+pub struct PushStream {
+    /// How the door frames what it sends.
+    pub format: Box<dyn StreamFormat>,
+    /// The topic and how far this stream has read it.
+    pub subscription: Subscription,
+    /// Body bytes sent so far.
+    pub body_bytes: usize,
+    /// When the next heartbeat is due.
+    pub next_heartbeat: Instant,
+    /// Whether the connection stays open once the response ends.
+    pub keep_alive: bool,
+}
+
+impl std::fmt::Debug for PushStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushStream")
+            .field("subscription", &self.subscription)
+            .field("body_bytes", &self.body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An open WebSocket.
+#[derive(Debug)]
+pub struct WebSocket {
+    /// The protocol state machine (frames, close handshake, pings).
+    pub protocol: WsProtocol,
+    /// What the socket is for.
+    pub role: SocketRole,
+    /// The topic subscription of a topic or session socket.
+    pub subscription: Option<Subscription>,
+    /// A ping found the output full but moving: the next check is not before this.
+    pub ping_deferred_until: Option<Instant>,
+}
+
+/// What the event loop does with the socket after a piece of work.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Fate {
+    /// Keep it.
+    Keep,
+    /// Close our sending side (the peer reads EOF after our last bytes), keep reading until it hangs up.
+    HalfClose,
+    /// Close it now.
+    Close,
+}
+
+/// One client connection (see the module docs).
+#[derive(Debug)]
+pub struct Connection {
+    /// The event loop's token for it.
+    pub token: usize,
+    /// The peer's address, for logs.
+    pub peer: SocketAddr,
+    /// Bytes read and not yet parsed.
+    pub input: InputBuffer,
+    /// Bytes waiting to be written.
+    pub output: Output,
+    /// The state machine.
+    pub state: State,
+    /// The peer closed its sending side.
+    pub peer_closed: bool,
+    /// When the connection last did anything (for the idle timeout).
+    pub last_active: Instant,
+    /// Output written by the last heartbeat or ping check (a peer that moved nothing since is not reading).
+    written_at_last_check: u64,
+    /// `100 Continue` was sent for the request being read.
+    continue_sent: bool,
+    /// A fatal condition found outside a state change (a dead peer): close at once.
+    dead: bool,
+}
+
+impl Connection {
+    /// A new connection in the request state.
+    pub fn new(token: usize, peer: SocketAddr, now: Instant) -> Self {
+        Connection {
+            token,
+            peer,
+            input: InputBuffer::default(),
+            output: Output::default(),
+            state: State::Request { started: None },
+            peer_closed: false,
+            last_active: now,
+            written_at_last_check: 0,
+            continue_sent: false,
+            dead: false,
+        }
+    }
+
+    /// A short name of the state, for logs.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
             State::Request { .. } => "request",
             State::Held(_) => "held",
             State::Stream(_) => "stream",
@@ -132,140 +199,758 @@ impl State {
             State::Closing { .. } => "closing",
         }
     }
-}
 
-/// One client connection.
-#[derive(Debug)]
-pub struct Connection {
-    /// The socket.
-    pub stream: TcpStream,
-    /// The peer's address, for logs.
-    pub peer: SocketAddr,
-    /// Distinguishes this connection from an earlier one that had the same token.
-    pub serial: u64,
-    /// Bytes read and not yet parsed.
-    pub input: InputBuffer,
-    /// Bytes waiting to be written, from `output_sent` on.
-    pub output: Vec<u8>,
-    /// How much of `output` has been written.
-    pub output_sent: usize,
-    /// The state machine.
-    pub state: State,
-    /// The peer closed its sending side (read returned 0).
-    pub peer_closed: bool,
-    /// When the connection last did anything (for the idle timeout).
-    pub last_active: Instant,
-    /// The earliest deadline currently in the timer heap for this connection.
-    pub scheduled: Option<Instant>,
-    /// The kernel reported that the peer hung up: read on to the end of the stream.
-    pub hung_up: bool,
-    /// `100 Continue` has been sent for the request being read.
-    pub continue_sent: bool,
-}
+    // ----- what the event loop asks -----
 
-/// What a read pass found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ReadResult {
-    /// The socket has no more bytes for now.
-    Drained,
-    /// The peer closed its side.
-    Eof,
-    /// Reading stopped because the input buffer reached its bound.
-    Full,
-}
+    /// Whether the loop should read more from the socket: only while the output has room (backpressure)
+    /// and the input is below its bound.
+    pub fn wants_input(&self, room: &Room) -> bool {
+        !self.dead
+            && self.output.has_room(room.config.max_pending_output_bytes)
+            && self.input.len() < self.max_input_bytes(room)
+    }
 
-impl Connection {
-    /// A new connection in the request state.
-    pub fn new(stream: TcpStream, peer: SocketAddr, serial: u64, now: Instant) -> Self {
-        Connection {
-            stream,
-            peer,
-            serial,
-            input: InputBuffer::default(),
-            output: Vec::new(),
-            output_sent: 0,
-            state: State::Request { started: None },
-            peer_closed: false,
-            last_active: now,
-            scheduled: None,
-            continue_sent: false,
-            hung_up: false,
+    /// The most input this connection may buffer in its state: a whole request, or a whole WebSocket
+    /// frame of the largest message its role accepts.
+    pub fn max_input_bytes(&self, room: &Room) -> usize {
+        let http = &room.config.http;
+        let request = http.max_header_bytes + http.max_body_bytes + 1024;
+        match &self.state {
+            State::WebSocket(ws) => websocket_config(&room.config, &ws.role).max_message_bytes + 14,
+            _ => request,
         }
     }
 
-    /// Bytes queued and not yet written.
-    pub fn pending_output(&self) -> usize {
-        self.output.len() - self.output_sent
+    /// The subscription whose news this connection waits for.
+    pub fn subscription(&self) -> Option<&Subscription> {
+        match &self.state {
+            State::Held(held) => Some(&held.subscription),
+            State::Stream(stream) => Some(&stream.subscription),
+            State::WebSocket(ws) => ws.subscription.as_ref(),
+            State::Request { .. } | State::Closing { .. } => None,
+        }
     }
 
-    /// Reads until the kernel's buffer is empty (design rule 7: drain readiness, retry on `Interrupted`),
-    /// appending to `input` but never past `max_input_bytes`. "Empty" is `WouldBlock`, or a read that
-    /// returned less than asked for (as tokio also reasons), which saves the `WouldBlock` call. Bytes go
-    /// straight into `input`'s storage, borrowing the server's `spare` storage when `input` has none.
-    pub fn read_available(
-        &mut self,
-        spare: &mut Vec<u8>,
-        max_input_bytes: usize,
-    ) -> io::Result<ReadResult> {
-        loop {
-            let limit = max_input_bytes.saturating_sub(self.input.len());
-            if limit == 0 {
-                return Ok(ReadResult::Full);
+    /// The moment this connection next needs [`Connection::on_deadline`].
+    pub fn deadline(&self, room: &Room) -> Option<Instant> {
+        let config = &room.config;
+        match &self.state {
+            State::Request {
+                started: Some(started),
+            } => Some(*started + config.header_timeout),
+            State::Request { started: None } => Some(self.last_active + config.idle_timeout),
+            State::Held(held) => Some(held.until),
+            State::Stream(stream) => Some(stream.next_heartbeat),
+            State::WebSocket(ws) => {
+                let protocol = ws.protocol.next_deadline()?;
+                Some(ws.ping_deferred_until.map_or(protocol, |d| d.max(protocol)))
             }
-            let room = self.input.room(limit, spare);
-            let want = room.len();
-            match self.stream.read(room) {
-                Ok(0) => {
-                    self.peer_closed = true;
-                    return Ok(ReadResult::Eof);
+            State::Closing { until } => Some(*until),
+        }
+    }
+
+    /// Whether the socket lives on after this piece of work.
+    pub fn settle(&mut self, room: &mut Room, now: Instant) -> Fate {
+        if self.dead {
+            return Fate::Close;
+        }
+        if let State::WebSocket(ws) = &self.state {
+            if ws.protocol.is_closed() {
+                // RFC 6455 §7.1.1: once both close frames have crossed, the server closes TCP first.
+                self.begin_closing(room, now, now + room.config.linger);
+            }
+        }
+        match &self.state {
+            State::Request { .. } if self.peer_closed => {
+                // The peer will send nothing more: answer what was asked, then close.
+                if self.output.pending() == 0 {
+                    return Fate::Close;
                 }
-                Ok(n) => {
-                    self.input.filled(n);
-                    // A short read emptied the kernel's buffer: asking again would only return
-                    // WouldBlock, one wasted system call per message. New bytes raise a new edge. A
-                    // hang-up reported with this event is the exception: its EOF must still be read.
-                    if n < want && !self.hung_up {
-                        return Ok(ReadResult::Drained);
+                self.begin_closing(room, now, now + room.config.linger);
+                Fate::Keep
+            }
+            State::Held(_) | State::Stream(_) | State::WebSocket(_) if self.peer_closed => {
+                Fate::Close
+            }
+            State::Closing { .. } if self.output.pending() > 0 => Fate::Keep,
+            State::Closing { .. } if self.peer_closed => Fate::Close,
+            // Close our side and wait (briefly) for the peer's EOF, so that unread bytes on its side
+            // do not turn our close into a reset that could destroy the answer in flight.
+            State::Closing { .. } => Fate::HalfClose,
+            _ => Fate::Keep,
+        }
+    }
+
+    /// Leaves the hub: called once when the connection is dropped, whatever its state.
+    pub fn release(&mut self, room: &mut Room, now: Instant) {
+        if let Some(subscription) = self.subscription().cloned() {
+            room.unsubscribe(&subscription, now);
+        }
+    }
+
+    // ----- events -----
+
+    /// Bytes arrived in `input`: parse them according to the state.
+    pub fn on_input(&mut self, room: &mut Room, now: Instant) {
+        if !self.input.is_empty() {
+            self.last_active = now;
+        }
+        self.process_input(room, now);
+    }
+
+    /// The socket took bytes: pull more for a subscriber, and parse input that waited for room.
+    pub fn on_output_room(&mut self, room: &mut Room, now: Instant) {
+        self.pull(room, now);
+        self.process_input(room, now);
+    }
+
+    /// A message was published on the topic of subscription `subscription_id`.
+    pub fn on_news(&mut self, subscription_id: u64, room: &mut Room, now: Instant) {
+        if self.subscription().map(|s| s.id) == Some(subscription_id) {
+            self.pull(room, now);
+            // A held request answered by the news frees the connection for pipelined requests.
+            self.process_input(room, now);
+        }
+    }
+
+    /// The peer closed its sending side.
+    pub fn on_peer_closed(&mut self) {
+        self.peer_closed = true;
+    }
+
+    /// The deadline from [`Connection::deadline`] has passed.
+    pub fn on_deadline(&mut self, room: &mut Room, now: Instant) {
+        match &mut self.state {
+            State::Request { started: Some(_) } => {
+                log(
+                    Some(self.peer),
+                    format_args!(
+                        "408: request not complete within {:?}",
+                        room.config.header_timeout
+                    ),
+                );
+                self.input.clear();
+                let response = Response::error(408, "the request was not complete in time");
+                self.respond(&response, false, false, room, now);
+            }
+            State::Request { started: None } => self.dead = true, // idle keep-alive connection
+            State::Held(held) => {
+                let head = room.hub.head(&held.subscription.topic);
+                let response = held.door.timeout_response(head);
+                self.answer_held(&response, room, now);
+                self.process_input(room, now);
+            }
+            State::Stream(_) => self.heartbeat(room, now),
+            State::WebSocket(_) => self.websocket_timer(room, now),
+            State::Closing { .. } => self.dead = true,
+        }
+    }
+
+    // ----- the request state -----
+
+    /// Parses and answers requests, or feeds WebSocket frames, while the output has room.
+    fn process_input(&mut self, room: &mut Room, now: Instant) {
+        loop {
+            let progressed = match self.state {
+                State::Request { .. } => self.next_request(room, now),
+                State::WebSocket(_) => {
+                    self.websocket_input(room, now);
+                    false
+                }
+                State::Closing { .. } => {
+                    // Lingering close: whatever the peer still sends is read and thrown away.
+                    self.input.clear();
+                    false
+                }
+                // Pipelined requests wait in the input buffer until the held response is done.
+                State::Held(_) | State::Stream(_) => false,
+            };
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// Parses one request and answers it. Returns whether to look for another.
+    fn next_request(&mut self, room: &mut Room, now: Instant) -> bool {
+        let budget = room.config.max_pending_output_bytes;
+        if self.input.is_empty() || !self.output.has_room(budget) {
+            return false;
+        }
+        match parse_request(self.input.unread(), &room.config.http) {
+            Ok(ParseStatus::Incomplete) => {
+                if let State::Request {
+                    started: started @ None,
+                } = &mut self.state
+                {
+                    *started = Some(now);
+                }
+                false
+            }
+            Ok(ParseStatus::Complete { request, consumed }) => {
+                self.input.consume(consumed);
+                self.continue_sent = false;
+                let started = (!self.input.is_empty()).then_some(now);
+                self.state = State::Request { started };
+                self.handle_request(request, room, now);
+                true
+            }
+            Err(error) => {
+                log(Some(self.peer), format_args!("bad request: {error}"));
+                self.input.clear();
+                let response = Response::error(error.status, error.reason);
+                self.respond(&response, false, false, room, now);
+                false
+            }
+        }
+    }
+
+    /// Routes one complete request and moves to the state it opens.
+    fn handle_request(&mut self, request: Request, room: &mut Room, now: Instant) {
+        if room.config.trace {
+            trace_request(self.peer, &request);
+        }
+        let keep_alive = request.keep_alive();
+        let head_only = request.method == "HEAD";
+        let opening = if room.over_global_budget() {
+            Err(RouteError::Busy)
+        } else {
+            routes::route(&request, room, now)
+        };
+        let result = match opening {
+            Ok(Opening::Answer(response)) => {
+                self.respond(&response, head_only, keep_alive, room, now);
+                Ok(())
+            }
+            Ok(Opening::Batch { door, topic, after }) => {
+                self.open_batch(door, &topic, after, keep_alive, room, now)
+            }
+            Ok(Opening::Stream {
+                format,
+                topic,
+                after,
+            }) => self.open_stream(format, &topic, after, &request, room, now),
+            Ok(Opening::Upgrade {
+                accept,
+                role,
+                after,
+            }) => self.open_websocket(accept, role, after, room, now),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            log(
+                Some(self.peer),
+                format_args!(
+                    "{} for {} {}: {error}",
+                    error.status(),
+                    request.method,
+                    request.path
+                ),
+            );
+            // A refused handshake or a server at its budget closes; other refusals keep the connection.
+            let keep = keep_alive && !matches!(error, RouteError::Handshake(_) | RouteError::Busy);
+            self.respond(&error.response(), head_only, keep, room, now);
+        }
+    }
+
+    /// Queues a whole response; without keep-alive the connection then closes.
+    fn respond(
+        &mut self,
+        response: &Response,
+        head_only: bool,
+        keep_alive: bool,
+        room: &mut Room,
+        now: Instant,
+    ) {
+        let budget = room.config.max_pending_output_bytes;
+        let unix_secs = room.unix_secs;
+        let queued = self.output.send(budget, |out| {
+            response.write(out, unix_secs, head_only, keep_alive);
+        });
+        if queued.is_err() {
+            // Requests are parsed only while the output has room, so this is a client that pipelined
+            // past its budget in one read: it gets no answer and is closed.
+            self.dead = true;
+        }
+        if room.config.trace {
+            let mut head = Vec::new();
+            response.write(&mut head, unix_secs, true, keep_alive);
+            trace_head(self.peer, "->", &head);
+        }
+        if !keep_alive && !response.chunked {
+            self.begin_closing(room, now, now + room.config.linger);
+        }
+    }
+
+    /// Moves to the closing state, leaving the hub first: a closing connection gets no more messages.
+    fn begin_closing(&mut self, room: &mut Room, now: Instant, until: Instant) {
+        self.release(room, now);
+        self.state = State::Closing { until };
+    }
+
+    // ----- batch doors: short poll, long poll, JSONP -----
+
+    /// Reads after `after`; answers now, or parks on a subscription (in the same step as the read).
+    fn open_batch(
+        &mut self,
+        door: BatchDoor,
+        topic: &str,
+        after: Option<u64>,
+        keep_alive: bool,
+        room: &mut Room,
+        now: Instant,
+    ) -> Result<(), RouteError> {
+        let replay = room.hub.read(topic, after, room.config.max_batch_messages, now)?;
+        if door.answers_now(&replay) {
+            self.respond(&door.response(&replay), false, keep_alive, room, now);
+            return Ok(());
+        }
+        let subscription = room.subscribe(self.token, topic, Some(replay.last), now)?;
+        self.state = State::Held(Held {
+            door,
+            subscription,
+            until: now + room.config.hold_timeout,
+            keep_alive,
+        });
+        Ok(())
+    }
+
+    /// Answers a parked request and returns to reading requests.
+    fn answer_held(&mut self, response: &Response, room: &mut Room, now: Instant) {
+        let State::Held(held) = &self.state else {
+            return;
+        };
+        let keep_alive = held.keep_alive;
+        room.unsubscribe(&held.subscription, now);
+        self.state = State::Request { started: None };
+        self.last_active = now;
+        self.respond(response, false, keep_alive, room, now);
+    }
+
+    // ----- pulling messages from the log -----
+
+    /// Moves messages from the topic log to the output while it has room: the replay after opening,
+    /// and live messages after that, are the same loop.
+    fn pull(&mut self, room: &mut Room, now: Instant) {
+        match &self.state {
+            State::Held(_) => self.pull_held(room, now),
+            State::Stream(_) => self.pull_stream(room, now),
+            State::WebSocket(_) => self.pull_websocket(room, now),
+            State::Request { .. } | State::Closing { .. } => {}
+        }
+    }
+
+    fn pull_held(&mut self, room: &mut Room, now: Instant) {
+        let State::Held(held) = &self.state else {
+            return;
+        };
+        let replay = match read_after(&held.subscription, room, room.config.max_batch_messages, now) {
+            Some(replay) => replay,
+            None => return,
+        };
+        if held.door.answers_now(&replay) {
+            let response = held.door.response(&replay);
+            self.answer_held(&response, room, now);
+        }
+    }
+
+    fn pull_stream(&mut self, room: &mut Room, now: Instant) {
+        let budget = room.config.max_pending_output_bytes;
+        let mut piece = Vec::new();
+        loop {
+            let State::Stream(stream) = &mut self.state else {
+                return;
+            };
+            if !self.output.has_room(budget) {
+                return;
+            }
+            let Some(replay) = read_after(&stream.subscription, room, PULL_BATCH, now) else {
+                return;
+            };
+            if replay.reset {
+                piece.clear();
+                let point = reset_point(&replay);
+                stream.format.reset(point, &mut piece);
+                stream.subscription.cursor = point;
+                stream.subscription.from_start = false;
+                self.send_chunk(&piece, room, now);
+            }
+            for message in &replay.messages {
+                let State::Stream(stream) = &mut self.state else {
+                    return;
+                };
+                if !self.output.has_room(budget) {
+                    return;
+                }
+                piece.clear();
+                stream.format.message(message, &mut piece);
+                stream.subscription.cursor = message.id;
+                stream.subscription.from_start = false;
+                stream.next_heartbeat = now + room.config.heartbeat_interval;
+                self.send_chunk(&piece, room, now);
+            }
+            let ended = !matches!(self.state, State::Stream(_));
+            if ended || replay.messages.len() < PULL_BATCH {
+                return;
+            }
+        }
+    }
+
+    /// Sends one piece of a streaming response as one chunk; ends the response past its size limit.
+    fn send_chunk(&mut self, piece: &[u8], room: &mut Room, now: Instant) {
+        let State::Stream(stream) = &mut self.state else {
+            return;
+        };
+        if piece.is_empty() {
+            return;
+        }
+        let budget = room.config.max_pending_output_bytes;
+        if self
+            .output
+            .send(budget, |out| chunked::encode_chunk(piece, out))
+            .is_err()
+        {
+            return;
+        }
+        stream.body_bytes += piece.len();
+        if stream.format.ends_when_long() && stream.body_bytes >= room.config.max_stream_bytes {
+            self.end_stream(room, now);
+        }
+    }
+
+    /// Ends a streaming response; the client reconnects with its last id.
+    fn end_stream(&mut self, room: &mut Room, now: Instant) {
+        let State::Stream(stream) = &self.state else {
+            return;
+        };
+        let keep_alive = stream.keep_alive;
+        room.unsubscribe(&stream.subscription, now);
+        // The last chunk is tiny and ends the response: it goes even at the budget, or the client
+        // would wait for the rest of a response that never comes.
+        let _ = self
+            .output
+            .send(usize::MAX, chunked::encode_last_chunk);
+        self.last_active = now;
+        if keep_alive {
+            self.state = State::Request { started: None };
+        } else {
+            self.begin_closing(room, now, now + room.config.linger);
+        }
+    }
+
+    fn pull_websocket(&mut self, room: &mut Room, now: Instant) {
+        let budget = room.config.max_pending_output_bytes;
+        loop {
+            let State::WebSocket(ws) = &mut self.state else {
+                return;
+            };
+            let Some(subscription) = ws.subscription.as_mut() else {
+                return;
+            };
+            if ws.protocol.close_sent() || !self.output.has_room(budget) {
+                return;
+            }
+            let Some(replay) = read_after(subscription, room, PULL_BATCH, now) else {
+                return;
+            };
+            let count = replay.messages.len();
+            if replay.reset {
+                let point = reset_point(&replay);
+                subscription.cursor = point;
+                subscription.from_start = false;
+                let text = websocket::reset_text(point);
+                let _ = self.output.send(budget, |out| ws.protocol.send_text(&text, out));
+            }
+            for message in &replay.messages {
+                if !self.output.has_room(budget) {
+                    return;
+                }
+                let text = websocket::message_text(message);
+                let _ = self.output.send(budget, |out| ws.protocol.send_text(text, out));
+                subscription.cursor = message.id;
+                subscription.from_start = false;
+            }
+            if count < PULL_BATCH {
+                return;
+            }
+        }
+    }
+
+    // ----- streams: XHR, iframe, SSE -----
+
+    /// Opens a chunked response on a subscription: head, prelude, then whatever the log has after
+    /// `after`, pulled as the socket drains.
+    fn open_stream(
+        &mut self,
+        format: Box<dyn StreamFormat>,
+        topic: &str,
+        after: Option<u64>,
+        request: &Request,
+        room: &mut Room,
+        now: Instant,
+    ) -> Result<(), RouteError> {
+        let subscription = room.subscribe(self.token, topic, after, now)?;
+        let mut response = Response::new(200).chunked(format.content_type());
+        for (name, value) in format.headers() {
+            response = response.header(name, &value);
+        }
+        let keep_alive = request.keep_alive();
+        self.respond(&response, false, keep_alive, room, now);
+        let mut prelude = Vec::new();
+        format.prelude(&mut prelude);
+        self.state = State::Stream(PushStream {
+            format,
+            subscription,
+            body_bytes: 0,
+            next_heartbeat: now + room.config.heartbeat_interval,
+            keep_alive,
+        });
+        self.written_at_last_check = self.output.total_written();
+        self.send_chunk(&prelude, room, now);
+        self.pull(room, now);
+        Ok(())
+    }
+
+    /// A stream's heartbeat is due: send one, unless the peer has not read anything for a whole
+    /// interval with its output at the budget, in which case it is dropped.
+    fn heartbeat(&mut self, room: &mut Room, now: Instant) {
+        let budget = room.config.max_pending_output_bytes;
+        if self.not_reading(budget) {
+            log(
+                Some(self.peer),
+                format_args!(
+                    "stream subscriber not reading ({} bytes unsent), dropping it",
+                    self.output.pending()
+                ),
+            );
+            self.dead = true;
+            return;
+        }
+        self.written_at_last_check = self.output.total_written();
+        let State::Stream(stream) = &mut self.state else {
+            return;
+        };
+        stream.next_heartbeat = now + room.config.heartbeat_interval;
+        if self.output.has_room(budget) {
+            let mut piece = Vec::new();
+            stream.format.heartbeat(&mut piece);
+            self.send_chunk(&piece, room, now);
+        }
+    }
+
+    /// Whether the output is at its budget and the socket took nothing since the last check.
+    fn not_reading(&self, budget: usize) -> bool {
+        !self.output.has_room(budget) && self.output.total_written() == self.written_at_last_check
+    }
+
+    // ----- WebSocket -----
+
+    /// Answers `101`, then pushes the topic's messages after `after` (a topic or session socket).
+    fn open_websocket(
+        &mut self,
+        accept: Response,
+        role: SocketRole,
+        after: Option<u64>,
+        room: &mut Room,
+        now: Instant,
+    ) -> Result<(), RouteError> {
+        // Subscribe before answering 101, so a refused topic still gets an HTTP status.
+        let subscription = match role.topic() {
+            Some(topic) => Some(room.subscribe(self.token, topic, after, now)?),
+            None => None,
+        };
+        self.respond(&accept, false, true, room, now);
+        let config = websocket_config(&room.config, &role);
+        self.state = State::WebSocket(WebSocket {
+            protocol: WsProtocol::new(Role::Server, &config, now),
+            role,
+            subscription,
+            ping_deferred_until: None,
+        });
+        self.written_at_last_check = self.output.total_written();
+        self.pull(room, now);
+        Ok(())
+    }
+
+    /// Turns buffered WebSocket bytes into events and acts on them, while the output has room.
+    fn websocket_input(&mut self, room: &mut Room, now: Instant) {
+        let budget = room.config.max_pending_output_bytes;
+        let mut used = 0;
+        loop {
+            let State::WebSocket(ws) = &mut self.state else {
+                break;
+            };
+            // Backpressure: an echo client that does not read its answers is not read either.
+            let unread = self.input.unread().get(used..).unwrap_or_default();
+            let read = self
+                .output
+                .send(budget, |out| ws.protocol.read(unread, out, now));
+            match read {
+                Err(_) => break,
+                Ok(Ok(outcome)) => {
+                    used += outcome.consumed;
+                    match outcome.event {
+                        Some(event) => {
+                            let inbound = websocket::inbound(&ws.role, event);
+                            self.on_inbound(inbound, room, now);
+                        }
+                        None if outcome.consumed == 0 => break,
+                        None => {}
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadResult::Drained),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Writes queued output until done or the socket would block. Returns whether everything was written.
-    pub fn flush(&mut self) -> io::Result<bool> {
-        while self.output_sent < self.output.len() {
-            match self.stream.write(&self.output[self.output_sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.output_sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.compact_output();
-                    return Ok(false);
+                Ok(Err(error)) => {
+                    // The protocol has queued a close frame with the error's code; flush it and close.
+                    log(Some(self.peer), format_args!("websocket {error}"));
+                    let until = now + room.config.ws.close_timeout;
+                    self.begin_closing(room, now, until);
+                    break;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
             }
         }
-        // Everything went out: give the memory back, so an idle connection costs almost nothing.
-        self.output = Vec::new();
-        self.output_sent = 0;
-        Ok(true)
+        self.input.consume(used);
     }
 
-    /// Drops the part of `output` already written once it is large, so appending does not grow forever.
-    fn compact_output(&mut self) {
-        if self.output_sent > 64 * 1024 && self.output_sent * 2 > self.output.len() {
-            self.output.drain(..self.output_sent);
-            self.output_sent = 0;
+    /// Acts on one message from the client.
+    fn on_inbound(&mut self, inbound: Inbound, room: &mut Room, now: Instant) {
+        let budget = room.config.max_pending_output_bytes;
+        let State::WebSocket(ws) = &mut self.state else {
+            return;
+        };
+        let refusal = match inbound {
+            Inbound::EchoText(text) => {
+                let _ = self.output.send(budget, |out| ws.protocol.send_text(&text, out));
+                None
+            }
+            Inbound::EchoBinary(data) => {
+                let _ = self.output.send(budget, |out| ws.protocol.send_binary(&data, out));
+                None
+            }
+            Inbound::Publish(text) => {
+                let topic = ws.role.topic().unwrap_or_default().to_string();
+                room.publish(&topic, text, now).err().map(|error| {
+                    let code = match error {
+                        crate::hub::HubError::TooLarge => close::MESSAGE_TOO_BIG,
+                        _ => close::POLICY_VIOLATION,
+                    };
+                    (code, error.to_string())
+                })
+            }
+            Inbound::ToSession(text) => {
+                let SocketRole::Session { session, .. } = &ws.role else {
+                    return;
+                };
+                let app = room.sessions.app_of(session).unwrap_or_default().to_string();
+                match room.sessions.message(&app, session, &text, now) {
+                    Ok(outbox) => {
+                        room.carry_out(outbox, now);
+                        None
+                    }
+                    Err(error) => Some((close::POLICY_VIOLATION, error.to_string())),
+                }
+            }
+            Inbound::Refuse { code, reason } => Some((code, reason.to_string())),
+            Inbound::Nothing => None,
+        };
+        if let Some((code, reason)) = refusal {
+            log(
+                Some(self.peer),
+                format_args!("websocket message refused ({code}): {reason}"),
+            );
+            self.close_websocket(code, &reason, room, now);
         }
     }
 
-    /// Closes our sending side: the peer reads EOF after the bytes already written.
-    pub fn shutdown_write(&self) {
-        // An error here means the peer is already gone, which is what we want anyway.
-        let _ = self.stream.shutdown(Shutdown::Write);
+    /// Starts the closing handshake with `code`; the close frame goes even at the budget.
+    fn close_websocket(&mut self, code: u16, reason: &str, room: &mut Room, now: Instant) {
+        let State::WebSocket(ws) = &mut self.state else {
+            return;
+        };
+        let _ = self
+            .output
+            .send(usize::MAX, |out| ws.protocol.close(code, reason, out, now));
+        if let Some(subscription) = ws.subscription.take() {
+            room.unsubscribe(&subscription, now);
+        }
     }
+
+    /// The WebSocket protocol's timer: a ping, a dead peer, or a subscriber that stopped reading.
+    fn websocket_timer(&mut self, room: &mut Room, now: Instant) {
+        let budget = room.config.max_pending_output_bytes;
+        if self.not_reading(budget) {
+            log(
+                Some(self.peer),
+                format_args!(
+                    "websocket peer not reading ({} bytes unsent), closing with 1008",
+                    self.output.pending()
+                ),
+            );
+            self.close_websocket(close::POLICY_VIOLATION, "subscriber too slow", room, now);
+            let until = now + room.config.ws.close_timeout;
+            self.begin_closing(room, now, until);
+            return;
+        }
+        self.written_at_last_check = self.output.total_written();
+        let State::WebSocket(ws) = &mut self.state else {
+            return;
+        };
+        if !self.output.has_room(budget) {
+            // The output is full but moving: data is flowing, so a ping adds nothing yet.
+            ws.ping_deferred_until = Some(now + room.config.ws.ping_interval);
+            return;
+        }
+        ws.ping_deferred_until = None;
+        let dead = self
+            .output
+            .send(budget, |out| ws.protocol.on_timeout(now, out));
+        if dead == Ok(true) {
+            log(
+                Some(self.peer),
+                format_args!("websocket peer unresponsive, dropping it"),
+            );
+            self.dead = true;
+        }
+    }
+}
+
+/// The messages after a subscription's cursor; `None` when the topic is gone.
+fn read_after(
+    subscription: &Subscription,
+    room: &mut Room,
+    max: usize,
+    now: Instant,
+) -> Option<Replay> {
+    let after = if subscription.from_start {
+        0
+    } else {
+        subscription.cursor
+    };
+    room.hub.read(&subscription.topic, Some(after), max, now).ok()
+}
+
+/// The WebSocket settings for a socket with `role`: a topic or session socket accepts no message larger
+/// than a publish may be (`hub.max_publish_bytes`), so its input buffer is sized to match.
+fn websocket_config(config: &crate::Config, role: &SocketRole) -> crate::server::config::WsConfig {
+    let mut ws = config.ws.clone();
+    if role.topic().is_some() {
+        ws.max_message_bytes = ws.max_message_bytes.min(config.hub.max_publish_bytes);
+    }
+    ws
+}
+
+/// Prints a request head for `--trace`.
+fn trace_request(peer: SocketAddr, request: &Request) {
+    let mut head = format!("{} {}", request.method, request.path);
+    if !request.query.is_empty() {
+        head.push('?');
+        head.push_str(&request.query);
+    }
+    head.push_str(&format!(" HTTP/1.{}\r\n", request.version));
+    for header in &request.headers {
+        head.push_str(&format!(
+            "{}: {}\r\n",
+            header.name,
+            String::from_utf8_lossy(&header.value)
+        ));
+    }
+    trace_head(peer, "<-", head.as_bytes());
 }

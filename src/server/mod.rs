@@ -1,27 +1,35 @@
-//! The server: a hand-written `mio` event loop driving the sans-IO protocol code.
+//! The server: a sans-IO core driven by a hand-written `mio` event loop.
 //!
-//! - [`event_loop`]: the loop itself (readiness, reading, writing, timers, delivery of messages);
-//! - [`connection`]: one connection's buffers and its state machine;
-//! - [`delivery`]: handing published messages to subscribers, the clock, channel housekeeping;
-//! - [`routes`]: which door a request opens (the URL contract of the README);
-//! - [`timers`]: the deadline heap that sets the poll timeout;
-//! - [`slab`]: connections by token;
+//! Read it in this order:
+//!
+//! - [`connection`]: one connection's state machine, every transition in one file, no socket;
+//! - [`output`]: the output queue and its budget, the one choke point for every byte sent;
+//! - [`routes`]: which door a request opens (the URL contract of the README), and every refusal's status;
+//! - [`room`]: the shared state the doors open onto: hub, sessions, subscriptions;
+//! - [`core`]: all connections, deadlines, delivery and budgets, still without a socket;
+//! - [`event_loop`]: the thin driver: mio, sockets, the waker, the clock;
+//! - [`input`], [`timers`], [`slab`]: the input buffer, the deadline heap, connections by token;
+//! - [`channel_routes`]: the channel API over HTTP;
 //! - [`config`]: every limit, with its default.
 //!
 //! Other threads talk to the loop through a [`ServerHandle`]: a command is queued on a channel and the
 //! loop is woken by a `mio::Waker` to run it.
 
+pub mod channel_routes;
 pub mod config;
 pub mod connection;
-pub mod delivery;
+pub mod core;
 pub mod event_loop;
 pub mod input;
+pub mod output;
+pub mod room;
 pub mod routes;
 pub mod slab;
 pub mod timers;
 
 use std::io;
 use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -54,6 +62,16 @@ pub enum Command {
     },
     /// How many client connections are open.
     ConnectionCount {
+        /// Where the answer goes.
+        reply: Sender<usize>,
+    },
+    /// Bytes held by all connections' input and output buffers (the global budget's count).
+    BufferedBytes {
+        /// Where the answer goes.
+        reply: Sender<usize>,
+    },
+    /// How many topics the hub holds.
+    TopicCount {
         /// Where the answer goes.
         reply: Sender<usize>,
     },
@@ -117,6 +135,16 @@ impl ServerHandle {
     /// How many panics the loop caught and survived: zero unless pushlab has a bug.
     pub fn internal_errors(&self) -> io::Result<usize> {
         self.ask(|reply| Command::InternalErrors { reply })
+    }
+
+    /// Bytes held by all connections' input and output buffers now.
+    pub fn buffered_bytes(&self) -> io::Result<usize> {
+        self.ask(|reply| Command::BufferedBytes { reply })
+    }
+
+    /// How many topics the hub holds now.
+    pub fn topic_count(&self) -> io::Result<usize> {
+        self.ask(|reply| Command::TopicCount { reply })
     }
 
     /// Closes every client connection.
@@ -211,4 +239,34 @@ pub fn spawn_with(
         handle,
         thread: Some(thread),
     })
+}
+
+/// Milliseconds since the Unix epoch (read by the event loop only).
+pub(crate) fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// One log line on standard error.
+pub(crate) fn log(peer: Option<SocketAddr>, message: std::fmt::Arguments<'_>) {
+    match peer {
+        Some(peer) => eprintln!("pushlab: {peer}: {message}"),
+        None => eprintln!("pushlab: {message}"),
+    }
+}
+
+/// Prints the head of an HTTP message (up to the blank line) for `--trace`, with its direction.
+pub(crate) fn trace_head(peer: SocketAddr, direction: &str, bytes: &[u8]) {
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(bytes.len());
+    let head = String::from_utf8_lossy(&bytes[..end]);
+    let mut text = String::new();
+    for line in head.split("\r\n").filter(|line| !line.is_empty()) {
+        text.push_str(&format!("{direction} {line}\n"));
+    }
+    println!("[{peer}]\n{text}");
 }

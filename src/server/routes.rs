@@ -1,30 +1,195 @@
-//! Which door a request opens: the URL contract of the README, mapped to the transports.
+//! Which door a request opens: the URL contract of the README, as one function from a request to an
+//! [`Opening`].
 //!
 //! | route                          | door                                            |
 //! |--------------------------------|-------------------------------------------------|
 //! | `POST /publish/{topic}`        | publish a message                               |
-//! | `GET /poll/{topic}`            | [`short_poll`]                                  |
-//! | `GET /longpoll/{topic}`        | [`long_poll`] (held)                            |
+//! | `GET /poll/{topic}`            | [`short_poll`][crate::transport::short_poll]    |
+//! | `GET /longpoll/{topic}`        | [`long_poll`][crate::transport::long_poll] (held) |
 //! | `GET /jsonp/{topic}`           | [`jsonp`] (held)                                |
 //! | `GET /stream/{topic}`          | [`xhr_stream`][crate::transport::xhr_stream] (streamed) |
 //! | `GET /iframe/{topic}`          | [`iframe`][crate::transport::iframe] (streamed) |
 //! | `GET /sse/{topic}`             | [`sse`] (streamed)                              |
-//! | `GET /ws/echo`, `/ws/{topic}`  | WebSocket ([`crate::ws`], [`websocket`])        |
-//! | `POST`/`GET /channel/...`      | the channel API ([`crate::channel`])            |
+//! | `GET /ws/echo`, `/ws/{topic}`  | WebSocket ([`crate::ws`], [`crate::transport::websocket`]) |
+//! | `POST`/`GET /channel/...`      | the channel API ([`crate::server::channel_routes`]) |
 //! | `GET` anything else            | a file under `static/`                          |
+//!
+//! Routing decides *what* a request opens and answers what can be answered at once (a publish, a short
+//! poll, a file). It never changes a connection: opening a held request, a stream or a WebSocket is a
+//! transition of the connection's state machine, done by `connection.rs` with the [`Opening`] returned
+//! here.
 
+use std::fmt;
 use std::time::Instant;
 
-use crate::channel::{session_of_topic, ChannelError, ClientId};
-use crate::http::{static_files, Request, Response};
-use crate::hub::{Hub, HubError, Replay};
-use crate::server::connection::{Connection, Held, HeldKind, PushStream, State, WebSocket, WsRole};
-use crate::server::event_loop::{log, random_session_id, trace_head, Server};
+use crate::channel::{session_of_topic, ChannelError};
+use crate::http::{static_files, HttpError, Request, Response};
+use crate::hub::{Hub, HubError};
+use crate::server::room::Room;
 use crate::transport::iframe::IframeStream;
 use crate::transport::sse::{self, SseStream};
 use crate::transport::xhr_stream::XhrStream;
-use crate::transport::{jsonp, long_poll, reset_point, short_poll, websocket, StreamFormat};
-use crate::ws::{handshake, Event, Role, WsProtocol};
+use crate::transport::websocket::SocketRole;
+use crate::transport::{jsonp, BatchDoor, StreamFormat};
+use crate::ws::handshake;
+
+/// What a request opens.
+pub enum Opening {
+    /// A whole response, written at once; the connection then reads its next request.
+    Answer(Response),
+    /// A batch door (short poll, long poll, JSONP) on `topic`, reading after `after`.
+    Batch {
+        /// Which batch door.
+        door: BatchDoor,
+        /// The topic.
+        topic: String,
+        /// Where the reader resumes (`None`: from now).
+        after: Option<u64>,
+    },
+    /// A chunked response held open (XHR stream, iframe, SSE).
+    Stream {
+        /// How the door frames what it sends.
+        format: Box<dyn StreamFormat>,
+        /// The topic.
+        topic: String,
+        /// Where the reader resumes.
+        after: Option<u64>,
+    },
+    /// `101 Switching Protocols`, then WebSocket frames.
+    Upgrade {
+        /// The 101 response.
+        accept: Response,
+        /// What the socket is for.
+        role: SocketRole,
+        /// Where a topic socket resumes.
+        after: Option<u64>,
+    },
+}
+
+impl fmt::Debug for Opening {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Opening::Answer(response) => write!(f, "Answer({})", response.status),
+            Opening::Batch { door, topic, after } => write!(f, "Batch({door:?}, {topic}, {after:?})"),
+            Opening::Stream { topic, after, .. } => write!(f, "Stream({topic}, {after:?})"),
+            Opening::Upgrade { role, after, .. } => write!(f, "Upgrade({role:?}, {after:?})"),
+        }
+    }
+}
+
+/// Why a request is refused: each kind knows its status (design rule 5), mapped in [`RouteError::status`].
+#[derive(Debug, Clone)]
+pub enum RouteError {
+    /// The request broke an HTTP rule (its own status).
+    Http(HttpError),
+    /// The hub refused (400 bad topic, 413 too large, 503 too many topics).
+    Hub(HubError),
+    /// The channel layer refused (404, 503).
+    Channel(ChannelError),
+    /// The method is not one the route answers; `allow` lists those it does (405).
+    MethodNotAllowed {
+        /// The `Allow` header's value.
+        allow: &'static str,
+    },
+    /// No static file at this path (404).
+    NotFound,
+    /// `?after=` is not a decimal id (400).
+    BadAfter,
+    /// `?callback=` is missing (400).
+    MissingCallback,
+    /// The body of a publish or a channel message is not UTF-8 (400).
+    BodyNotUtf8,
+    /// A session topic is written only by its channel application (403).
+    SessionTopicReadOnly,
+    /// A streaming response needs HTTP/1.1 chunked encoding (505).
+    StreamNeedsHttp11,
+    /// `--refuse-websocket` is on (500, to show the client's fallback).
+    WebSocketRefused,
+    /// The WebSocket handshake failed; the response says why.
+    Handshake(Response),
+    /// The server's buffers are at their global budget (503).
+    Busy,
+    /// No random source for a session id (500).
+    NoRandomSource,
+}
+
+impl RouteError {
+    /// The HTTP status this refusal answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            RouteError::Http(error) => error.status,
+            RouteError::Hub(error) => error.status(),
+            RouteError::Channel(error) => error.status(),
+            RouteError::MethodNotAllowed { .. } => 405,
+            RouteError::NotFound => 404,
+            RouteError::BadAfter | RouteError::MissingCallback | RouteError::BodyNotUtf8 => 400,
+            RouteError::SessionTopicReadOnly => 403,
+            RouteError::StreamNeedsHttp11 => 505,
+            RouteError::WebSocketRefused | RouteError::NoRandomSource => 500,
+            RouteError::Handshake(response) => response.status,
+            RouteError::Busy => 503,
+        }
+    }
+
+    /// The response that goes on the wire.
+    pub fn response(&self) -> Response {
+        match self {
+            RouteError::Handshake(response) => response.clone(),
+            RouteError::MethodNotAllowed { allow } => {
+                Response::error(405, &self.to_string()).header("Allow", allow)
+            }
+            RouteError::Busy => {
+                Response::error(503, &self.to_string()).header("Retry-After", "1")
+            }
+            _ => Response::error(self.status(), &self.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteError::Http(error) => f.write_str(error.reason),
+            RouteError::Hub(error) => write!(f, "{error}"),
+            RouteError::Channel(error) => write!(f, "{error}"),
+            RouteError::MethodNotAllowed { allow } => write!(f, "this route answers {allow}"),
+            RouteError::NotFound => f.write_str("no such page"),
+            RouteError::BadAfter => f.write_str("after must be a decimal message id"),
+            RouteError::MissingCallback => f.write_str("callback is required"),
+            RouteError::BodyNotUtf8 => f.write_str("the body must be UTF-8 text"),
+            RouteError::SessionTopicReadOnly => {
+                f.write_str("session topics are written by their channel application")
+            }
+            RouteError::StreamNeedsHttp11 => {
+                f.write_str("a streaming response needs HTTP/1.1 chunked encoding")
+            }
+            RouteError::WebSocketRefused => {
+                f.write_str("WebSocket upgrades are refused (--refuse-websocket)")
+            }
+            RouteError::Handshake(_) => f.write_str("the WebSocket handshake was refused"),
+            RouteError::Busy => f.write_str("the server is at its memory budget; retry"),
+            RouteError::NoRandomSource => f.write_str("no random source for a session id"),
+        }
+    }
+}
+
+impl From<HubError> for RouteError {
+    fn from(error: HubError) -> Self {
+        RouteError::Hub(error)
+    }
+}
+
+impl From<HttpError> for RouteError {
+    fn from(error: HttpError) -> Self {
+        RouteError::Http(error)
+    }
+}
+
+impl From<ChannelError> for RouteError {
+    fn from(error: ChannelError) -> Self {
+        RouteError::Channel(error)
+    }
+}
 
 /// A request's destination, from its path alone.
 #[derive(Debug, PartialEq, Eq)]
@@ -64,7 +229,7 @@ impl<'a> Route<'a> {
         }
     }
 
-    /// The methods the route answers (for 405's `Allow`).
+    /// The methods the route answers: the one table that both checks a method and writes 405's `Allow`.
     fn allowed_methods(&self) -> &'static str {
         match self {
             Route::Publish(_) => "POST",
@@ -89,581 +254,169 @@ impl<'a> Route<'a> {
     }
 }
 
-/// Why a request is refused before any door opens.
-type Refusal = (u16, String);
-
-impl Server {
-    /// Answers one complete request (or opens the door it asks for).
-    pub(crate) fn handle_request(
-        &mut self,
-        token: usize,
-        conn: &mut Connection,
-        request: Request,
-        now: Instant,
-    ) {
-        if self.config.trace {
-            trace_request(conn, &request);
-        }
-        if let Err((status, reason)) = self.route(token, conn, &request, now) {
-            log(
-                Some(conn.peer),
-                format_args!("{status} for {} {}: {reason}", request.method, request.path),
-            );
-            let mut response = Response::error(status, &reason);
-            if status == 405 {
-                let allowed = Route::of(&request.path).allowed_methods();
-                response = response.header("Allow", allowed);
-            }
-            self.answer(conn, &request, &response, now);
-        }
+/// Decides what `request` opens, answering at once what can be answered at once.
+pub fn route(request: &Request, room: &mut Room, now: Instant) -> Result<Opening, RouteError> {
+    let route = Route::of(&request.path);
+    let allow = route.allowed_methods();
+    if !allow.split(", ").any(|method| method == request.method) {
+        return Err(RouteError::MethodNotAllowed { allow });
     }
-
-    /// Writes the answer to `request`: its head only for HEAD, and keep-alive as the request asked.
-    fn answer(&self, conn: &mut Connection, request: &Request, response: &Response, now: Instant) {
-        let head_only = request.method == "HEAD";
-        self.write_response(conn, response, head_only, request.keep_alive(), now);
+    if let Some(topic) = route.topic() {
+        check_topic(topic, &route, room, now)?;
     }
-
-    fn route(
-        &mut self,
-        token: usize,
-        conn: &mut Connection,
-        request: &Request,
-        now: Instant,
-    ) -> Result<(), Refusal> {
-        let route = Route::of(&request.path);
-        // One table of methods per route, the same one that writes the 405's `Allow`.
-        let method_ok = route
-            .allowed_methods()
-            .split(", ")
-            .any(|method| method == request.method);
-        if !method_ok {
-            return Err((405, format!("{} is not allowed here", request.method)));
+    let after = after_param(request)?;
+    let batch = |door, topic: &str| Opening::Batch {
+        door,
+        topic: topic.to_string(),
+        after,
+    };
+    Ok(match route {
+        Route::Publish(topic) => publish(request, topic, room, now)?,
+        Route::Poll(topic) => batch(BatchDoor::ShortPoll, topic),
+        Route::LongPoll(topic) => batch(BatchDoor::LongPoll, topic),
+        Route::Jsonp(topic) => batch(
+            BatchDoor::Jsonp {
+                callback: callback_param(request)?,
+            },
+            topic,
+        ),
+        Route::Stream(topic) => stream(request, topic, after, Box::new(XhrStream))?,
+        Route::Iframe(topic) => {
+            let format = IframeStream::new(&callback_param(request)?)?;
+            stream(request, topic, after, Box::new(format))?
         }
-        if let Some(topic) = route.topic() {
-            if !Hub::valid_topic(topic) {
-                return Err((400, "a topic name is 1 to 64 of A-Z a-z 0-9 _ -".into()));
-            }
-            if let Some(session) = session_of_topic(topic) {
-                // A session's private queue is written only by its channel application.
-                if matches!(route, Route::Publish(_)) {
-                    return Err((
-                        403,
-                        "session topics are written by their channel application".into(),
-                    ));
-                }
-                if !self.sessions.touch(session, now) {
-                    return Err((404, ChannelError::NoSuchSession.to_string()));
-                }
-            }
-        }
-        let after = after_param(request)?;
-        let keep_alive = request.keep_alive();
-        match route {
-            Route::Publish(topic) => self.publish_request(conn, request, topic, now),
-            Route::Poll(topic) => {
-                let replay = self
-                    .hub
-                    .read(topic, after, self.config.max_batch_messages)
-                    .map_err(hub_refusal)?;
-                self.write_response(conn, &short_poll::response(&replay), false, keep_alive, now);
-                Ok(())
-            }
-            Route::LongPoll(topic) => self.hold(
-                token,
-                conn,
-                topic,
-                after,
-                HeldKind::LongPoll,
-                keep_alive,
-                now,
-            ),
-            Route::Jsonp(topic) => {
-                let callback = callback_param(request)?;
-                self.hold(
-                    token,
-                    conn,
-                    topic,
-                    after,
-                    HeldKind::Jsonp { callback },
-                    keep_alive,
-                    now,
-                )
-            }
-            Route::Stream(topic) => {
-                let limit = Some(self.config.max_stream_bytes);
-                self.open_stream(
-                    token,
-                    conn,
-                    request,
-                    topic,
-                    after,
-                    Box::new(XhrStream),
-                    limit,
-                    now,
-                )
-            }
-            Route::Iframe(topic) => {
-                let callback = callback_param(request)?;
-                let limit = Some(self.config.max_stream_bytes);
-                let format = Box::new(IframeStream { callback });
-                self.open_stream(token, conn, request, topic, after, format, limit, now)
-            }
-            Route::Sse(topic) => {
-                // A browser reconnects to the original URL plus `Last-Event-ID`, which must win over `?after`.
-                let resume = sse::resume_point(request.header_str("Last-Event-ID"), after);
-                let format = Box::new(SseStream {
-                    retry_ms: self.config.sse_retry_ms,
-                });
-                self.open_stream(token, conn, request, topic, resume, format, None, now)
-            }
-            Route::WsEcho => self.upgrade(token, conn, request, WsRole::Echo, after, now),
-            Route::WsTopic(topic) => self.upgrade(
-                token,
-                conn,
-                request,
-                WsRole::Topic(topic.into()),
-                after,
-                now,
-            ),
-            Route::Channel(path) => self.channel_request(conn, request, path, now),
-            Route::Static => self.static_file(conn, request, now),
-        }
-    }
-
-    /// The channel API over HTTP: open a session, send to it, close it (see [`crate::channel`]).
-    fn channel_request(
-        &mut self,
-        conn: &mut Connection,
-        request: &Request,
-        path: &str,
-        now: Instant,
-    ) -> Result<(), Refusal> {
-        let channel_refusal = |e: ChannelError| (e.status(), e.to_string());
-        let mut parts = path.split('/');
-        let (app, session, action) = (parts.next().unwrap_or(""), parts.next(), parts.next());
-        if parts.next().is_some() || action.is_some_and(|action| action != "close") {
-            return Err((
-                404,
-                "channel paths are /channel/{app}[/{session}[/close]]".into(),
-            ));
-        }
-        let body = match session {
-            // GET /channel/{app}/{session}: does the server still know this session? A client whose
-            // connection failed asks this to tell "the network hiccuped" (reconnect) from "the session
-            // expired or the server restarted" (open a new one).
-            Some(id) if request.method == "GET" && action.is_none() => {
-                if self.sessions.app_of(id) != Some(app) {
-                    return Err((404, ChannelError::NoSuchSession.to_string()));
-                }
-                session_json(&ClientId(id.to_string()))
-            }
-            _ if request.method == "GET" => {
-                return Err((405, "only /channel/{app}/{session} answers GET".into()));
-            }
-            None => {
-                let id =
-                    random_session_id().map_err(|e| (500, format!("no random source: {e}")))?;
-                let (client, outbox) = self.sessions.open(app, id, now).map_err(channel_refusal)?;
-                self.carry_out(outbox);
-                session_json(&client)
-            }
-            Some(id) if action.is_some() => {
-                let outbox = self.sessions.close(app, id, now).map_err(channel_refusal)?;
-                self.carry_out(outbox);
-                self.end_session_topic(&ClientId(id.to_string()));
-                "{}".to_string()
-            }
-            Some(id) => {
-                let data = std::str::from_utf8(&request.body)
-                    .map_err(|_| (400, "the body must be UTF-8 text".to_string()))?;
-                let outbox = self
-                    .sessions
-                    .message(app, id, data, now)
-                    .map_err(channel_refusal)?;
-                self.carry_out(outbox);
-                "{}".to_string()
-            }
-        };
-        let response = Response::new(200)
-            .header("Cache-Control", "no-store")
-            .body("application/json", body);
-        self.answer(conn, request, &response, now);
-        Ok(())
-    }
-
-    fn publish_request(
-        &mut self,
-        conn: &mut Connection,
-        request: &Request,
-        topic: &str,
-        now: Instant,
-    ) -> Result<(), Refusal> {
-        let data = String::from_utf8(request.body.clone())
-            .map_err(|_| (400, "the body must be UTF-8 text".to_string()))?;
-        let id = self.publish(topic, data).map_err(hub_refusal)?;
-        let response = Response::new(200).body("application/json", format!("{{\"id\":{id}}}"));
-        self.answer(conn, request, &response, now);
-        Ok(())
-    }
-
-    /// Long poll and JSONP: answer at once if something is new, else park the request in the hub.
-    #[allow(clippy::too_many_arguments)]
-    fn hold(
-        &mut self,
-        token: usize,
-        conn: &mut Connection,
-        topic: &str,
-        after: Option<u64>,
-        kind: HeldKind,
-        keep_alive: bool,
-        now: Instant,
-    ) -> Result<(), Refusal> {
-        let replay = self
-            .hub
-            .read(topic, after, self.config.max_batch_messages)
-            .map_err(hub_refusal)?;
-        if !replay.messages.is_empty() || replay.reset {
-            let response = match &kind {
-                HeldKind::LongPoll => long_poll::response(&replay),
-                HeldKind::Jsonp { callback } => jsonp::response(callback, &replay),
+        Route::Sse(topic) => {
+            // A browser reconnects to the original URL plus `Last-Event-ID`, which must win over `?after`.
+            let resume = sse::resume_point(request.header_str("Last-Event-ID"), after);
+            let format = SseStream {
+                retry_ms: room.config.sse_retry_ms,
             };
-            self.write_response(conn, &response, false, keep_alive, now);
-            return Ok(());
+            stream(request, topic, resume, Box::new(format))?
         }
-        // Nothing new. Subscribing now, in the same turn as the read above, leaves no gap for a message.
-        self.hub
-            .subscribe(topic, token, after)
-            .map_err(hub_refusal)?;
-        let until = now + self.config.hold_timeout;
-        conn.state = State::Held(Held {
-            kind,
-            topic: topic.into(),
-            until,
-            keep_alive,
-        });
-        Ok(())
-    }
-
-    /// XHR stream, iframe, SSE: a chunked response that stays open, one chunk per message.
-    #[allow(clippy::too_many_arguments)]
-    fn open_stream(
-        &mut self,
-        token: usize,
-        conn: &mut Connection,
-        request: &Request,
-        topic: &str,
-        after: Option<u64>,
-        format: Box<dyn StreamFormat>,
-        limit_bytes: Option<usize>,
-        now: Instant,
-    ) -> Result<(), Refusal> {
-        if request.version == 0 {
-            return Err((
-                505,
-                "a streaming response needs HTTP/1.1 chunked encoding".into(),
-            ));
-        }
-        let replay = self
-            .hub
-            .subscribe(topic, token, after)
-            .map_err(hub_refusal)?;
-        let mut response = Response::new(200).chunked(format.content_type());
-        for (name, value) in format.headers() {
-            response = response.header(name, &value);
-        }
-        let keep_alive = request.keep_alive();
-        self.write_response(conn, &response, false, keep_alive, now);
-        let next_heartbeat = now + self.config.heartbeat_interval;
-        let stream = PushStream {
-            format,
-            topic: topic.into(),
-            body_bytes: 0,
-            limit_bytes,
-            next_heartbeat,
-            keep_alive,
-        };
-        conn.state = State::Stream(stream);
-        for piece in stream_opening(conn, &replay) {
-            self.send_stream_piece(token, conn, &piece, now);
-        }
-        Ok(())
-    }
-
-    /// The WebSocket opening handshake (RFC 6455 §4.2), then the replay for a topic socket.
-    fn upgrade(
-        &mut self,
-        token: usize,
-        conn: &mut Connection,
-        request: &Request,
-        role: WsRole,
-        after: Option<u64>,
-        now: Instant,
-    ) -> Result<(), Refusal> {
-        if !handshake::is_upgrade_request(request) {
-            // RFC 9110 §15.5.22: a 426 names the protocol to switch to.
-            let response = Response::error(
-                426,
-                "this is a WebSocket endpoint; send an Upgrade: websocket request",
-            )
-            .header("Upgrade", "websocket")
-            .header("Sec-WebSocket-Version", "13");
-            self.answer(conn, request, &response, now);
-            return Ok(());
-        }
-        if self.config.refuse_websocket {
-            return Err((
-                500,
-                "WebSocket upgrades are refused (--refuse-websocket)".into(),
-            ));
-        }
-        let upgrade = match handshake::check_upgrade(request, &self.config.ws) {
-            Ok(upgrade) => upgrade,
-            Err(response) => {
-                log(
-                    Some(conn.peer),
-                    format_args!("websocket handshake refused: {}", response.status),
-                );
-                self.write_response(conn, &response, false, false, now);
-                return Ok(());
-            }
-        };
-        // Subscribe before answering 101, so a refused topic can still get an HTTP status.
-        let replay = match &role {
-            WsRole::Topic(topic) => Some(
-                self.hub
-                    .subscribe(topic, token, after)
-                    .map_err(hub_refusal)?,
-            ),
-            WsRole::Echo => None,
-        };
-        self.write_response(
-            conn,
-            &handshake::switching_protocols(&upgrade),
-            false,
-            true,
-            now,
-        );
-        let mut protocol = WsProtocol::new(Role::Server, &self.config.ws, now);
-        if let Some(replay) = replay {
-            if replay.reset {
-                protocol.send_text(
-                    &websocket::reset_text(reset_point(&replay)),
-                    &mut conn.output,
-                );
-            }
-            for message in &replay.messages {
-                protocol.send_text(&message.json, &mut conn.output);
-            }
-        }
-        conn.state = State::WebSocket(WebSocket { protocol, role });
-        Ok(())
-    }
-
-    fn static_file(
-        &mut self,
-        conn: &mut Connection,
-        request: &Request,
-        now: Instant,
-    ) -> Result<(), Refusal> {
-        let file =
-            static_files::lookup(&request.path).map_err(|e| (e.status, e.reason.to_string()))?;
-        let Some(file) = file else {
-            return Err((404, format!("no such page: {}", request.path)));
-        };
-        let response = Response::new(200)
-            .header("Cache-Control", "no-cache")
-            .body(file.content_type, file.bytes);
-        self.answer(conn, request, &response, now);
-        Ok(())
-    }
-
-    /// Turns buffered WebSocket bytes into events and answers them.
-    pub(crate) fn process_websocket_bytes(
-        &mut self,
-        token: usize,
-        conn: &mut Connection,
-        now: Instant,
-    ) {
-        let mut used = 0;
-        loop {
-            // Backpressure: an echo client that does not read its answers is not read either.
-            if conn.pending_output() > self.config.max_pending_output_bytes {
-                break;
-            }
-            let Connection {
-                state: State::WebSocket(ws),
-                input,
-                output,
-                peer,
-                ..
-            } = conn
-            else {
-                break;
+        Route::WsEcho => upgrade(request, SocketRole::Echo, None, room)?,
+        Route::WsTopic(topic) => {
+            let role = match session_of_topic(topic) {
+                Some(session) => SocketRole::Session {
+                    topic: topic.to_string(),
+                    session: session.to_string(),
+                },
+                None => SocketRole::Topic(topic.to_string()),
             };
-            match ws.protocol.read(&input.unread()[used..], output, now) {
-                Ok(outcome) => {
-                    used += outcome.consumed;
-                    match outcome.event {
-                        Some(event) => {
-                            let role = ws.role.clone();
-                            self.on_websocket_event(token, conn, &role, event, now);
-                        }
-                        None if outcome.consumed == 0 => break,
-                        None => {}
-                    }
-                }
-                Err(error) => {
-                    // The protocol has queued a close frame with the error's code; flush it and close.
-                    log(Some(*peer), format_args!("websocket {error}"));
-                    let until = now + self.config.ws.close_timeout;
-                    self.begin_closing(token, conn, until);
-                    break;
-                }
-            }
+            upgrade(request, role, after, room)?
         }
-        conn.input.consume(used);
-    }
-
-    fn on_websocket_event(
-        &mut self,
-        _token: usize,
-        conn: &mut Connection,
-        role: &WsRole,
-        event: Event,
-        now: Instant,
-    ) {
-        let State::WebSocket(ws) = &mut conn.state else {
-            return;
-        };
-        match (event, role) {
-            (Event::Text(text), WsRole::Echo) => ws.protocol.send_text(&text, &mut conn.output),
-            (Event::Binary(data), WsRole::Echo) => ws.protocol.send_binary(&data, &mut conn.output),
-            (Event::Text(text), WsRole::Topic(topic)) if session_of_topic(topic).is_some() => {
-                // On a session's socket, text goes to the channel application, not to the topic.
-                let session = session_of_topic(topic).unwrap_or_default();
-                let app = self
-                    .sessions
-                    .app_of(session)
-                    .unwrap_or_default()
-                    .to_string();
-                match self.sessions.message(&app, session, &text, now) {
-                    Ok(outbox) => self.carry_out(outbox),
-                    Err(error) => ws.protocol.close(
-                        crate::ws::close::POLICY_VIOLATION,
-                        &error.to_string(),
-                        &mut conn.output,
-                        now,
-                    ),
-                }
-            }
-            (Event::Text(text), WsRole::Topic(topic)) => {
-                if let Err(error) = self.publish(topic, text) {
-                    let code = match error {
-                        HubError::TooLarge => crate::ws::close::MESSAGE_TOO_BIG,
-                        _ => crate::ws::close::POLICY_VIOLATION,
-                    };
-                    log(
-                        Some(conn.peer),
-                        format_args!("websocket publish refused: {error}"),
-                    );
-                    ws.protocol
-                        .close(code, &error.to_string(), &mut conn.output, now);
-                }
-            }
-            (Event::Binary(_), WsRole::Topic(_)) => {
-                // RFC 6455 §7.4.1: 1003, "a type of data it cannot accept": topics carry text.
-                ws.protocol.close(
-                    crate::ws::close::UNSUPPORTED_DATA,
-                    "topics carry text",
-                    &mut conn.output,
-                    now,
-                );
-            }
-            // Pings were answered by the protocol; closes too (settle() sees when both have crossed).
-            (Event::Ping(_) | Event::Pong(_) | Event::Close { .. }, _) => {}
+        Route::Channel(path) => {
+            Opening::Answer(crate::server::channel_routes::answer(request, path, room, now)?)
         }
-    }
+        Route::Static => static_file(request)?,
+    })
 }
 
-/// What a stream sends first: its prelude, a reset notice if the log no longer reaches back, the replay.
-fn stream_opening(conn: &Connection, replay: &Replay) -> Vec<Vec<u8>> {
-    let State::Stream(stream) = &conn.state else {
-        return Vec::new();
-    };
-    let mut pieces = Vec::new();
-    let mut prelude = Vec::new();
-    stream.format.prelude(&mut prelude);
-    if !prelude.is_empty() {
-        pieces.push(prelude);
+/// A topic must be a valid name; a session's private topic must belong to a live session and is written
+/// only by its channel application.
+fn check_topic(topic: &str, route: &Route, room: &mut Room, now: Instant) -> Result<(), RouteError> {
+    if !Hub::valid_topic(topic) {
+        return Err(HubError::BadTopic.into());
     }
-    if replay.reset {
-        let mut piece = Vec::new();
-        stream.format.reset(reset_point(replay), &mut piece);
-        pieces.push(piece);
+    if let Some(session) = session_of_topic(topic) {
+        if matches!(route, Route::Publish(_)) {
+            return Err(RouteError::SessionTopicReadOnly);
+        }
+        if !room.sessions.touch(session, now) {
+            return Err(ChannelError::NoSuchSession.into());
+        }
     }
-    for message in &replay.messages {
-        let mut piece = Vec::new();
-        stream.format.message(message, &mut piece);
-        pieces.push(piece);
+    Ok(())
+}
+
+/// `POST /publish/{topic}`: the body becomes one message; the answer is `{"id":N}`.
+fn publish(
+    request: &Request,
+    topic: &str,
+    room: &mut Room,
+    now: Instant,
+) -> Result<Opening, RouteError> {
+    let data = String::from_utf8(request.body.clone()).map_err(|_| RouteError::BodyNotUtf8)?;
+    let id = room.publish(topic, data, now)?;
+    Ok(Opening::Answer(
+        Response::new(200).body("application/json", format!("{{\"id\":{id}}}")),
+    ))
+}
+
+/// XHR stream, iframe, SSE: a chunked response that stays open.
+fn stream(
+    request: &Request,
+    topic: &str,
+    after: Option<u64>,
+    format: Box<dyn StreamFormat>,
+) -> Result<Opening, RouteError> {
+    if request.version == 0 {
+        return Err(RouteError::StreamNeedsHttp11);
     }
-    pieces
+    Ok(Opening::Stream {
+        format,
+        topic: topic.to_string(),
+        after,
+    })
+}
+
+/// The WebSocket opening handshake (RFC 6455 §4.2).
+fn upgrade(
+    request: &Request,
+    role: SocketRole,
+    after: Option<u64>,
+    room: &Room,
+) -> Result<Opening, RouteError> {
+    if !handshake::is_upgrade_request(request) {
+        // RFC 9110 §15.5.22: a 426 names the protocol to switch to.
+        let response = Response::error(
+            426,
+            "this is a WebSocket endpoint; send an Upgrade: websocket request",
+        )
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13");
+        return Ok(Opening::Answer(response));
+    }
+    if room.config.refuse_websocket {
+        return Err(RouteError::WebSocketRefused);
+    }
+    let upgrade = handshake::check_upgrade(request, &room.config.ws).map_err(RouteError::Handshake)?;
+    Ok(Opening::Upgrade {
+        accept: handshake::switching_protocols(&upgrade),
+        role,
+        after,
+    })
+}
+
+fn static_file(request: &Request) -> Result<Opening, RouteError> {
+    let file = static_files::lookup(&request.path)?.ok_or(RouteError::NotFound)?;
+    Ok(Opening::Answer(
+        Response::new(200)
+            .header("Cache-Control", "no-cache")
+            .body(file.content_type, file.bytes),
+    ))
 }
 
 /// `?after=N`: absent means "from now"; anything but a decimal id is a 400.
-fn after_param(request: &Request) -> Result<Option<u64>, Refusal> {
+fn after_param(request: &Request) -> Result<Option<u64>, RouteError> {
     match request.query_param("after") {
         None => Ok(None),
-        Some(text) => text
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| (400, "after must be a decimal message id".into())),
+        Some(text) => text.parse::<u64>().map(Some).map_err(|_| RouteError::BadAfter),
     }
 }
 
 /// `?callback=F`, validated as a safe JavaScript identifier path.
-fn callback_param(request: &Request) -> Result<String, Refusal> {
+fn callback_param(request: &Request) -> Result<String, RouteError> {
     let callback = request
         .query_param("callback")
-        .ok_or((400, "callback is required".to_string()))?;
-    jsonp::validate_callback(&callback).map_err(|e| (e.status, e.reason.to_string()))?;
+        .ok_or(RouteError::MissingCallback)?;
+    jsonp::validate_callback(&callback)?;
     Ok(callback)
-}
-
-fn hub_refusal(error: HubError) -> Refusal {
-    (error.status(), error.to_string())
-}
-
-/// Prints a request head for `--trace`.
-fn trace_request(conn: &Connection, request: &Request) {
-    let mut head = format!("{} {}", request.method, request.path);
-    if !request.query.is_empty() {
-        head.push('?');
-        head.push_str(&request.query);
-    }
-    head.push_str(&format!(" HTTP/1.{}\r\n", request.version));
-    for header in &request.headers {
-        head.push_str(&format!(
-            "{}: {}\r\n",
-            header.name,
-            String::from_utf8_lossy(&header.value)
-        ));
-    }
-    trace_head(conn.peer, "<-", head.as_bytes());
-}
-
-/// The JSON that names a session and its private topic: `{"session":"<id>","topic":"session-<id>"}`.
-fn session_json(client: &ClientId) -> String {
-    format!(
-        "{{\"session\":\"{}\",\"topic\":\"{}\"}}",
-        client,
-        client.topic()
-    )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Route;
+    use super::{Route, RouteError};
+    use crate::hub::HubError;
 
     #[test]
     fn paths_map_to_doors() {
@@ -679,5 +432,17 @@ mod tests {
             Route::Poll("a/b"),
             "then refused as an invalid topic"
         );
+    }
+
+    #[test]
+    fn every_refusal_maps_to_its_status_in_one_place() {
+        assert_eq!(RouteError::Hub(HubError::TooManyTopics).status(), 503);
+        assert_eq!(RouteError::BadAfter.status(), 400);
+        assert_eq!(RouteError::SessionTopicReadOnly.status(), 403);
+        let refused = RouteError::MethodNotAllowed { allow: "POST" }.response();
+        assert_eq!(refused.status, 405);
+        assert!(refused.headers.iter().any(|(n, v)| n == "Allow" && v == "POST"));
+        let busy = RouteError::Busy.response();
+        assert!(busy.headers.iter().any(|(n, _)| n == "Retry-After"));
     }
 }

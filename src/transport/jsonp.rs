@@ -84,6 +84,18 @@ fn is_identifier(segment: &str) -> bool {
     starts_well && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
 }
 
+/// The answer when the hold ends with nothing new: `F({"messages":[],"last":head})`.
+pub fn timeout_response(callback: &str, head: u64) -> Response {
+    response(
+        callback,
+        &Replay {
+            reset: false,
+            messages: Vec::new(),
+            last: head,
+        },
+    )
+}
+
 /// The answer to `GET /jsonp/{topic}?after=N&callback=F`: `/**/F({...});`. The caller validates
 /// `callback` first with [`validate_callback`].
 pub fn response(callback: &str, replay: &Replay) -> Response {

@@ -28,6 +28,7 @@ pub mod sse;
 pub mod websocket;
 pub mod xhr_stream;
 
+use crate::http::Response;
 use crate::hub::{Message, Replay};
 
 /// How a held-open streaming response (XHR stream, iframe, SSE) frames what it sends. The event loop
@@ -49,6 +50,12 @@ pub trait StreamFormat {
     fn reset(&self, last: u64, out: &mut Vec<u8>);
     /// Something harmless that keeps intermediaries and dead-peer detection going.
     fn heartbeat(&self, out: &mut Vec<u8>);
+    /// Whether the response ends after `max_stream_bytes` of body, so that the client reconnects with
+    /// its last id and its memory for one response stays bounded (XHR and iframe streams: the browser
+    /// keeps the whole response). SSE does not: `EventSource` discards what it has dispatched.
+    fn ends_when_long(&self) -> bool {
+        true
+    }
 }
 
 /// The id a reset notice announces: the stream continues after it. That is the id just before the
@@ -64,14 +71,51 @@ pub fn reset_point(replay: &Replay) -> u64 {
     }
 }
 
-/// Appends what a stream sends right after its prelude for a subscription's replay: the reset notice
-/// if the replay is a reset, then every replayed message, oldest first.
-pub fn write_replay(format: &dyn StreamFormat, replay: &Replay, out: &mut Vec<u8>) {
-    if replay.reset {
-        format.reset(reset_point(replay), out);
+/// The three doors that answer with one response carrying a batch of messages.
+///
+/// Their lifecycle, which the server core follows without knowing which door it has:
+///
+/// 1. read the messages after the client's `after` (at most `max_batch_messages`);
+/// 2. if [`BatchDoor::answers_now`], answer with [`BatchDoor::response`] and be done;
+/// 3. else park: subscribe (in the same turn as the read, so nothing slips in between) and answer with the
+///    first news, or with [`BatchDoor::timeout_response`] when the hold ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchDoor {
+    /// `GET /poll/{topic}`: answers at once, even with an empty list.
+    ShortPoll,
+    /// `GET /longpoll/{topic}`: parks until there is something to say.
+    LongPoll,
+    /// `GET /jsonp/{topic}?callback=F`: a long poll whose answer is a script calling `F`.
+    Jsonp {
+        /// The validated callback name.
+        callback: String,
+    },
+}
+
+impl BatchDoor {
+    /// Whether the door answers with this replay now, or parks the request.
+    pub fn answers_now(&self, replay: &Replay) -> bool {
+        match self {
+            BatchDoor::ShortPoll => true,
+            BatchDoor::LongPoll | BatchDoor::Jsonp { .. } => long_poll::answers_now(replay),
+        }
     }
-    for message in &replay.messages {
-        format.message(message, out);
+
+    /// The response carrying `replay`.
+    pub fn response(&self, replay: &Replay) -> Response {
+        match self {
+            BatchDoor::ShortPoll => short_poll::response(replay),
+            BatchDoor::LongPoll => long_poll::response(replay),
+            BatchDoor::Jsonp { callback } => jsonp::response(callback, replay),
+        }
+    }
+
+    /// The response when the hold ends with nothing new: an empty list, and `head` as `last`.
+    pub fn timeout_response(&self, head: u64) -> Response {
+        match self {
+            BatchDoor::ShortPoll | BatchDoor::LongPoll => long_poll::timeout_response(head),
+            BatchDoor::Jsonp { callback } => jsonp::timeout_response(callback, head),
+        }
     }
 }
 
@@ -106,19 +150,17 @@ mod tests {
     }
 
     #[test]
-    fn replay_on_a_stream_is_reset_then_messages() {
-        let mut out = Vec::new();
-        write_replay(&xhr_stream::XhrStream, &replay(true, &[6, 7], 7), &mut out);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "{\"reset\":true,\"last\":5}\n{\"id\":6,\"data\":\"m6\"}\n{\"id\":7,\"data\":\"m7\"}\n"
-        );
-        let mut out = Vec::new();
-        write_replay(
-            &sse::SseStream { retry_ms: 1 },
-            &replay(false, &[3], 3),
-            &mut out,
-        );
-        assert_eq!(out, b"id: 3\ndata: m3\n\n");
+    fn batch_doors_park_only_when_there_is_nothing_to_say() {
+        let empty = replay(false, &[], 9);
+        assert!(BatchDoor::ShortPoll.answers_now(&empty));
+        assert!(!BatchDoor::LongPoll.answers_now(&empty));
+        assert!(BatchDoor::LongPoll.answers_now(&replay(true, &[], 9)));
+        let jsonp = BatchDoor::Jsonp {
+            callback: "f".into(),
+        };
+        assert!(jsonp.answers_now(&replay(false, &[10], 10)));
+        let timeout = jsonp.timeout_response(9);
+        assert_eq!(timeout.body, b"/**/f({\"messages\":[],\"last\":9});");
     }
+
 }

@@ -107,6 +107,11 @@ impl StreamFormat for SseStream {
     fn heartbeat(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b": heartbeat\n\n");
     }
+
+    /// `EventSource` keeps nothing it has dispatched, so the stream can stay open for good.
+    fn ends_when_long(&self) -> bool {
+        false
+    }
 }
 
 /// Appends one `data: <line>\n` per line of `payload`, splitting on CRLF, CR or LF: the line ends of

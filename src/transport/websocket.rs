@@ -55,6 +55,71 @@
 
 use crate::hub::Message;
 use crate::transport::json::reset_json;
+use crate::ws::{close, Event};
+
+/// What a WebSocket connection is for, chosen by its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketRole {
+    /// `/ws/echo`: every message comes back unchanged (the conformance target).
+    Echo,
+    /// `/ws/{topic}`: pushes the topic's messages; text from the client is published to it.
+    Topic(String),
+    /// `/ws/session-{id}`: pushes the session's private queue; text goes to its channel application.
+    Session {
+        /// The session's private topic.
+        topic: String,
+        /// The session id.
+        session: String,
+    },
+}
+
+impl SocketRole {
+    /// The topic the socket pushes, if any.
+    pub fn topic(&self) -> Option<&str> {
+        match self {
+            SocketRole::Echo => None,
+            SocketRole::Topic(topic) | SocketRole::Session { topic, .. } => Some(topic),
+        }
+    }
+}
+
+/// What the server does with a message the client sent, by what the socket is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// Send this text message back.
+    EchoText(String),
+    /// Send this binary message back.
+    EchoBinary(Vec<u8>),
+    /// Publish this text to the socket's topic.
+    Publish(String),
+    /// Hand this text to the session's channel application.
+    ToSession(String),
+    /// Close the connection with this code: the client sent what the socket does not carry.
+    Refuse {
+        /// RFC 6455 §7.4.1 close code.
+        code: u16,
+        /// Why, for the close frame.
+        reason: &'static str,
+    },
+    /// Nothing to do (pings and closes were answered by the protocol itself).
+    Nothing,
+}
+
+/// Decides what an event from the client means on a socket with `role`.
+pub fn inbound(role: &SocketRole, event: Event) -> Inbound {
+    match (event, role) {
+        (Event::Text(text), SocketRole::Echo) => Inbound::EchoText(text),
+        (Event::Binary(data), SocketRole::Echo) => Inbound::EchoBinary(data),
+        (Event::Text(text), SocketRole::Topic(_)) => Inbound::Publish(text),
+        (Event::Text(text), SocketRole::Session { .. }) => Inbound::ToSession(text),
+        // RFC 6455 §7.4.1: 1003, "a type of data it cannot accept": topics carry text.
+        (Event::Binary(_), _) => Inbound::Refuse {
+            code: close::UNSUPPORTED_DATA,
+            reason: "topics carry text",
+        },
+        (Event::Ping(_) | Event::Pong(_) | Event::Close { .. }, _) => Inbound::Nothing,
+    }
+}
 
 /// The text of the frame that carries `message`: `{"id":N,"data":"..."}`.
 pub fn message_text(message: &Message) -> &str {
@@ -69,6 +134,23 @@ pub fn reset_text(last: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_client_message_means_depends_on_the_socket() {
+        let topic = SocketRole::Topic("chat".into());
+        assert_eq!(
+            inbound(&topic, Event::Text("hi".into())),
+            Inbound::Publish("hi".into())
+        );
+        assert!(matches!(
+            inbound(&topic, Event::Binary(vec![1])),
+            Inbound::Refuse { code: 1003, .. }
+        ));
+        assert_eq!(
+            inbound(&SocketRole::Echo, Event::Binary(vec![1])),
+            Inbound::EchoBinary(vec![1])
+        );
+    }
     use crate::transport::json::message_json;
 
     #[test]

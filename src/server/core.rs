@@ -1,0 +1,577 @@
+//! The server core: every connection's state machine, the shared [`Room`], the deadline heap and the
+//! budgets, with no socket and no clock. The event loop ([`crate::server::event_loop`]) drives it; tests
+//! drive it with byte vectors and a `now` of their choosing.
+//!
+//! # Theory of operation
+//!
+//! The core hands each event to one connection ([`Core::receive`], [`Core::transmit`],
+//! [`Core::on_timers`]) and then to everyone the event concerns: a publish in one connection's request
+//! wakes the topic's subscribers, which pull the message from the log in the same call
+//! ([`Core::deliver`]). All of it runs inside [`Core::guarded`], so a bug costs one connection, never the
+//! server. What the driver must do afterwards is queued as [`Action`]s: write to a socket, read it again,
+//! half-close it, close it.
+//!
+//! Reading and writing take a closure that moves bytes (`|buf| socket.read(buf)`), so the core decides
+//! *how much* and *when* (the input bound, the output budget, fairness) without knowing what a socket is.
+//!
+//! # Budgets
+//!
+//! - per connection: `max_pending_output_bytes` of output (see [`crate::server::output`]) and a whole
+//!   request or WebSocket frame of input;
+//! - for the whole server: `max_buffered_bytes` over every connection's input and output storage. Past
+//!   it, new requests are answered 503 and the subscribers with the most unsent output are dropped
+//!   until the total is under the budget again.
+//! - fairness: one connection gets at most [`MAX_READ_BYTES_PER_TURN`] read and
+//!   [`MAX_WRITE_BYTES_PER_TURN`] written per turn; the rest waits for the next turn, after everyone
+//!   else's.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use crate::channel::ChannelHandler;
+use crate::server::connection::{Connection, Fate};
+use crate::server::log;
+use crate::server::room::{Room, SessionIds};
+use crate::server::slab::Slab;
+use crate::server::timers::{TimerEntry, Timers};
+use crate::Config;
+
+/// The most bytes read from one connection in one turn of the loop (fairness: a client that sends
+/// without pause cannot keep the loop from everyone else).
+pub const MAX_READ_BYTES_PER_TURN: usize = 256 * 1024;
+
+/// The most bytes written to one connection in one turn of the loop.
+pub const MAX_WRITE_BYTES_PER_TURN: usize = 1024 * 1024;
+
+/// How often expired channel sessions and idle topics are looked for.
+pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the event loop must do with a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Write the connection's output.
+    Write(usize),
+    /// Write the rest on the next turn: this turn's quota is used.
+    WriteNextTurn(usize),
+    /// Read the socket again on the next turn: it may hold bytes no new readiness event will report
+    /// (reading stopped at a bound that has since made room).
+    ReadAgain(usize),
+    /// Close our sending side.
+    HalfClose(usize),
+    /// Drop the socket.
+    Close(usize),
+}
+
+/// How a read or write closure's results are reported back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    /// The socket has no more for now (`WouldBlock`, or a short read).
+    Drained,
+    /// Stopped at a bound (input full, output budget, turn quota): there may be more.
+    Stopped,
+    /// The peer closed its side (read returned 0).
+    Eof,
+}
+
+/// Per-connection bookkeeping the core keeps beside the state machine.
+#[derive(Debug)]
+struct Slot {
+    conn: Connection,
+    /// Distinguishes this connection from an earlier one with the same token (stale timers).
+    serial: u64,
+    /// The earliest deadline in the heap for this connection.
+    scheduled: Option<Instant>,
+    /// Bytes of storage counted in `Room::buffered_bytes` for this connection.
+    accounted: usize,
+    /// Reading stopped at a bound with bytes possibly left in the socket.
+    read_stalled: bool,
+    /// Our sending side was closed already.
+    half_closed: bool,
+    /// The rest of the output waits for the next turn (the write quota was used).
+    write_deferred: bool,
+}
+
+/// The sans-IO server (see the module docs).
+pub struct Core {
+    /// The shared state: hub, sessions, configuration.
+    pub room: Room,
+    slots: Slab<Slot>,
+    timers: Timers,
+    actions: VecDeque<Action>,
+    /// Input storage lent to whichever connection reads next (see [`crate::server::input`]).
+    spare_input: Vec<u8>,
+    next_serial: u64,
+    next_clock_tick: Option<Instant>,
+    next_housekeeping: Instant,
+    /// Panics caught by [`Core::guarded`]: zero unless pushlab has a bug.
+    internal_errors: usize,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("connections", &self.slots.len())
+            .field("room", &self.room)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// A core whose topic ids start after `id_base`, with the built-in channel applications.
+    pub fn new(config: Config, id_base: u64, session_ids: SessionIds, now: Instant) -> Core {
+        let next_clock_tick = config.clock_interval.map(|interval| now + interval);
+        let mut room = Room::new(config, id_base, session_ids);
+        room.sessions
+            .register("echo", Box::new(crate::channel::PrivateEcho));
+        room.sessions
+            .register("chat", Box::new(crate::channel::ChatRoom::default()));
+        Core {
+            room,
+            slots: Slab::default(),
+            timers: Timers::default(),
+            actions: VecDeque::new(),
+            spare_input: Vec::new(),
+            next_serial: 0,
+            next_clock_tick,
+            next_housekeeping: now + HOUSEKEEPING_INTERVAL,
+            internal_errors: 0,
+        }
+    }
+
+    /// Adds a channel application under `name`.
+    pub fn register_channel(&mut self, name: &str, handler: Box<dyn ChannelHandler>) {
+        self.room.sessions.register(name, handler);
+    }
+
+    /// A new connection from `peer`; `None` past `max_connections` (the caller answers 503).
+    pub fn accept(&mut self, peer: SocketAddr, now: Instant) -> Option<usize> {
+        if self.slots.len() >= self.room.config.max_connections {
+            log(
+                Some(peer),
+                format_args!(
+                    "503: connection limit of {} reached",
+                    self.room.config.max_connections
+                ),
+            );
+            return None;
+        }
+        self.next_serial += 1;
+        let token = self.slots.insert(Slot {
+            conn: Connection::new(0, peer, now),
+            serial: self.next_serial,
+            scheduled: None,
+            accounted: 0,
+            read_stalled: false,
+            half_closed: false,
+            write_deferred: false,
+        });
+        if let Some(slot) = self.slots.get_mut(token) {
+            slot.conn.token = token;
+        }
+        self.finish(token, now, Fate::Keep);
+        Some(token)
+    }
+
+    /// How many connections are open.
+    pub fn connection_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Panics caught and survived.
+    pub fn internal_errors(&self) -> usize {
+        self.internal_errors
+    }
+
+    /// The next thing the driver must do.
+    pub fn next_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The connection's state machine (for tests and the driver's logs).
+    pub fn connection(&self, token: usize) -> Option<&Connection> {
+        self.slots.get(token).map(|slot| &slot.conn)
+    }
+
+    /// The bytes waiting to be written on `token`.
+    pub fn unwritten(&self, token: usize) -> &[u8] {
+        self.connection(token)
+            .map(|conn| conn.output.unwritten())
+            .unwrap_or_default()
+    }
+
+    /// Reads from the socket with `read` (called with room to fill; returns how much it filled, `Ok(0)`
+    /// at end of stream, `WouldBlock` when empty) within the input bound, the output budget and this
+    /// turn's quota; then processes what came in. Errors other than `WouldBlock`/`Interrupted` close
+    /// the connection.
+    pub fn receive(
+        &mut self,
+        token: usize,
+        now: Instant,
+        mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    ) {
+        let Some(mut slot) = self.slots.take(token) else {
+            return;
+        };
+        let mut fate = None;
+        let mut taken = 0;
+        let transfer = loop {
+            if !slot.conn.wants_input(&self.room) || taken >= MAX_READ_BYTES_PER_TURN {
+                break Transfer::Stopped;
+            }
+            let limit = slot.conn.max_input_bytes(&self.room) - slot.conn.input.len();
+            let room = slot.conn.input.room(limit, &mut self.spare_input);
+            let want = room.len();
+            match read(room) {
+                Ok(0) => break Transfer::Eof,
+                Ok(n) => {
+                    slot.conn.input.filled(n);
+                    taken += n;
+                    if n < want {
+                        break Transfer::Drained;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Transfer::Drained,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log(Some(slot.conn.peer), format_args!("read failed: {e}"));
+                    fate = Some(Fate::Close);
+                    break Transfer::Drained;
+                }
+            }
+        };
+        slot.read_stalled = transfer == Transfer::Stopped;
+        if transfer == Transfer::Eof {
+            slot.conn.on_peer_closed();
+        }
+        let fate = match fate {
+            Some(fate) => fate,
+            None => self.guarded(&mut slot, now, |conn, room| conn.on_input(room, now)),
+        };
+        slot.conn.input.park(&mut self.spare_input);
+        // Stopped by the turn's quota, or by a full input that processing has emptied: come back next
+        // turn. Stopped by the output budget: `transmit` asks again once the output drains.
+        if slot.read_stalled && fate != Fate::Close && slot.conn.wants_input(&self.room) {
+            slot.read_stalled = false;
+            self.actions.push_back(Action::ReadAgain(token));
+        }
+        self.put_back(token, slot, now, fate);
+        self.deliver(now);
+    }
+
+    /// Writes the connection's output with `write` (returns how much the socket took; `WouldBlock` when
+    /// full), up to this turn's quota. Output that drains below the budget lets the connection go on:
+    /// a subscriber pulls more, a paused reader is read again at once.
+    pub fn transmit(
+        &mut self,
+        token: usize,
+        now: Instant,
+        mut write: impl FnMut(&[u8]) -> io::Result<usize>,
+    ) {
+        let Some(mut slot) = self.slots.take(token) else {
+            return;
+        };
+        slot.write_deferred = false;
+        let budget = self.room.config.max_pending_output_bytes;
+        let mut sent = 0;
+        let mut failed = false;
+        loop {
+            let had_room = slot.conn.output.has_room(budget);
+            while slot.conn.output.pending() > 0 && sent < MAX_WRITE_BYTES_PER_TURN {
+                match write(slot.conn.output.unwritten()) {
+                    Ok(0) => {
+                        failed = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        slot.conn.output.wrote(n);
+                        sent += n;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        log(Some(slot.conn.peer), format_args!("write failed: {e}"));
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            if failed || had_room || !slot.conn.output.has_room(budget) {
+                break;
+            }
+            // The output went from full to having room: let the connection use it (a subscriber pulls,
+            // parsing resumes), then write what it made, within the quota.
+            let before = slot.conn.output.pending();
+            let fate = self.guarded(&mut slot, now, |conn, room| conn.on_output_room(room, now));
+            if fate == Fate::Close || slot.conn.output.pending() == before {
+                break;
+            }
+            if sent >= MAX_WRITE_BYTES_PER_TURN {
+                break;
+            }
+        }
+        // Output that made room since reading stopped: read the socket again, as no new event may come.
+        if slot.read_stalled && slot.conn.wants_input(&self.room) {
+            slot.read_stalled = false;
+            self.actions.push_back(Action::ReadAgain(token));
+        }
+        let fate = if failed {
+            Fate::Close
+        } else {
+            self.guarded(&mut slot, now, |_, _| {})
+        };
+        if fate != Fate::Close && sent >= MAX_WRITE_BYTES_PER_TURN && slot.conn.output.pending() > 0
+        {
+            // Quota used: finish next turn, after everyone else.
+            self.actions.push_back(Action::WriteNextTurn(token));
+            slot.write_deferred = true;
+        }
+        self.put_back(token, slot, now, fate);
+        self.deliver(now);
+    }
+
+    /// Publishes from outside any connection (another thread, the clock).
+    pub fn publish(
+        &mut self,
+        topic: &str,
+        data: String,
+        now: Instant,
+    ) -> Result<u64, crate::hub::HubError> {
+        let id = self.room.publish(topic, data, now);
+        self.deliver(now);
+        id
+    }
+
+    /// Closes one connection (the driver could not register its socket).
+    pub fn close(&mut self, token: usize, now: Instant) {
+        self.finish(token, now, Fate::Close);
+    }
+
+    /// Closes every connection at once, as a crash or a network change would.
+    pub fn drop_connections(&mut self, now: Instant) {
+        for token in self.slots.indices() {
+            if let Some(slot) = self.slots.take(token) {
+                self.put_back(token, slot, now, Fate::Close);
+            }
+        }
+    }
+
+    /// The earliest moment the core needs [`Core::on_timers`].
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.timers.next_deadline(),
+            self.next_clock_tick,
+            Some(self.next_housekeeping),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Acts on every deadline that has passed: connections' timers, the `clock` topic, housekeeping.
+    pub fn on_timers(&mut self, now: Instant, unix_millis: u64) {
+        self.room.unix_secs = unix_millis / 1000;
+        self.tick_clock(now, unix_millis);
+        self.housekeeping(now);
+        while let Some(entry) = self.timers.pop_due(now) {
+            let Some(mut slot) = self.slots.take(entry.token) else {
+                continue;
+            };
+            if slot.serial != entry.serial || slot.scheduled != Some(entry.when) {
+                // A stale entry: the connection is a newer one, or an earlier wake-up replaced it.
+                self.slots.restore(entry.token, slot);
+                continue;
+            }
+            slot.scheduled = None;
+            let due = slot.conn.deadline(&self.room).is_some_and(|d| d <= now);
+            let fate = if due {
+                self.guarded(&mut slot, now, |conn, room| conn.on_deadline(room, now))
+            } else {
+                self.guarded(&mut slot, now, |_, _| {})
+            };
+            self.put_back(entry.token, slot, now, fate);
+            self.deliver(now);
+        }
+    }
+
+    /// Sets the wall clock used for `Date` headers.
+    pub fn set_unix_millis(&mut self, unix_millis: u64) {
+        self.room.unix_secs = unix_millis / 1000;
+    }
+
+    /// Runs `work` on one connection so that a bug (a panic) costs only that connection: it is logged
+    /// and closed, and the server goes on serving everyone else. Then asks the connection its fate.
+    fn guarded(
+        &mut self,
+        slot: &mut Slot,
+        now: Instant,
+        work: impl FnOnce(&mut Connection, &mut Room),
+    ) -> Fate {
+        let room = &mut self.room;
+        let conn = &mut slot.conn;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            work(conn, room);
+            conn.settle(room, now)
+        }));
+        outcome.unwrap_or_else(|_| {
+            self.internal_errors += 1;
+            log(
+                Some(slot.conn.peer),
+                format_args!("internal error while serving this connection; closing it"),
+            );
+            Fate::Close
+        })
+    }
+
+    /// Runs work that belongs to no connection (the clock, housekeeping) under the same guard.
+    fn guarded_global(&mut self, what: &str, work: impl FnOnce(&mut Room)) {
+        let room = &mut self.room;
+        if catch_unwind(AssertUnwindSafe(|| work(room))).is_err() {
+            self.internal_errors += 1;
+            log(None, format_args!("internal error in {what}; going on"));
+        }
+    }
+
+    /// Puts a connection back after a piece of work: schedules its deadline, accounts its buffers,
+    /// queues its I/O; or closes it for good.
+    fn put_back(&mut self, token: usize, mut slot: Slot, now: Instant, fate: Fate) {
+        if fate == Fate::Close {
+            let conn = &mut slot.conn;
+            let room = &mut self.room;
+            if catch_unwind(AssertUnwindSafe(|| conn.release(room, now))).is_err() {
+                self.internal_errors += 1;
+            }
+            self.room.buffered_bytes -= slot.accounted.min(self.room.buffered_bytes);
+            self.slots.release(token);
+            self.actions.push_back(Action::Close(token));
+            return;
+        }
+        self.account(&mut slot);
+        self.schedule(token, &mut slot);
+        if slot.conn.output.pending() > 0 && !slot.write_deferred {
+            self.actions.push_back(Action::Write(token));
+        }
+        if fate == Fate::HalfClose && slot.conn.output.pending() == 0 && !slot.half_closed {
+            slot.half_closed = true;
+            self.actions.push_back(Action::HalfClose(token));
+        }
+        self.slots.restore(token, slot);
+        if self.room.over_global_budget() {
+            self.shed_load(now);
+        }
+    }
+
+    fn finish(&mut self, token: usize, now: Instant, fate: Fate) {
+        if let Some(slot) = self.slots.take(token) {
+            self.put_back(token, slot, now, fate);
+        }
+    }
+
+    /// Brings the connection's storage into the global count.
+    fn account(&mut self, slot: &mut Slot) {
+        let now_held = slot.conn.output.footprint() + slot.conn.input.capacity();
+        self.room.buffered_bytes = self.room.buffered_bytes - slot.accounted.min(self.room.buffered_bytes) + now_held;
+        slot.accounted = now_held;
+    }
+
+    /// Over the global budget: drops the subscribers with the most unsent output until under it. (A scan
+    /// of every connection, which only happens when the server is already in trouble.)
+    fn shed_load(&mut self, now: Instant) {
+        while self.room.over_global_budget() {
+            let worst = self
+                .slots
+                .indices()
+                .into_iter()
+                .filter_map(|token| {
+                    let slot = self.slots.get(token)?;
+                    slot.conn.subscription()?;
+                    Some((slot.conn.output.pending(), token))
+                })
+                .max();
+            let Some((pending, token)) = worst.filter(|(pending, _)| *pending > 0) else {
+                return;
+            };
+            if let Some(slot) = self.slots.take(token) {
+                log(
+                    Some(slot.conn.peer),
+                    format_args!("over the global buffer budget: dropping this subscriber ({pending} bytes unsent)"),
+                );
+                self.put_back(token, slot, now, Fate::Close);
+            }
+        }
+    }
+
+    /// Makes sure the timer heap will wake us for this connection's deadline (see [`Timers`]).
+    fn schedule(&mut self, token: usize, slot: &mut Slot) {
+        let Some(deadline) = slot.conn.deadline(&self.room) else {
+            return;
+        };
+        if slot.scheduled.is_some_and(|scheduled| scheduled <= deadline) {
+            return; // an earlier wake-up is already planned; it re-arms for this one
+        }
+        slot.scheduled = Some(deadline);
+        self.timers.push(TimerEntry {
+            when: deadline,
+            token,
+            serial: slot.serial,
+        });
+    }
+
+    /// Hands news to the subscribers it woke, and closes connections whose topic was deleted. Each
+    /// subscriber pulls from its own cursor, so being woken twice, or for a subscription it has since
+    /// replaced, delivers nothing twice.
+    fn deliver(&mut self, now: Instant) {
+        loop {
+            let woken = std::mem::take(&mut self.room.woken);
+            let to_close = std::mem::take(&mut self.room.to_close);
+            if woken.is_empty() && to_close.is_empty() {
+                return;
+            }
+            for (token, subscription) in woken {
+                let Some(mut slot) = self.slots.take(token) else {
+                    continue;
+                };
+                let fate =
+                    self.guarded(&mut slot, now, |conn, room| conn.on_news(subscription, room, now));
+                self.put_back(token, slot, now, fate);
+            }
+            for token in to_close {
+                if let Some(slot) = self.slots.take(token) {
+                    self.put_back(token, slot, now, Fate::Close);
+                }
+            }
+        }
+    }
+
+    /// Publishes the server time to `clock` when it is due.
+    fn tick_clock(&mut self, now: Instant, unix_millis: u64) {
+        let (Some(due), Some(interval)) = (self.next_clock_tick, self.room.config.clock_interval)
+        else {
+            return;
+        };
+        if now < due {
+            return;
+        }
+        // Never try to catch up on missed ticks: one tick now, the next one a full interval later.
+        self.next_clock_tick = Some((due + interval).max(now));
+        self.guarded_global("the clock", |room| {
+            let _ = room.publish("clock", format!("{{\"now_ms\":{unix_millis}}}"), now);
+        });
+        self.deliver(now);
+    }
+
+    /// Once a second: ends channel sessions nobody used for the grace period, evicts idle topics.
+    fn housekeeping(&mut self, now: Instant) {
+        if now < self.next_housekeeping {
+            return;
+        }
+        self.next_housekeeping = now + HOUSEKEEPING_INTERVAL;
+        self.guarded_global("housekeeping", |room| {
+            room.expire_sessions(now);
+            room.hub.evict_idle(now);
+        });
+        self.deliver(now);
+    }
+}

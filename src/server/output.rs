@@ -1,0 +1,126 @@
+//! A connection's output queue and the one choke point every outgoing byte passes: the output budget.
+//!
+//! # Why one choke point
+//!
+//! A push server writes on its own initiative: replays, live messages, heartbeats, WebSocket pings and
+//! echoes, error answers. If any one of those paths appends to the queue without looking at its size, a
+//! client that stops reading (a phone in a tunnel, or an attacker with a 4 KiB receive window) makes the
+//! server's memory grow without bound. So nothing appends to [`Output`] except [`Output::send`], which
+//! refuses while the bytes not yet written have reached the connection's budget
+//! (`Config::max_pending_output_bytes`). What a refusal means is decided by the caller, by kind:
+//!
+//! - a **subscriber** stops pulling messages from the topic log. Its replay is a cursor into the log, not
+//!   a copy, so waiting costs nothing; it resumes when the socket drains ([`Output::has_room`]);
+//! - an **echo** or a pipelined request stops being *read*: the client's own bytes wait in its socket,
+//!   where TCP flow control slows the client down (backpressure);
+//! - a **heartbeat** or **ping** that finds the queue still full, with nothing written since the last one,
+//!   proves the peer is not reading: it is dropped with its door's signal (WebSocket close 1008).
+//!
+//! A piece that is accepted is appended whole, so the queue can exceed the budget by at most one piece
+//! (one message plus its framing, itself bounded by the hub's `max_publish_bytes` or the WebSocket
+//! message limit).
+
+/// Bytes queued for one connection, and how many of them the socket has taken.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Queued bytes; `bytes[written..]` still waits for the socket.
+    bytes: Vec<u8>,
+    /// How much of `bytes` has been written.
+    written: usize,
+    /// Bytes written to the socket over the connection's life (for "is the peer reading at all?").
+    total_written: u64,
+}
+
+/// The queue has reached its budget: nothing was appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverBudget;
+
+impl Output {
+    /// Bytes queued and not yet written.
+    pub fn pending(&self) -> usize {
+        self.bytes.len() - self.written
+    }
+
+    /// Whether another piece may be queued under `budget`.
+    pub fn has_room(&self, budget: usize) -> bool {
+        self.pending() < budget
+    }
+
+    /// The one way to queue bytes: runs `write` on the queue if the bytes waiting are below `budget`,
+    /// and returns what it returned; otherwise queues nothing.
+    pub fn send<T>(
+        &mut self,
+        budget: usize,
+        write: impl FnOnce(&mut Vec<u8>) -> T,
+    ) -> Result<T, OverBudget> {
+        if !self.has_room(budget) {
+            return Err(OverBudget);
+        }
+        Ok(write(&mut self.bytes))
+    }
+
+    /// The bytes waiting for the socket.
+    pub fn unwritten(&self) -> &[u8] {
+        self.bytes.get(self.written..).unwrap_or_default()
+    }
+
+    /// Records that the socket took `count` more bytes. Once everything is written the storage is given
+    /// back, so an idle connection costs almost nothing.
+    pub fn wrote(&mut self, count: usize) {
+        self.written = (self.written + count).min(self.bytes.len());
+        self.total_written += count as u64;
+        if self.written == self.bytes.len() {
+            self.bytes = Vec::new();
+            self.written = 0;
+        } else if self.written > 64 * 1024 && self.written * 2 > self.bytes.len() {
+            // Drop the written front once it is large, so appending does not grow the storage forever.
+            self.bytes.drain(..self.written);
+            self.written = 0;
+        }
+    }
+
+    /// Bytes written over the connection's life.
+    pub fn total_written(&self) -> u64 {
+        self.total_written
+    }
+
+    /// Bytes of memory the queue holds (its capacity), for the global budget.
+    pub fn footprint(&self) -> usize {
+        self.bytes.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_at_the_budget_and_accepts_again_after_a_write() {
+        let mut output = Output::default();
+        assert_eq!(output.send(10, |out| out.extend_from_slice(b"0123456789")), Ok(()));
+        assert_eq!(output.send(10, |out| out.push(b'x')), Err(OverBudget));
+        assert_eq!(output.pending(), 10);
+        output.wrote(4);
+        assert_eq!(output.unwritten(), b"456789");
+        assert!(output.send(10, |out| out.push(b'x')).is_ok());
+        assert_eq!(output.unwritten(), b"456789x");
+    }
+
+    #[test]
+    fn a_piece_is_appended_whole_so_the_overshoot_is_one_piece() {
+        let mut output = Output::default();
+        output.send(4, |out| out.extend_from_slice(&[0; 3])).unwrap();
+        output.send(4, |out| out.extend_from_slice(&[0; 100])).unwrap();
+        assert_eq!(output.pending(), 103);
+        assert!(!output.has_room(4));
+    }
+
+    #[test]
+    fn written_out_storage_is_given_back() {
+        let mut output = Output::default();
+        output.send(usize::MAX, |out| out.extend_from_slice(&[1; 1000])).unwrap();
+        output.wrote(1000);
+        assert_eq!((output.pending(), output.footprint()), (0, 0));
+        assert_eq!(output.total_written(), 1000);
+    }
+}

@@ -1,0 +1,174 @@
+//! The room every door opens onto: the hub, the channel sessions, the configuration, and the bookkeeping
+//! that ties hub subscriptions to connections.
+//!
+//! A [`crate::server::connection::Connection`] acts on the room whenever one of its events needs the
+//! shared state (a request publishes, a stream subscribes, a WebSocket client sends to its session).
+//! The room never touches a connection: what it has to say to one (a topic has news, a session ended) it
+//! leaves in [`Room::woken`] and [`Room::to_close`], which the core hands out once the current piece of
+//! work is done. That keeps every connection transition in `connection.rs`.
+//!
+//! # Subscriptions, not connections
+//!
+//! Each subscribe gets a fresh [`SubscriberId`] that is never reused, and a map from it to the
+//! connection's token. A message published while a connection is between two subscriptions (a long poll
+//! answered, and its pipelined successor parked again in the same turn) therefore wakes at most the new
+//! subscription, and that one reads from its own cursor: nobody can get a message twice.
+
+use std::collections::HashMap;
+use std::io;
+use std::time::Instant;
+
+use crate::channel::{Action, ClientId, Outbox, Sessions, SESSION_TOPIC_PREFIX};
+use crate::hub::{Hub, HubError, SubscriberId};
+use crate::Config;
+
+/// A connection's place in a topic: which subscription it is and how far it has read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The hub's key for this subscription (unique for the server's life).
+    pub id: SubscriberId,
+    /// The topic.
+    pub topic: String,
+    /// The id of the last message this subscriber was given (or the point it asked to start after).
+    pub cursor: u64,
+    /// Whether `cursor` was given as `after=0`, "everything the log still has" (never a reset).
+    pub from_start: bool,
+}
+
+/// Where new channel session ids come from (the operating system's random source in the server; a
+/// counter in tests).
+pub type SessionIds = Box<dyn FnMut() -> io::Result<String>>;
+
+/// The shared state of the server (see the module docs).
+pub struct Room {
+    /// Every limit.
+    pub config: Config,
+    /// Topics and their logs.
+    pub hub: Hub,
+    /// Channel applications and their sessions.
+    pub sessions: Sessions,
+    /// New session ids.
+    pub session_ids: SessionIds,
+    /// Which connection each live subscription belongs to.
+    subscribers: HashMap<SubscriberId, usize>,
+    next_subscription: SubscriberId,
+    /// Connections (tokens) that have news on their topic, with the subscription the news is for.
+    pub woken: Vec<(usize, SubscriberId)>,
+    /// Connections (tokens) to close, because the topic they read was deleted.
+    pub to_close: Vec<usize>,
+    /// The wall clock in seconds, for `Date` headers, set by the event loop each turn.
+    pub unix_secs: u64,
+    /// Bytes held by every connection's input and output buffers, for the global budget.
+    pub buffered_bytes: usize,
+}
+
+impl std::fmt::Debug for Room {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Room")
+            .field("topics", &self.hub.topic_count())
+            .field("subscribers", &self.subscribers.len())
+            .field("buffered_bytes", &self.buffered_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Room {
+    /// A room with an empty hub whose ids start after `id_base`.
+    pub fn new(config: Config, id_base: u64, session_ids: SessionIds) -> Room {
+        let hub = Hub::new(config.hub.clone(), id_base);
+        let sessions = Sessions::new(config.session_grace, config.max_sessions);
+        Room {
+            config,
+            hub,
+            sessions,
+            session_ids,
+            subscribers: HashMap::new(),
+            next_subscription: 1,
+            woken: Vec::new(),
+            to_close: Vec::new(),
+            unix_secs: 0,
+            buffered_bytes: 0,
+        }
+    }
+
+    /// Publishes `data` to `topic` and wakes its subscribers. Returns the new id.
+    pub fn publish(&mut self, topic: &str, data: String, now: Instant) -> Result<u64, HubError> {
+        let published = self.hub.publish(topic, data, now)?;
+        for subscription in published.subscribers {
+            if let Some(&token) = self.subscribers.get(&subscription) {
+                self.woken.push((token, subscription));
+            }
+        }
+        Ok(published.message.id)
+    }
+
+    /// Subscribes connection `token` to `topic`, starting after `after` (`None`: from now). Nothing is
+    /// copied: the subscriber reads the log from its cursor as its socket drains.
+    pub fn subscribe(
+        &mut self,
+        token: usize,
+        topic: &str,
+        after: Option<u64>,
+        now: Instant,
+    ) -> Result<Subscription, HubError> {
+        let id = self.next_subscription;
+        // Subscribing "from now" copies nothing; the cursor then says where reading starts.
+        let head = self.hub.subscribe(topic, id, None, now)?.last;
+        self.next_subscription += 1;
+        self.subscribers.insert(id, token);
+        Ok(Subscription {
+            id,
+            topic: topic.to_string(),
+            cursor: after.unwrap_or(head),
+            from_start: after == Some(0),
+        })
+    }
+
+    /// Ends a subscription.
+    pub fn unsubscribe(&mut self, subscription: &Subscription, now: Instant) {
+        self.subscribers.remove(&subscription.id);
+        self.hub.unsubscribe(&subscription.topic, subscription.id, now);
+    }
+
+    /// Publishes what a channel application asked for.
+    pub fn carry_out(&mut self, outbox: Outbox, now: Instant) {
+        for action in outbox.actions {
+            let (topic, data) = match action {
+                Action::Send { client, data } => (client.topic(), data),
+                Action::Publish { topic, data } => (topic, data),
+            };
+            if let Err(error) = self.publish(&topic, data, now) {
+                crate::server::log(
+                    None,
+                    format_args!("channel message to {topic} refused: {error}"),
+                );
+            }
+        }
+    }
+
+    /// Deletes an ended session's private topic; whatever is still connected to it will be closed.
+    pub fn end_session_topic(&mut self, client: &ClientId) {
+        for subscription in self.hub.remove_topic(&client.topic()) {
+            if let Some(token) = self.subscribers.remove(&subscription) {
+                self.to_close.push(token);
+            }
+        }
+    }
+
+    /// Ends the channel sessions nobody used for the grace period.
+    pub fn expire_sessions(&mut self, now: Instant) {
+        let hub = &self.hub;
+        let expired = self.sessions.expire(now, |id| {
+            hub.subscriber_count(&format!("{SESSION_TOPIC_PREFIX}{id}")) > 0
+        });
+        for (client, outbox) in expired {
+            self.carry_out(outbox, now);
+            self.end_session_topic(&client);
+        }
+    }
+
+    /// Whether the buffers of all connections together have passed the global budget.
+    pub fn over_global_budget(&self) -> bool {
+        self.buffered_bytes > self.config.max_buffered_bytes
+    }
+}

@@ -1,0 +1,414 @@
+//! The server core without sockets and without sleeping: bytes in, bytes out, `now` passed in.
+//!
+//! Each test drives [`pushlab::server::core::Core`] through a small harness that plays the event loop:
+//! it hands the core bytes "read from a socket", takes bytes "written to a socket" through a window of
+//! a chosen size (a client that reads slowly, or not at all), and moves a fake clock forward. Deadlines
+//! (holds, heartbeats, pings, timeouts) are therefore tested in microseconds, and backpressure is tested
+//! byte-exactly (design rule 8; `server::core` module docs).
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use pushlab::channel::{ChannelHandler, ClientId, Outbox};
+use pushlab::server::core::{Action, Core};
+use pushlab::ws::frame::{encode_frame, Opcode};
+use pushlab::Config;
+
+/// A fake event loop around a core.
+struct Harness {
+    core: Core,
+    now: Instant,
+    closed: Vec<usize>,
+    session_counter: u64,
+}
+
+const UNIX_MILLIS: u64 = 1_700_000_000_000;
+
+impl Harness {
+    fn new(config: Config) -> Harness {
+        let now = Instant::now();
+        let mut counter = 0u64;
+        let ids = Box::new(move || {
+            counter += 1;
+            Ok(format!("{counter:032x}"))
+        });
+        let mut core = Core::new(config, 1000, ids, now);
+        core.set_unix_millis(UNIX_MILLIS);
+        Harness {
+            core,
+            now,
+            closed: Vec::new(),
+            session_counter: 0,
+        }
+    }
+
+    fn connect(&mut self) -> usize {
+        let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let token = self.core.accept(peer, self.now).expect("accepted");
+        self.settle();
+        token
+    }
+
+    /// The client sends `bytes`; the core reads as much as it wants of them now. Returns how many it took.
+    fn send(&mut self, token: usize, bytes: &[u8]) -> usize {
+        let mut offered = bytes;
+        let mut taken = 0;
+        self.core.receive(token, self.now, |room| {
+            if offered.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = room.len().min(offered.len());
+            room[..n].copy_from_slice(&offered[..n]);
+            offered = &offered[n..];
+            taken += n;
+            Ok(n)
+        });
+        self.settle();
+        taken
+    }
+
+    /// The client reads at most `window` bytes (its receive window) and returns them.
+    fn read(&mut self, token: usize, window: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        self.core.transmit(token, self.now, |bytes| {
+            let room = window - got.len();
+            if room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = room.min(bytes.len());
+            got.extend_from_slice(&bytes[..n]);
+            Ok(n)
+        });
+        self.settle();
+        got
+    }
+
+    /// Reads everything the server has for this client, round after round (a fast client).
+    fn read_all(&mut self, token: usize) -> Vec<u8> {
+        let mut all = Vec::new();
+        for _ in 0..10_000 {
+            let got = self.read(token, 1 << 20);
+            if got.is_empty() {
+                break;
+            }
+            all.extend_from_slice(&got);
+        }
+        all
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.core
+            .on_timers(self.now, UNIX_MILLIS + by.as_millis() as u64);
+        self.settle();
+    }
+
+    /// Carries out what the core asked the driver for: here only closes matter (writes happen when
+    /// the test reads, reads when the test sends).
+    fn settle(&mut self) {
+        while let Some(action) = self.core.next_action() {
+            if let Action::Close(token) = action {
+                self.closed.push(token);
+            }
+        }
+    }
+
+    fn is_closed(&self, token: usize) -> bool {
+        self.closed.contains(&token)
+    }
+
+    fn publish(&mut self, topic: &str, data: &str) -> u64 {
+        let id = self.core.publish(topic, data.into(), self.now).unwrap();
+        self.settle();
+        id
+    }
+
+    fn request(&mut self, token: usize, head: &str) -> String {
+        self.send(token, head.as_bytes());
+        String::from_utf8_lossy(&self.read_all(token)).into_owned()
+    }
+
+    fn next_session(&mut self) -> u64 {
+        self.session_counter += 1;
+        self.session_counter
+    }
+}
+
+fn get(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n")
+}
+
+fn post(path: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn upgrade(path: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+}
+
+fn client_frame(opcode: Opcode, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(true, opcode, payload, Some([1, 2, 3, 4]), &mut out);
+    out
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn a_long_poll_is_held_until_its_hold_timeout_without_sleeping() {
+    let mut h = Harness::new(Config::default());
+    let client = h.connect();
+    assert_eq!(h.request(client, &get("/longpoll/t")), "", "parked");
+    h.advance(Duration::from_secs(19));
+    assert!(h.read_all(client).is_empty(), "still held at 19 s");
+    h.advance(Duration::from_secs(1));
+    let answer = String::from_utf8(h.read_all(client)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.ends_with("{\"messages\":[],\"last\":1000}"), "{answer}");
+}
+
+#[test]
+fn a_held_long_poll_answers_the_first_news_then_serves_the_pipelined_request() {
+    let mut h = Harness::new(Config::default());
+    let client = h.connect();
+    let two = format!("{}{}", get("/longpoll/t"), get("/poll/t?after=0"));
+    assert_eq!(h.request(client, &two), "");
+    h.publish("t", "news");
+    let answers = String::from_utf8(h.read_all(client)).unwrap();
+    assert_eq!(count(&answers, "HTTP/1.1 200 OK"), 2, "{answers}");
+    assert_eq!(count(&answers, "\"data\":\"news\""), 2, "both answers carry it once");
+}
+
+#[test]
+fn a_stream_sends_a_heartbeat_after_the_interval_without_sleeping() {
+    let mut h = Harness::new(Config::default());
+    let client = h.connect();
+    let head = h.request(client, &get("/sse/t"));
+    assert!(head.contains("text/event-stream") && head.contains("retry: 2000"), "{head}");
+    h.advance(Duration::from_secs(14));
+    assert!(h.read_all(client).is_empty());
+    h.advance(Duration::from_secs(1));
+    let beat = String::from_utf8(h.read_all(client)).unwrap();
+    assert!(beat.contains(": heartbeat"), "{beat:?}");
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_and_an_incomplete_request_gets_408() {
+    let mut h = Harness::new(Config::default());
+    let idle = h.connect();
+    let slow = h.connect();
+    h.send(slow, b"GET /poll/t HTTP/1.1\r\n");
+    h.advance(Duration::from_secs(10));
+    let answer = String::from_utf8(h.read_all(slow)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(!h.is_closed(idle));
+    h.advance(Duration::from_secs(60));
+    assert!(h.is_closed(idle));
+}
+
+/// Design §2, "one budget": a subscriber that does not read holds at most its budget (plus one piece),
+/// however long the replay; the rest stays in the log behind its cursor, and reaches it intact, once
+/// and in order, when it reads.
+#[test]
+fn a_replay_is_a_cursor_pulled_as_the_socket_drains() {
+    let mut config = Config::default();
+    config.max_pending_output_bytes = 64 * 1024;
+    let mut h = Harness::new(config);
+    let payload = "x".repeat(10_000);
+    for _ in 0..100 {
+        h.publish("big", &payload);
+    }
+    for door in ["/sse/big?after=0", "/stream/big?after=0", "/ws/big?after=0"] {
+        let client = h.connect();
+        let opening = if door.starts_with("/ws") {
+            upgrade(door)
+        } else {
+            get(door)
+        };
+        h.send(client, opening.as_bytes());
+        let held = h.core.connection(client).unwrap().output.pending();
+        assert!(
+            held <= 64 * 1024 + 10_100,
+            "{door}: {held} bytes queued for a client that reads nothing"
+        );
+        let everything = String::from_utf8_lossy(&h.read_all(client)).into_owned();
+        let ids: Vec<u64> = everything
+            .match_indices("\"id\":")
+            .map(|(at, _)| {
+                let digits: String = everything[at + 5..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse().unwrap()
+            })
+            .collect();
+        let sse_ids = count(&everything, "id: 10");
+        if door.starts_with("/sse") {
+            assert_eq!(sse_ids, 100, "{door}: every message once");
+        } else if door.starts_with("/stream") {
+            // The XHR stream ends after max_stream_bytes (128 KiB): the client reconnects from there.
+            assert_eq!(ids, (1001..=1013).collect::<Vec<_>>(), "{door}");
+        } else {
+            assert_eq!(ids, (1001..=1100).collect::<Vec<_>>(), "{door}: once, in order");
+        }
+    }
+}
+
+#[test]
+fn a_subscriber_that_stops_reading_is_dropped_at_its_heartbeat_and_a_websocket_gets_1008() {
+    let mut config = Config::default();
+    config.max_pending_output_bytes = 16 * 1024;
+    let mut h = Harness::new(config);
+    for _ in 0..10 {
+        h.publish("t", &"y".repeat(8_000));
+    }
+    let sse = h.connect();
+    h.send(sse, get("/sse/t?after=0").as_bytes());
+    let ws = h.connect();
+    h.send(ws, upgrade("/ws/t?after=0").as_bytes());
+    h.advance(Duration::from_secs(15));
+    h.advance(Duration::from_secs(15));
+    assert!(h.is_closed(sse), "the SSE subscriber read nothing for a heartbeat interval");
+    h.advance(Duration::from_secs(30));
+    let tail = h.read_all(ws);
+    let close_at = tail
+        .windows(4)
+        .rposition(|w| w[0] == 0x88 && w[2..4] == [0x03, 0xF0])
+        .expect("a close frame with 1008");
+    assert!(close_at > 0);
+    h.advance(Duration::from_secs(5));
+    assert!(h.is_closed(ws));
+}
+
+/// The stall from the issue: an echo client with more in flight than the budget. Reading stops while
+/// the output is full and resumes the moment the socket drains, in the same call, never on a timer.
+#[test]
+fn backpressured_echo_resumes_as_soon_as_its_output_drains() {
+    let mut config = Config::default();
+    config.max_pending_output_bytes = 64 * 1024;
+    config.ws.ping_interval = Duration::from_secs(3600);
+    let mut h = Harness::new(config);
+    let client = h.connect();
+    let switched = h.request(client, &upgrade("/ws/echo"));
+    assert!(switched.starts_with("HTTP/1.1 101"));
+    let mut burst = Vec::new();
+    for i in 0..64u8 {
+        burst.extend(client_frame(Opcode::Binary, &[i; 32 * 1024]));
+    }
+    // The core takes what fits its budget and leaves the rest in the "socket".
+    let taken = h.send(client, &burst);
+    assert!(taken < burst.len(), "reading stopped at the output budget");
+    let mut echoed = Vec::new();
+    let mut offered = taken;
+    for _ in 0..1_000 {
+        echoed.extend(h.read(client, 1 << 20));
+        if offered < burst.len() {
+            offered += h.send(client, &burst[offered..]);
+        } else if h.core.connection(client).unwrap().output.pending() == 0 {
+            break;
+        }
+    }
+    assert_eq!(offered, burst.len(), "every byte was read, without any timer");
+    assert_eq!(echoed.len(), 64 * (32 * 1024 + 4), "64 binary echoes, 4-byte headers");
+}
+
+/// Issue finding 7: a subscriber is woken per subscription, and reads from its own cursor, so a wake
+/// that arrives twice or for a replaced subscription delivers nothing twice.
+#[test]
+fn news_is_delivered_once_even_when_a_subscription_is_replaced_in_the_same_turn() {
+    let mut h = Harness::new(Config::default());
+    let client = h.connect();
+    let head = h.publish("t", "first");
+    // Two pipelined long polls after the same id: the first parks, the second waits behind it.
+    let two = format!(
+        "{}{}",
+        get(&format!("/longpoll/t?after={head}")),
+        get(&format!("/longpoll/t?after={head}"))
+    );
+    assert_eq!(h.request(client, &two), "");
+    // One publish answers the first; the second (now parked with after=head) reads the same message
+    // from the log; a second publish in the same turn must not reach either twice.
+    h.publish("t", "second");
+    let answers = String::from_utf8(h.read_all(client)).unwrap();
+    assert_eq!(count(&answers, "\"data\":\"second\""), 2, "{answers}");
+    h.publish("t", "third");
+    let more = String::from_utf8(h.read_all(client)).unwrap();
+    assert_eq!(count(&more, "HTTP/1.1 200"), 0, "both polls answered; nothing more: {more}");
+}
+
+#[test]
+fn a_websocket_topic_message_larger_than_a_publish_is_refused_with_1009_from_its_header() {
+    let mut h = Harness::new(Config::default());
+    let client = h.connect();
+    h.request(client, &upgrade("/ws/t"));
+    // A header announcing 200 KiB, and only 1 KiB of it.
+    let frame = client_frame(Opcode::Text, &vec![b'a'; 200 * 1024]);
+    h.send(client, &frame[..1024]);
+    let out = h.read_all(client);
+    assert!(out.len() >= 4, "a close frame: {out:?}");
+    assert_eq!(out[0], 0x88, "FIN + close opcode");
+    assert_eq!(&out[2..4], &[0x03, 0xF1], "code 1009, before the payload arrived");
+}
+
+#[test]
+fn a_panic_in_a_channel_application_during_housekeeping_costs_nothing_else() {
+    struct PanicsOnClose;
+    impl ChannelHandler for PanicsOnClose {
+        fn on_message(&mut self, _: &ClientId, _: &str, _: &mut Outbox) {}
+        fn on_close(&mut self, _: &ClientId, _: &mut Outbox) {
+            panic!("a bug in an application");
+        }
+    }
+    let mut config = Config::default();
+    config.session_grace = Duration::from_secs(2);
+    let mut h = Harness::new(config);
+    h.core.register_channel("boom", Box::new(PanicsOnClose));
+    let client = h.connect();
+    let opened = h.request(client, &post("/channel/boom", ""));
+    assert!(opened.contains("\"session\""), "{opened}");
+    h.next_session();
+    h.advance(Duration::from_secs(4));
+    assert_eq!(h.core.internal_errors(), 1);
+    let still = h.request(client, &get("/poll/t"));
+    assert!(still.starts_with("HTTP/1.1 200"), "{still}");
+}
+
+#[test]
+fn junk_topics_never_lock_out_a_new_one() {
+    let mut config = Config::default();
+    config.hub.max_topics = 8;
+    let mut h = Harness::new(config);
+    let client = h.connect();
+    for n in 0..50 {
+        let answer = h.request(client, &post(&format!("/publish/junk{n}"), "x"));
+        assert!(answer.starts_with("HTTP/1.1 200"), "junk{n}: {answer}");
+    }
+}
+
+#[test]
+fn past_the_global_budget_new_requests_get_503_and_the_worst_subscriber_goes() {
+    let mut config = Config::default();
+    config.max_pending_output_bytes = 256 * 1024;
+    config.max_buffered_bytes = 300 * 1024;
+    let mut h = Harness::new(config);
+    for _ in 0..40 {
+        h.publish("t", &"z".repeat(10_000));
+    }
+    let first = h.connect();
+    h.send(first, get("/sse/t?after=0").as_bytes());
+    let second = h.connect();
+    h.send(second, get("/sse/t?after=0").as_bytes());
+    assert!(
+        h.is_closed(first) || h.is_closed(second),
+        "one of two non-reading subscribers over the global budget was dropped"
+    );
+}
