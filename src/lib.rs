@@ -14,18 +14,26 @@
 //! ```text
 //! socket ─► server::event_loop        (mio::Poll, tokens, deadline heap, waker)
 //!             └─► server::connection  (buffers + one state machine per socket)
-//!                   ├─ http            request parser, responses, chunked coding, static files
-//!                   ├─ ws              handshake, frames, UTF-8, close codes, protocol state machine
+//!                   ├─ http            request parser, responses, chunked coding, static files, limits
+//!                   ├─ ws              handshake, frames, UTF-8, close codes, protocol state machine, config
 //!                   └─ transport       how each door frames a message and when its response ends
 //! server::routes ─► hub                topics: ordered, bounded logs with ids; subscribers
 //!                 └► channel           sessions: one client whatever its door (open, message, close)
-//! client                               blocking Rust clients for every door (tests, examples, the lab)
+//! json                                 the shared JSON text writer (escaping, the message object): a leaf
+//! client                               blocking Rust clients for every door, client::ws for WebSocket
 //! static/pushlab.js                    the browser client: auto fallback, resume by id, sessions
 //! ```
 //!
-//! Protocol code ([`http`], [`ws`], [`transport`], [`hub`], [`channel`]) does no I/O and never reads the clock: it
-//! takes bytes (and `now`) and returns values and bytes. Only [`server`] touches sockets. That is why every
-//! protocol rule is tested with plain byte vectors, and the wire is tested separately over real sockets.
+//! Protocol code ([`http`], [`ws`], [`transport`], [`hub`], [`channel`]) does no I/O and never reads the
+//! clock: it takes bytes (and `now`) and returns values and bytes. Only [`server`] touches sockets. That
+//! is why every protocol rule is tested with plain byte vectors, and the wire is tested separately over
+//! real sockets.
+//!
+//! Dependencies point down the map, never up. Each layer owns its limits ([`http::HttpLimits`],
+//! [`ws::WsConfig`]) and [`Config`] composes them, so no protocol module imports from [`server`] (one
+//! exception is left: the hub's `HubLimits` still lives in [`server::config`]); the hub imports no door
+//! or codec (the message JSON it builds comes from [`json`], which imports nothing); and [`client::ws`]
+//! is where the WebSocket codec meets a socket, so [`ws`] itself stays sans-IO.
 //!
 //! ## Follow one request
 //!
@@ -52,6 +60,7 @@ pub mod channel;
 pub mod client;
 pub mod http;
 pub mod hub;
+pub mod json;
 pub mod server;
 pub mod transport;
 pub mod ws;

@@ -78,7 +78,7 @@ pub fn write_replay(format: &dyn StreamFormat, replay: &Replay, out: &mut Vec<u8
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::json::message_json;
+    use crate::json::message_json;
     use std::rc::Rc;
 
     fn replay(reset: bool, ids: &[u64], last: u64) -> Replay {

@@ -69,7 +69,7 @@ pub fn reset_text(last: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::json::message_json;
+    use crate::json::message_json;
 
     #[test]
     fn frames_carry_the_shared_json() {
