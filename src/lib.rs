@@ -34,6 +34,7 @@
 //! exception is left: the hub's `HubLimits` still lives in [`server::config`]); the hub imports no door
 //! or codec (the message JSON it builds comes from [`json`], which imports nothing); and [`client::ws`]
 //! is where the WebSocket codec meets a socket, so [`ws`] itself stays sans-IO.
+//! `tests/layering.rs` reads the source and fails on an import that points the wrong way.
 //!
 //! ## Follow one request
 //!

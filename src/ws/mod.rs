@@ -14,7 +14,7 @@
 //!
 //! Dependencies inside the layer go one way: [`protocol`] uses [`frame`], [`utf8`], [`close`],
 //! [`mask_key`] and [`error`]; [`frame`] uses only [`error`]; nothing here imports from the layers above
-//! (`server`, `transport`, `hub`).
+//! (`server`, `transport`, `hub`), which `tests/layering.rs` checks.
 
 pub mod close;
 pub mod config;
