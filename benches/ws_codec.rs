@@ -19,9 +19,8 @@ use std::hint::black_box;
 use std::io::Cursor;
 use std::time::Instant;
 
-use pushlab::server::config::WsConfig;
 use pushlab::ws::frame::{apply_mask, decode_header, encode_frame, Opcode};
-use pushlab::ws::{Event, Role, WsProtocol};
+use pushlab::ws::{Event, Role, WsConfig, WsProtocol};
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::{Frame, FrameHeader};
 use tungstenite::protocol::{Role as TungsteniteRole, WebSocket};

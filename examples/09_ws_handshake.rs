@@ -15,8 +15,8 @@ use sha1::{Digest, Sha1};
 
 use pushlab::http::request::Header;
 use pushlab::http::Request;
-use pushlab::server::config::WsConfig;
 use pushlab::ws::handshake::{accept_key, check_upgrade, switching_protocols, WEBSOCKET_GUID};
+use pushlab::ws::WsConfig;
 
 /// The example key from RFC 6455 §1.3.
 const RFC_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";

@@ -16,10 +16,9 @@ use std::time::Instant;
 
 use pushlab::http::request::Header;
 use pushlab::http::Request;
-use pushlab::server::config::WsConfig;
 use pushlab::ws::frame::{apply_mask, decode_header, Opcode};
 use pushlab::ws::handshake::{check_upgrade, switching_protocols};
-use pushlab::ws::{Event, Role, WsProtocol};
+use pushlab::ws::{Event, Role, WsConfig, WsProtocol};
 
 // ANCHOR: rfc_frames
 /// The example frames of RFC 6455 §5.7.

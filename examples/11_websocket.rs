@@ -9,7 +9,7 @@
 //! 1. `/ws/echo` by hand: the opening handshake (`101 Switching Protocols`), a masked "Hello" frame from
 //!    the client, the unmasked echo, and the close handshake, every byte printed in hex.
 //! 2. The same handshake from a page on another site (`Origin: http://evil.example`): refused with 403.
-//! 3. A topic socket with the crate's client, `pushlab::ws::client::Client`, on `/ws/news?after=0`: the
+//! 3. A topic socket with the crate's client, `pushlab::client::ws::Client`, on `/ws/news?after=0`: the
 //!    replay of the log, two live messages, and a message published by sending a text frame.
 //! 4. The channel API's private echo: a session opened by `POST /channel/echo`, then its private
 //!    queue `session-<id>` over WebSocket. What the socket sends goes to the application, whose answer
@@ -20,15 +20,15 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use pushlab::client::ws::Client;
 use pushlab::client::{http, json, poll};
-use pushlab::ws::client::Client;
 use pushlab::ws::frame::{decode_header, encode_frame, encode_header, Opcode};
 use pushlab::ws::handshake::accept_key;
 use pushlab::ws::Event;
 use pushlab::Config;
 
 /// The sample nonce of RFC 6455 §1.3, so the accept value can be checked by eye against the RFC. A real
-/// client sends 16 fresh random bytes, base64-encoded, every time (§4.1); `ws::client` does.
+/// client sends 16 fresh random bytes, base64-encoded, every time (§4.1); `client::ws` does.
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 fn main() -> io::Result<()> {

@@ -24,8 +24,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use pushlab::channel::{ChannelHandler, ClientId, Outbox};
+use pushlab::client::ws::Client;
 use pushlab::client::{http, json, poll};
-use pushlab::ws::client::Client;
 use pushlab::ws::Event;
 use pushlab::Config;
 

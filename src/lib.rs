@@ -15,12 +15,13 @@
 //! socket ─► server::event_loop        the only I/O: mio::Poll, sockets, waker, the clock
 //!             └─► server::core         sans-IO: every connection, the deadline heap, delivery, budgets
 //!                   └─► server::connection  one state machine per connection, every transition in one file
-//!                         ├─ http            request parser, responses, chunked coding, static files
+//!                         ├─ http            request parser, responses, chunked coding, static files, limits
 //!                         ├─ ws              handshake, frames, UTF-8, close codes, protocol state machine
 //!                         └─ transport       each door's lifecycle: opening, one message, heartbeat, end
 //! server::routes ─► server::room ─► hub   topics: ordered, bounded logs with ids; subscribers
 //!                                 └► channel sessions: one client whatever its door (open, message, close)
-//! client                               blocking Rust clients for every door (tests, examples, the lab)
+//! json                                 the shared JSON text writer (escaping, the message object): a leaf
+//! client                               blocking Rust clients for every door, client::ws for WebSocket
 //! static/pushlab.js                    the browser client: auto fallback, resume by id, sessions
 //! ```
 //!
@@ -30,6 +31,12 @@
 //! `now`, and carries out what it asks for. That is why every protocol rule and every server behaviour
 //! (holds, heartbeats, timeouts, backpressure) is tested with plain byte vectors and a fake clock, and
 //! the wire is tested separately over real sockets.
+//!
+//! Dependencies point down the map, never up. Each layer owns its limits ([`http::HttpLimits`],
+//! [`ws::WsConfig`]) and [`Config`] composes them, so no protocol module imports from [`server`]; the hub imports no door
+//! or codec (the message JSON it builds comes from [`json`], which imports nothing); and [`client::ws`]
+//! is where the WebSocket codec meets a socket, so [`ws`] itself stays sans-IO.
+//! `tests/layering.rs` reads the source and fails on an import that points the wrong way.
 //!
 //! ## Follow one request
 //!
@@ -57,6 +64,7 @@ pub mod channel;
 pub mod client;
 pub mod http;
 pub mod hub;
+pub mod json;
 pub mod server;
 pub mod transport;
 pub mod ws;

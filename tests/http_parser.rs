@@ -6,8 +6,7 @@
 //! still incomplete or already refused with the same status). `errors` holds the refusals, `proptests`
 //! the randomised checks.
 
-use pushlab::http::{parse_request, ParseStatus, Request};
-use pushlab::server::config::HttpLimits;
+use pushlab::http::{parse_request, HttpLimits, ParseStatus, Request};
 
 #[path = "http_parser/errors.rs"]
 mod errors;

@@ -10,8 +10,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use pushlab::client::ws::{Client, ClientOptions};
 use pushlab::server::RunningServer;
-use pushlab::ws::client::{Client, ClientOptions};
 use pushlab::ws::Event;
 use pushlab::Config;
 use support::*;

@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::Duration;
 
+use pushlab::client::ws::{Client, ClientOptions};
 use pushlab::server::RunningServer;
-use pushlab::ws::client::{Client, ClientOptions};
 use pushlab::ws::Event;
 use pushlab::Config;
 use tungstenite::handshake::server::{Request, Response};

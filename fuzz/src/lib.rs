@@ -13,11 +13,10 @@ use std::time::Instant;
 
 use pushlab::client::sse::SseParser;
 use pushlab::http::chunked::{decode_chunked, encode_chunk, encode_last_chunk, ChunkedStatus};
-use pushlab::http::{parse_request, ParseStatus};
-use pushlab::server::config::{HttpLimits, WsConfig};
+use pushlab::http::{parse_request, HttpLimits, ParseStatus};
 use pushlab::ws::frame::{decode_header, Opcode};
 use pushlab::ws::utf8::Utf8Validator;
-use pushlab::ws::{Role, WsProtocol};
+use pushlab::ws::{Role, WsConfig, WsProtocol};
 
 /// Splits `data` into a split point (from its first byte) and the rest.
 fn split_point(data: &[u8]) -> (usize, &[u8]) {

@@ -10,7 +10,7 @@
 //! | XHR streaming | [`stream`] | buffers the chunked body and cuts it into JSON lines |
 //! | iframe streaming | [`iframe`] | finds each `<script>parent.F(...);</script>` and reads the object inside |
 //! | Server-Sent Events | [`sse`] | a sans-IO parser with the WHATWG rules, and a client sending `Last-Event-ID` |
-//! | WebSocket | [`crate::ws::client`] | RFC 6455 frames |
+//! | WebSocket | [`ws`] | the upgrade handshake, then RFC 6455 frames through [`crate::ws::WsProtocol`] |
 //!
 //! Underneath are [`http`], a minimal HTTP/1.1 client (request writing, response heads with
 //! `httparse`, `Content-Length` and chunked bodies, held responses read piece by piece), and [`json`], a
@@ -23,6 +23,7 @@ pub mod jsonp;
 pub mod poll;
 pub mod sse;
 pub mod stream;
+pub mod ws;
 
 use std::io;
 use std::net::SocketAddr;

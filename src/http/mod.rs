@@ -11,16 +11,19 @@
 //! 3. [`chunked`]: the chunked coding, decoded for requests and encoded for streaming responses;
 //! 4. [`response`]: the status line, headers and body that go back;
 //! 5. [`static_files`]: the pages under `static/`, embedded at build time;
-//! 6. [`error`]: every refusal carries the status that goes on the wire.
+//! 6. [`error`]: every refusal carries the status that goes on the wire;
+//! 7. [`limits`]: every size the parser enforces, in one struct ([`HttpLimits`]) that this layer owns.
 
 pub mod chunked;
 pub mod error;
 mod framing;
+pub mod limits;
 pub mod percent;
 pub mod request;
 pub mod response;
 pub mod static_files;
 
 pub use error::HttpError;
+pub use limits::HttpLimits;
 pub use request::{expects_continue, parse_request, ParseStatus, Request};
 pub use response::Response;

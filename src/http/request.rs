@@ -30,8 +30,7 @@
 //! of [`HttpLimits::max_header_bytes`] (431).
 
 use crate::http::framing::{body_framing, list_elements, read_body};
-use crate::http::{percent, HttpError};
-use crate::server::config::HttpLimits;
+use crate::http::{percent, HttpError, HttpLimits};
 
 /// One header field; the name as sent, the value as raw bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -24,8 +24,8 @@ use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
 
 use super::{Message, Replay, SubscriberId};
+use crate::json::message_json;
 use crate::server::config::HubLimits;
-use crate::transport::json::message_json;
 
 /// A topic's log and subscribers.
 #[derive(Debug)]

@@ -1,66 +1,16 @@
 //! Every limit and timeout of the server, in one place (design rule 6).
 //!
-//! Each field has a safe default that the README's limits table repeats. Protocol code receives the part
-//! it needs ([`HttpLimits`], [`WsConfig`], [`HubLimits`]) and never reads a global.
+//! Each field has a safe default that the README's limits table repeats. Each protocol layer owns the
+//! struct of its own limits ([`HttpLimits`] in [`crate::http`], [`WsConfig`] in [`crate::ws`]), and
+//! [`Config`] composes them, so protocol code never imports from `server`: it receives the part it needs
+//! and never reads a global. `HttpLimits` and `WsConfig` are re-exported here so that
+//! `server::config::{HttpLimits, WsConfig}` names the same types.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Limits of the HTTP/1.1 request parser (RFC 9112, RFC 6585).
-#[derive(Clone, Debug)]
-pub struct HttpLimits {
-    /// Longest request line (method, target, version) in bytes; longer answers 414.
-    pub max_request_line_bytes: usize,
-    /// Largest header block (request line included) in bytes; larger answers 431.
-    pub max_header_bytes: usize,
-    /// Most header fields in one request; more answers 431.
-    pub max_headers: usize,
-    /// Largest request body in bytes (after chunked decoding); larger answers 413.
-    pub max_body_bytes: usize,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        HttpLimits {
-            max_request_line_bytes: 8 * 1024,
-            max_header_bytes: 16 * 1024,
-            max_headers: 64,
-            max_body_bytes: 1024 * 1024,
-        }
-    }
-}
-
-/// Settings of the WebSocket protocol (RFC 6455).
-#[derive(Clone, Debug)]
-pub struct WsConfig {
-    /// Largest message (all fragments together) in bytes; larger closes with 1009.
-    pub max_message_bytes: usize,
-    /// Send a ping after this long without hearing from the peer.
-    pub ping_interval: Duration,
-    /// A peer that does not answer a ping within this long is considered dead; its TCP connection is
-    /// dropped.
-    pub pong_timeout: Duration,
-    /// After sending a close frame, wait this long for the peer's close before closing TCP (§7.1.1).
-    pub close_timeout: Duration,
-    /// Origins allowed to open a WebSocket besides the server's own (`Origin` matching `Host`).
-    /// A browser request from any other origin is refused with 403 (cross-site WebSocket hijacking).
-    pub allowed_origins: Vec<String>,
-    /// Subprotocols the server speaks, in order of preference (`Sec-WebSocket-Protocol`, §4.2.2).
-    pub subprotocols: Vec<String>,
-}
-
-impl Default for WsConfig {
-    fn default() -> Self {
-        WsConfig {
-            max_message_bytes: 16 * 1024 * 1024,
-            ping_interval: Duration::from_secs(30),
-            pong_timeout: Duration::from_secs(10),
-            close_timeout: Duration::from_secs(5),
-            allowed_origins: Vec::new(),
-            subprotocols: Vec::new(),
-        }
-    }
-}
+pub use crate::http::HttpLimits;
+pub use crate::ws::WsConfig;
 
 /// Retention of the message hub.
 #[derive(Clone, Debug)]

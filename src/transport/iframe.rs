@@ -47,7 +47,7 @@
 //!   padding in a comment.
 //! - Script context: data must not end the script (`</script>`), open an HTML comment (`<!--`, which
 //!   changes how the HTML parser looks for `</script>`), or break a string literal (U+2028/U+2029 in old
-//!   engines). The escaper in [`crate::transport::json`] writes `<`, `>`, `&`, U+2028 and U+2029 as
+//!   engines). The escaper in [`crate::json`] writes `<`, `>`, `&`, U+2028 and U+2029 as
 //!   `\uHHHH`, so none of these can appear in a message.
 //! - The callback name comes from the URL and is written into the page: it is checked with
 //!   [`crate::transport::jsonp::validate_callback`] like a JSONP callback.
@@ -133,7 +133,7 @@ impl StreamFormat for IframeStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::json::message_json;
+    use crate::json::message_json;
 
     fn stream() -> IframeStream {
         IframeStream::new("onChat").unwrap()

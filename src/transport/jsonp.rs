@@ -124,7 +124,7 @@ pub fn response(callback: &str, replay: &Replay) -> Response {
 mod tests {
     use super::*;
     use crate::hub::Message;
-    use crate::transport::json::message_json;
+    use crate::json::message_json;
     use std::rc::Rc;
 
     #[test]

@@ -84,7 +84,7 @@ pub fn timeout_response(head: u64) -> Response {
 mod tests {
     use super::*;
     use crate::hub::Message;
-    use crate::transport::json::message_json;
+    use crate::json::message_json;
     use std::rc::Rc;
 
     #[test]

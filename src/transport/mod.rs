@@ -122,7 +122,7 @@ impl BatchDoor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::json::message_json;
+    use crate::json::message_json;
     use std::rc::Rc;
 
     fn replay(reset: bool, ids: &[u64], last: u64) -> Replay {

@@ -63,7 +63,7 @@ pub fn response(replay: &Replay) -> Response {
 mod tests {
     use super::*;
     use crate::hub::Message;
-    use crate::transport::json::message_json;
+    use crate::json::message_json;
     use std::rc::Rc;
 
     fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {

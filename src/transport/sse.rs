@@ -151,7 +151,7 @@ pub fn resume_point(last_event_id_header: Option<&str>, after_param: Option<u64>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::json::message_json;
+    use crate::json::message_json;
 
     fn framed(data: &str) -> String {
         let mut out = Vec::new();

@@ -134,6 +134,7 @@ pub fn reset_text(last: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::message_json;
 
     #[test]
     fn what_a_client_message_means_depends_on_the_socket() {
@@ -151,7 +152,6 @@ mod tests {
             Inbound::EchoBinary(vec![1])
         );
     }
-    use crate::transport::json::message_json;
 
     #[test]
     fn frames_carry_the_shared_json() {

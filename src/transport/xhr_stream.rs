@@ -102,7 +102,7 @@ impl StreamFormat for XhrStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::json::message_json;
+    use crate::json::message_json;
 
     fn message(id: u64, data: &str) -> Message {
         Message {

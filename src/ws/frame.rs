@@ -32,8 +32,7 @@
 //! header alone can break; the rules that depend on the connection (who must mask, which frame may follow
 //! which, how big a message may grow) belong to [`crate::ws::protocol`].
 
-use crate::ws::close::PROTOCOL_ERROR;
-use crate::ws::protocol::WsError;
+use crate::ws::error::WsError;
 
 /// Frame opcodes (§5.2, §11.8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,13 +110,6 @@ const OPCODE_BITS: u8 = 0x0F;
 const MASK_BIT: u8 = 0x80;
 const LEN7_BITS: u8 = 0x7F;
 
-fn protocol_error(reason: &'static str) -> WsError {
-    WsError {
-        close_code: PROTOCOL_ERROR,
-        reason,
-    }
-}
-
 /// Reads `N` bytes at `at`, or `None` if the buffer is too short so far.
 fn bytes_at<const N: usize>(buf: &[u8], at: usize) -> Option<[u8; N]> {
     buf.get(at..at.checked_add(N)?)?.try_into().ok()
@@ -133,14 +125,14 @@ pub fn decode_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, WsError
     // RFC 6455 §5.2: "RSV1, RSV2, RSV3: MUST be 0 unless an extension is negotiated that defines
     // meanings for non-zero values." pushlab negotiates no extension.
     if first & RSV_BITS != 0 {
-        return Err(protocol_error(
+        return Err(WsError::protocol(
             "reserved bit set without a negotiated extension",
         ));
     }
     // RFC 6455 §5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail the WebSocket
     // Connection_."
     let Some(opcode) = Opcode::from_bits(first & OPCODE_BITS) else {
-        return Err(protocol_error("reserved opcode"));
+        return Err(WsError::protocol("reserved opcode"));
     };
     let fin = first & FIN_BIT != 0;
     let len7 = second & LEN7_BITS;
@@ -148,10 +140,10 @@ pub fn decode_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, WsError
         // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or less and MUST
         // NOT be fragmented."
         if !fin {
-            return Err(protocol_error("fragmented control frame"));
+            return Err(WsError::protocol("fragmented control frame"));
         }
         if usize::from(len7) > MAX_CONTROL_PAYLOAD_BYTES {
-            return Err(protocol_error("control frame payload over 125 bytes"));
+            return Err(WsError::protocol("control frame payload over 125 bytes"));
         }
     }
     let (payload_len, mut header_len) = match len7 {
@@ -163,7 +155,7 @@ pub fn decode_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, WsError
             // RFC 6455 §5.2: "the most significant bit MUST be 0". A receiver need not insist on the
             // shortest length encoding, so a small length in 8 bytes is accepted.
             Some(len64) if len64[0] & 0x80 != 0 => {
-                return Err(protocol_error(
+                return Err(WsError::protocol(
                     "64-bit payload length with the most significant bit set",
                 ))
             }

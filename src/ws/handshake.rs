@@ -37,7 +37,7 @@ use base64::Engine;
 use sha1::{Digest, Sha1};
 
 use crate::http::{Request, Response};
-use crate::server::config::WsConfig;
+use crate::ws::WsConfig;
 
 /// The GUID every server appends to the client's key (§1.3).
 pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -8,7 +8,7 @@
 //!
 //! The sans-IO protocol cannot open files, so it asks a [`MaskKeySource`]. [`HashMaskKeys`] is the
 //! default: SipHash, keyed with the per-process random keys that `std` reads from the operating system for
-//! `HashMap`, applied to a counter. The blocking client ([`crate::ws::client`]) plugs in keys read from
+//! `HashMap`, applied to a counter. The blocking client ([`crate::client::ws`]) plugs in keys read from
 //! `/dev/urandom` instead.
 
 use std::collections::hash_map::RandomState;

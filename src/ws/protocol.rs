@@ -53,14 +53,14 @@
 //! After an `Err` from `read`, `out` ends with the close frame carrying the error's code; write it and
 //! close TCP (`is_closed()` is then true).
 
-use std::fmt;
 use std::time::Instant;
 
-use crate::server::config::WsConfig;
-use crate::ws::close::{self, is_valid_close_code};
+use crate::ws::close::is_valid_close_code;
+use crate::ws::error::WsError;
 use crate::ws::frame::{apply_mask, decode_header, encode_frame, FrameHeader, Opcode};
 use crate::ws::mask_key::{HashMaskKeys, MaskKeySource};
 use crate::ws::utf8::Utf8Validator;
+use crate::ws::WsConfig;
 
 /// Which end of the connection this is: servers never mask, clients always do (§5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,47 +90,6 @@ pub enum Event {
         reason: String,
     },
 }
-
-/// A rule the peer broke, with the close code that goes on the wire (design rule 5).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WsError {
-    /// Close code sent to the peer: 1002, 1007, 1008 or 1009.
-    pub close_code: u16,
-    /// Which rule, in words.
-    pub reason: &'static str,
-}
-
-impl WsError {
-    /// 1002: the peer broke a framing rule.
-    pub const fn protocol(reason: &'static str) -> Self {
-        WsError {
-            close_code: close::PROTOCOL_ERROR,
-            reason,
-        }
-    }
-    /// 1007: text that is not UTF-8.
-    pub const fn invalid_payload(reason: &'static str) -> Self {
-        WsError {
-            close_code: close::INVALID_PAYLOAD,
-            reason,
-        }
-    }
-    /// 1009: a message over the size limit.
-    pub const fn too_big(reason: &'static str) -> Self {
-        WsError {
-            close_code: close::MESSAGE_TOO_BIG,
-            reason,
-        }
-    }
-}
-
-impl fmt::Display for WsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "close {}: {}", self.close_code, self.reason)
-    }
-}
-
-impl std::error::Error for WsError {}
 
 /// The result of one call to [`WsProtocol::read`].
 #[derive(Debug, PartialEq, Eq)]
@@ -312,7 +271,7 @@ impl WsProtocol {
 
     /// Starts the closing handshake: appends a close frame to `out` and waits for the peer's.
     ///
-    /// `code` should be one a peer may send ([`close::is_valid_close_code`]); the reason is cut to 123
+    /// `code` should be one a peer may send ([`is_valid_close_code`]); the reason is cut to 123
     /// bytes on a character boundary. Does nothing if a close was already sent.
     pub fn close(&mut self, code: u16, reason: &str, out: &mut Vec<u8>, now: Instant) {
         if self.state == State::Open {

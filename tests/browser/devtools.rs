@@ -1,6 +1,6 @@
 //! Just enough of the Chrome DevTools Protocol to look into a page: Chromium is started with remote
 //! debugging on a port it picks, and the test evaluates JavaScript in the page over a WebSocket, using
-//! pushlab's own WebSocket client (`pushlab::ws::client`), so the pages are tested exactly as served,
+//! pushlab's own WebSocket client (`pushlab::client::ws`), so the pages are tested exactly as served,
 //! without any hook for the tests in them.
 //!
 //! The protocol is JSON over WebSocket text frames: `{"id":1,"method":"Runtime.evaluate","params":{...}}`
@@ -12,7 +12,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use pushlab::ws::client::Client;
+use pushlab::client::ws::Client;
 use pushlab::ws::Event;
 
 use crate::support::{parse_json, Browser, Fields, Json};

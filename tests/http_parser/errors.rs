@@ -1,8 +1,7 @@
 //! Every request the parser refuses, by the rule it breaks and the status that goes on the wire.
 
 use super::{show, small_limits};
-use pushlab::http::{parse_request, ParseStatus};
-use pushlab::server::config::HttpLimits;
+use pushlab::http::{parse_request, HttpLimits, ParseStatus};
 
 /// Checks that `bytes` is refused with `status`, and that every prefix is either still incomplete or
 /// already refused with the same status (never accepted, never another status). Returns the length of

@@ -3,8 +3,7 @@
 use super::{feed_in_pieces, small_limits};
 use proptest::prelude::*;
 use pushlab::http::chunked::encode_chunk;
-use pushlab::http::{parse_request, ParseStatus, Request};
-use pushlab::server::config::HttpLimits;
+use pushlab::http::{parse_request, HttpLimits, ParseStatus, Request};
 
 /// How a generated request frames its body.
 #[derive(Clone, Debug)]

@@ -3,8 +3,7 @@
 use std::time::Instant;
 
 use crate::support::decode_frames;
-use pushlab::server::config::WsConfig;
-use pushlab::ws::{Event, Role, WsProtocol};
+use pushlab::ws::{Event, Role, WsConfig, WsProtocol};
 
 /// Hands everything in `bytes` to `to`; returns the events, writing `to`'s answers into `answers`.
 fn deliver(to: &mut WsProtocol, bytes: &mut Vec<u8>, answers: &mut Vec<u8>) -> Vec<Event> {

@@ -2,8 +2,7 @@
 //! (speed is measured by the benchmarks), but every case is bounded in size.
 
 use crate::support::*;
-use pushlab::server::config::WsConfig;
-use pushlab::ws::Event;
+use pushlab::ws::{Event, WsConfig};
 
 const SIXTEEN_MIB: usize = 16 * 1024 * 1024;
 

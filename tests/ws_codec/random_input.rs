@@ -10,8 +10,8 @@
 
 use proptest::prelude::*;
 
-use pushlab::server::config::WsConfig;
 use pushlab::ws::frame::Opcode;
+use pushlab::ws::WsConfig;
 
 use crate::support::*;
 

@@ -4,9 +4,8 @@
 
 use std::time::Instant;
 
-use pushlab::server::config::WsConfig;
 use pushlab::ws::frame::{apply_mask, decode_header, FrameHeader, Opcode};
-use pushlab::ws::{Event, Role, WsError, WsProtocol};
+use pushlab::ws::{Event, Role, WsConfig, WsError, WsProtocol};
 
 /// The masking key every test client frame uses (the one from RFC 6455 §5.7).
 pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];

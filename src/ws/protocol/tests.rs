@@ -2,6 +2,7 @@
 //! The frame-by-frame conformance cases live in `tests/ws_codec.rs`.
 
 use super::*;
+use crate::ws::close;
 use crate::ws::mask_key::FixedMaskKey;
 use std::time::Duration;
 

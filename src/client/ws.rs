@@ -2,7 +2,8 @@
 //!
 //! It is the same sans-IO [`WsProtocol`] as the server's, in the client role, driven by blocking reads
 //! and writes instead of an event loop: [`Client::recv`] reads from the socket until the protocol has an
-//! event, and writes whatever the protocol queued (pongs, close answers) on the way.
+//! event, and writes whatever the protocol queued (pongs, close answers) on the way. The socket, the
+//! clock and `/dev/urandom` are used here, never in [`crate::ws`], which stays sans-IO.
 //!
 //! The opening handshake (§4.1) is written by hand here: a GET with a random 16-byte key, and a check of
 //! the `101` answer, `Upgrade`, `Connection`, the `Sec-WebSocket-Accept` value (which must be the hash of
@@ -18,11 +19,10 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
-use crate::server::config::WsConfig;
 use crate::ws::close;
 use crate::ws::handshake::{accept_key, WEBSOCKET_VERSION};
 use crate::ws::mask_key::{HashMaskKeys, MaskKeySource};
-use crate::ws::{Event, Role, WsProtocol};
+use crate::ws::{Event, Role, WsConfig, WsProtocol};
 
 /// The most bytes of response head the client accepts before giving up.
 const MAX_RESPONSE_HEAD_BYTES: usize = 16 * 1024;
