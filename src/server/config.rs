@@ -6,6 +6,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The hub owns its limits (`src/hub/limits.rs`); re-exported here so `server::config::HubLimits`
+/// keeps working.
+pub use crate::hub::HubLimits;
+
 /// Limits of the HTTP/1.1 request parser (RFC 9112, RFC 6585).
 #[derive(Clone, Debug)]
 pub struct HttpLimits {
@@ -58,30 +62,6 @@ impl Default for WsConfig {
             close_timeout: Duration::from_secs(5),
             allowed_origins: Vec::new(),
             subprotocols: Vec::new(),
-        }
-    }
-}
-
-/// Retention of the message hub.
-#[derive(Clone, Debug)]
-pub struct HubLimits {
-    /// Most messages a topic keeps for resume.
-    pub max_messages_per_topic: usize,
-    /// Most payload bytes a topic keeps for resume.
-    pub max_bytes_per_topic: usize,
-    /// Most topics that may exist at once; publishing to a new topic past this answers 503.
-    pub max_topics: usize,
-    /// Largest message that may be published to a topic, through any door, in bytes.
-    pub max_publish_bytes: usize,
-}
-
-impl Default for HubLimits {
-    fn default() -> Self {
-        HubLimits {
-            max_messages_per_topic: 10_000,
-            max_bytes_per_topic: 16 * 1024 * 1024,
-            max_topics: 1_024,
-            max_publish_bytes: 64 * 1024,
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crate::channel::{Action, ClientId, Outbox, SESSION_TOPIC_PREFIX};
 use crate::http::chunked;
-use crate::hub::{Message, Replay};
+use crate::hub::{Message, Replay, SubscriberId};
 use crate::server::connection::{Connection, HeldKind, State, WsRole};
 use crate::server::event_loop::{log, unix_millis, Fate, Server, HOUSEKEEPING_INTERVAL};
 use crate::transport::{jsonp, long_poll};
@@ -35,7 +35,7 @@ impl Server {
                 messages: vec![Rc::clone(message)],
                 last: message.id,
             },
-            None => match self.hub.read(&held.topic, None, 0) {
+            None => match self.hub.read(&held.topic, None, 0, now) {
                 Ok(replay) => replay,
                 Err(_) => Replay {
                     reset: false,
@@ -49,7 +49,8 @@ impl Server {
             HeldKind::Jsonp { callback } => jsonp::response(callback, &replay),
         };
         let keep_alive = held.keep_alive;
-        self.hub.unsubscribe(&held.topic, token);
+        self.hub
+            .unsubscribe(&held.topic, token as SubscriberId, now);
         conn.state = State::Request { started: None };
         conn.last_active = now;
         self.write_response(conn, &response, false, keep_alive, now);
@@ -59,7 +60,8 @@ impl Server {
     pub(crate) fn deliver_pending(&mut self) {
         while let Some((topic, published)) = self.deliveries.pop_front() {
             let now = Instant::now();
-            for token in published.subscribers {
+            for subscriber in published.subscribers {
+                let token = subscriber as usize;
                 let Some(mut conn) = self.connections.take(token) else {
                     continue;
                 };
@@ -146,7 +148,8 @@ impl Server {
             // The client reconnects with its last id; its memory for the response stays bounded.
             chunked::encode_last_chunk(&mut conn.output);
             let keep_alive = stream.keep_alive;
-            self.hub.unsubscribe(&stream.topic, token);
+            self.hub
+                .unsubscribe(&stream.topic, token as SubscriberId, now);
             conn.state = if keep_alive {
                 State::Request { started: None }
             } else {
@@ -164,7 +167,7 @@ impl Server {
         topic: &str,
         data: String,
     ) -> Result<u64, crate::hub::HubError> {
-        let published = self.hub.publish(topic, data)?;
+        let published = self.hub.publish(topic, data, Instant::now())?;
         let id = published.message.id;
         self.deliveries.push_back((topic.to_string(), published));
         Ok(id)
@@ -184,12 +187,14 @@ impl Server {
         self.deliver_pending();
     }
 
-    /// Once a second: ends channel sessions nobody has used for the grace period.
+    /// Once a second: evicts idle hub topics and ends channel sessions nobody has used for the grace
+    /// period.
     pub(crate) fn housekeeping(&mut self, now: Instant) {
         if now < self.next_housekeeping {
             return;
         }
         self.next_housekeeping = now + HOUSEKEEPING_INTERVAL;
+        self.hub.evict_idle(now);
         let hub = &self.hub;
         let expired = self.sessions.expire(now, |id| {
             hub.subscriber_count(&format!("{SESSION_TOPIC_PREFIX}{id}")) > 0
@@ -219,7 +224,8 @@ impl Server {
 
     /// Deletes an ended session's private topic and closes whatever is still connected to it.
     pub(crate) fn end_session_topic(&mut self, client: &ClientId) {
-        for token in self.hub.remove_topic(&client.topic()) {
+        for subscriber in self.hub.remove_topic(&client.topic()) {
+            let token = subscriber as usize;
             if let Some(conn) = self.connections.take(token) {
                 self.finish(token, conn, Fate::Close);
             }

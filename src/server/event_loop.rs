@@ -468,7 +468,8 @@ impl Server {
     /// Removes a connection's subscriptions from the hub (no leaked subscriber survives its socket).
     pub(crate) fn forget_subscriptions(&mut self, token: usize, state: &State) {
         if let Some(topic) = subscribed_topic(state) {
-            self.hub.unsubscribe(topic, token);
+            self.hub
+                .unsubscribe(topic, token as crate::hub::SubscriberId, Instant::now());
         }
     }
 

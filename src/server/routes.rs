@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use crate::channel::{session_of_topic, ChannelError, ClientId};
 use crate::http::{static_files, Request, Response};
-use crate::hub::{Hub, HubError, Replay};
+use crate::hub::{Hub, HubError, Replay, SubscriberId};
 use crate::server::connection::{Connection, Held, HeldKind, PushStream, State, WebSocket, WsRole};
 use crate::server::event_loop::{log, random_session_id, trace_head, Server};
 use crate::transport::iframe::IframeStream;
@@ -164,7 +164,7 @@ impl Server {
             Route::Poll(topic) => {
                 let replay = self
                     .hub
-                    .read(topic, after, self.config.max_batch_messages)
+                    .read(topic, after, self.config.max_batch_messages, now)
                     .map_err(hub_refusal)?;
                 self.write_response(conn, &short_poll::response(&replay), false, keep_alive, now);
                 Ok(())
@@ -321,7 +321,7 @@ impl Server {
     ) -> Result<(), Refusal> {
         let replay = self
             .hub
-            .read(topic, after, self.config.max_batch_messages)
+            .read(topic, after, self.config.max_batch_messages, now)
             .map_err(hub_refusal)?;
         if !replay.messages.is_empty() || replay.reset {
             let response = match &kind {
@@ -333,7 +333,7 @@ impl Server {
         }
         // Nothing new. Subscribing now, in the same turn as the read above, leaves no gap for a message.
         self.hub
-            .subscribe(topic, token, after)
+            .subscribe(topic, token as SubscriberId, after, now)
             .map_err(hub_refusal)?;
         let until = now + self.config.hold_timeout;
         conn.state = State::Held(Held {
@@ -366,7 +366,7 @@ impl Server {
         }
         let replay = self
             .hub
-            .subscribe(topic, token, after)
+            .subscribe(topic, token as SubscriberId, after, now)
             .map_err(hub_refusal)?;
         let mut response = Response::new(200).chunked(format.content_type());
         for (name, value) in format.headers() {
@@ -432,7 +432,7 @@ impl Server {
         let replay = match &role {
             WsRole::Topic(topic) => Some(
                 self.hub
-                    .subscribe(topic, token, after)
+                    .subscribe(topic, token as SubscriberId, after, now)
                     .map_err(hub_refusal)?,
             ),
             WsRole::Echo => None,
