@@ -3,10 +3,11 @@
 //! reconnects.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use pushlab::hub::{Hub, HubError, Replay};
-use pushlab::server::config::HubLimits;
+use pushlab::hub::HubLimits;
+use pushlab::hub::{Hub, HubError, Message, Replay, SubscriberId};
 
 fn limits(max_messages: usize, max_bytes: usize) -> HubLimits {
     HubLimits {
@@ -14,6 +15,7 @@ fn limits(max_messages: usize, max_bytes: usize) -> HubLimits {
         max_bytes_per_topic: max_bytes,
         max_topics: 8,
         max_publish_bytes: 64,
+        topic_idle_timeout: Duration::from_secs(60),
     }
 }
 
@@ -29,16 +31,25 @@ proptest! {
     fn read_matches_the_model(
         id_base in 0u64..1_000_000,
         max_messages in 1usize..12,
-        max_bytes in 1usize..80,
+        // Every message costs its payload, its JSON form and `Message::OVERHEAD_BYTES`: about 100
+        // to 150 bytes here, so this range keeps anything from one to about a dozen messages.
+        max_bytes in 1usize..1_500,
         sizes in proptest::collection::vec(0usize..20, 0..40),
         after_offset in 0u64..60,
         max in 1usize..20,
     ) {
+        let now = Instant::now();
         let mut hub = Hub::new(limits(max_messages, max_bytes), id_base);
+        // (id, bytes the message stores) for each publish.
         let mut history: Vec<(u64, usize)> = Vec::new();
         for size in &sizes {
-            let published = hub.publish("t", "x".repeat(*size)).unwrap();
-            history.push((published.message.id, *size));
+            let published = hub.publish("t", "x".repeat(*size), now).unwrap();
+            let message = &published.message;
+            prop_assert_eq!(
+                message.stored_bytes(),
+                message.data.len() + message.json.len() + Message::OVERHEAD_BYTES
+            );
+            history.push((message.id, message.stored_bytes()));
         }
         // Ids are consecutive from id_base + 1.
         let expected_ids: Vec<u64> = (1..=sizes.len() as u64).map(|i| id_base + i).collect();
@@ -48,21 +59,23 @@ proptest! {
         // Model of retention: newest first while within both bounds; the newest always stays.
         let mut kept: Vec<u64> = Vec::new();
         let mut kept_bytes = 0;
-        for (id, size) in history.iter().rev() {
-            if !kept.is_empty() && (kept.len() + 1 > max_messages || kept_bytes + size > max_bytes) {
+        for (id, stored) in history.iter().rev() {
+            if !kept.is_empty() && (kept.len() + 1 > max_messages || kept_bytes + stored > max_bytes) {
                 break;
             }
             kept.push(*id);
-            kept_bytes += size;
+            kept_bytes += stored;
         }
         kept.reverse();
-        let everything = hub.read("t", Some(0), usize::MAX).unwrap();
+        prop_assert_eq!(hub.stored_bytes("t"), kept_bytes);
+        prop_assert!(kept_bytes <= max_bytes || kept.len() == 1);
+        let everything = hub.read("t", Some(0), usize::MAX, now).unwrap();
         prop_assert_eq!(ids(&everything), kept.clone());
         prop_assert!(!everything.reset);
 
         // Any `after` around the head, including ids from the future and from before id_base.
         let after = (head + 10).saturating_sub(after_offset);
-        let replay = hub.read("t", Some(after), max).unwrap();
+        let replay = hub.read("t", Some(after), max, now).unwrap();
         let oldest_minus_one = kept.first().map_or(head, |first| first - 1);
         let reset = after != 0 && (after > head || after < oldest_minus_one);
         let from: Vec<u64> = if reset || after == 0 {
@@ -80,14 +93,15 @@ proptest! {
     /// in order, and ends at the head.
     #[test]
     fn paging_with_last_reads_everything_once(count in 0usize..60, max in 1usize..7) {
+        let now = Instant::now();
         let mut hub = Hub::new(HubLimits::default(), 7_000);
         for i in 0..count {
-            hub.publish("t", format!("m{i}")).unwrap();
+            hub.publish("t", format!("m{i}"), now).unwrap();
         }
         let mut seen = Vec::new();
         let mut after = 7_000;
         for _ in 0..=count {
-            let replay = hub.read("t", Some(after), max).unwrap();
+            let replay = hub.read("t", Some(after), max, now).unwrap();
             prop_assert!(!replay.reset);
             if replay.messages.is_empty() {
                 break;
@@ -105,20 +119,21 @@ proptest! {
 /// in order, whether it came by replay or live.
 #[test]
 fn replay_and_live_feed_join_without_gap_or_duplicate() {
+    let now = Instant::now();
     let mut hub = Hub::new(HubLimits::default(), 100);
-    let mut received: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
-    let mut starts: BTreeMap<usize, u64> = BTreeMap::new();
-    for step in 0..30usize {
+    let mut received: BTreeMap<SubscriberId, Vec<u64>> = BTreeMap::new();
+    let mut starts: BTreeMap<SubscriberId, u64> = BTreeMap::new();
+    for step in 0..30u64 {
         // Every third step a new connection arrives, resuming after some id it saw.
         if step % 3 == 0 {
             let token = step;
-            let after = 100 + (step as u64) / 2;
-            let replay = hub.subscribe("room", token, Some(after)).unwrap();
+            let after = 100 + step / 2;
+            let replay = hub.subscribe("room", token, Some(after), now).unwrap();
             assert!(!replay.reset);
             received.insert(token, ids(&replay));
             starts.insert(token, after);
         }
-        let published = hub.publish("room", format!("step {step}")).unwrap();
+        let published = hub.publish("room", format!("step {step}"), now).unwrap();
         for token in published.subscribers {
             received
                 .entry(token)
@@ -139,18 +154,19 @@ fn replay_and_live_feed_join_without_gap_or_duplicate() {
 
 #[test]
 fn a_reconnect_after_the_log_moved_on_is_told() {
+    let now = Instant::now();
     let mut hub = Hub::new(limits(5, 1_000), 0);
-    let replay = hub.subscribe("t", 1, Some(0)).unwrap();
+    let replay = hub.subscribe("t", 1, Some(0), now).unwrap();
     assert_eq!(replay.last, 0);
     for i in 0..3 {
-        hub.publish("t", format!("{i}")).unwrap();
+        hub.publish("t", format!("{i}"), now).unwrap();
     }
     // The connection drops after seeing id 3; meanwhile 10 more messages, only 5 are kept.
-    hub.unsubscribe("t", 1);
+    hub.unsubscribe("t", 1, now);
     for i in 0..10 {
-        hub.publish("t", format!("{i}")).unwrap();
+        hub.publish("t", format!("{i}"), now).unwrap();
     }
-    let replay = hub.subscribe("t", 1, Some(3)).unwrap();
+    let replay = hub.subscribe("t", 1, Some(3), now).unwrap();
     assert!(replay.reset);
     assert_eq!(ids(&replay), vec![9, 10, 11, 12, 13]);
     assert_eq!(replay.last, 13);
@@ -159,46 +175,49 @@ fn a_reconnect_after_the_log_moved_on_is_told() {
 
 #[test]
 fn limits_apply_through_every_entry_point() {
+    let now = Instant::now();
     let mut hub = Hub::new(limits(5, 1_000), 0);
     assert_eq!(
-        hub.publish("t", "x".repeat(65)).unwrap_err(),
+        hub.publish("t", "x".repeat(65), now).unwrap_err(),
         HubError::TooLarge
     );
-    assert_eq!(hub.publish("t", "x".repeat(64)).unwrap().message.id, 1);
+    assert_eq!(hub.publish("t", "x".repeat(64), now).unwrap().message.id, 1);
     for name in ["", "a b", "a/b", &"a".repeat(65)] {
         assert_eq!(
-            hub.read(name, None, 1).unwrap_err().status(),
+            hub.read(name, None, 1, now).unwrap_err().status(),
             400,
             "{name:?}"
         );
         assert_eq!(
-            hub.subscribe(name, 1, None).unwrap_err().status(),
+            hub.subscribe(name, 1, None, now).unwrap_err().status(),
             400,
             "{name:?}"
         );
         assert_eq!(
-            hub.publish(name, String::new()).unwrap_err().status(),
+            hub.publish(name, String::new(), now).unwrap_err().status(),
             400,
             "{name:?}"
         );
     }
+    // A full table where every topic has a subscriber: nothing can make room.
+    hub.subscribe("t", 8, None, now).unwrap();
     for i in 1..8 {
-        hub.subscribe(&format!("t{i}"), i, None).unwrap();
+        hub.subscribe(&format!("t{i}"), i, None, now).unwrap();
     }
     assert_eq!(
-        hub.subscribe("one-too-many", 99, None)
+        hub.subscribe("one-too-many", 99, None, now)
             .unwrap_err()
             .status(),
         503
     );
     assert_eq!(
-        hub.publish("one-too-many", "x".into())
+        hub.publish("one-too-many", "x".into(), now)
             .unwrap_err()
             .status(),
         503
     );
     // Topics that were only subscribed to free their place when the subscriber leaves.
-    hub.unsubscribe("t1", 1);
-    assert!(hub.publish("one-too-many", "x".into()).is_ok());
-    assert_eq!(hub.total_subscribers(), 6);
+    hub.unsubscribe("t1", 1, now);
+    assert!(hub.publish("one-too-many", "x".into(), now).is_ok());
+    assert_eq!(hub.total_subscribers(), 7);
 }

@@ -81,13 +81,7 @@ const RULES: &[Rule] = &[
 
 /// Imports that break a rule today, allowed until the change that fixes them lands: (files, path).
 /// The test fails if an entry no longer matches anything, so a stale one cannot linger.
-const TEMPORARY_ALLOWANCES: &[(&[&str], &str)] = &[
-    // The hub owns its limits once `HubLimits` lives in `crate::hub`: then delete this line.
-    (
-        &["src/hub/mod.rs", "src/hub/topic.rs"],
-        "crate::server::config::HubLimits",
-    ),
-];
+const TEMPORARY_ALLOWANCES: &[(&[&str], &str)] = &[];
 
 #[test]
 fn no_layer_imports_from_a_layer_above_it() {

@@ -1,6 +1,7 @@
 //! The message hub: topics, each an ordered log of messages with increasing ids, and their subscribers.
 //!
-//! The hub knows nothing of HTTP or WebSocket. It lives inside the event loop (one thread), so
+//! The hub knows nothing of HTTP or WebSocket, imports nothing from the server and never reads the
+//! clock: every method that uses a topic takes `now`. It lives inside the event loop (one thread), so
 //! "subscribe and replay in one step" is simply one method call: no message can slip in between.
 //!
 //! # The contract every door relies on (design §2–§3)
@@ -10,8 +11,8 @@
 //!   milliseconds as `id_base`, so a restarted server hands out ids larger than any from the earlier
 //!   run, and a client resuming with an old id sees a gap (a reset) instead of silently missing messages
 //!   (Centrifugo pairs offsets with an epoch for the same reason).
-//! - Each topic keeps a bounded log of recent messages, bounded by count and by payload bytes; the
-//!   oldest go first.
+//! - Each topic keeps a bounded log of recent messages, bounded by count and by bytes; the oldest go
+//!   first.
 //! - A reader asks for the messages "after N" ([`Hub::read`], [`Hub::subscribe`]):
 //!   - `after = None` means "from now": no old messages, resume at the head;
 //!   - `after = Some(0)` means "everything the log still has", never a reset;
@@ -19,33 +20,79 @@
 //!     is from another run, a [`Replay`] with `reset: true` and everything kept, oldest first.
 //! - [`Replay::last`] is the id to ask "after" next time.
 //!
-//! ```
-//! use pushlab::hub::Hub;
-//! use pushlab::server::config::HubLimits;
+//! # What retention counts
 //!
+//! A kept message holds its payload, its JSON form (which escaping can make up to six times longer:
+//! `<` becomes `\u003c`), the `Message` itself, the `Rc` counters around it and its slot in the log.
+//! [`Message::stored_bytes`] adds all of these, and `max_bytes_per_topic` bounds that sum, so the
+//! bound is on memory, not on payload alone.
+//!
+//! # Topics come and go
+//!
+//! A topic is created by its first publish or subscribe and removed in four ways:
+//!
+//! 1. a topic that was only subscribed to (never published to) goes with its last subscriber;
+//! 2. [`Hub::evict_idle`]: a topic without subscribers unused (no publish, subscribe, read or
+//!    unsubscribe) for `topic_idle_timeout` is evicted; the server calls it about once a second,
+//!    and [`Hub::next_eviction`] says when the next one is due;
+//! 3. when the table holds `max_topics` and a new topic is needed, the least recently used topic
+//!    without subscribers makes room; only when every topic has subscribers is the new one refused
+//!    ([`HubError::TooManyTopics`]). So topics nobody listens to can never lock new ones out;
+//! 4. [`Hub::remove_topic`] deletes one on purpose (an ended channel session's private queue).
+//!
+//! A topic with subscribers is never evicted. Both eviction paths scan the table: O(topics), which at
+//! the default 1,024 topics is microseconds, run once a second or when a new topic meets a full table.
+//! (An index ordered by last use would make them O(log topics) but must be kept in step on every
+//! publish and read; the scan keeps one source of truth.)
+//!
+//! # Ids never repeat, even after an eviction
+//!
+//! Forgetting a topic forgets its head, and a recreated topic starting again at `id_base + 1` would hand
+//! out ids a client already saw. So the hub keeps one number, `new_topic_base`: `id_base` raised to the
+//! head of every topic removed so far. A new topic starts after it. A reader that resumes with an id of
+//! the evicted topic then gets a reset if it missed messages, or a clean resume if it asks after
+//! exactly the evicted head. One `u64` for the whole hub, never one entry per evicted name, so the
+//! memory stays bounded however many names come and go; the price is that a recreated topic may jump
+//! ahead further than strictly needed, and a client of a smaller evicted topic gets a reset where it
+//! missed nothing (told too much, never too little).
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use pushlab::hub::{Hub, HubLimits};
+//!
+//! let now = Instant::now();
 //! let mut hub = Hub::new(HubLimits::default(), 1000);
-//! let first = hub.publish("chat", "hello".to_string()).unwrap();
+//! let first = hub.publish("chat", "hello".to_string(), now).unwrap();
 //! assert_eq!(first.message.id, 1001);
 //! assert_eq!(first.message.json, r#"{"id":1001,"data":"hello"}"#);
 //!
 //! // A subscriber that saw nothing yet: replay and subscription in one step.
-//! let replay = hub.subscribe("chat", 7, Some(0)).unwrap();
+//! let replay = hub.subscribe("chat", 7, Some(0), now).unwrap();
 //! assert_eq!((replay.messages.len(), replay.last, replay.reset), (1, 1001, false));
-//! assert_eq!(hub.publish("chat", "again".to_string()).unwrap().subscribers, vec![7]);
+//! assert_eq!(hub.publish("chat", "again".to_string(), now).unwrap().subscribers, vec![7]);
+//!
+//! // Once nobody listens and nobody uses it, the topic is evicted; its ids are not reused.
+//! let later = now + Duration::from_secs(60 * 60);
+//! hub.unsubscribe("chat", 7, now);
+//! assert_eq!(hub.evict_idle(later), 1);
+//! assert_eq!(hub.publish("chat", "back".to_string(), later).unwrap().message.id, 1003);
 //! ```
 
+mod limits;
 mod topic;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::mem::size_of;
 use std::rc::Rc;
+use std::time::Instant;
 
+pub use limits::HubLimits;
 use topic::Topic;
 
-use crate::server::config::HubLimits;
-
-/// Who is subscribed: the event loop's connection token.
-pub type SubscriberId = usize;
+/// Who is subscribed: one subscription, numbered by the server, never reused. A subscription, not a
+/// connection, so a re-subscribe on the same connection is a new subscriber.
+pub type SubscriberId = u64;
 
 /// One published message.
 #[derive(Debug, PartialEq, Eq)]
@@ -57,6 +104,27 @@ pub struct Message {
     /// `{"id":N,"data":"..."}`, computed once at publish time, escaped so it is also safe inside an HTML
     /// `<script>` (`<`, `>`, `&`, U+2028, U+2029 as `\uHHHH`).
     pub json: String,
+}
+
+impl Message {
+    /// What one kept message costs besides its two strings: the `Message` (id and two `String`
+    /// headers), the `Rc` allocation's strong and weak counters, and the `Rc` pointer in the log's slot.
+    pub const OVERHEAD_BYTES: usize =
+        size_of::<Message>() + 2 * size_of::<usize>() + size_of::<Rc<Message>>();
+
+    /// A message; both strings are shrunk to their length, so `len()` is what they hold in memory.
+    fn new(id: u64, mut data: String, mut json: String) -> Message {
+        data.shrink_to_fit();
+        json.shrink_to_fit();
+        Message { id, data, json }
+    }
+
+    /// The bytes this message holds while a topic keeps it, as retention counts them: the payload, its
+    /// JSON form (escaping can make it six times the payload) and [`Message::OVERHEAD_BYTES`].
+    /// (The allocator's own bookkeeping is not counted.)
+    pub fn stored_bytes(&self) -> usize {
+        self.data.len() + self.json.len() + Self::OVERHEAD_BYTES
+    }
 }
 
 /// What a reader gets back: the messages after the id it asked for.
@@ -86,7 +154,8 @@ pub enum HubError {
     BadTopic,
     /// The message is larger than `max_publish_bytes` (HTTP 413).
     TooLarge,
-    /// Creating the topic would pass `max_topics` (HTTP 503).
+    /// Creating the topic would pass `max_topics`, and every topic has subscribers, so none can make
+    /// room (HTTP 503).
     TooManyTopics,
 }
 
@@ -108,7 +177,9 @@ impl fmt::Display for HubError {
                 f.write_str("topic names are 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'")
             }
             HubError::TooLarge => f.write_str("the message is larger than the server accepts"),
-            HubError::TooManyTopics => f.write_str("the server has as many topics as it may hold"),
+            HubError::TooManyTopics => {
+                f.write_str("the server has as many topics as it may hold, all of them in use")
+            }
         }
     }
 }
@@ -121,10 +192,14 @@ pub const MAX_TOPIC_NAME_BYTES: usize = 64;
 /// All topics.
 #[derive(Debug)]
 pub struct Hub {
-    /// Retention and size limits.
+    /// Retention, size and idleness limits.
     limits: HubLimits,
-    /// Every topic's ids start after this.
-    id_base: u64,
+    /// A topic created now hands out ids after this: the `id_base` given to [`Hub::new`], raised to
+    /// the head of every topic removed since, so no id is handed out twice (module docs).
+    new_topic_base: u64,
+    /// Counts uses of topics; each use stamps its topic with the next number (least recently used =
+    /// smallest stamp).
+    use_counter: u64,
     /// Topics by name.
     topics: HashMap<String, Topic>,
 }
@@ -135,7 +210,8 @@ impl Hub {
     pub fn new(limits: HubLimits, id_base: u64) -> Hub {
         Hub {
             limits,
-            id_base,
+            new_topic_base: id_base,
+            use_counter: 0,
             topics: HashMap::new(),
         }
     }
@@ -150,13 +226,18 @@ impl Hub {
     }
 
     /// Appends a message to `topic` (created if new) and returns it with the topic's subscribers.
-    pub fn publish(&mut self, topic: &str, data: String) -> Result<Published, HubError> {
+    pub fn publish(
+        &mut self,
+        topic: &str,
+        data: String,
+        now: Instant,
+    ) -> Result<Published, HubError> {
         Self::check_topic(topic)?;
         if data.len() > self.limits.max_publish_bytes {
             return Err(HubError::TooLarge);
         }
         let limits = self.limits.clone();
-        let entry = self.topic_mut(topic)?;
+        let entry = self.use_topic(topic, now)?;
         let message = entry.append(data, &limits);
         Ok(Published {
             message,
@@ -164,16 +245,28 @@ impl Hub {
         })
     }
 
-    /// The messages after `after` (at most `max`; `None` means "from now": none). Creates nothing.
+    /// The messages after `after` (at most `max`; `None` means "from now": none). Creates nothing, but
+    /// counts as a use of an existing topic (it is not idle while someone reads it).
     ///
     /// When `max` cuts the list short, `last` is the id of the last message returned, so asking again
-    /// after `last` continues without a gap.
-    pub fn read(&self, topic: &str, after: Option<u64>, max: usize) -> Result<Replay, HubError> {
+    /// after `last` continues without a gap. Costs O(messages returned), not O(log length).
+    pub fn read(
+        &mut self,
+        topic: &str,
+        after: Option<u64>,
+        max: usize,
+        now: Instant,
+    ) -> Result<Replay, HubError> {
         Self::check_topic(topic)?;
-        match self.topics.get(topic) {
-            Some(entry) => Ok(entry.replay(after, max)),
-            // A topic nobody created reads like an empty one: same answer, nothing allocated.
-            None => Ok(Topic::new(self.id_base).replay(after, max)),
+        let use_number = self.next_use_number();
+        match self.topics.get_mut(topic) {
+            Some(entry) => {
+                entry.touch(now, use_number);
+                Ok(entry.replay(after, max))
+            }
+            // A topic that does not exist reads like an empty one (with the head it would start at):
+            // same answer, nothing kept.
+            None => Ok(Topic::new(self.new_topic_base, now, use_number).replay(after, max)),
         }
     }
 
@@ -187,25 +280,54 @@ impl Hub {
         topic: &str,
         subscriber: SubscriberId,
         after: Option<u64>,
+        now: Instant,
     ) -> Result<Replay, HubError> {
         Self::check_topic(topic)?;
-        let entry = self.topic_mut(topic)?;
+        let entry = self.use_topic(topic, now)?;
         entry.subscribe(subscriber);
         Ok(entry.replay(after, usize::MAX))
     }
 
-    /// Removes `subscriber` from `topic` (no-op if absent).
+    /// Removes `subscriber` from `topic` (no-op if absent). The topic's idle time starts again at `now`.
     ///
     /// A topic that was only ever subscribed to (never published to) goes away with its last
-    /// subscriber, so visitors of random topic names cannot use up `max_topics`. A topic that has
-    /// messages stays, with its head, even when nobody listens.
-    pub fn unsubscribe(&mut self, topic: &str, subscriber: SubscriberId) {
+    /// subscriber at once; a topic that has messages stays until it is evicted.
+    pub fn unsubscribe(&mut self, topic: &str, subscriber: SubscriberId, now: Instant) {
+        let use_number = self.next_use_number();
         if let Some(entry) = self.topics.get_mut(topic) {
             entry.unsubscribe(subscriber);
+            entry.touch(now, use_number);
             if entry.is_disposable() {
-                self.topics.remove(topic);
+                self.remove_entry(topic);
             }
         }
+    }
+
+    /// Evicts every topic without subscribers that has not been used for `topic_idle_timeout` as of
+    /// `now`. Returns how many went. O(topics); the server calls it about once a second.
+    pub fn evict_idle(&mut self, now: Instant) -> usize {
+        let idle_timeout = self.limits.topic_idle_timeout;
+        let mut highest_evicted_head = self.new_topic_base;
+        let before = self.topics.len();
+        self.topics.retain(|_, entry| {
+            let due = entry.evictable_at(idle_timeout).is_some_and(|at| at <= now);
+            if due {
+                highest_evicted_head = highest_evicted_head.max(entry.head());
+            }
+            !due
+        });
+        self.new_topic_base = highest_evicted_head;
+        before - self.topics.len()
+    }
+
+    /// When [`Hub::evict_idle`] next has something to do (`None`: every topic has subscribers, or there
+    /// are none). O(topics), like the eviction itself.
+    pub fn next_eviction(&self) -> Option<Instant> {
+        let idle_timeout = self.limits.topic_idle_timeout;
+        self.topics
+            .values()
+            .filter_map(|entry| entry.evictable_at(idle_timeout))
+            .min()
     }
 
     /// Subscribers of `topic` now.
@@ -223,16 +345,24 @@ impl Hub {
         self.topics.len()
     }
 
-    /// The last id handed out on `topic` (`id_base` for a topic without messages).
+    /// The last id handed out on `topic` (for a topic that does not exist: the id its first message
+    /// would follow).
     pub fn head(&self, topic: &str) -> u64 {
-        self.topics.get(topic).map_or(self.id_base, Topic::head)
+        self.topics
+            .get(topic)
+            .map_or(self.new_topic_base, Topic::head)
+    }
+
+    /// The bytes `topic`'s log holds as retention counts them (the sum of [`Message::stored_bytes`]
+    /// over its kept messages), 0 for a topic that does not exist.
+    pub fn stored_bytes(&self, topic: &str) -> usize {
+        self.topics.get(topic).map_or(0, Topic::stored_bytes)
     }
 
     /// Deletes `topic` with its log and its subscriptions (a channel session's private queue, once the
     /// session has ended). Returns the subscribers it had, so the caller can end their connections.
     pub fn remove_topic(&mut self, topic: &str) -> Vec<SubscriberId> {
-        self.topics
-            .remove(topic)
+        self.remove_entry(topic)
             .map(|entry| entry.subscribers())
             .unwrap_or_default()
     }
@@ -246,16 +376,51 @@ impl Hub {
         }
     }
 
-    /// The topic named `topic`, created if new and `max_topics` allows.
-    fn topic_mut(&mut self, topic: &str) -> Result<&mut Topic, HubError> {
-        if !self.topics.contains_key(topic) && self.topics.len() >= self.limits.max_topics {
+    /// The next number of the use counter.
+    fn next_use_number(&mut self) -> u64 {
+        self.use_counter += 1;
+        self.use_counter
+    }
+
+    /// The topic named `topic`, stamped as used at `now`; created if new, after making room in a full
+    /// table by evicting the least recently used topic without subscribers.
+    fn use_topic(&mut self, topic: &str, now: Instant) -> Result<&mut Topic, HubError> {
+        if !self.topics.contains_key(topic)
+            && self.topics.len() >= self.limits.max_topics
+            && !self.evict_least_recently_used()
+        {
             return Err(HubError::TooManyTopics);
         }
-        let id_base = self.id_base;
-        Ok(self
+        let use_number = self.next_use_number();
+        let new_topic_base = self.new_topic_base;
+        let entry = self
             .topics
             .entry(topic.to_string())
-            .or_insert_with(|| Topic::new(id_base)))
+            .or_insert_with(|| Topic::new(new_topic_base, now, use_number));
+        entry.touch(now, use_number);
+        Ok(entry)
+    }
+
+    /// Evicts the least recently used topic without subscribers. False when every topic has
+    /// subscribers (or there are none). O(topics).
+    fn evict_least_recently_used(&mut self) -> bool {
+        let victim = self
+            .topics
+            .iter()
+            .filter(|(_, entry)| !entry.has_subscribers())
+            .min_by_key(|(_, entry)| entry.last_use_number())
+            .map(|(name, _)| name.clone());
+        match victim {
+            Some(name) => self.remove_entry(&name).is_some(),
+            None => false,
+        }
+    }
+
+    /// Removes a topic, remembering its head so no later topic hands out its ids again.
+    fn remove_entry(&mut self, topic: &str) -> Option<Topic> {
+        let entry = self.topics.remove(topic)?;
+        self.new_topic_base = self.new_topic_base.max(entry.head());
+        Some(entry)
     }
 }
 

@@ -9,32 +9,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// Each layer owns its limits; they are re-exported here so `server::config::HttpLimits` and the others
+/// keep working.
 pub use crate::http::HttpLimits;
+pub use crate::hub::HubLimits;
 pub use crate::ws::WsConfig;
-
-/// Retention of the message hub.
-#[derive(Clone, Debug)]
-pub struct HubLimits {
-    /// Most messages a topic keeps for resume.
-    pub max_messages_per_topic: usize,
-    /// Most payload bytes a topic keeps for resume.
-    pub max_bytes_per_topic: usize,
-    /// Most topics that may exist at once; publishing to a new topic past this answers 503.
-    pub max_topics: usize,
-    /// Largest message that may be published to a topic, through any door, in bytes.
-    pub max_publish_bytes: usize,
-}
-
-impl Default for HubLimits {
-    fn default() -> Self {
-        HubLimits {
-            max_messages_per_topic: 10_000,
-            max_bytes_per_topic: 16 * 1024 * 1024,
-            max_topics: 1_024,
-            max_publish_bytes: 64 * 1024,
-        }
-    }
-}
 
 /// The whole configuration of a pushlab server.
 #[derive(Clone, Debug)]
