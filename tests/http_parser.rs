@@ -1,13 +1,19 @@
 //! The HTTP/1.1 request parser over real bytes.
 //!
 //! Every valid request is fed whole, one byte at a time, split at every boundary, with trailing
-//! (pipelined) bytes, and through a simulated event loop that appends the bytes in pieces. Every refusal
+//! (pipelined) bytes, and through a simulated event loop that appends the bytes in pieces and keeps one
+//! `RequestDecoder` across them (which must agree with a fresh parse after every piece). Every refusal
 //! is a named test with its RFC rule, checked on the whole input and on every prefix (a prefix is either
 //! still incomplete or already refused with the same status). `errors` holds the refusals, `proptests`
-//! the randomised checks.
+//! the randomised checks, `decoder` what only a decoder kept across reads can show (`100 Continue`,
+//! decoding in time linear in the input).
 
-use pushlab::http::{parse_request, HttpLimits, ParseStatus, Request};
+use pushlab::http::{
+    parse_request, Decoded, HttpError, HttpLimits, ParseStatus, Request, RequestDecoder,
+};
 
+#[path = "http_parser/decoder.rs"]
+mod decoder;
 #[path = "http_parser/errors.rs"]
 mod errors;
 #[path = "http_parser/proptests.rs"]
@@ -77,15 +83,30 @@ pub fn parse_everywhere(bytes: &[u8], limits: &HttpLimits) -> Request {
 }
 
 /// Plays the event loop: appends `stream` to a buffer `piece_bytes` at a time and, after each append,
-/// takes every complete request off the front of the buffer.
+/// lets one [`RequestDecoder`] take every complete request off the front of the buffer. After every
+/// call, the decoder must agree with a fresh parse of the same buffer: decoding across reads never
+/// changes a verdict, nor the moment it comes.
 pub fn feed_in_pieces(stream: &[u8], piece_bytes: usize, limits: &HttpLimits) -> Vec<Request> {
     let mut buffer = Vec::new();
     let mut requests = Vec::new();
+    let mut decoder = RequestDecoder::new();
     for piece in stream.chunks(piece_bytes) {
         buffer.extend_from_slice(piece);
-        while let Ok(ParseStatus::Complete { request, consumed }) = parse_request(&buffer, limits) {
-            buffer.drain(..consumed);
-            requests.push(request);
+        loop {
+            let decoded = decoder.decode(&buffer, limits);
+            assert_eq!(
+                as_parse_status(decoded.clone()),
+                parse_request(&buffer, limits),
+                "the decoder and a fresh parse disagree on {}",
+                show(&buffer)
+            );
+            match decoded {
+                Ok(Decoded::Complete { request, consumed }) => {
+                    buffer.drain(..consumed);
+                    requests.push(request);
+                }
+                _ => break,
+            }
         }
     }
     assert!(
@@ -93,6 +114,14 @@ pub fn feed_in_pieces(stream: &[u8], piece_bytes: usize, limits: &HttpLimits) ->
         "leftover"
     );
     requests
+}
+
+/// What [`parse_request`] says for the same verdict (it forgets `send_continue`).
+pub fn as_parse_status(decoded: Result<Decoded, HttpError>) -> Result<ParseStatus, HttpError> {
+    decoded.map(|decoded| match decoded {
+        Decoded::Incomplete { .. } => ParseStatus::Incomplete,
+        Decoded::Complete { request, consumed } => ParseStatus::Complete { request, consumed },
+    })
 }
 
 /// Bytes with CR and LF made visible, for assertion messages.

@@ -412,3 +412,16 @@ fn past_the_global_budget_new_requests_get_503_and_the_worst_subscriber_goes() {
         "one of two non-reading subscribers over the global budget was dropped"
     );
 }
+
+/// RFC 9110 §10.1.1: a client that sends `Expect: 100-continue` waits for `100 Continue` before its
+/// body (curl waits one second for it otherwise); it comes once, and then the final answer.
+#[test]
+fn expect_100_continue_is_answered_before_the_body_then_the_publish_goes_through() {
+    let mut h = Harness::new(Config::default());
+    let client = h.connect();
+    let head = "POST /publish/t HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+    assert_eq!(h.request(client, head), "HTTP/1.1 100 Continue\r\n\r\n");
+    let answer = h.request(client, "hello");
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.ends_with("{\"id\":1001}"), "{answer}");
+}

@@ -12,8 +12,11 @@
 use std::time::Instant;
 
 use pushlab::client::sse::SseParser;
-use pushlab::http::chunked::{decode_chunked, encode_chunk, encode_last_chunk, ChunkedStatus};
-use pushlab::http::{parse_request, HttpLimits, ParseStatus};
+use pushlab::http::chunked::{
+    decode_chunked, encode_chunk, encode_last_chunk, ChunkedDecoder, ChunkedStatus,
+};
+use pushlab::http::{parse_request, Decoded, HttpLimits, ParseStatus, RequestDecoder};
+use pushlab::ws::WsConfig;
 use pushlab::ws::frame::{decode_header, Opcode};
 use pushlab::ws::utf8::Utf8Validator;
 use pushlab::ws::{Role, WsConfig, WsProtocol};
@@ -36,7 +39,10 @@ fn small_http_limits() -> HttpLimits {
     }
 }
 
-/// HTTP/1.1 request parsing (RFC 9112). A request that parses completely must not depend on the bytes
+/// HTTP/1.1 request parsing (RFC 9112). One `RequestDecoder` kept across reads (the bytes whole, in two
+/// reads split where the first byte says, and one byte at a time) gives the same requests and the same
+/// refusal, and agrees after every read with a fresh parse of the same bytes. A request that parses
+/// completely must not depend on the bytes
 /// after it (parsing exactly the bytes it consumed gives the same request), and must not be complete
 /// any sooner: a strict prefix of it is `Incomplete`, neither a request nor a refusal (a parser that took
 /// a cut-off body or chunked stream for a whole one would let requests be smuggled). A refusal must carry
@@ -71,13 +77,82 @@ pub fn http_request(data: &[u8]) {
             );
         }
     }
+    let whole = decode_in_reads(data, &[], &limits);
+    assert_eq!(
+        decode_in_reads(data, &[split], &limits),
+        whole,
+        "two reads split at {split}"
+    );
+    let bytewise: Vec<usize> = (1..data.len()).collect();
+    assert_eq!(
+        decode_in_reads(data, &bytewise, &limits),
+        whole,
+        "one byte at a time"
+    );
 }
 
-/// Chunked bodies (RFC 9112 §7.1). A complete body decodes the same from exactly the bytes it used and
+/// One `RequestDecoder` fed `data` in reads ending at `cuts`, consuming each complete request as the
+/// event loop does: the requests, the bytes they took, and the status of the refusal that stopped it.
+/// After every call it must say what a fresh parse of the same buffer says.
+fn decode_in_reads(
+    data: &[u8],
+    cuts: &[usize],
+    limits: &HttpLimits,
+) -> (Vec<pushlab::http::Request>, usize, Option<u16>) {
+    let mut decoder = RequestDecoder::new();
+    let (mut buffer, mut requests, mut consumed_bytes) = (Vec::new(), Vec::new(), 0);
+    let mut start = 0;
+    for end in cuts.iter().copied().chain([data.len()]) {
+        buffer.extend_from_slice(&data[start..end]);
+        start = end;
+        loop {
+            let decoded = decoder.decode(&buffer, limits);
+            let fresh = parse_request(&buffer, limits);
+            match decoded {
+                Ok(Decoded::Complete { request, consumed }) => {
+                    assert_eq!(
+                        fresh,
+                        Ok(ParseStatus::Complete {
+                            request: request.clone(),
+                            consumed
+                        })
+                    );
+                    buffer.drain(..consumed);
+                    requests.push(request);
+                    consumed_bytes += consumed;
+                }
+                Ok(Decoded::Incomplete { .. }) => {
+                    assert_eq!(fresh, Ok(ParseStatus::Incomplete));
+                    break;
+                }
+                Err(error) => {
+                    assert_eq!(fresh, Err(error.clone()));
+                    return (requests, consumed_bytes, Some(error.status));
+                }
+            }
+        }
+    }
+    (requests, consumed_bytes, None)
+}
+
+/// Chunked bodies (RFC 9112 §7.1). A decoder resumed after a first read (split where the first byte
+/// says) agrees with one call on the whole input. A complete body decodes the same from exactly the bytes it used and
 /// is not complete one byte sooner, and the decoded body, encoded again by pushlab's encoder, decodes to
 /// itself.
 pub fn chunked_body(data: &[u8]) {
+    let (split, data) = split_point(data);
     let max_body_bytes = 256; // small, so that the 413 is reachable
+                              // A decoder resumed after a first read ending at `split` agrees with one call on the whole input.
+    let mut decoder = ChunkedDecoder::new();
+    let resumed = match decoder.decode(&data[..split], max_body_bytes) {
+        Ok(ChunkedStatus::Incomplete) => decoder.decode(data, max_body_bytes),
+        done => done,
+    };
+    assert_eq!(
+        resumed,
+        decode_chunked(data, max_body_bytes),
+        "split at {split}"
+    );
     if let Ok(ChunkedStatus::Complete { body, consumed }) = decode_chunked(data, max_body_bytes) {
         assert!(consumed > 0 && consumed <= data.len());
         assert!(body.len() <= consumed);

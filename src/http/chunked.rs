@@ -14,7 +14,10 @@
 //! ```
 //!
 //! The decoder is sans-IO like the rest of [`crate::http`]: it looks at a buffer and says either
-//! "incomplete" (nothing consumed) or "here is the body and the number of bytes it took".
+//! "incomplete" (nothing consumed) or "here is the body and the number of bytes it took". It is also
+//! stateful: a [`ChunkedDecoder`] remembers where it stopped (inside a size line, a chunk's data, the CRLF
+//! after it, or the trailer section) and the body decoded so far, so a body that arrives over many reads
+//! is decoded once, not once per read. [`decode_chunked`] is the one-shot form for a buffer at hand.
 
 use crate::http::percent::hex_value;
 use crate::http::HttpError;
@@ -43,7 +46,7 @@ pub fn encode_last_chunk(out: &mut Vec<u8>) {
     out.extend_from_slice(b"0\r\n\r\n");
 }
 
-/// Result of decoding a chunked body from the start of a buffer.
+/// Result of decoding a chunked body.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ChunkedStatus {
     /// The body is not complete yet.
@@ -57,203 +60,383 @@ pub enum ChunkedStatus {
     },
 }
 
-/// Decodes a whole chunked body from `buf`, refusing one over `max_body_bytes` (413).
+/// Decodes a whole chunked body from the start of `buf`, refusing one over `max_body_bytes` (413).
+///
+/// A fresh [`ChunkedDecoder`] used once: convenient when the whole input is at hand.
 pub fn decode_chunked(buf: &[u8], max_body_bytes: usize) -> Result<ChunkedStatus, HttpError> {
-    let mut body = Vec::new();
-    let mut pos = 0;
-    loop {
-        let rest = buf.get(pos..).unwrap_or_default();
-        let Some((chunk_bytes, line_bytes)) = parse_size_line(rest)? else {
-            return Ok(ChunkedStatus::Incomplete);
+    ChunkedDecoder::new().decode(buf, max_body_bytes)
+}
+
+/// Decodes one chunked body across reads, looking at every byte once.
+///
+/// # Theory of operation
+///
+/// The caller keeps the body's bytes in its buffer and calls [`ChunkedDecoder::decode`] after each
+/// read with all of them: the bytes of the previous call plus the new ones at the end. The decoder
+/// remembers how far it got (`decoded_bytes`), what it was in the middle of (`ChunkState`), and the
+/// body decoded so far, so each call starts exactly where the previous one stopped. A body that
+/// trickles in one byte at a time therefore costs time proportional to its length, not to its length
+/// squared, as it would if every call started again from the first byte.
+///
+/// Every rule is decided on the byte that breaks it, so the verdict (and the moment it comes) is the
+/// same however the input is split. After an error the decoder must not be used again: the
+/// connection is answered with the error's status and closed.
+#[derive(Debug, Default)]
+pub struct ChunkedDecoder {
+    /// Bytes at the start of the input already decoded; the next call resumes here.
+    decoded_bytes: usize,
+    /// Where in the chunked grammar the next byte falls.
+    state: ChunkState,
+    /// The chunk data decoded so far.
+    body: Vec<u8>,
+    /// Every input byte the decoder has looked at, over its whole life (for the linearity test).
+    examined_bytes: usize,
+}
+
+/// Where the decoder stands in `chunked-body = *chunk last-chunk trailer-section CRLF` (RFC 9112 §7.1).
+#[derive(Debug)]
+enum ChunkState {
+    /// Inside a size line, `chunk-size [ chunk-ext ] CRLF`.
+    SizeLine(SizeLine),
+    /// Inside chunk-data, with this many bytes still to come.
+    Data {
+        /// Bytes of the current chunk not yet arrived.
+        remaining_bytes: usize,
+    },
+    /// After chunk-data, which must be followed by exactly CRLF; `seen_cr` once the CR is in.
+    DataEnd {
+        /// Whether the CR has been seen (the LF is next).
+        seen_cr: bool,
+    },
+    /// After the last chunk: trailer field lines, then an empty line (RFC 9112 §7.1.2).
+    Trailer {
+        /// Bytes of the trailer section in complete lines so far.
+        section_bytes: usize,
+        /// Where in the current line.
+        line: TrailerLine,
+    },
+    /// The body is complete and has been handed out.
+    Done,
+}
+
+impl Default for ChunkState {
+    fn default() -> Self {
+        ChunkState::SizeLine(SizeLine::default())
+    }
+}
+
+/// A size line read so far.
+#[derive(Debug, Default)]
+struct SizeLine {
+    /// The chunk size from the hex digits so far.
+    size: u64,
+    /// Hex digits so far.
+    digit_count: usize,
+    /// Bytes of the line so far.
+    line_bytes: usize,
+    /// Which part of the line the next byte belongs to.
+    part: SizeLinePart,
+}
+
+/// The parts of `chunk-size [ chunk-ext ] CRLF`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum SizeLinePart {
+    /// `1*HEXDIG`.
+    #[default]
+    Digits,
+    /// Optional whitespace (BWS) before the first `;` of the extensions.
+    BeforeExtensions,
+    /// The extensions, from the first `;`.
+    Extensions,
+    /// The CR has been seen; only LF may follow.
+    Cr,
+}
+
+/// Where the decoder stands in one trailer line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TrailerLine {
+    /// At the first byte of a line.
+    Start,
+    /// The line began with CR: it is the empty line that ends the body if LF follows.
+    StartCr,
+    /// Inside a field line.
+    Field {
+        /// Bytes of the line so far.
+        line_bytes: usize,
+        /// Index of the first `:` in the line, if one has arrived.
+        first_colon: Option<usize>,
+        /// Whether the last byte was CR.
+        last_was_cr: bool,
+    },
+}
+
+/// What one byte did to a size line.
+enum SizeLineStep {
+    /// The line goes on.
+    More,
+    /// The line ended (this byte was its LF), announcing a chunk of this size.
+    Ended(u64),
+}
+
+impl ChunkedDecoder {
+    /// A decoder at the start of a chunked body.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes as much of the chunked body at the start of `input` as has arrived.
+    ///
+    /// `input` must be the bytes given last time plus any new ones at the end (for the first call,
+    /// everything after the head). Returns [`ChunkedStatus::Incomplete`] until the empty line after
+    /// the last chunk has arrived, then the body and the bytes it took; anything after that belongs to
+    /// the next request and is not looked at. A body over `max_body_bytes` is refused with 413 at the
+    /// size line that announces too much, before the data is uploaded (RFC 9110 §15.5.14).
+    pub fn decode(
+        &mut self,
+        input: &[u8],
+        max_body_bytes: usize,
+    ) -> Result<ChunkedStatus, HttpError> {
+        let Some(new) = input.get(self.decoded_bytes..) else {
+            return Err(HttpError::new(
+                500,
+                "chunked decoder given fewer bytes than it already decoded (caller bug)",
+            ));
         };
-        pos += line_bytes;
-        if chunk_bytes == 0 {
-            let rest = buf.get(pos..).unwrap_or_default();
-            return Ok(match skip_trailer_section(rest)? {
-                Some(trailer_bytes) => ChunkedStatus::Complete {
-                    body,
-                    consumed: pos + trailer_bytes,
-                },
-                None => ChunkedStatus::Incomplete,
+        let mut pos = 0;
+        while pos < new.len() {
+            if let ChunkState::Data { remaining_bytes } = &mut self.state {
+                // Chunk data is copied in bulk: as much as has arrived, up to the chunk's end.
+                let available = new.get(pos..).unwrap_or_default();
+                let take = (*remaining_bytes).min(available.len());
+                self.body
+                    .extend_from_slice(available.get(..take).unwrap_or_default());
+                *remaining_bytes -= take;
+                if *remaining_bytes == 0 {
+                    self.state = ChunkState::DataEnd { seen_cr: false };
+                }
+                pos += take;
+                self.examined_bytes += take;
+                continue;
+            }
+            let byte = new[pos];
+            pos += 1;
+            self.examined_bytes += 1;
+            if self.step(byte, max_body_bytes)? {
+                let consumed = self.decoded_bytes + pos;
+                self.decoded_bytes = consumed;
+                self.state = ChunkState::Done;
+                let body = std::mem::take(&mut self.body);
+                return Ok(ChunkedStatus::Complete { body, consumed });
+            }
+        }
+        self.decoded_bytes += pos;
+        Ok(ChunkedStatus::Incomplete)
+    }
+
+    /// How many input bytes this decoder has looked at since it was made: exposed so that a test can
+    /// prove the decoding linear in the input, however it is split.
+    #[doc(hidden)]
+    pub fn examined_bytes(&self) -> usize {
+        self.examined_bytes
+    }
+
+    /// Takes one byte outside chunk data; returns whether it ended the body.
+    fn step(&mut self, byte: u8, max_body_bytes: usize) -> Result<bool, HttpError> {
+        match &mut self.state {
+            ChunkState::SizeLine(line) => {
+                if let SizeLineStep::Ended(size) = line.step(byte)? {
+                    self.state = self.after_size_line(size, max_body_bytes)?;
+                }
+                Ok(false)
+            }
+            ChunkState::Data { .. } => Ok(false), // handled in bulk by `decode`
+            ChunkState::DataEnd { seen_cr } => {
+                // RFC 9112 §7.1: chunk-data is followed by exactly CRLF.
+                match (*seen_cr, byte) {
+                    (false, b'\r') => *seen_cr = true,
+                    (true, b'\n') => self.state = ChunkState::default(),
+                    _ => {
+                        return Err(HttpError::new(
+                            400,
+                            "chunk data not followed by CRLF (RFC 9112 §7.1)",
+                        ))
+                    }
+                }
+                Ok(false)
+            }
+            ChunkState::Trailer {
+                section_bytes,
+                line,
+            } => trailer_step(section_bytes, line, byte),
+            ChunkState::Done => Err(HttpError::new(
+                500,
+                "chunked decoder used after its body was complete (caller bug)",
+            )),
+        }
+    }
+
+    /// What follows a size line announcing `size` bytes.
+    fn after_size_line(&self, size: u64, max_body_bytes: usize) -> Result<ChunkState, HttpError> {
+        // RFC 9112 §7.1: last-chunk = 1*("0") [ chunk-ext ] CRLF, then the trailer section.
+        if size == 0 {
+            return Ok(ChunkState::Trailer {
+                section_bytes: 0,
+                line: TrailerLine::Start,
             });
         }
         // RFC 9110 §15.5.14: refuse as soon as the size is announced, before the data is uploaded.
-        let room_bytes = max_body_bytes.saturating_sub(body.len());
-        let chunk_bytes = match usize::try_from(chunk_bytes) {
-            Ok(n) if n <= room_bytes => n,
-            _ => {
-                return Err(HttpError::new(
-                    413,
-                    "chunked body exceeds the largest body accepted",
-                ))
+        let room_bytes = max_body_bytes.saturating_sub(self.body.len());
+        match usize::try_from(size) {
+            Ok(remaining_bytes) if remaining_bytes <= room_bytes => {
+                Ok(ChunkState::Data { remaining_bytes })
             }
-        };
-        let Some(data) = buf.get(pos..pos + chunk_bytes) else {
-            return Ok(ChunkedStatus::Incomplete);
-        };
-        body.extend_from_slice(data);
-        pos += chunk_bytes;
-        // RFC 9112 §7.1: chunk-data is followed by exactly CRLF.
-        match expect_crlf(buf.get(pos..).unwrap_or_default()) {
-            Crlf::Present => pos += 2,
-            Crlf::Incomplete => return Ok(ChunkedStatus::Incomplete),
-            Crlf::Wrong => {
-                return Err(HttpError::new(
-                    400,
-                    "chunk data not followed by CRLF (RFC 9112 §7.1)",
-                ))
-            }
+            _ => Err(HttpError::new(
+                413,
+                "chunked body exceeds the largest body accepted",
+            )),
         }
     }
 }
 
-/// What follows a chunk's data.
-enum Crlf {
-    Present,
-    Incomplete,
-    Wrong,
-}
-
-fn expect_crlf(rest: &[u8]) -> Crlf {
-    match rest {
-        [b'\r', b'\n', ..] => Crlf::Present,
-        [] | [b'\r'] => Crlf::Incomplete,
-        _ => Crlf::Wrong,
-    }
-}
-
-/// Parses `chunk-size [ chunk-ext ] CRLF` at the start of `rest`: the size and the line's length in
-/// bytes, or `None` while the line is incomplete.
-fn parse_size_line(rest: &[u8]) -> Result<Option<(u64, usize)>, HttpError> {
-    let digit_count = rest.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    // 1*HEXDIG: at least one digit; the value must fit in 64 bits (leading zeros are allowed).
-    let mut size: u64 = 0;
-    for &digit in rest.iter().take(digit_count) {
-        size = size
-            .checked_mul(16)
-            .and_then(|s| s.checked_add(u64::from(hex_value(digit).unwrap_or(0))))
-            .ok_or(HttpError::new(400, "chunk size overflows (RFC 9112 §7.1)"))?;
-    }
-    let Some(line_end) = rest.iter().position(|&b| b == b'\n') else {
-        // Still incomplete; stop a client that streams an endless size line.
-        if rest.len() >= MAX_CHUNK_SIZE_LINE_BYTES {
+impl SizeLine {
+    /// Takes one byte of `chunk-size [ chunk-ext ] CRLF` (RFC 9112 §7.1).
+    fn step(&mut self, byte: u8) -> Result<SizeLineStep, HttpError> {
+        self.line_bytes += 1;
+        if self.part == SizeLinePart::Cr {
+            // The line ends with CRLF; a CR followed by anything else would hide a line ending.
+            return match byte {
+                b'\n' => Ok(SizeLineStep::Ended(self.size)),
+                _ => Err(bad_extension()),
+            };
+        }
+        if byte == b'\n' {
+            if self.digit_count == 0 {
+                return Err(not_hexadecimal());
+            }
+            // RFC 9112 §7.1: the line ends with CRLF; a bare LF is refused (lenient parsers disagree
+            // on it, which is a smuggling vector).
+            return Err(HttpError::new(
+                400,
+                "chunk size line not ended by CRLF (RFC 9112 §7.1)",
+            ));
+        }
+        self.part = match (self.part, byte) {
+            // 1*HEXDIG: the value must fit in 64 bits (leading zeros are allowed).
+            (SizeLinePart::Digits, digit) if digit.is_ascii_hexdigit() => {
+                self.size = self
+                    .size
+                    .checked_mul(16)
+                    .and_then(|s| s.checked_add(u64::from(hex_value(digit).unwrap_or(0))))
+                    .ok_or(HttpError::new(400, "chunk size overflows (RFC 9112 §7.1)"))?;
+                self.digit_count += 1;
+                SizeLinePart::Digits
+            }
+            (SizeLinePart::Digits, _) if self.digit_count == 0 => return Err(not_hexadecimal()),
+            // RFC 9112 §7.1.1: `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`.
+            // A recipient "MUST ignore unrecognized chunk extensions", so only their outline is
+            // checked: optional whitespace, then `;`, and no control characters.
+            (SizeLinePart::Digits | SizeLinePart::BeforeExtensions, b' ' | b'\t') => {
+                SizeLinePart::BeforeExtensions
+            }
+            (SizeLinePart::Digits | SizeLinePart::BeforeExtensions, b';') => {
+                SizeLinePart::Extensions
+            }
+            (_, b'\r') => SizeLinePart::Cr,
+            (SizeLinePart::Extensions, b'\t' | b' '..=b'~' | 0x80..=0xff) => {
+                SizeLinePart::Extensions
+            }
+            _ => return Err(bad_extension()),
+        };
+        // Stop a client that streams an endless size line: extensions carry nothing pushlab uses.
+        if self.line_bytes >= MAX_CHUNK_SIZE_LINE_BYTES {
             return Err(HttpError::new(400, "chunk size line too long"));
         }
-        return check_partial_size_line(rest, digit_count).map(|()| None);
-    };
-    if line_end + 1 > MAX_CHUNK_SIZE_LINE_BYTES {
-        return Err(HttpError::new(400, "chunk size line too long"));
-    }
-    if digit_count == 0 {
-        return Err(HttpError::new(
-            400,
-            "chunk size is not hexadecimal (RFC 9112 §7.1)",
-        ));
-    }
-    // RFC 9112 §7.1: the line ends with CRLF; a bare LF is refused (lenient parsers disagree on it,
-    // which is a smuggling vector).
-    let before_lf = rest.get(digit_count..line_end).unwrap_or_default();
-    let Some(extensions) = before_lf.strip_suffix(b"\r") else {
-        return Err(HttpError::new(
-            400,
-            "chunk size line not ended by CRLF (RFC 9112 §7.1)",
-        ));
-    };
-    check_extensions(extensions)?;
-    Ok(Some((size, line_end + 1)))
-}
-
-/// Rejects a partial size line that can no longer become valid, so garbage fails fast.
-fn check_partial_size_line(rest: &[u8], digit_count: usize) -> Result<(), HttpError> {
-    let after_digits = rest.get(digit_count..).unwrap_or_default();
-    if after_digits.is_empty() {
-        return Ok(());
-    }
-    if digit_count == 0 {
-        return Err(HttpError::new(
-            400,
-            "chunk size is not hexadecimal (RFC 9112 §7.1)",
-        ));
-    }
-    // The line so far may end with the CR of its CRLF, which must not count as an extension byte.
-    check_extensions(after_digits.strip_suffix(b"\r").unwrap_or(after_digits))
-}
-
-/// RFC 9112 §7.1.1: `chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`.
-/// A recipient "MUST ignore unrecognized chunk extensions", so only their outline is checked: optional
-/// whitespace, then `;`, and no control characters (a stray CR would hide a line ending).
-fn check_extensions(extensions: &[u8]) -> Result<(), HttpError> {
-    let is_bws = |b: &u8| *b == b' ' || *b == b'\t';
-    let after_whitespace = extensions.get(extensions.iter().take_while(|b| is_bws(b)).count()..);
-    let after_whitespace = after_whitespace.unwrap_or_default();
-    let outline_ok = match after_whitespace.first() {
-        None => true,
-        Some(&b';') => after_whitespace
-            .iter()
-            .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80),
-        Some(_) => false,
-    };
-    if outline_ok {
-        Ok(())
-    } else {
-        Err(HttpError::new(
-            400,
-            "invalid chunk size or extension (RFC 9112 §7.1.1)",
-        ))
+        Ok(SizeLineStep::More)
     }
 }
 
-/// Skips the trailer section after the last chunk (RFC 9112 §7.1.2): field lines, then an empty line.
-/// Returns the bytes it took, or `None` while incomplete. Trailer fields are read and discarded: pushlab
-/// gives them no meaning ("a recipient MAY ... discard" them).
-fn skip_trailer_section(rest: &[u8]) -> Result<Option<usize>, HttpError> {
-    let mut pos = 0;
-    loop {
-        let line = rest.get(pos..).unwrap_or_default();
-        match line {
-            [b'\r', b'\n', ..] => return Ok(Some(pos + 2)),
-            [] | [b'\r'] => return Ok(None),
-            [b'\r', ..] => {
-                return Err(HttpError::new(
-                    400,
-                    "bad CRLF after the last chunk (RFC 9112 §7.1)",
-                ))
-            }
+fn not_hexadecimal() -> HttpError {
+    HttpError::new(400, "chunk size is not hexadecimal (RFC 9112 §7.1)")
+}
+
+fn bad_extension() -> HttpError {
+    HttpError::new(400, "invalid chunk size or extension (RFC 9112 §7.1.1)")
+}
+
+fn trailer_too_large() -> HttpError {
+    HttpError::new(431, "trailer section too large (RFC 6585 §5)")
+}
+
+/// Takes one byte of the trailer section (RFC 9112 §7.1.2): field lines, then an empty line. Trailer
+/// fields are checked for shape and discarded: pushlab gives them no meaning ("a recipient MAY ...
+/// discard" them). Returns whether the byte ended the body.
+fn trailer_step(
+    section_bytes: &mut usize,
+    line: &mut TrailerLine,
+    byte: u8,
+) -> Result<bool, HttpError> {
+    match *line {
+        TrailerLine::Start => match byte {
+            b'\r' => *line = TrailerLine::StartCr,
             // RFC 9112 §5.2: obsolete line folding is refused in trailers as in headers.
-            [b' ' | b'\t', ..] => {
+            b' ' | b'\t' => {
                 return Err(HttpError::new(
                     400,
                     "obsolete line folding in trailer (RFC 9112 §5.2)",
                 ))
             }
-            _ => {}
-        }
-        let Some(line_end) = line.iter().position(|&b| b == b'\n') else {
-            if pos + line.len() > MAX_TRAILER_BYTES {
-                return Err(HttpError::new(
-                    431,
-                    "trailer section too large (RFC 6585 §5)",
-                ));
+            _ => {
+                *line = TrailerLine::Field {
+                    line_bytes: 0,
+                    first_colon: None,
+                    last_was_cr: false,
+                };
+                return trailer_step(section_bytes, line, byte);
             }
-            return Ok(None);
-        };
-        pos += line_end + 1;
-        if pos > MAX_TRAILER_BYTES {
-            return Err(HttpError::new(
-                431,
-                "trailer section too large (RFC 6585 §5)",
-            ));
-        }
-        let field = line.get(..line_end).unwrap_or_default();
-        let well_formed =
-            field.ends_with(b"\r") && field.iter().position(|&b| b == b':').is_some_and(|c| c > 0);
-        if !well_formed {
-            return Err(HttpError::new(
-                400,
-                "malformed trailer field (RFC 9112 §7.1.2)",
-            ));
+        },
+        TrailerLine::StartCr => match byte {
+            b'\n' => return Ok(true),
+            _ => {
+                return Err(HttpError::new(
+                    400,
+                    "bad CRLF after the last chunk (RFC 9112 §7.1)",
+                ))
+            }
+        },
+        TrailerLine::Field {
+            line_bytes,
+            first_colon,
+            last_was_cr,
+        } => {
+            let line_bytes = line_bytes + 1;
+            if *section_bytes + line_bytes > MAX_TRAILER_BYTES {
+                return Err(trailer_too_large());
+            }
+            if byte == b'\n' {
+                // field-line = field-name ":" OWS field-value OWS, ended by CRLF.
+                let well_formed = last_was_cr && first_colon.is_some_and(|colon| colon > 0);
+                if !well_formed {
+                    return Err(HttpError::new(
+                        400,
+                        "malformed trailer field (RFC 9112 §7.1.2)",
+                    ));
+                }
+                *section_bytes += line_bytes;
+                *line = TrailerLine::Start;
+            } else {
+                let first_colon = match first_colon {
+                    None if byte == b':' => Some(line_bytes - 1),
+                    other => other,
+                };
+                *line = TrailerLine::Field {
+                    line_bytes,
+                    first_colon,
+                    last_was_cr: byte == b'\r',
+                };
+            }
         }
     }
+    Ok(false)
 }
 
 #[cfg(test)]
@@ -388,5 +571,57 @@ mod tests {
         let mut trailer = b"0\r\nX: ".to_vec();
         trailer.resize(MAX_TRAILER_BYTES + 8, b'y');
         assert_eq!(status(&trailer), 431);
+    }
+
+    /// One decoder fed `wire` in two reads split at `split`, then the rest: its final answer.
+    fn decode_in_two_reads(wire: &[u8], split: usize) -> Result<ChunkedStatus, HttpError> {
+        let mut decoder = ChunkedDecoder::new();
+        match decoder.decode(&wire[..split], 64)? {
+            ChunkedStatus::Incomplete => decoder.decode(wire, 64),
+            complete => Ok(complete),
+        }
+    }
+
+    #[test]
+    fn a_decoder_resumed_at_any_split_agrees_with_one_call() {
+        let wires: [&[u8]; 8] = [
+            b"3;e=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nT: v\r\n\r\nNEXT",
+            b"A;name=value\r\n0123456789\r\n0b ; x\r\nhello world\r\n000\r\n\r\n",
+            b"3\r\nabcX\r\n0\r\n\r\n",
+            b"5;a\rb\r\n",
+            b"0\r\nno-colon\r\n\r\n",
+            b"20\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n21\r\n",
+            b"ffffffffffffffffff",
+            b"0\r\n folded\r\n\r\n",
+        ];
+        for wire in wires {
+            let whole = decode(wire);
+            for split in 0..=wire.len() {
+                assert_eq!(
+                    decode_in_two_reads(wire, split),
+                    whole,
+                    "{wire:?} split at {split}"
+                );
+            }
+            // One byte at a time: every answer until the last is the one-call answer for that prefix.
+            let mut decoder = ChunkedDecoder::new();
+            for end in 0..=wire.len() {
+                let answer = decoder.decode(&wire[..end], 64);
+                assert_eq!(answer, decode(&wire[..end]), "{wire:?} at {end}");
+                if answer != Ok(ChunkedStatus::Incomplete) {
+                    break;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_shorter_input_than_before_is_an_error() {
+        let mut decoder = ChunkedDecoder::new();
+        assert_eq!(
+            decoder.decode(b"3\r\nab", 64),
+            Ok(ChunkedStatus::Incomplete)
+        );
+        assert_eq!(decoder.decode(b"3", 64).map_err(|e| e.status), Err(500));
     }
 }

@@ -12,7 +12,6 @@
 //! the same bytes (one trusts `Content-Length`, the other `Transfer-Encoding`), the bytes one of them
 //! takes for a body are a *second request* to the other: this is request smuggling (RFC 9112 §11.2).
 
-use crate::http::chunked::{decode_chunked, ChunkedStatus};
 use crate::http::request::Header;
 use crate::http::HttpError;
 
@@ -64,23 +63,6 @@ pub(crate) fn body_framing(
                 413,
                 "Content-Length exceeds the largest body accepted",
             )),
-        },
-    }
-}
-
-/// Takes the body described by `framing` from `rest` (the bytes after the head): the body and the number
-/// of bytes it used, or `None` while it is incomplete.
-pub(crate) fn read_body(
-    framing: BodyFraming,
-    rest: &[u8],
-    max_body_bytes: usize,
-) -> Result<Option<(Vec<u8>, usize)>, HttpError> {
-    match framing {
-        BodyFraming::Empty => Ok(Some((Vec::new(), 0))),
-        BodyFraming::Length(length) => Ok(rest.get(..length).map(|body| (body.to_vec(), length))),
-        BodyFraming::Chunked => match decode_chunked(rest, max_body_bytes)? {
-            ChunkedStatus::Incomplete => Ok(None),
-            ChunkedStatus::Complete { body, consumed } => Ok(Some((body, consumed))),
         },
     }
 }

@@ -5,16 +5,21 @@
 //!
 //! Reading order for one request:
 //!
-//! 1. [`request`]: the request line and header fields, with every limit (414, 431) and rule (400, 505);
-//! 2. `framing` (private): where the body ends, `Content-Length` or `Transfer-Encoding` (RFC 9112 §6),
+//! 1. [`decoder`]: the [`RequestDecoder`] a connection feeds after every read; it says "incomplete"
+//!    (not an error: read more), "complete" or refuses, decodes each byte once, and says when to
+//!    answer `Expect: 100-continue`;
+//! 2. [`request`]: the request line and header fields, with every limit (414, 431) and rule (400, 505);
+//! 3. `framing` (private): where the body ends, `Content-Length` or `Transfer-Encoding` (RFC 9112 §6),
 //!    the rules that stop request smuggling;
-//! 3. [`chunked`]: the chunked coding, decoded for requests and encoded for streaming responses;
-//! 4. [`response`]: the status line, headers and body that go back;
-//! 5. [`static_files`]: the pages under `static/`, embedded at build time;
-//! 6. [`error`]: every refusal carries the status that goes on the wire;
-//! 7. [`limits`]: every size the parser enforces, in one struct ([`HttpLimits`]) that this layer owns.
+//! 4. [`chunked`]: the chunked coding (RFC 9112 §7.1), decoded across reads for requests and encoded for
+//!    streaming responses;
+//! 5. [`response`]: the status line, headers and body that go back;
+//! 6. [`static_files`]: the pages under `static/`, embedded at build time;
+//! 7. [`error`]: every refusal carries the status that goes on the wire;
+//! 8. [`limits`]: every size the parser enforces, in one struct ([`HttpLimits`]) that this layer owns.
 
 pub mod chunked;
+pub mod decoder;
 pub mod error;
 mod framing;
 pub mod limits;
@@ -23,7 +28,8 @@ pub mod request;
 pub mod response;
 pub mod static_files;
 
+pub use decoder::{Decoded, RequestDecoder};
 pub use error::HttpError;
 pub use limits::HttpLimits;
-pub use request::{expects_continue, parse_request, ParseStatus, Request};
+pub use request::{parse_request, ParseStatus, Request};
 pub use response::Response;

@@ -1,18 +1,21 @@
-//! Incremental request parsing (RFC 9112 §2–§7).
+//! The request head (RFC 9112 §2–§5), and [`parse_request`], the one-shot form of the decoder.
 //!
 //! # Theory of operation
 //!
-//! A request arrives as a stream of bytes that the event loop appends to a buffer. After each read it
-//! calls [`parse_request`] on the whole buffer, which answers one of three things:
+//! A request arrives as a stream of bytes that the event loop appends to a buffer. After each read the
+//! connection's [`RequestDecoder`] looks at the whole unread buffer and
+//! answers one of three things:
 //!
-//! - [`ParseStatus::Incomplete`]: not a whole request yet, nothing consumed; read more and call again;
-//! - [`ParseStatus::Complete`]: a request, and how many bytes it took (the rest is the next request,
-//!   sent before this one was answered: pipelining, RFC 9112 §9.3.2);
+//! - incomplete: not a whole request yet, nothing consumed; read more and call again ("need more bytes"
+//!   is not "invalid");
+//! - complete: a request, and how many bytes it took (the rest is the next request, sent before this
+//!   one was answered: pipelining, RFC 9112 §9.3.2);
 //! - an [`HttpError`]: the client broke a rule; answer its status and close the connection.
 //!
-//! Every call starts again from the first byte. That keeps the parser free of state (so it can be
-//! tested on any split of the input) at the cost of re-reading a head of at most
-//! [`HttpLimits::max_header_bytes`].
+//! This module reads the head. Until the head is complete, each read parses it again from its first
+//! byte: `httparse` keeps no state between calls, and the head is bounded by
+//! [`HttpLimits::max_header_bytes`], so each read costs at most that much. Once complete, the head is
+//! parsed for the last time and the decoder goes on with the body (see [`crate::http::decoder`]).
 //!
 //! A request is a head and an optional body:
 //!
@@ -29,7 +32,8 @@
 //! inside a window of [`HttpLimits::max_request_line_bytes`] (414), then the whole head inside a window
 //! of [`HttpLimits::max_header_bytes`] (431).
 
-use crate::http::framing::{body_framing, list_elements, read_body};
+use crate::http::decoder::{Decoded, RequestDecoder};
+use crate::http::framing::list_elements;
 use crate::http::{percent, HttpError, HttpLimits};
 
 /// One header field; the name as sent, the value as raw bytes.
@@ -72,59 +76,32 @@ pub enum ParseStatus {
     },
 }
 
-/// Parses one request from the start of `buf`.
+/// Parses one request from the start of `buf`, which holds everything received so far.
+///
+/// A fresh [`RequestDecoder`] used once: the same verdict, decided by the same code, as a decoder fed
+/// the same bytes over several reads. Convenient in tests and whenever the whole input is at hand; a
+/// connection keeps one [`RequestDecoder`] instead, so that a body arriving over many reads is decoded
+/// once (and so that it learns when to send `100 Continue`).
 pub fn parse_request(buf: &[u8], limits: &HttpLimits) -> Result<ParseStatus, HttpError> {
-    let Some(head) = parse_head(buf, limits)? else {
-        return Ok(ParseStatus::Incomplete);
-    };
-    check_host(&head)?;
-    // The framing (and a 413 for a declared length over the limit) is decided from the head alone.
-    let framing = body_framing(head.version, &head.headers, limits.max_body_bytes)?;
-    let after_head = buf.get(head.head_bytes..).unwrap_or_default();
-    let Some((body, body_bytes)) = read_body(framing, after_head, limits.max_body_bytes)? else {
-        return Ok(ParseStatus::Incomplete);
-    };
-    let request = Request {
-        method: head.method,
-        path: head.path,
-        query: head.query,
-        version: head.version,
-        headers: head.headers,
-        body,
-    };
-    Ok(ParseStatus::Complete {
-        request,
-        consumed: head.head_bytes + body_bytes,
+    Ok(match RequestDecoder::new().decode(buf, limits)? {
+        Decoded::Incomplete { .. } => ParseStatus::Incomplete,
+        Decoded::Complete { request, consumed } => ParseStatus::Complete { request, consumed },
     })
 }
 
-/// Whether the client at the start of `buf` waits for a `100 Continue` before sending its body
-/// (RFC 9110 §10.1.1): an HTTP/1.1 head that is complete and valid, says `Expect: 100-continue`, and
-/// whose body has not fully arrived. The event loop then writes `Response::new(100)` once for this
-/// request. (curl sends this for bodies over 1 KiB and waits a second for the answer.)
-pub fn expects_continue(buf: &[u8], limits: &HttpLimits) -> bool {
-    let Ok(Some(head)) = parse_head(buf, limits) else {
-        return false;
-    };
-    let asks = head.headers.iter().any(|h| {
-        h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
-    });
-    // RFC 9110 §10.1.1: a server MUST NOT send 100 to an HTTP/1.0 client.
-    asks && head.version >= 1 && parse_request(buf, limits) == Ok(ParseStatus::Incomplete)
-}
-
 /// A parsed head and how many bytes of the buffer it took (final empty line included).
-struct Head {
-    method: String,
-    path: String,
-    query: String,
-    version: u8,
-    headers: Vec<Header>,
-    head_bytes: usize,
+#[derive(Debug, Default)]
+pub(crate) struct Head {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: String,
+    pub(crate) version: u8,
+    pub(crate) headers: Vec<Header>,
+    pub(crate) head_bytes: usize,
 }
 
 /// Parses the head, enforcing the request line and header block limits; `None` while incomplete.
-fn parse_head(buf: &[u8], limits: &HttpLimits) -> Result<Option<Head>, HttpError> {
+pub(crate) fn parse_head(buf: &[u8], limits: &HttpLimits) -> Result<Option<Head>, HttpError> {
     // RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the request line
     // (httparse skips them); they count towards the header block.
     let line_start = leading_empty_line_bytes(buf);
@@ -251,7 +228,7 @@ fn obs_fold_error() -> HttpError {
 /// message that lacks a Host header field and to any request message that contains more than one Host
 /// header field line or a Host header field with an invalid field value." HTTP/1.0 had no Host, so
 /// there it may be absent. An empty value is allowed (§3.2: for a target URI without an authority).
-fn check_host(head: &Head) -> Result<(), HttpError> {
+pub(crate) fn check_host(head: &Head) -> Result<(), HttpError> {
     let mut hosts = head
         .headers
         .iter()

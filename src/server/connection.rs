@@ -51,7 +51,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::http::{chunked, parse_request, ParseStatus, Request, Response};
+use crate::http::{chunked, Decoded, Request, RequestDecoder, Response};
 use crate::hub::Replay;
 use crate::server::input::InputBuffer;
 use crate::server::output::Output;
@@ -166,8 +166,8 @@ pub struct Connection {
     pub last_active: Instant,
     /// Output written by the last heartbeat or ping check (a peer that moved nothing since is not reading).
     written_at_last_check: u64,
-    /// `100 Continue` was sent for the request being read.
-    continue_sent: bool,
+    /// The request being read, decoded incrementally across reads (each body byte once).
+    decoder: RequestDecoder,
     /// A fatal condition found outside a state change (a dead peer): close at once.
     dead: bool,
 }
@@ -184,7 +184,7 @@ impl Connection {
             peer_closed: false,
             last_active: now,
             written_at_last_check: 0,
-            continue_sent: false,
+            decoder: RequestDecoder::new(),
             dead: false,
         }
     }
@@ -330,6 +330,7 @@ impl Connection {
                     ),
                 );
                 self.input.clear();
+                self.decoder = RequestDecoder::new();
                 let response = Response::error(408, "the request was not complete in time");
                 self.respond(&response, false, false, room, now);
             }
@@ -377,19 +378,24 @@ impl Connection {
         if self.input.is_empty() || !self.output.has_room(budget) {
             return false;
         }
-        match parse_request(self.input.unread(), &room.config.http) {
-            Ok(ParseStatus::Incomplete) => {
+        match self.decoder.decode(self.input.unread(), &room.config.http) {
+            Ok(Decoded::Incomplete { send_continue }) => {
                 if let State::Request {
                     started: started @ None,
                 } = &mut self.state
                 {
                     *started = Some(now);
                 }
+                if send_continue {
+                    // RFC 9110 §10.1.1: the client waits for this before sending its body.
+                    let _ = self.output.send(budget, |out| {
+                        out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    });
+                }
                 false
             }
-            Ok(ParseStatus::Complete { request, consumed }) => {
+            Ok(Decoded::Complete { request, consumed }) => {
                 self.input.consume(consumed);
-                self.continue_sent = false;
                 let started = (!self.input.is_empty()).then_some(now);
                 self.state = State::Request { started };
                 self.handle_request(request, room, now);
@@ -398,6 +404,7 @@ impl Connection {
             Err(error) => {
                 log(Some(self.peer), format_args!("bad request: {error}"));
                 self.input.clear();
+                self.decoder = RequestDecoder::new();
                 let response = Response::error(error.status, error.reason);
                 self.respond(&response, false, false, room, now);
                 false

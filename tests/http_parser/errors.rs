@@ -1,7 +1,7 @@
 //! Every request the parser refuses, by the rule it breaks and the status that goes on the wire.
 
-use super::{show, small_limits};
-use pushlab::http::{parse_request, HttpLimits, ParseStatus};
+use super::{as_parse_status, show, small_limits};
+use pushlab::http::{parse_request, HttpLimits, ParseStatus, RequestDecoder};
 
 /// Checks that `bytes` is refused with `status`, and that every prefix is either still incomplete or
 /// already refused with the same status (never accepted, never another status). Returns the length of
@@ -20,6 +20,20 @@ fn refused_everywhere(bytes: &[u8], limits: &HttpLimits, status: u16) -> usize {
             Ok(ParseStatus::Incomplete) => {}
             Err(e) if e.status == status => decided_at = end,
             other => panic!("prefix of {end} bytes of {} gave {other:?}", show(bytes)),
+        }
+    }
+    // One decoder fed a byte at a time says the same after every byte, and refuses at the same byte.
+    let mut decoder = RequestDecoder::new();
+    for end in 1..=bytes.len() {
+        let decoded = decoder.decode(&bytes[..end], limits);
+        assert_eq!(
+            as_parse_status(decoded),
+            parse_request(&bytes[..end], limits),
+            "the decoder at {end} bytes of {}",
+            show(bytes)
+        );
+        if end >= decided_at {
+            break;
         }
     }
     // Trailing bytes cannot rescue a refused request.

@@ -1,5 +1,7 @@
-//! Randomised checks: no input panics the parser, and no split of a valid request changes the result.
+//! Randomised checks: no input panics the parser, and no split of a valid request changes the result,
+//! nor does decoding it across reads with one `RequestDecoder` rather than in one call.
 
+use super::decoder::decode_reads;
 use super::{feed_in_pieces, small_limits};
 use proptest::prelude::*;
 use pushlab::http::chunked::encode_chunk;
@@ -172,5 +174,37 @@ proptest! {
         let bodies: Vec<&[u8]> = parsed.iter().map(|r| r.body.as_slice()).collect();
         let expected: Vec<&[u8]> = requests.iter().map(|r| r.body.as_slice()).collect();
         prop_assert_eq!(bodies, expected);
+    }
+
+    #[test]
+    fn a_decoder_fed_in_random_reads_agrees_with_one_read(
+        requests in prop::collection::vec(valid_request(), 1..4),
+        trailing in prop::collection::vec(any::<u8>(), 0..32),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+    ) {
+        let limits = HttpLimits::default();
+        let mut stream: Vec<u8> = requests.iter().flat_map(|r| r.bytes.clone()).collect();
+        stream.extend_from_slice(&trailing);
+        let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
+        cuts.sort_unstable();
+        let whole = decode_reads(&stream, &[], &limits);
+        prop_assert!(whole.0.len() >= requests.len());
+        prop_assert_eq!(decode_reads(&stream, &cuts, &limits), whole);
+    }
+
+    #[test]
+    fn a_decoder_fed_random_chunked_bytes_in_random_reads_agrees_with_one_read(
+        body in prop::collection::vec(
+            prop::sample::select(b"0123456789abcdefABCDEFxyz:;= \t\r\n".to_vec()), 0..200),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+    ) {
+        let mut stream = b"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        stream.extend_from_slice(&body);
+        let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
+        cuts.sort_unstable();
+        for limits in [small_limits(), HttpLimits::default()] {
+            let whole = decode_reads(&stream, &[], &limits);
+            prop_assert_eq!(decode_reads(&stream, &cuts, &limits), whole);
+        }
     }
 }

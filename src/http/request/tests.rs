@@ -142,27 +142,3 @@ fn obsolete_folding_is_seen_only_in_field_lines() {
         0
     ));
 }
-
-#[test]
-fn rfc9110_10_1_1_expect_100_continue_until_the_body_arrives() {
-    let limits = HttpLimits::default();
-    let head =
-        b"POST /publish/a HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n";
-    assert!(expects_continue(head, &limits));
-    assert!(
-        !expects_continue(&head[..head.len() - 1], &limits),
-        "head not complete yet"
-    );
-    let whole = [&head[..], b"abc"].concat();
-    assert!(!expects_continue(&whole, &limits), "body already here");
-    let http10 = b"POST /p HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
-    assert!(!expects_continue(http10, &limits));
-    let without = b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n";
-    assert!(!expects_continue(without, &limits));
-    let too_large =
-        b"POST /p HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 99999999\r\n\r\n";
-    assert!(
-        !expects_continue(too_large, &limits),
-        "refused with 413 instead"
-    );
-}
