@@ -90,7 +90,8 @@ struct Slot {
     read_stalled: bool,
     /// Our sending side was closed already.
     half_closed: bool,
-    /// The rest of the output waits for the next turn (the write quota was used).
+    /// The output was just written as far as the socket took it: the rest waits for the socket's next
+    /// writable edge (or the next turn, when the quota was used), not for another write now.
     write_deferred: bool,
 }
 
@@ -273,7 +274,6 @@ impl Core {
         let Some(mut slot) = self.slots.take(token) else {
             return;
         };
-        slot.write_deferred = false;
         let budget = self.room.config.max_pending_output_bytes;
         let mut sent = 0;
         let mut failed = false;
@@ -326,8 +326,10 @@ impl Core {
         {
             // Quota used: finish next turn, after everyone else.
             self.actions.push_back(Action::WriteNextTurn(token));
-            slot.write_deferred = true;
         }
+        // Whatever is left waits for the socket's next writable edge (or the next turn): asking for
+        // another write now would only meet `WouldBlock` again.
+        slot.write_deferred = true;
         self.put_back(token, slot, now, fate);
         self.deliver(now);
     }
@@ -453,6 +455,7 @@ impl Core {
         if slot.conn.output.pending() > 0 && !slot.write_deferred {
             self.actions.push_back(Action::Write(token));
         }
+        slot.write_deferred = false;
         if fate == Fate::HalfClose && slot.conn.output.pending() == 0 && !slot.half_closed {
             slot.half_closed = true;
             self.actions.push_back(Action::HalfClose(token));
