@@ -1,8 +1,8 @@
 //! pushlab's WebSocket echo server, side by side with tokio-tungstenite and fastwebsockets, over real
 //! sockets on 127.0.0.1.
 //!
-//! Run with `cargo bench --bench ws_echo` (about a minute and a half). It needs 5,000 more file
-//! descriptors than usual for row (d); where `ulimit -n` is lower, run
+//! Run with `cargo bench --bench ws_echo` (about 3 minutes: the rows, then the pipeline scenario). It
+//! needs 5,000 more file descriptors than usual for row (d); where `ulimit -n` is lower, run
 //! `bash -c 'ulimit -n 65536 && cargo bench --bench ws_echo'`.
 //!
 //! # What runs where
@@ -26,7 +26,22 @@
 //! server changes from run to run); each row starts with an untimed warm-up run per server. Next to the
 //! throughput rows the bench prints how busy the server process was (CPU seconds per wall second): near
 //! 100 % the server is the bottleneck; well below, the load generator or the kernel is.
+//!
+//! # The pipeline scenario
+//!
+//! Row (c) keeps 16 messages in flight on one connection. The pipeline scenario pushes harder where a
+//! server's output buffering and backpressure are tested: 10 connections, each keeping 16, 32 or 64
+//! binary messages of 64 KiB in flight (up to 40 MiB echoing at once), 8 seconds per cell, one fresh
+//! server process per cell. It reports echoed MB/s (10⁶ bytes per second), the connections that failed
+//! and those that waited more than 5 s for an echo ("timeout waiting for echo"), and pushlab's ratio to
+//! the better peer. A connection that fails stops; the others go on.
+//!
+//! `cargo bench --bench ws_echo` runs the rows and then the pipeline scenario (about 2.5 minutes);
+//! `cargo bench --bench ws_echo -- pipeline` runs the pipeline scenario alone (about 75 seconds), and
+//! `cargo bench --bench ws_echo -- rows` the rows alone.
 
+// Each bench uses the part of the shared module it needs: this one not the `pushlab` binary child.
+#[allow(dead_code)]
 mod peers;
 
 use std::io;
@@ -54,6 +69,12 @@ const TARGET_VAR: &str = "PUSHLAB_BENCH_TARGET";
 const ROWS_VAR: &str = "PUSHLAB_BENCH_ROWS";
 const SERVER_CORE: usize = 0;
 const LOAD_CORE: usize = 1;
+/// The pipeline scenario: connections, messages in flight on each (one cell per value), time per cell.
+const PIPELINE_CONNECTIONS: usize = 10;
+const PIPELINE_WINDOWS: [usize; 3] = [16, 32, 64];
+const PIPELINE_TIME: Duration = Duration::from_secs(8);
+/// A connection with messages in flight and no echo for this long has stalled.
+const ECHO_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() {
     if let Ok(name) = std::env::var(ROLE_VAR) {
@@ -133,10 +154,128 @@ fn run() -> io::Result<()> {
     let server_core = pinned.then_some(SERVER_CORE);
     print_machine(cores, pinned);
 
-    let mut rows = throughput_rows(server_core)?;
-    rows.extend(memory_rows(server_core)?);
-    print_table(&rows);
+    // `cargo bench` adds `--bench` to the arguments; the words that choose a part are ours.
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    let chosen = |word: &str| words.iter().any(|w| w == word);
+    let (rows, pipeline) = match (chosen("rows"), chosen("pipeline")) {
+        (false, false) => (true, true),
+        chosen => chosen,
+    };
+    if rows {
+        let mut rows = throughput_rows(server_core)?;
+        rows.extend(memory_rows(server_core)?);
+        print_table(&rows);
+    }
+    if pipeline {
+        pipeline_scenario(server_core)?;
+    }
     Ok(())
+}
+
+/// One cell of the pipeline scenario: one server, one window.
+struct PipelineCell {
+    outcome: load::PipelineOutcome,
+    /// The server's CPU seconds per wall second during the cell.
+    busy: f64,
+}
+
+impl PipelineCell {
+    fn megabytes_per_second(&self) -> f64 {
+        self.outcome.bytes_per_second() / 1e6
+    }
+}
+
+/// The pipeline scenario: for each window, each server in a fresh process (a server that stalled in
+/// one cell must not slow the next), 10 connections × `window` × 64 KiB in flight.
+fn pipeline_scenario(server_core: Option<usize>) -> io::Result<()> {
+    let mut table: Vec<(usize, Vec<PipelineCell>)> = Vec::new();
+    for window in PIPELINE_WINDOWS {
+        let mut cells = Vec::new();
+        for kind in Kind::ALL {
+            let server = ServerChild::start(kind, server_core)?;
+            let cpu_before = server.cpu_seconds()?;
+            let start = Instant::now();
+            let outcome = load::pipelined(
+                server.addr,
+                PIPELINE_CONNECTIONS,
+                LARGE_MESSAGE_BYTES,
+                window,
+                PIPELINE_TIME,
+                ECHO_TIMEOUT,
+            )?;
+            let busy = (server.cpu_seconds()? - cpu_before) / start.elapsed().as_secs_f64();
+            let cell = PipelineCell { outcome, busy };
+            eprintln!(
+                "pipeline {window} in flight: {:<17} {:.1} MB/s, {} errors, {} timeouts (server busy {:.0} %){}",
+                kind.name(),
+                cell.megabytes_per_second(),
+                cell.outcome.errors,
+                cell.outcome.timeouts,
+                busy * 100.0,
+                cell.outcome
+                    .first_failure
+                    .as_deref()
+                    .map_or(String::new(), |why| format!("; first: {why}")),
+            );
+            cells.push(cell);
+        }
+        table.push((window, cells));
+    }
+    print_pipeline_table(&table);
+    Ok(())
+}
+
+fn print_pipeline_table(table: &[(usize, Vec<PipelineCell>)]) {
+    println!();
+    println!(
+        "pipeline: {PIPELINE_CONNECTIONS} connections × N binary messages of {} KiB in flight, {} s per cell, \
+         echo timeout {} s; MB/s = 10⁶ payload bytes echoed per second",
+        LARGE_MESSAGE_BYTES / 1024,
+        PIPELINE_TIME.as_secs(),
+        ECHO_TIMEOUT.as_secs()
+    );
+    println!("each cell: MB/s, connections failed (err) and stalled (t/o), server busy");
+    println!(
+        "| {:>9} | {:>28} | {:>28} | {:>28} | {:>14} |",
+        "in flight", "pushlab", "tokio-tungstenite", "fastwebsockets", "pushlab ÷ best"
+    );
+    println!(
+        "|{:->11}|{:->30}|{:->30}|{:->30}|{:->16}|",
+        ":", ":", ":", ":", ":"
+    );
+    for (window, cells) in table {
+        let text = |cell: &PipelineCell| {
+            format!(
+                "{:.1} MB/s · {} err · {} t/o · {:.0} %",
+                cell.megabytes_per_second(),
+                cell.outcome.errors,
+                cell.outcome.timeouts,
+                cell.busy * 100.0
+            )
+        };
+        let best_peer = cells[1..]
+            .iter()
+            .map(PipelineCell::megabytes_per_second)
+            .fold(0.0, f64::max);
+        println!(
+            "| {:>9} | {:>28} | {:>28} | {:>28} | {:>14.2} |",
+            window,
+            text(&cells[0]),
+            text(&cells[1]),
+            text(&cells[2]),
+            cells[0].megabytes_per_second() / best_peer
+        );
+    }
+    for (window, cells) in table {
+        for (kind, cell) in Kind::ALL.iter().zip(cells) {
+            if let Some(why) = &cell.outcome.first_failure {
+                println!(
+                    "  {window} in flight, {}: first failure: {why}",
+                    kind.name()
+                );
+            }
+        }
+    }
 }
 
 fn print_machine(cores: usize, pinned: bool) {

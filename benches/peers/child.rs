@@ -3,10 +3,15 @@
 //!
 //! Pinning uses the `taskset` command (util-linux), so the bench needs no foreign calls: the bench
 //! process pins itself (all its threads) with `taskset -a -p`, and starts each server as
-//! `taskset -c CORE <bench binary>` with [`ROLE_VAR`] naming the server.
+//! `taskset -c CORE <program>`.
+//!
+//! Two kinds of child: a [`ServerChild`] is the bench binary itself with [`ROLE_VAR`] naming one of the
+//! servers under comparison (`ws_echo`); a [`BinaryChild`] is the release `pushlab` binary, started as a
+//! user starts it (`edges`). Both are read through the same `/proc` functions.
 
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,15 +67,7 @@ impl ServerChild {
     /// Starts server `kind` as a child process, pinned to `core` when given, and waits for its port.
     pub fn start(kind: Kind, core: Option<usize>) -> io::Result<ServerChild> {
         let exe = std::env::current_exe()?;
-        let mut command = match core {
-            Some(core) => {
-                let mut command = Command::new("taskset");
-                command.arg("-c").arg(core.to_string()).arg(exe);
-                command
-            }
-            None => Command::new(exe),
-        };
-        let mut child = command
+        let mut child = pinned_command(&exe, core)
             .env(ROLE_VAR, kind.name())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -98,36 +95,12 @@ impl ServerChild {
 
     /// The child's resident set size in bytes (`VmRSS` of `/proc/<pid>/status`).
     pub fn rss_bytes(&self) -> io::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kib = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .ok_or_else(|| io::Error::other("no VmRSS line"))?;
-        Ok(kib * 1024)
+        rss_bytes(self.child.id())
     }
 
     /// CPU seconds (user + system) the child has used so far (`/proc/<pid>/stat`).
     pub fn cpu_seconds(&self) -> io::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name, which is in parentheses and may hold spaces:
-        // state is the first, utime the 12th, stime the 13th (fields 14 and 15 of proc(5)).
-        let after_name = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest)
-            .unwrap_or_default();
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
-        match (ticks(11), ticks(12)) {
-            (Some(user), Some(system)) => Ok((user + system) as f64 / CLOCK_TICKS_PER_SECOND),
-            _ => Err(io::Error::other("unreadable /proc stat")),
-        }
+        cpu_seconds(self.child.id())
     }
 }
 
@@ -155,4 +128,134 @@ fn read_port(stdout: std::process::ChildStdout) -> io::Result<u16> {
         .strip_prefix("PORT ")
         .and_then(|port| port.parse().ok())
         .ok_or_else(|| io::Error::other(format!("server child said {line:?}, not its port")))
+}
+
+/// The command that runs `program`, under `taskset -c CORE` when a core is given.
+fn pinned_command(program: &Path, core: Option<usize>) -> Command {
+    match core {
+        Some(core) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(core.to_string()).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+/// The resident set size of process `pid` in bytes (`VmRSS` of `/proc/<pid>/status`).
+pub fn rss_bytes(pid: u32) -> io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .ok_or_else(|| io::Error::other("no VmRSS line"))?;
+    Ok(kib * 1024)
+}
+
+/// CPU seconds (user + system) process `pid` has used so far (`/proc/<pid>/stat`).
+pub fn cpu_seconds(pid: u32) -> io::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces:
+    // state is the first, utime the 12th, stime the 13th (fields 14 and 15 of proc(5)).
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => Ok((user + system) as f64 / CLOCK_TICKS_PER_SECOND),
+        _ => Err(io::Error::other("unreadable /proc stat")),
+    }
+}
+
+/// How many file descriptors process `pid` has open (entries of `/proc/<pid>/fd`): for a server, its
+/// listener and poll plus one per connection it still holds.
+pub fn open_fds(pid: u32) -> io::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
+}
+
+/// The `pushlab` demo server binary running as a child process, exactly as a user starts it:
+/// `pushlab --addr 127.0.0.1:0`, which prints `pushlab listening on http://ADDR/` once it listens.
+///
+/// It serves until it is killed; dropping a `BinaryChild` kills it (by its own PID) and reaps it.
+#[derive(Debug)]
+pub struct BinaryChild {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl BinaryChild {
+    /// Starts `binary` pinned to `core` when given, and waits for the line that names its address.
+    pub fn start(binary: &Path, core: Option<usize>) -> io::Result<BinaryChild> {
+        let mut child = pinned_command(binary, core)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let addr = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("no stdout pipe"))
+            .and_then(read_listening_line);
+        match addr {
+            Ok(addr) => Ok(BinaryChild { addr, child }),
+            Err(error) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(error)
+            }
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident set size in bytes.
+    pub fn rss_bytes(&self) -> io::Result<u64> {
+        rss_bytes(self.pid())
+    }
+
+    /// CPU seconds (user + system) the server has used so far.
+    pub fn cpu_seconds(&self) -> io::Result<f64> {
+        cpu_seconds(self.pid())
+    }
+
+    /// File descriptors the server has open.
+    pub fn open_fds(&self) -> io::Result<usize> {
+        open_fds(self.pid())
+    }
+}
+
+impl Drop for BinaryChild {
+    fn drop(&mut self) {
+        // Our own child, by its PID: the demo server has no other way to be told to stop.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `pushlab listening on http://ADDR/ ...` and returns ADDR. Whatever the server prints later is
+/// read and dropped by a small thread, so that the server never blocks on (or dies of) a full or closed
+/// pipe; the thread ends when the server does.
+fn read_listening_line(stdout: std::process::ChildStdout) -> io::Result<SocketAddr> {
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    std::thread::spawn(move || io::copy(&mut reader, &mut io::sink()));
+    line.strip_prefix("pushlab listening on http://")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|addr| addr.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("pushlab said {line:?}, not its address")))
 }

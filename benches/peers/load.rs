@@ -259,74 +259,198 @@ pub fn round_trips_many(
 }
 
 /// Row (c): echoed payload bytes per second on one connection with `window` messages of
-/// `payload_bytes` in flight.
-///
-/// One thread drives the connection through a `mio` poll (non-blocking, edge-triggered): it writes
-/// while the window has room, reads every echo that has arrived, and waits only when neither can
-/// progress. A writer thread and a reader thread would share the load generator's one core and make
-/// the row depend on how the scheduler interleaves them.
+/// `payload_bytes` in flight. Any failure of the connection fails the row.
 pub fn pipelined_throughput(
     addr: SocketAddr,
     payload_bytes: usize,
     window: usize,
     duration: Duration,
 ) -> io::Result<f64> {
-    let EchoClient { stream, mut frames } = EchoClient::connect(addr, payload_bytes)?;
-    stream.set_nonblocking(true)?;
-    let mut stream = mio::net::TcpStream::from_std(stream);
-    let mut poll = Poll::new()?;
-    poll.registry().register(
-        &mut stream,
-        Token(0),
-        Interest::READABLE | Interest::WRITABLE,
-    )?;
-    let mut events = Events::with_capacity(8);
-    let (frame, _) = client_frame(payload_bytes);
-    let mut in_flight = 0usize;
-    let mut frame_offset = 0usize;
-    let mut echoed_bytes = 0u64;
-    let start = Instant::now();
-    let deadline = start + duration;
-    for _ in 0..MAX_ITERATIONS {
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        let mut progressed = false;
-        // Finish the frame being written, and start new ones while the window has room.
-        while frame_offset > 0 || in_flight < window {
-            match stream.write(&frame[frame_offset..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    if frame_offset == 0 {
-                        in_flight += 1;
-                    }
-                    frame_offset = (frame_offset + n) % frame.len();
-                    progressed = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        // Every echo that has arrived frees a slot of the window.
+    let outcome = pipelined(addr, 1, payload_bytes, window, duration, IO_TIMEOUT)?;
+    match outcome.first_failure {
+        Some(failure) => Err(io::Error::other(failure)),
+        None => Ok(outcome.bytes_per_second()),
+    }
+}
+
+/// What a pipelined run measured.
+#[derive(Debug)]
+pub struct PipelineOutcome {
+    /// Payload bytes echoed back, over all connections.
+    pub echoed_bytes: u64,
+    /// The run's wall time: its whole duration, even when every connection failed before the end.
+    pub elapsed: Duration,
+    /// Connections that failed: an I/O error, the server closing, or a frame that is not the echo.
+    pub errors: usize,
+    /// Connections that waited longer than the echo timeout for an echo while messages were in flight.
+    pub timeouts: usize,
+    /// What went wrong first, to print.
+    pub first_failure: Option<String>,
+}
+
+impl PipelineOutcome {
+    /// Echoed payload bytes per second of the run.
+    pub fn bytes_per_second(&self) -> f64 {
+        self.echoed_bytes as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// One connection of a pipelined run: a non-blocking socket with a window of messages in flight.
+struct Pipelined {
+    stream: mio::net::TcpStream,
+    frames: FrameBuffer,
+    in_flight: usize,
+    /// How much of the frame being written has gone out (0: none is being written).
+    frame_offset: usize,
+    last_echo: Instant,
+}
+
+impl Pipelined {
+    /// Writes while the window has room and reads every echo that has arrived, until neither can
+    /// progress (the socket is edge-triggered: the next event comes only after a `WouldBlock`, or
+    /// after an echo frees room in the window, which this loop sees itself). Returns the bytes echoed.
+    fn drive(&mut self, frame: &[u8], payload_bytes: usize, window: usize) -> io::Result<u64> {
+        let mut echoed = 0u64;
         loop {
-            match frames.next_frame(&mut stream) {
-                Ok((_, len)) if len == payload_bytes => {
-                    echoed_bytes += len as u64;
-                    in_flight = in_flight.saturating_sub(1);
-                    progressed = true;
+            let mut progressed = false;
+            // Finish the frame being written, and start new ones while the window has room.
+            while self.frame_offset > 0 || self.in_flight < window {
+                match self.stream.write(&frame[self.frame_offset..]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        if self.frame_offset == 0 {
+                            self.in_flight += 1;
+                        }
+                        self.frame_offset = (self.frame_offset + n) % frame.len();
+                        progressed = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
                 }
-                Ok(_) => return Err(invalid("echo of the wrong length")),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
             }
-        }
-        if !progressed {
-            poll.poll(&mut events, Some(deadline.saturating_duration_since(now)))?;
+            // Every echo that has arrived frees a slot of the window.
+            loop {
+                match self.frames.next_frame(&mut self.stream) {
+                    Ok((_, len)) if len == payload_bytes => {
+                        echoed += len as u64;
+                        self.in_flight = self.in_flight.saturating_sub(1);
+                        self.last_echo = Instant::now();
+                        progressed = true;
+                    }
+                    Ok(_) => return Err(invalid("echo of the wrong length")),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            if !progressed {
+                return Ok(echoed);
+            }
         }
     }
-    Ok(echoed_bytes as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Pipelined echo over `connections` connections, each keeping `window` messages of `payload_bytes`
+/// in flight, for `duration`.
+///
+/// One thread drives every connection through one `mio` poll (non-blocking, edge-triggered): on each
+/// event it writes while the window has room and reads every echo that has arrived. Threads would share
+/// the load generator's one core and make the figure depend on how the scheduler interleaves them.
+///
+/// A connection that fails, or that has waited `echo_timeout` for an echo with messages in flight
+/// ("timeout waiting for echo"), is counted, closed, and takes no further part; the others go on.
+/// Only connecting (and the first echo each connection checks) fails the whole run.
+pub fn pipelined(
+    addr: SocketAddr,
+    connections: usize,
+    payload_bytes: usize,
+    window: usize,
+    duration: Duration,
+    echo_timeout: Duration,
+) -> io::Result<PipelineOutcome> {
+    let mut poll = Poll::new()?;
+    let mut live: Vec<Option<Pipelined>> = Vec::with_capacity(connections);
+    for index in 0..connections {
+        let EchoClient { stream, frames } = EchoClient::connect(addr, payload_bytes)?;
+        stream.set_nonblocking(true)?;
+        let mut stream = mio::net::TcpStream::from_std(stream);
+        poll.registry().register(
+            &mut stream,
+            Token(index),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        live.push(Some(Pipelined {
+            stream,
+            frames,
+            in_flight: 0,
+            frame_offset: 0,
+            last_echo: Instant::now(),
+        }));
+    }
+    let (frame, _) = client_frame(payload_bytes);
+    let mut outcome = PipelineOutcome {
+        echoed_bytes: 0,
+        elapsed: Duration::ZERO,
+        errors: 0,
+        timeouts: 0,
+        first_failure: None,
+    };
+    let mut events = Events::with_capacity(connections.max(8));
+    let start = Instant::now();
+    let deadline = start + duration;
+    for slot in live.iter_mut() {
+        slot.as_mut()
+            .expect("every connection is live at the start")
+            .last_echo = start;
+    }
+    let mut ready: Vec<usize> = (0..connections).collect();
+    for _ in 0..MAX_ITERATIONS {
+        for &index in &ready {
+            let Some(connection) = live[index].as_mut() else {
+                continue;
+            };
+            match connection.drive(&frame, payload_bytes, window) {
+                Ok(echoed) => outcome.echoed_bytes += echoed,
+                Err(error) => {
+                    live[index] = None;
+                    outcome.errors += 1;
+                    outcome
+                        .first_failure
+                        .get_or_insert(format!("connection {index}: {error}"));
+                }
+            }
+        }
+        let now = Instant::now();
+        for (index, slot) in live.iter_mut().enumerate() {
+            let stalled_with = slot
+                .as_ref()
+                .filter(|connection| {
+                    connection.in_flight > 0 && now - connection.last_echo > echo_timeout
+                })
+                .map(|connection| connection.in_flight);
+            if let Some(in_flight) = stalled_with {
+                *slot = None;
+                outcome.timeouts += 1;
+                outcome.first_failure.get_or_insert(format!(
+                    "connection {index}: timeout waiting for echo ({} s, {in_flight} in flight)",
+                    echo_timeout.as_secs_f64()
+                ));
+            }
+        }
+        if now >= deadline || live.iter().all(Option::is_none) {
+            break;
+        }
+        // Wake at least every 100 ms to look for stalled connections.
+        let wait = deadline
+            .saturating_duration_since(now)
+            .min(Duration::from_millis(100));
+        poll.poll(&mut events, Some(wait))?;
+        ready.clear();
+        ready.extend(events.iter().map(|event| event.token().0));
+    }
+    // A run that lost every connection early still counts its whole duration: it echoed nothing after.
+    outcome.elapsed = start.elapsed().max(duration);
+    Ok(outcome)
 }
 
 /// Row (d): opens `count` connections that complete the handshake and then stay idle.
