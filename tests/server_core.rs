@@ -54,7 +54,7 @@ impl Harness {
     fn send(&mut self, token: usize, bytes: &[u8]) -> usize {
         let mut offered = bytes;
         let mut taken = 0;
-        self.core.receive(token, self.now, |room| {
+        self.core.receive(token, self.now, false, |room| {
             if offered.is_empty() {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
@@ -173,7 +173,10 @@ fn a_long_poll_is_held_until_its_hold_timeout_without_sleeping() {
     h.advance(Duration::from_secs(1));
     let answer = String::from_utf8(h.read_all(client)).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
-    assert!(answer.ends_with("{\"messages\":[],\"last\":1000}"), "{answer}");
+    assert!(
+        answer.ends_with("{\"messages\":[],\"last\":1000}"),
+        "{answer}"
+    );
 }
 
 #[test]
@@ -185,7 +188,11 @@ fn a_held_long_poll_answers_the_first_news_then_serves_the_pipelined_request() {
     h.publish("t", "news");
     let answers = String::from_utf8(h.read_all(client)).unwrap();
     assert_eq!(count(&answers, "HTTP/1.1 200 OK"), 2, "{answers}");
-    assert_eq!(count(&answers, "\"data\":\"news\""), 2, "both answers carry it once");
+    assert_eq!(
+        count(&answers, "\"data\":\"news\""),
+        2,
+        "both answers carry it once"
+    );
 }
 
 #[test]
@@ -193,7 +200,10 @@ fn a_stream_sends_a_heartbeat_after_the_interval_without_sleeping() {
     let mut h = Harness::new(Config::default());
     let client = h.connect();
     let head = h.request(client, &get("/sse/t"));
-    assert!(head.contains("text/event-stream") && head.contains("retry: 2000"), "{head}");
+    assert!(
+        head.contains("text/event-stream") && head.contains("retry: 2000"),
+        "{head}"
+    );
     h.advance(Duration::from_secs(14));
     assert!(h.read_all(client).is_empty());
     h.advance(Duration::from_secs(1));
@@ -258,7 +268,11 @@ fn a_replay_is_a_cursor_pulled_as_the_socket_drains() {
             // The XHR stream ends after max_stream_bytes (128 KiB): the client reconnects from there.
             assert_eq!(ids, (1001..=1013).collect::<Vec<_>>(), "{door}");
         } else {
-            assert_eq!(ids, (1001..=1100).collect::<Vec<_>>(), "{door}: once, in order");
+            assert_eq!(
+                ids,
+                (1001..=1100).collect::<Vec<_>>(),
+                "{door}: once, in order"
+            );
         }
     }
 }
@@ -277,7 +291,10 @@ fn a_subscriber_that_stops_reading_is_dropped_at_its_heartbeat_and_a_websocket_g
     h.send(ws, upgrade("/ws/t?after=0").as_bytes());
     h.advance(Duration::from_secs(15));
     h.advance(Duration::from_secs(15));
-    assert!(h.is_closed(sse), "the SSE subscriber read nothing for a heartbeat interval");
+    assert!(
+        h.is_closed(sse),
+        "the SSE subscriber read nothing for a heartbeat interval"
+    );
     // The ping interval (30 s) has passed too: the WebSocket's close frame waits behind its backlog.
     let tail = h.read_all(ws);
     let close_at = tail
@@ -317,8 +334,16 @@ fn backpressured_echo_resumes_as_soon_as_its_output_drains() {
             break;
         }
     }
-    assert_eq!(offered, burst.len(), "every byte was read, without any timer");
-    assert_eq!(echoed.len(), 64 * (32 * 1024 + 4), "64 binary echoes, 4-byte headers");
+    assert_eq!(
+        offered,
+        burst.len(),
+        "every byte was read, without any timer"
+    );
+    assert_eq!(
+        echoed.len(),
+        64 * (32 * 1024 + 4),
+        "64 binary echoes, 4-byte headers"
+    );
 }
 
 /// Issue finding 7: a subscriber is woken per subscription, and reads from its own cursor, so a wake
@@ -342,7 +367,11 @@ fn news_is_delivered_once_even_when_a_subscription_is_replaced_in_the_same_turn(
     assert_eq!(count(&answers, "\"data\":\"second\""), 2, "{answers}");
     h.publish("t", "third");
     let more = String::from_utf8(h.read_all(client)).unwrap();
-    assert_eq!(count(&more, "HTTP/1.1 200"), 0, "both polls answered; nothing more: {more}");
+    assert_eq!(
+        count(&more, "HTTP/1.1 200"),
+        0,
+        "both polls answered; nothing more: {more}"
+    );
 }
 
 #[test]
@@ -356,7 +385,11 @@ fn a_websocket_topic_message_larger_than_a_publish_is_refused_with_1009_from_its
     let out = h.read_all(client);
     assert!(out.len() >= 4, "a close frame: {out:?}");
     assert_eq!(out[0], 0x88, "FIN + close opcode");
-    assert_eq!(&out[2..4], &[0x03, 0xF1], "code 1009, before the payload arrived");
+    assert_eq!(
+        &out[2..4],
+        &[0x03, 0xF1],
+        "code 1009, before the payload arrived"
+    );
 }
 
 #[test]
@@ -419,7 +452,8 @@ fn past_the_global_budget_new_requests_get_503_and_the_worst_subscriber_goes() {
 fn expect_100_continue_is_answered_before_the_body_then_the_publish_goes_through() {
     let mut h = Harness::new(Config::default());
     let client = h.connect();
-    let head = "POST /publish/t HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+    let head =
+        "POST /publish/t HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
     assert_eq!(h.request(client, head), "HTTP/1.1 100 Continue\r\n\r\n");
     let answer = h.request(client, "hello");
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");

@@ -53,8 +53,8 @@
 use crate::http::chunked::{ChunkedDecoder, ChunkedStatus};
 use crate::http::framing::{body_framing, is_named, list_elements, BodyFraming};
 use crate::http::request::{check_host, parse_head, Head};
-use crate::http::{HttpError, Request};
 use crate::http::HttpLimits;
+use crate::http::{HttpError, Request};
 
 /// What the decoder made of the bytes so far (design rule 2: "need more" is not "invalid").
 #[derive(Clone, Debug, PartialEq, Eq)]

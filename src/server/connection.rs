@@ -507,7 +507,9 @@ impl Connection {
         room: &mut Room,
         now: Instant,
     ) -> Result<(), RouteError> {
-        let replay = room.hub.read(topic, after, room.config.max_batch_messages, now)?;
+        let replay = room
+            .hub
+            .read(topic, after, room.config.max_batch_messages, now)?;
         if door.answers_now(&replay) {
             self.respond(&door.response(&replay), false, keep_alive, room, now);
             return Ok(());
@@ -551,7 +553,12 @@ impl Connection {
         let State::Held(held) = &self.state else {
             return;
         };
-        let replay = match read_after(&held.subscription, room, room.config.max_batch_messages, now) {
+        let replay = match read_after(
+            &held.subscription,
+            room,
+            room.config.max_batch_messages,
+            now,
+        ) {
             Some(replay) => replay,
             None => return,
         };
@@ -634,9 +641,7 @@ impl Connection {
         room.unsubscribe(&stream.subscription, now);
         // The last chunk is tiny and ends the response: it goes even at the budget, or the client
         // would wait for the rest of a response that never comes.
-        let _ = self
-            .output
-            .send(usize::MAX, chunked::encode_last_chunk);
+        let _ = self.output.send(usize::MAX, chunked::encode_last_chunk);
         self.last_active = now;
         if keep_alive {
             self.state = State::Request { started: None };
@@ -666,14 +671,18 @@ impl Connection {
                 subscription.cursor = point;
                 subscription.from_start = false;
                 let text = websocket::reset_text(point);
-                let _ = self.output.send(budget, |out| ws.protocol.send_text(&text, out));
+                let _ = self
+                    .output
+                    .send(budget, |out| ws.protocol.send_text(&text, out));
             }
             for message in &replay.messages {
                 if !self.output.has_room(budget) {
                     return;
                 }
                 let text = websocket::message_text(message);
-                let _ = self.output.send(budget, |out| ws.protocol.send_text(text, out));
+                let _ = self
+                    .output
+                    .send(budget, |out| ws.protocol.send_text(text, out));
                 subscription.cursor = message.id;
                 subscription.from_start = false;
             }
@@ -825,11 +834,15 @@ impl Connection {
         };
         let refusal = match inbound {
             Inbound::EchoText(text) => {
-                let _ = self.output.send(budget, |out| ws.protocol.send_text(&text, out));
+                let _ = self
+                    .output
+                    .send(budget, |out| ws.protocol.send_text(&text, out));
                 None
             }
             Inbound::EchoBinary(data) => {
-                let _ = self.output.send(budget, |out| ws.protocol.send_binary(&data, out));
+                let _ = self
+                    .output
+                    .send(budget, |out| ws.protocol.send_binary(&data, out));
                 None
             }
             Inbound::Publish(text) => {
@@ -846,7 +859,11 @@ impl Connection {
                 let SocketRole::Session { session, .. } = &ws.role else {
                     return;
                 };
-                let app = room.sessions.app_of(session).unwrap_or_default().to_string();
+                let app = room
+                    .sessions
+                    .app_of(session)
+                    .unwrap_or_default()
+                    .to_string();
                 match room.sessions.message(&app, session, &text, now) {
                     Ok(outbox) => {
                         room.carry_out(outbox, now);
@@ -931,7 +948,9 @@ fn read_after(
     } else {
         subscription.cursor
     };
-    room.hub.read(&subscription.topic, Some(after), max, now).ok()
+    room.hub
+        .read(&subscription.topic, Some(after), max, now)
+        .ok()
 }
 
 /// The WebSocket settings for a socket with `role`: a topic or session socket accepts no message larger

@@ -88,6 +88,8 @@ struct Slot {
     accounted: usize,
     /// Reading stopped at a bound with bytes possibly left in the socket.
     read_stalled: bool,
+    /// The kernel reported the peer's FIN: read on to the end of the stream.
+    hung_up: bool,
     /// Our sending side was closed already.
     half_closed: bool,
     /// The output was just written as far as the socket took it: the rest waits for the socket's next
@@ -166,6 +168,7 @@ impl Core {
             scheduled: None,
             accounted: 0,
             read_stalled: false,
+            hung_up: false,
             half_closed: false,
             write_deferred: false,
         });
@@ -207,15 +210,24 @@ impl Core {
     /// at end of stream, `WouldBlock` when empty) within the input bound, the output budget and this
     /// turn's quota; then processes what came in. Errors other than `WouldBlock`/`Interrupted` close
     /// the connection.
+    ///
+    /// A read that returns less than asked for has emptied the socket, so the next call would only say
+    /// `WouldBlock`: reading stops there, saving a system call per message. Except when `hung_up`: the
+    /// kernel reported the peer's FIN with this readiness, and no new event will come for it, so reading
+    /// goes on to the end of the stream.
     pub fn receive(
         &mut self,
         token: usize,
         now: Instant,
+        hung_up: bool,
         mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
     ) {
         let Some(mut slot) = self.slots.take(token) else {
             return;
         };
+        // Sticky: a FIN reported while reading was held back must still be read on a later round.
+        slot.hung_up |= hung_up;
+        let hung_up = slot.hung_up;
         let mut fate = None;
         let mut taken = 0;
         let transfer = loop {
@@ -230,7 +242,7 @@ impl Core {
                 Ok(n) => {
                     slot.conn.input.filled(n);
                     taken += n;
-                    if n < want {
+                    if n < want && !hung_up {
                         break Transfer::Drained;
                     }
                 }
@@ -475,7 +487,8 @@ impl Core {
     /// Brings the connection's storage into the global count.
     fn account(&mut self, slot: &mut Slot) {
         let now_held = slot.conn.output.footprint() + slot.conn.input.capacity();
-        self.room.buffered_bytes = self.room.buffered_bytes - slot.accounted.min(self.room.buffered_bytes) + now_held;
+        self.room.buffered_bytes =
+            self.room.buffered_bytes - slot.accounted.min(self.room.buffered_bytes) + now_held;
         slot.accounted = now_held;
     }
 
@@ -511,7 +524,10 @@ impl Core {
         let Some(deadline) = slot.conn.deadline(&self.room) else {
             return;
         };
-        if slot.scheduled.is_some_and(|scheduled| scheduled <= deadline) {
+        if slot
+            .scheduled
+            .is_some_and(|scheduled| scheduled <= deadline)
+        {
             return; // an earlier wake-up is already planned; it re-arms for this one
         }
         slot.scheduled = Some(deadline);
@@ -536,8 +552,9 @@ impl Core {
                 let Some(mut slot) = self.slots.take(token) else {
                     continue;
                 };
-                let fate =
-                    self.guarded(&mut slot, now, |conn, room| conn.on_news(subscription, room, now));
+                let fate = self.guarded(&mut slot, now, |conn, room| {
+                    conn.on_news(subscription, room, now)
+                });
                 self.put_back(token, slot, now, fate);
             }
             for token in to_close {

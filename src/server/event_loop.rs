@@ -136,8 +136,9 @@ impl Server {
                     LISTENER => self.accept_all(now),
                     WAKER => self.run_commands(now),
                     Token(token) => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(token, now);
+                        let hung_up = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || hung_up {
+                            self.read(token, now, hung_up);
                         }
                         if event.is_writable() {
                             self.write(token, now);
@@ -148,7 +149,7 @@ impl Server {
             }
             // One more round for each socket left for this turn, after everyone's events.
             for token in std::mem::take(&mut self.read_next_turn) {
-                self.read(token, now);
+                self.read(token, now, false);
                 self.carry_out_actions(now);
             }
             for token in std::mem::take(&mut self.write_next_turn) {
@@ -200,12 +201,13 @@ impl Server {
         self.sockets[token] = Some(stream);
     }
 
-    /// Lets the core read from the socket.
-    fn read(&mut self, token: usize, now: Instant) {
+    /// Lets the core read from the socket (`hung_up`: the event reported the peer's FIN).
+    fn read(&mut self, token: usize, now: Instant, hung_up: bool) {
         let Some(Some(socket)) = self.sockets.get_mut(token) else {
             return;
         };
-        self.core.receive(token, now, |buf| socket.read(buf));
+        self.core
+            .receive(token, now, hung_up, |buf| socket.read(buf));
     }
 
     /// Lets the core write to the socket.

@@ -97,7 +97,10 @@ mod tests {
     #[test]
     fn refuses_at_the_budget_and_accepts_again_after_a_write() {
         let mut output = Output::default();
-        assert_eq!(output.send(10, |out| out.extend_from_slice(b"0123456789")), Ok(()));
+        assert_eq!(
+            output.send(10, |out| out.extend_from_slice(b"0123456789")),
+            Ok(())
+        );
         assert_eq!(output.send(10, |out| out.push(b'x')), Err(OverBudget));
         assert_eq!(output.pending(), 10);
         output.wrote(4);
@@ -109,8 +112,12 @@ mod tests {
     #[test]
     fn a_piece_is_appended_whole_so_the_overshoot_is_one_piece() {
         let mut output = Output::default();
-        output.send(4, |out| out.extend_from_slice(&[0; 3])).unwrap();
-        output.send(4, |out| out.extend_from_slice(&[0; 100])).unwrap();
+        output
+            .send(4, |out| out.extend_from_slice(&[0; 3]))
+            .unwrap();
+        output
+            .send(4, |out| out.extend_from_slice(&[0; 100]))
+            .unwrap();
         assert_eq!(output.pending(), 103);
         assert!(!output.has_room(4));
     }
@@ -118,7 +125,9 @@ mod tests {
     #[test]
     fn written_out_storage_is_given_back() {
         let mut output = Output::default();
-        output.send(usize::MAX, |out| out.extend_from_slice(&[1; 1000])).unwrap();
+        output
+            .send(usize::MAX, |out| out.extend_from_slice(&[1; 1000]))
+            .unwrap();
         output.wrote(1000);
         assert_eq!((output.pending(), output.footprint()), (0, 0));
         assert_eq!(output.total_written(), 1000);

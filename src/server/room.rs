@@ -127,7 +127,8 @@ impl Room {
     /// Ends a subscription.
     pub fn unsubscribe(&mut self, subscription: &Subscription, now: Instant) {
         self.subscribers.remove(&subscription.id);
-        self.hub.unsubscribe(&subscription.topic, subscription.id, now);
+        self.hub
+            .unsubscribe(&subscription.topic, subscription.id, now);
     }
 
     /// Publishes what a channel application asked for.

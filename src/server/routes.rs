@@ -28,8 +28,8 @@ use crate::hub::{Hub, HubError};
 use crate::server::room::Room;
 use crate::transport::iframe::IframeStream;
 use crate::transport::sse::{self, SseStream};
-use crate::transport::xhr_stream::XhrStream;
 use crate::transport::websocket::SocketRole;
+use crate::transport::xhr_stream::XhrStream;
 use crate::transport::{jsonp, BatchDoor, StreamFormat};
 use crate::ws::handshake;
 
@@ -70,7 +70,9 @@ impl fmt::Debug for Opening {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Opening::Answer(response) => write!(f, "Answer({})", response.status),
-            Opening::Batch { door, topic, after } => write!(f, "Batch({door:?}, {topic}, {after:?})"),
+            Opening::Batch { door, topic, after } => {
+                write!(f, "Batch({door:?}, {topic}, {after:?})")
+            }
             Opening::Stream { topic, after, .. } => write!(f, "Stream({topic}, {after:?})"),
             Opening::Upgrade { role, after, .. } => write!(f, "Upgrade({role:?}, {after:?})"),
         }
@@ -138,9 +140,7 @@ impl RouteError {
             RouteError::MethodNotAllowed { allow } => {
                 Response::error(405, &self.to_string()).header("Allow", allow)
             }
-            RouteError::Busy => {
-                Response::error(503, &self.to_string()).header("Retry-After", "1")
-            }
+            RouteError::Busy => Response::error(503, &self.to_string()).header("Retry-After", "1"),
             _ => Response::error(self.status(), &self.to_string()),
         }
     }
@@ -304,16 +304,21 @@ pub fn route(request: &Request, room: &mut Room, now: Instant) -> Result<Opening
             };
             upgrade(request, role, after, room)?
         }
-        Route::Channel(path) => {
-            Opening::Answer(crate::server::channel_routes::answer(request, path, room, now)?)
-        }
+        Route::Channel(path) => Opening::Answer(crate::server::channel_routes::answer(
+            request, path, room, now,
+        )?),
         Route::Static => static_file(request)?,
     })
 }
 
 /// A topic must be a valid name; a session's private topic must belong to a live session and is written
 /// only by its channel application.
-fn check_topic(topic: &str, route: &Route, room: &mut Room, now: Instant) -> Result<(), RouteError> {
+fn check_topic(
+    topic: &str,
+    route: &Route,
+    room: &mut Room,
+    now: Instant,
+) -> Result<(), RouteError> {
     if !Hub::valid_topic(topic) {
         return Err(HubError::BadTopic.into());
     }
@@ -379,7 +384,8 @@ fn upgrade(
     if room.config.refuse_websocket {
         return Err(RouteError::WebSocketRefused);
     }
-    let upgrade = handshake::check_upgrade(request, &room.config.ws).map_err(RouteError::Handshake)?;
+    let upgrade =
+        handshake::check_upgrade(request, &room.config.ws).map_err(RouteError::Handshake)?;
     Ok(Opening::Upgrade {
         accept: handshake::switching_protocols(&upgrade),
         role,
@@ -400,7 +406,10 @@ fn static_file(request: &Request) -> Result<Opening, RouteError> {
 fn after_param(request: &Request) -> Result<Option<u64>, RouteError> {
     match request.query_param("after") {
         None => Ok(None),
-        Some(text) => text.parse::<u64>().map(Some).map_err(|_| RouteError::BadAfter),
+        Some(text) => text
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| RouteError::BadAfter),
     }
 }
 
@@ -441,7 +450,10 @@ mod tests {
         assert_eq!(RouteError::SessionTopicReadOnly.status(), 403);
         let refused = RouteError::MethodNotAllowed { allow: "POST" }.response();
         assert_eq!(refused.status, 405);
-        assert!(refused.headers.iter().any(|(n, v)| n == "Allow" && v == "POST"));
+        assert!(refused
+            .headers
+            .iter()
+            .any(|(n, v)| n == "Allow" && v == "POST"));
         let busy = RouteError::Busy.response();
         assert!(busy.headers.iter().any(|(n, _)| n == "Retry-After"));
     }

@@ -3,18 +3,17 @@
 //! # How it works
 //!
 //! The request looks exactly like a short poll, and so does the answer. The difference is **when** the
-//! answer comes. The event loop first reads `hub.read(topic, after, max_batch_messages)`: if there are
-//! messages (or a reset, see [`answers_now`]) it answers at once, like a short poll. If not, it
+//! answer comes. The server first reads the hub after `after` (at most `max_batch_messages`): if there
+//! are messages (or a reset, see [`answers_now`]) it answers at once, like a short poll. If not, it
 //! **parks** the request:
 //!
-//! 1. in the same turn of the loop, so no message can slip in between, it subscribes the connection
-//!    to the topic after the `last` it just read (`hub.subscribe(topic, token, Some(last))`, which has
-//!    nothing to replay);
-//! 2. it sets a timer for `hold_timeout` (default 20 s);
-//! 3. on the next publish to the topic it unsubscribes, reads the messages after the parked `last`
-//!    (`hub.read(topic, Some(last), max_batch_messages)`) and answers with them;
-//! 4. if the timer fires first it unsubscribes and answers an empty list with the parked `last`
-//!    ([`timeout_response`]);
+//! 1. in the same step, so no message can slip in between, it subscribes the connection to the topic,
+//!    with a cursor at the `last` it just read;
+//! 2. it sets a deadline `hold_timeout` ahead (default 20 s);
+//! 3. on the next publish to the topic it reads the messages after its cursor (again at most
+//!    `max_batch_messages`), answers with them and unsubscribes;
+//! 4. if the deadline comes first it unsubscribes and answers an empty list with the topic's head as
+//!    `last` ([`timeout_response`]);
 //! 5. if the client closes the connection meanwhile, it unsubscribes and forgets the request.
 //!
 //! The client re-issues the request as soon as an answer arrives, with the new `last` as `after`, so there

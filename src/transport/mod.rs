@@ -16,8 +16,24 @@
 //! "after N", and every door tells a client that asked for more than the log keeps about the gap
 //! (a *reset*) instead of skipping silently.
 //!
-//! All of this is formatting only: the functions here return a [`crate::http::Response`] or append bytes
-//! to a buffer. The event loop decides when to call them.
+//! # The interface the server core calls
+//!
+//! Each door owns its lifecycle behind one of two small interfaces, and the server core
+//! (`server::connection`) holds no door-specific code:
+//!
+//! - [`BatchDoor`] (short poll, long poll, JSONP): whether it answers now or parks
+//!   ([`BatchDoor::answers_now`]), the answer carrying a batch ([`BatchDoor::response`]), and the answer
+//!   when the hold ends ([`BatchDoor::timeout_response`]). A reconnect carries `last` as `after`.
+//! - [`StreamFormat`] (XHR stream, iframe, SSE): the head (`content_type`, `headers`), the `prelude`, a
+//!   `reset` notice, one `message`, a `heartbeat`, and whether the response ends when long
+//!   ([`StreamFormat::ends_when_long`]). A reconnect carries the last id (`after`, or SSE's
+//!   `Last-Event-ID`, [`sse::resume_point`]).
+//! - WebSocket ([`websocket`]): the text of a message or reset frame, and what a client's message means
+//!   on a socket with a given role ([`websocket::inbound`]).
+//!
+//! All of this is formatting and decisions only: the functions here return a [`crate::http::Response`],
+//! a value, or append bytes to a buffer. The server core decides when to call them: it pulls messages
+//! from the topic log after a subscriber's cursor while the subscriber's output has room.
 
 pub mod iframe;
 pub mod json;
@@ -162,5 +178,4 @@ mod tests {
         let timeout = jsonp.timeout_response(9);
         assert_eq!(timeout.body, b"/**/f({\"messages\":[],\"last\":9});");
     }
-
 }
