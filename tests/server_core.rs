@@ -6,6 +6,9 @@
 //! (holds, heartbeats, pings, timeouts) are therefore tested in microseconds, and backpressure is tested
 //! byte-exactly (design rule 8; `server::core` module docs).
 
+// Each test changes one or two limits of the default configuration; an assignment says that best.
+#![allow(clippy::field_reassign_with_default)]
+
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -792,10 +792,7 @@ impl Connection {
     fn websocket_input(&mut self, room: &mut Room, now: Instant) {
         let budget = room.config.max_pending_output_bytes;
         let mut used = 0;
-        loop {
-            let State::WebSocket(ws) = &mut self.state else {
-                break;
-            };
+        while let State::WebSocket(ws) = &mut self.state {
             // Backpressure: an echo client that does not read its answers is not read either.
             let unread = self.input.unread().get(used..).unwrap_or_default();
             let read = self

@@ -7,7 +7,7 @@
 //! The core hands each event to one connection ([`Core::receive`], [`Core::transmit`],
 //! [`Core::on_timers`]) and then to everyone the event concerns: a publish in one connection's request
 //! wakes the topic's subscribers, which pull the message from the log in the same call
-//! ([`Core::deliver`]). All of it runs inside [`Core::guarded`], so a bug costs one connection, never the
+//! (`Core::deliver`). All of it runs inside `Core::guarded`, so a bug costs one connection, never the
 //! server. What the driver must do afterwards is queued as [`Action`]s: write to a socket, read it again,
 //! half-close it, close it.
 //!
