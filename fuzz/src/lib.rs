@@ -16,7 +16,6 @@ use pushlab::http::chunked::{
     decode_chunked, encode_chunk, encode_last_chunk, ChunkedDecoder, ChunkedStatus,
 };
 use pushlab::http::{parse_request, Decoded, HttpLimits, ParseStatus, RequestDecoder};
-use pushlab::ws::WsConfig;
 use pushlab::ws::frame::{decode_header, Opcode};
 use pushlab::ws::utf8::Utf8Validator;
 use pushlab::ws::{Role, WsConfig, WsProtocol};
