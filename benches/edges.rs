@@ -157,23 +157,7 @@ fn pushlab_binary() -> io::Result<PathBuf> {
 }
 
 fn print_machine(binary: &std::path::Path, cores: usize, pinned: bool) {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|line| line.strip_prefix("model name"))
-                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    // Other work on the machine moves every number; the load average says how much there was.
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    println!(
-        "edges: {cores} cores, {cpu}, Linux {}; load average at start {}",
-        kernel.trim(),
-        load.join(" ")
-    );
+    println!("edges: {}", peers::child::machine_summary(cores));
     println!("server: {}", binary.display());
     if pinned {
         println!(

@@ -279,21 +279,7 @@ fn print_pipeline_table(table: &[(usize, Vec<PipelineCell>)]) {
 }
 
 fn print_machine(cores: usize, pinned: bool) {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|line| line.strip_prefix("model name"))
-                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    // Other work on the machine moves every number; the load average says how much there was.
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    println!(
-        "ws_echo: {cores} cores, {cpu}; load average at start {}",
-        load.join(" ")
-    );
+    println!("ws_echo: {}", peers::child::machine_summary(cores));
     if pinned {
         println!(
             "servers pinned to core {SERVER_CORE}, load generator to core {LOAD_CORE} (taskset)"

@@ -259,3 +259,24 @@ fn read_listening_line(stdout: std::process::ChildStdout) -> io::Result<SocketAd
         .and_then(|addr| addr.parse().ok())
         .ok_or_else(|| io::Error::other(format!("pushlab said {line:?}, not its address")))
 }
+
+/// The machine a bench ran on, for its report: cores, CPU model, kernel, and the load average at the
+/// start (other work on the machine moves every number; the load average says how much there was).
+pub fn machine_summary(cores: usize) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("model name"))
+                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!(
+        "{cores} cores, {cpu}, Linux {}; load average at start {}",
+        kernel.trim(),
+        load.join(" ")
+    )
+}
