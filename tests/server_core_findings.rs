@@ -237,6 +237,11 @@ fn junk_topics_never_lock_out_a_new_topic() {
         status, 200,
         "a new topic after the flood answered {status}: {text}"
     );
+    let topics = server.handle.topic_count().unwrap();
+    assert!(
+        topics <= SMALL_TOPIC_LIMIT,
+        "{topics} topics held, over the table's {SMALL_TOPIC_LIMIT}"
+    );
 }
 
 /// Rule: a topic with a live subscriber is never evicted: its stream goes on receiving, and its log and
@@ -716,6 +721,15 @@ fn measure_non_reading_subscribers() {
     );
     thread::sleep(Duration::from_secs(2)); // let the server push all it will push
 
+    // The server's own count of what all connections buffer: each subscriber its budget plus at most
+    // one message piece (and its input storage), never its replay.
+    let buffered = server.handle.buffered_bytes().expect("the loop answers");
+    let buffered_bound =
+        NON_READING_SUBSCRIBERS * (OUTPUT_BUDGET_BYTES + 2 * BIG_TOPIC_MESSAGE_BYTES + 256 * 1024);
+    assert!(
+        buffered <= buffered_bound,
+        "the server buffers {buffered} bytes for {NON_READING_SUBSCRIBERS} subscribers, over {buffered_bound}"
+    );
     let growth = resident_bytes().saturating_sub(baseline);
     let budget =
         NON_READING_SUBSCRIBERS * OUTPUT_BUDGET_BYTES + 2 * topic_bytes + MEMORY_SLACK_BYTES;

@@ -216,7 +216,8 @@ impl Connection {
         let http = &room.config.http;
         let request = http.max_header_bytes + http.max_body_bytes + 1024;
         match &self.state {
-            State::WebSocket(ws) => websocket_config(&room.config, &ws.role).max_message_bytes + 14,
+            // A whole frame must fit: the largest message plus the longest frame header.
+            State::WebSocket(ws) => max_message_bytes(&room.config, &ws.role) + 14,
             _ => request,
         }
     }
@@ -471,18 +472,19 @@ impl Connection {
     ) {
         let budget = room.config.max_pending_output_bytes;
         let unix_secs = room.unix_secs;
+        let queued_before = self.output.pending();
         let queued = self.output.send(budget, |out| {
             response.write(out, unix_secs, head_only, keep_alive);
         });
-        if queued.is_err() {
+        match queued {
+            Ok(()) if room.config.trace => {
+                let written = self.output.unwritten().get(queued_before..);
+                trace_head(self.peer, "->", written.unwrap_or_default());
+            }
+            Ok(()) => {}
             // Requests are parsed only while the output has room, so this is a client that pipelined
             // past its budget in one read: it gets no answer and is closed.
-            self.dead = true;
-        }
-        if room.config.trace {
-            let mut head = Vec::new();
-            response.write(&mut head, unix_secs, true, keep_alive);
-            trace_head(self.peer, "->", &head);
+            Err(_) => self.dead = true,
         }
         if !keep_alive && !response.chunked {
             self.begin_closing(room, now, now + room.config.linger);
@@ -586,7 +588,6 @@ impl Connection {
                 let point = reset_point(&replay);
                 stream.format.reset(point, &mut piece);
                 stream.subscription.cursor = point;
-                stream.subscription.from_start = false;
                 self.send_chunk(&piece, room, now);
             }
             for message in &replay.messages {
@@ -599,7 +600,6 @@ impl Connection {
                 piece.clear();
                 stream.format.message(message, &mut piece);
                 stream.subscription.cursor = message.id;
-                stream.subscription.from_start = false;
                 stream.next_heartbeat = now + room.config.heartbeat_interval;
                 self.send_chunk(&piece, room, now);
             }
@@ -669,7 +669,6 @@ impl Connection {
             if replay.reset {
                 let point = reset_point(&replay);
                 subscription.cursor = point;
-                subscription.from_start = false;
                 let text = websocket::reset_text(point);
                 let _ = self
                     .output
@@ -684,7 +683,6 @@ impl Connection {
                     .output
                     .send(budget, |out| ws.protocol.send_text(text, out));
                 subscription.cursor = message.id;
-                subscription.from_start = false;
             }
             if count < PULL_BATCH {
                 return;
@@ -731,18 +729,10 @@ impl Connection {
     /// interval with its output at the budget, in which case it is dropped.
     fn heartbeat(&mut self, room: &mut Room, now: Instant) {
         let budget = room.config.max_pending_output_bytes;
-        if self.not_reading(budget) {
-            log(
-                Some(self.peer),
-                format_args!(
-                    "stream subscriber not reading ({} bytes unsent), dropping it",
-                    self.output.pending()
-                ),
-            );
+        if self.stopped_reading(budget) {
             self.dead = true;
             return;
         }
-        self.written_at_last_check = self.output.total_written();
         let State::Stream(stream) = &mut self.state else {
             return;
         };
@@ -754,9 +744,23 @@ impl Connection {
         }
     }
 
-    /// Whether the output is at its budget and the socket took nothing since the last check.
-    fn not_reading(&self, budget: usize) -> bool {
-        !self.output.has_room(budget) && self.output.total_written() == self.written_at_last_check
+    /// The check a heartbeat or ping makes first: whether the output is at its budget and the socket
+    /// took nothing since the previous check (the peer is not reading; logged). Starts the next interval.
+    fn stopped_reading(&mut self, budget: usize) -> bool {
+        let written = self.output.total_written();
+        let stopped = !self.output.has_room(budget) && written == self.written_at_last_check;
+        self.written_at_last_check = written;
+        if stopped {
+            log(
+                Some(self.peer),
+                format_args!(
+                    "{} subscriber not reading ({} bytes unsent), dropping it",
+                    self.state_name(),
+                    self.output.pending()
+                ),
+            );
+        }
+        stopped
     }
 
     // ----- WebSocket -----
@@ -776,7 +780,8 @@ impl Connection {
             None => None,
         };
         self.respond(&accept, false, true, room, now);
-        let config = websocket_config(&room.config, &role);
+        let mut config = room.config.ws.clone();
+        config.max_message_bytes = max_message_bytes(&room.config, &role);
         self.state = State::WebSocket(WebSocket {
             protocol: WsProtocol::new(Role::Server, &config, now),
             role,
@@ -881,14 +886,13 @@ impl Connection {
         }
     }
 
-    /// Starts the closing handshake with `code`; the close frame goes even at the budget.
+    /// Starts the closing handshake with `code`.
     fn close_websocket(&mut self, code: u16, reason: &str, room: &mut Room, now: Instant) {
         let State::WebSocket(ws) = &mut self.state else {
             return;
         };
-        let _ = self
-            .output
-            .send(usize::MAX, |out| ws.protocol.close(code, reason, out, now));
+        self.output
+            .send_final(|out| ws.protocol.close(code, reason, out, now));
         if let Some(subscription) = ws.subscription.take() {
             room.unsubscribe(&subscription, now);
         }
@@ -897,20 +901,12 @@ impl Connection {
     /// The WebSocket protocol's timer: a ping, a dead peer, or a subscriber that stopped reading.
     fn websocket_timer(&mut self, room: &mut Room, now: Instant) {
         let budget = room.config.max_pending_output_bytes;
-        if self.not_reading(budget) {
-            log(
-                Some(self.peer),
-                format_args!(
-                    "websocket peer not reading ({} bytes unsent), closing with 1008",
-                    self.output.pending()
-                ),
-            );
+        if self.stopped_reading(budget) {
             self.close_websocket(close::POLICY_VIOLATION, "subscriber too slow", room, now);
             let until = now + room.config.ws.close_timeout;
             self.begin_closing(room, now, until);
             return;
         }
-        self.written_at_last_check = self.output.total_written();
         let State::WebSocket(ws) = &mut self.state else {
             return;
         };
@@ -933,31 +929,29 @@ impl Connection {
     }
 }
 
-/// The messages after a subscription's cursor; `None` when the topic is gone.
+/// The messages after a subscription's cursor; `None` when the topic is gone. A cursor of 0 is
+/// `after=0`, "everything the log still has" (real ids start above the id base, so no message has id 0).
 fn read_after(
     subscription: &Subscription,
     room: &mut Room,
     max: usize,
     now: Instant,
 ) -> Option<Replay> {
-    let after = if subscription.from_start {
-        0
-    } else {
-        subscription.cursor
-    };
     room.hub
-        .read(&subscription.topic, Some(after), max, now)
+        .read(&subscription.topic, Some(subscription.cursor), max, now)
         .ok()
 }
 
-/// The WebSocket settings for a socket with `role`: a topic or session socket accepts no message larger
-/// than a publish may be (`hub.max_publish_bytes`), so its input buffer is sized to match.
-fn websocket_config(config: &crate::Config, role: &SocketRole) -> crate::server::config::WsConfig {
-    let mut ws = config.ws.clone();
-    if role.topic().is_some() {
-        ws.max_message_bytes = ws.max_message_bytes.min(config.hub.max_publish_bytes);
+/// The largest message a socket with `role` accepts: a topic or session socket takes no message
+/// larger than a publish may be (`hub.max_publish_bytes`), so its input buffer is sized to match.
+fn max_message_bytes(config: &crate::Config, role: &SocketRole) -> usize {
+    match role.topic() {
+        Some(_) => config
+            .ws
+            .max_message_bytes
+            .min(config.hub.max_publish_bytes),
+        None => config.ws.max_message_bytes,
     }
-    ws
 }
 
 /// Prints a request head for `--trace`.

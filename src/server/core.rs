@@ -199,13 +199,6 @@ impl Core {
         self.slots.get(token).map(|slot| &slot.conn)
     }
 
-    /// The bytes waiting to be written on `token`.
-    pub fn unwritten(&self, token: usize) -> &[u8] {
-        self.connection(token)
-            .map(|conn| conn.output.unwritten())
-            .unwrap_or_default()
-    }
-
     /// Reads from the socket with `read` (called with room to fill; returns how much it filled, `Ok(0)`
     /// at end of stream, `WouldBlock` when empty) within the input bound, the output budget and this
     /// turn's quota; then processes what came in. Errors other than `WouldBlock`/`Interrupted` close

@@ -16,6 +16,7 @@
 //! - a **heartbeat** or **ping** that finds the queue still full, with nothing written since the last one,
 //!   proves the peer is not reading: it is dropped with its door's signal (WebSocket close 1008).
 //!
+//! The one piece that ends a response or a WebSocket goes even at the budget ([`Output::send_final`]).
 //! A piece that is accepted is appended whole, so the queue can exceed the budget by at most one piece
 //! (one message plus its framing, itself bounded by the hub's `max_publish_bytes` or the WebSocket
 //! message limit).
@@ -57,6 +58,13 @@ impl Output {
             return Err(OverBudget);
         }
         Ok(write(&mut self.bytes))
+    }
+
+    /// The one exception to the budget: the small piece that *ends* what the connection sends (the last
+    /// chunk of a response, a WebSocket close frame), queued even at the budget, since without it the
+    /// client would wait for the rest of a response that never comes. It adds a bounded few bytes, once.
+    pub fn send_final(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        write(&mut self.bytes);
     }
 
     /// The bytes waiting for the socket.

@@ -29,10 +29,9 @@ pub struct Subscription {
     pub id: SubscriberId,
     /// The topic.
     pub topic: String,
-    /// The id of the last message this subscriber was given (or the point it asked to start after).
+    /// The id of the last message this subscriber was given, or the point it asked to start after
+    /// (0 for `after=0`: "everything the log still has", never a reset).
     pub cursor: u64,
-    /// Whether `cursor` was given as `after=0`, "everything the log still has" (never a reset).
-    pub from_start: bool,
 }
 
 /// Where new channel session ids come from (the operating system's random source in the server; a
@@ -120,7 +119,6 @@ impl Room {
             id,
             topic: topic.to_string(),
             cursor: after.unwrap_or(head),
-            from_start: after == Some(0),
         })
     }
 

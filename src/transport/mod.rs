@@ -47,7 +47,7 @@ pub mod xhr_stream;
 use crate::http::Response;
 use crate::hub::{Message, Replay};
 
-/// How a held-open streaming response (XHR stream, iframe, SSE) frames what it sends. The event loop
+/// How a held-open streaming response (XHR stream, iframe, SSE) frames what it sends. The server core
 /// sends the response with `Transfer-Encoding: chunked` and wraps each piece in one chunk.
 ///
 /// The order on the wire is: the head (`content_type` and `headers`), the `prelude`, then `reset` if

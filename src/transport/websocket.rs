@@ -29,8 +29,9 @@
 //! One text frame (RFC 6455 §5.6) per message: [`message_text`]. A reader that asked for an id older
 //! than the log first gets the text frame [`reset_text`], `{"reset":true,"last":N}` with `N` =
 //! [`super::reset_point`] (the id just before the first replayed message), and then the oldest kept
-//! messages. The session ends with a close handshake (§5.5.1, §7); a subscriber that stops
-//! reading until its pending output passes the bound is closed with 1008 (policy violation).
+//! messages. The session ends with a close handshake (§5.5.1, §7). A subscriber that stops reading
+//! stops being sent messages once its output reaches its budget (the rest waits in the topic log);
+//! if it then reads nothing for a whole ping interval it is closed with 1008 (policy violation).
 //!
 //! # Compared with the other six
 //!
