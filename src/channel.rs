@@ -26,7 +26,7 @@
 //! the only key to the queue; nobody else may publish to a `session-` topic.
 //!
 //! This module is sans-IO like the protocols: it never reads the clock (`now` comes in) and never touches
-//! the hub. Handlers write their wishes into an [`Outbox`], which the event loop carries out.
+//! the hub. Handlers write their wishes into an [`Outbox`], which the server core carries out.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -71,7 +71,7 @@ pub enum Action {
     },
 }
 
-/// Where handlers put what they want sent; the event loop carries it out after the handler returns.
+/// Where handlers put what they want sent; the server core carries it out after the handler returns.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Outbox {
     /// The actions, in order.
