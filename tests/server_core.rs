@@ -23,7 +23,6 @@ struct Harness {
     core: Core,
     now: Instant,
     closed: Vec<usize>,
-    session_counter: u64,
 }
 
 const UNIX_MILLIS: u64 = 1_700_000_000_000;
@@ -42,7 +41,6 @@ impl Harness {
             core,
             now,
             closed: Vec::new(),
-            session_counter: 0,
         }
     }
 
@@ -130,11 +128,6 @@ impl Harness {
     fn request(&mut self, token: usize, head: &str) -> String {
         self.send(token, head.as_bytes());
         String::from_utf8_lossy(&self.read_all(token)).into_owned()
-    }
-
-    fn next_session(&mut self) -> u64 {
-        self.session_counter += 1;
-        self.session_counter
     }
 }
 
@@ -411,7 +404,6 @@ fn a_panic_in_a_channel_application_during_housekeeping_costs_nothing_else() {
     let client = h.connect();
     let opened = h.request(client, &post("/channel/boom", ""));
     assert!(opened.contains("\"session\""), "{opened}");
-    h.next_session();
     h.advance(Duration::from_secs(4));
     assert_eq!(h.core.internal_errors(), 1);
     let still = h.request(client, &get("/poll/t"));
@@ -461,4 +453,34 @@ fn expect_100_continue_is_answered_before_the_body_then_the_publish_goes_through
     let answer = h.request(client, "hello");
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert!(answer.ends_with("{\"id\":1001}"), "{answer}");
+}
+
+/// A channel session nobody uses ends after the grace period; one with a client connected to its
+/// private queue does not. Housekeeping runs once a second on the fake clock.
+#[test]
+fn a_session_expires_after_its_grace_unless_someone_is_connected() {
+    let mut config = Config::default();
+    config.session_grace = Duration::from_millis(100);
+    let mut h = Harness::new(config);
+    let client = h.connect();
+    let idle = h.request(client, &post("/channel/echo", ""));
+    let connected = h.request(client, &post("/channel/echo", ""));
+    let session_of = |answer: &str| {
+        let at = answer.find("\"session\":\"").expect("a session id") + 11;
+        answer[at..at + 32].to_string()
+    };
+    let (idle, connected) = (session_of(&idle), session_of(&connected));
+    let reader = h.connect();
+    let head = h.request(reader, &get(&format!("/sse/session-{connected}")));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    h.advance(Duration::from_secs(3));
+    let gone = h.request(client, &get(&format!("/channel/echo/{idle}")));
+    assert!(gone.starts_with("HTTP/1.1 404"), "expired: {gone}");
+    let kept = h.request(
+        client,
+        &post(&format!("/channel/echo/{connected}"), "still here"),
+    );
+    assert!(kept.starts_with("HTTP/1.1 200"), "{kept}");
+    let echoed = String::from_utf8(h.read_all(reader)).unwrap();
+    assert!(echoed.contains("data: still here"), "{echoed:?}");
 }
