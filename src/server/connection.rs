@@ -307,9 +307,13 @@ impl Connection {
 
     /// A message was published on the topic of subscription `subscription_id`.
     pub fn on_news(&mut self, subscription_id: u64, room: &mut Room, now: Instant) {
-        if self.subscription().map(|s| s.id) == Some(subscription_id) {
-            self.pull(room, now);
-            // A held request answered by the news frees the connection for pipelined requests.
+        if self.subscription().map(|s| s.id) != Some(subscription_id) {
+            return;
+        }
+        self.pull(room, now);
+        // A held request answered, or a stream ended at its size limit, frees the connection for
+        // pipelined requests. (A subscriber still open parses its input as it arrives: nothing waits.)
+        if matches!(self.state, State::Request { .. }) {
             self.process_input(room, now);
         }
     }
