@@ -484,3 +484,29 @@ fn a_session_expires_after_its_grace_unless_someone_is_connected() {
     let echoed = String::from_utf8(h.read_all(reader)).unwrap();
     assert!(echoed.contains("data: still here"), "{echoed:?}");
 }
+
+/// An XHR stream ends at `max_stream_bytes` (the client reconnects with its last id); a request the
+/// client pipelined behind it is answered as soon as it has, on the same connection.
+#[test]
+fn a_stream_that_ends_at_its_size_limit_frees_the_connection_for_the_next_request() {
+    let mut config = Config::default();
+    config.max_stream_bytes = 4 * 1024;
+    let mut h = Harness::new(config);
+    let client = h.connect();
+    let two = format!("{}{}", get("/stream/t"), get("/poll/t?after=0"));
+    let opening = h.request(client, &two);
+    assert!(opening.contains("application/x-ndjson"), "{opening}");
+    assert!(
+        !opening.contains("\"messages\""),
+        "the poll waits behind the stream"
+    );
+    for _ in 0..3 {
+        h.publish("t", &"s".repeat(1_000));
+    }
+    let rest = String::from_utf8(h.read_all(client)).unwrap();
+    let end_of_stream = rest.find("\r\n0\r\n\r\n").expect("the last chunk");
+    let poll = rest
+        .find("\"messages\"")
+        .expect("the pipelined poll's answer");
+    assert!(end_of_stream < poll, "{rest}");
+}
