@@ -604,7 +604,8 @@ impl ChannelHandler for PanicsOnMessage {
 /// here), so the frame waits in the input buffer. Today it waits there until the next piece of work on
 /// that connection, which is the delivery of a message published from the test thread: `deliver_pending`
 /// services the connection outside `Server::isolated`, `on_message` panics, and the loop thread dies.
-/// After the fix: whenever the frame is processed, the panic costs at most this connection, the server
+/// After the fix: whenever the frame is processed (with the redesigned core, as soon as the output has
+/// room for it, possibly before the greeting), the panic costs at most this connection, the server
 /// serves on, and `internal_errors()` counts it.
 #[test]
 fn channel_handler_panic_during_delivery_from_another_thread_is_isolated() {
@@ -623,9 +624,13 @@ fn channel_handler_panic_during_delivery_from_another_thread_is_isolated() {
     handshake_and_frame.extend_from_slice(&support::text(b"this message triggers the bug"));
     socket.write_all(&handshake_and_frame).unwrap();
     expect_switching_protocols(&mut socket);
-    for greeting in 0..GREETING_MESSAGES {
-        let (header, _) = read_server_frame(&mut socket)
-            .unwrap_or_else(|e| panic!("greeting {greeting} of the replay: {e}"));
+    // The redesigned core may handle the frame before the replay has gone out (a subscriber's queue
+    // takes a message only when it fits the budget whole, so the frame can find room first): then the
+    // panic ends this connection early, and fewer greetings arrive. Whatever arrives is a text frame.
+    for _ in 0..GREETING_MESSAGES {
+        let Ok((header, _)) = read_server_frame(&mut socket) else {
+            break;
+        };
         assert_eq!(header.opcode, Opcode::Text);
     }
 

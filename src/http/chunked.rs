@@ -29,13 +29,18 @@ pub const MAX_CHUNK_SIZE_LINE_BYTES: usize = 1024;
 /// Largest trailer section (after the last chunk) accepted, in bytes; larger answers 431.
 pub const MAX_TRAILER_BYTES: usize = 8 * 1024;
 
+/// The most bytes [`encode_chunk`] adds around its data: up to 16 hex digits of size and two CRLFs.
+pub const CHUNK_FRAMING_BYTES: usize = 16 + 2 + 2;
+
 /// Appends one chunk holding `data` to `out` (nothing if `data` is empty: an empty chunk ends the body).
 pub fn encode_chunk(data: &[u8], out: &mut Vec<u8>) {
+    use std::io::Write as _;
     if data.is_empty() {
         return;
     }
     // RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF, chunk-size = 1*HEXDIG.
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{:x}\r\n", data.len());
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }

@@ -41,8 +41,8 @@ pub struct Config {
     pub max_stream_bytes: usize,
     /// Most output bytes queued for one client (replay, messages, heartbeats, pings, echoes and answers
     /// alike). A subscriber stops pulling from the log and an echo or pipelining client stops being
-    /// read until the socket drains; a peer that stays at this budget for a whole heartbeat or ping
-    /// interval without reading is dropped (WebSocket: close 1008).
+    /// read until the socket drains. A peer that takes none of the bytes waiting for it for a whole
+    /// heartbeat or ping interval is dropped (WebSocket: close 1008).
     pub max_pending_output_bytes: usize,
     /// Most bytes held by all connections' input and output buffers together. Past it, new requests
     /// are answered 503 and the subscribers with the most unsent output are dropped.

@@ -45,8 +45,8 @@
 //! Each state has one deadline: the header timeout (408) while a request is incomplete, the idle
 //! timeout between requests, the hold of a parked poll, the heartbeat of a stream, the WebSocket
 //! protocol's ping, pong or close timer, and the linger of a closing connection. A heartbeat or ping
-//! that finds the output still at its budget with nothing written since the last one drops the peer:
-//! it is not reading.
+//! that finds bytes waiting in the output and none written since the previous one drops the peer: it
+//! is not reading.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -64,6 +64,10 @@ use crate::ws::{close, Role, WsProtocol};
 
 /// How many messages a subscriber reads from the log per step while it has room.
 const PULL_BATCH: usize = 64;
+
+/// The longest WebSocket frame header a server writes (RFC 6455 §5.2: 2 bytes, plus 8 of extended
+/// length; a server never masks).
+const MAX_FRAME_HEADER_BYTES: usize = 10;
 
 /// The connection's state (see the module docs for the transitions).
 #[derive(Debug)]
@@ -134,6 +138,14 @@ pub struct WebSocket {
     pub subscription: Option<Subscription>,
     /// A ping found the output full but moving: the next check is not before this.
     pub ping_deferred_until: Option<Instant>,
+}
+
+/// What a stream sends, for the output budget: a message waits in the log until it fits whole; the
+/// prelude and heartbeats go whenever the output has room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Message,
+    Control,
 }
 
 /// What the event loop does with the socket after a piece of work.
@@ -287,6 +299,13 @@ impl Connection {
         if let Some(subscription) = self.subscription().cloned() {
             room.unsubscribe(&subscription, now);
         }
+    }
+
+    /// After an internal error (a bug, caught by the core): leave the hub, ignore what the peer sends
+    /// from now on, flush what is queued, and close. Nothing else runs on this connection again.
+    pub fn fail(&mut self, room: &mut Room, now: Instant) {
+        self.input.clear();
+        self.begin_closing(room, now, now + room.config.linger);
     }
 
     // ----- events -----
@@ -575,15 +594,11 @@ impl Connection {
     }
 
     fn pull_stream(&mut self, room: &mut Room, now: Instant) {
-        let budget = room.config.max_pending_output_bytes;
         let mut piece = Vec::new();
         loop {
             let State::Stream(stream) = &mut self.state else {
                 return;
             };
-            if !self.output.has_room(budget) {
-                return;
-            }
             let Some(replay) = read_after(&stream.subscription, room, PULL_BATCH, now) else {
                 return;
             };
@@ -591,49 +606,66 @@ impl Connection {
                 piece.clear();
                 let point = reset_point(&replay);
                 stream.format.reset(point, &mut piece);
-                stream.subscription.cursor = point;
-                self.send_chunk(&piece, room, now);
+                if !self.send_chunk(&piece, Piece::Message, room, now) {
+                    return;
+                }
+                if let State::Stream(stream) = &mut self.state {
+                    stream.subscription.cursor = point;
+                }
             }
             for message in &replay.messages {
                 let State::Stream(stream) = &mut self.state else {
                     return;
                 };
-                if !self.output.has_room(budget) {
-                    return;
-                }
                 piece.clear();
                 stream.format.message(message, &mut piece);
-                stream.subscription.cursor = message.id;
-                stream.next_heartbeat = now + room.config.heartbeat_interval;
-                self.send_chunk(&piece, room, now);
+                // The cursor moves only past what was queued: a message that does not fit waits in
+                // the log for the socket to drain.
+                if !self.send_chunk(&piece, Piece::Message, room, now) {
+                    return;
+                }
+                if let State::Stream(stream) = &mut self.state {
+                    stream.subscription.cursor = message.id;
+                    stream.next_heartbeat = now + room.config.heartbeat_interval;
+                } else {
+                    // The message ended the response (its size limit): the client resumes after it.
+                    return;
+                }
             }
-            let ended = !matches!(self.state, State::Stream(_));
-            if ended || replay.messages.len() < PULL_BATCH {
+            if replay.messages.len() < PULL_BATCH {
                 return;
             }
         }
     }
 
     /// Sends one piece of a streaming response as one chunk; ends the response past its size limit.
-    fn send_chunk(&mut self, piece: &[u8], room: &mut Room, now: Instant) {
+    /// A message (or reset notice) goes only if it fits the output budget whole, so the cursor can wait
+    /// for it in the log; the prelude and heartbeats only need the output to have room. Returns whether
+    /// the piece was queued.
+    fn send_chunk(&mut self, piece: &[u8], kind: Piece, room: &mut Room, now: Instant) -> bool {
         let State::Stream(stream) = &mut self.state else {
-            return;
+            return false;
         };
         if piece.is_empty() {
-            return;
+            return true;
         }
         let budget = room.config.max_pending_output_bytes;
-        if self
-            .output
-            .send(budget, |out| chunked::encode_chunk(piece, out))
-            .is_err()
-        {
-            return;
+        let write = |out: &mut Vec<u8>| chunked::encode_chunk(piece, out);
+        let queued = match kind {
+            Piece::Message => {
+                let framed_len = piece.len() + chunked::CHUNK_FRAMING_BYTES;
+                self.output.send_piece(budget, framed_len, write)
+            }
+            Piece::Control => self.output.send(budget, write),
+        };
+        if queued.is_err() {
+            return false;
         }
         stream.body_bytes += piece.len();
         if stream.format.ends_when_long() && stream.body_bytes >= room.config.max_stream_bytes {
             self.end_stream(room, now);
         }
+        true
     }
 
     /// Ends a streaming response; the client reconnects with its last id.
@@ -643,9 +675,7 @@ impl Connection {
         };
         let keep_alive = stream.keep_alive;
         room.unsubscribe(&stream.subscription, now);
-        // The last chunk is tiny and ends the response: it goes even at the budget, or the client
-        // would wait for the rest of a response that never comes.
-        let _ = self.output.send(usize::MAX, chunked::encode_last_chunk);
+        self.output.send_final(chunked::encode_last_chunk);
         self.last_active = now;
         if keep_alive {
             self.state = State::Request { started: None };
@@ -663,32 +693,37 @@ impl Connection {
             let Some(subscription) = ws.subscription.as_mut() else {
                 return;
             };
-            if ws.protocol.close_sent() || !self.output.has_room(budget) {
+            if ws.protocol.close_sent() {
                 return;
             }
             let Some(replay) = read_after(subscription, room, PULL_BATCH, now) else {
                 return;
             };
-            let count = replay.messages.len();
             if replay.reset {
                 let point = reset_point(&replay);
-                subscription.cursor = point;
                 let text = websocket::reset_text(point);
-                let _ = self
+                let frame_len = text.len() + MAX_FRAME_HEADER_BYTES;
+                let queued = self
                     .output
-                    .send(budget, |out| ws.protocol.send_text(&text, out));
-            }
-            for message in &replay.messages {
-                if !self.output.has_room(budget) {
+                    .send_piece(budget, frame_len, |out| ws.protocol.send_text(&text, out));
+                if queued.is_err() {
                     return;
                 }
+                subscription.cursor = point;
+            }
+            for message in &replay.messages {
                 let text = websocket::message_text(message);
-                let _ = self
+                let frame_len = text.len() + MAX_FRAME_HEADER_BYTES;
+                let queued = self
                     .output
-                    .send(budget, |out| ws.protocol.send_text(text, out));
+                    .send_piece(budget, frame_len, |out| ws.protocol.send_text(text, out));
+                // The cursor moves only past what was queued (see `pull_stream`).
+                if queued.is_err() {
+                    return;
+                }
                 subscription.cursor = message.id;
             }
-            if count < PULL_BATCH {
+            if replay.messages.len() < PULL_BATCH {
                 return;
             }
         }
@@ -724,7 +759,7 @@ impl Connection {
             keep_alive,
         });
         self.written_at_last_check = self.output.total_written();
-        self.send_chunk(&prelude, room, now);
+        let _ = self.send_chunk(&prelude, Piece::Control, room, now);
         self.pull(room, now);
         Ok(())
     }
@@ -732,8 +767,7 @@ impl Connection {
     /// A stream's heartbeat is due: send one, unless the peer has not read anything for a whole
     /// interval with its output at the budget, in which case it is dropped.
     fn heartbeat(&mut self, room: &mut Room, now: Instant) {
-        let budget = room.config.max_pending_output_bytes;
-        if self.stopped_reading(budget) {
+        if self.stopped_reading() {
             self.dead = true;
             return;
         }
@@ -741,18 +775,18 @@ impl Connection {
             return;
         };
         stream.next_heartbeat = now + room.config.heartbeat_interval;
-        if self.output.has_room(budget) {
-            let mut piece = Vec::new();
-            stream.format.heartbeat(&mut piece);
-            self.send_chunk(&piece, room, now);
-        }
+        // At the budget, data is flowing anyway (the check above saw it move): no heartbeat needed.
+        let mut piece = Vec::new();
+        stream.format.heartbeat(&mut piece);
+        let _ = self.send_chunk(&piece, Piece::Control, room, now);
     }
 
-    /// The check a heartbeat or ping makes first: whether the output is at its budget and the socket
-    /// took nothing since the previous check (the peer is not reading; logged). Starts the next interval.
-    fn stopped_reading(&mut self, budget: usize) -> bool {
+    /// The check a heartbeat or ping makes first: whether bytes wait in the output and the socket took
+    /// none of them since the previous check, a whole interval ago (the peer is not reading; logged).
+    /// Starts the next interval.
+    fn stopped_reading(&mut self) -> bool {
         let written = self.output.total_written();
-        let stopped = !self.output.has_room(budget) && written == self.written_at_last_check;
+        let stopped = self.output.pending() > 0 && written == self.written_at_last_check;
         self.written_at_last_check = written;
         if stopped {
             log(
@@ -905,7 +939,7 @@ impl Connection {
     /// The WebSocket protocol's timer: a ping, a dead peer, or a subscriber that stopped reading.
     fn websocket_timer(&mut self, room: &mut Room, now: Instant) {
         let budget = room.config.max_pending_output_bytes;
-        if self.stopped_reading(budget) {
+        if self.stopped_reading() {
             self.close_websocket(close::POLICY_VIOLATION, "subscriber too slow", room, now);
             let until = now + room.config.ws.close_timeout;
             self.begin_closing(room, now, until);

@@ -268,8 +268,9 @@ impl Core {
     }
 
     /// Writes the connection's output with `write` (returns how much the socket took; `WouldBlock` when
-    /// full), up to this turn's quota. Output that drains below the budget lets the connection go on:
-    /// a subscriber pulls more, a paused reader is read again at once.
+    /// full), up to this turn's quota. Once the socket has taken bytes, whatever the budget held back
+    /// goes on at once: a subscriber pulls its next messages, unparsed input is parsed, a paused reader
+    /// is read again.
     pub fn transmit(
         &mut self,
         token: usize,
@@ -279,11 +280,10 @@ impl Core {
         let Some(mut slot) = self.slots.take(token) else {
             return;
         };
-        let budget = self.room.config.max_pending_output_bytes;
         let mut sent = 0;
         let mut failed = false;
         loop {
-            let had_room = slot.conn.output.has_room(budget);
+            let sent_before = sent;
             while slot.conn.output.pending() > 0 && sent < MAX_WRITE_BYTES_PER_TURN {
                 match write(slot.conn.output.unwritten()) {
                     Ok(0) => {
@@ -303,17 +303,22 @@ impl Core {
                     }
                 }
             }
-            if failed || had_room || !slot.conn.output.has_room(budget) {
+            if failed || sent >= MAX_WRITE_BYTES_PER_TURN {
+                break; // the quota's rest is handled below, on the next turn
+            }
+            if sent == sent_before && slot.conn.output.pending() > 0 {
+                break; // the socket is full: wait for its next writable edge
+            }
+            // The socket has room, and something waits for it: a piece the budget refused (a
+            // subscriber's next message, an echo), or input left unparsed. Let the connection go on,
+            // then write what it made.
+            let waiting = slot.conn.output.take_refused() || !slot.conn.input.is_empty();
+            if !waiting {
                 break;
             }
-            // The output went from full to having room: let the connection use it (a subscriber pulls,
-            // parsing resumes), then write what it made, within the quota.
             let before = slot.conn.output.pending();
             let fate = self.guarded(&mut slot, now, |conn, room| conn.on_output_room(room, now));
             if fate == Fate::Close || slot.conn.output.pending() == before {
-                break;
-            }
-            if sent >= MAX_WRITE_BYTES_PER_TURN {
                 break;
             }
         }
@@ -327,8 +332,7 @@ impl Core {
         } else {
             self.guarded(&mut slot, now, |_, _| {})
         };
-        if fate != Fate::Close && sent >= MAX_WRITE_BYTES_PER_TURN && slot.conn.output.pending() > 0
-        {
+        if fate != Fate::Close && sent >= MAX_WRITE_BYTES_PER_TURN {
             // Quota used: finish next turn, after everyone else.
             self.actions.push_back(Action::WriteNextTurn(token));
         }
@@ -422,14 +426,24 @@ impl Core {
             work(conn, room);
             conn.settle(room, now)
         }));
-        outcome.unwrap_or_else(|_| {
-            self.internal_errors += 1;
-            log(
-                Some(slot.conn.peer),
-                format_args!("internal error while serving this connection; closing it"),
-            );
-            Fate::Close
-        })
+        let Err(_) = outcome else {
+            return outcome.unwrap_or(Fate::Close);
+        };
+        self.internal_errors += 1;
+        log(
+            Some(slot.conn.peer),
+            format_args!("internal error while serving this connection; closing it"),
+        );
+        // Close as after any fatal answer: what is already queued still reaches the client, and a
+        // lingering close keeps its unread input from turning into a reset that would destroy it. If
+        // even that fails, the socket is simply dropped.
+        let room = &mut self.room;
+        let conn = &mut slot.conn;
+        catch_unwind(AssertUnwindSafe(|| {
+            conn.fail(room, now);
+            conn.settle(room, now)
+        }))
+        .unwrap_or(Fate::Close)
     }
 
     /// Runs work that belongs to no connection (the clock, housekeeping) under the same guard.

@@ -17,9 +17,11 @@
 //!   proves the peer is not reading: it is dropped with its door's signal (WebSocket close 1008).
 //!
 //! The one piece that ends a response or a WebSocket goes even at the budget ([`Output::send_final`]).
-//! A piece that is accepted is appended whole, so the queue can exceed the budget by at most one piece
-//! (one message plus its framing, itself bounded by the hub's `max_publish_bytes` or the WebSocket
-//! message limit).
+//! A piece that is accepted is appended whole. Messages a subscriber pulls go through
+//! [`Output::send_piece`], which knows the piece's size and queues it only if it fits, so a subscriber's
+//! queue never passes the budget (a single message larger than the budget goes alone). Other pieces
+//! (answers, echoes) are checked by [`Output::send`] before they are written, so the queue can pass the
+//! budget by at most one of them.
 
 /// Bytes queued for one connection, and how many of them the socket has taken.
 #[derive(Debug, Default)]
@@ -30,6 +32,8 @@ pub struct Output {
     written: usize,
     /// Bytes written to the socket over the connection's life (for "is the peer reading at all?").
     total_written: u64,
+    /// A piece was refused since the last [`Output::take_refused`]: someone waits for room.
+    refused: bool,
 }
 
 /// The queue has reached its budget: nothing was appended.
@@ -55,6 +59,24 @@ impl Output {
         write: impl FnOnce(&mut Vec<u8>) -> T,
     ) -> Result<T, OverBudget> {
         if !self.has_room(budget) {
+            self.refused = true;
+            return Err(OverBudget);
+        }
+        Ok(write(&mut self.bytes))
+    }
+
+    /// Queues a piece of at most `len` bytes (a message with its framing) only if it fits under `budget`
+    /// whole, or if nothing else is queued (so a single piece larger than the budget still goes, alone).
+    /// Subscribers pull messages through this: their queue never holds more than the budget.
+    pub fn send_piece<T>(
+        &mut self,
+        budget: usize,
+        len: usize,
+        write: impl FnOnce(&mut Vec<u8>) -> T,
+    ) -> Result<T, OverBudget> {
+        let pending = self.pending();
+        if pending > 0 && pending.saturating_add(len) > budget {
+            self.refused = true;
             return Err(OverBudget);
         }
         Ok(write(&mut self.bytes))
@@ -87,6 +109,12 @@ impl Output {
         }
     }
 
+    /// Whether a piece was refused since the last call, and forgets it: the writer that was refused
+    /// must be given another go once the socket has taken bytes.
+    pub fn take_refused(&mut self) -> bool {
+        std::mem::take(&mut self.refused)
+    }
+
     /// Bytes written over the connection's life.
     pub fn total_written(&self) -> u64 {
         self.total_written
@@ -110,6 +138,8 @@ mod tests {
             Ok(())
         );
         assert_eq!(output.send(10, |out| out.push(b'x')), Err(OverBudget));
+        assert!(output.take_refused(), "the refusal is remembered");
+        assert!(!output.take_refused(), "once");
         assert_eq!(output.pending(), 10);
         output.wrote(4);
         assert_eq!(output.unwritten(), b"456789");
@@ -128,6 +158,29 @@ mod tests {
             .unwrap();
         assert_eq!(output.pending(), 103);
         assert!(!output.has_room(4));
+    }
+
+    #[test]
+    fn a_sized_piece_goes_only_if_it_fits_whole_or_goes_alone() {
+        let mut output = Output::default();
+        output
+            .send_piece(10, 6, |out| out.extend_from_slice(&[0; 6]))
+            .unwrap();
+        assert_eq!(
+            output.send_piece(10, 6, |_| ()),
+            Err(OverBudget),
+            "6 + 6 > 10"
+        );
+        assert!(output
+            .send_piece(10, 4, |out| out.extend_from_slice(&[0; 4]))
+            .is_ok());
+        output.wrote(10);
+        assert!(
+            output
+                .send_piece(10, 50, |out| out.extend_from_slice(&[0; 50]))
+                .is_ok(),
+            "an empty queue takes one piece larger than the budget"
+        );
     }
 
     #[test]

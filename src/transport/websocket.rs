@@ -31,7 +31,8 @@
 //! [`super::reset_point`] (the id just before the first replayed message), and then the oldest kept
 //! messages. The session ends with a close handshake (§5.5.1, §7). A subscriber that stops reading
 //! stops being sent messages once its output reaches its budget (the rest waits in the topic log);
-//! if it then reads nothing for a whole ping interval it is closed with 1008 (policy violation).
+//! if it takes none of the frames waiting for it for a whole ping interval it is closed with 1008
+//! (policy violation).
 //!
 //! # Compared with the other six
 //!
