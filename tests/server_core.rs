@@ -510,3 +510,34 @@ fn a_stream_that_ends_at_its_size_limit_frees_the_connection_for_the_next_reques
         .expect("the pipelined poll's answer");
     assert!(end_of_stream < poll, "{rest}");
 }
+
+/// The other side of the rule above: a slow reader that keeps taking bytes is never dropped, and gets
+/// no heartbeat while its queue is not empty (a heartbeat would only grow it).
+#[test]
+fn a_slow_reader_that_keeps_reading_is_kept_and_gets_no_heartbeat_while_busy() {
+    let mut config = Config::default();
+    config.max_pending_output_bytes = 16 * 1024;
+    let mut h = Harness::new(config);
+    for _ in 0..40 {
+        h.publish("t", &"w".repeat(8_000));
+    }
+    let sse = h.connect();
+    h.send(sse, get("/sse/t?after=0").as_bytes());
+    let mut got = Vec::new();
+    for _ in 0..8 {
+        got.extend(h.read(sse, 4 * 1024));
+        h.advance(Duration::from_secs(15));
+    }
+    assert!(!h.is_closed(sse), "it read something every interval");
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        !text.contains(": heartbeat"),
+        "no heartbeat behind queued messages"
+    );
+    got.extend(h.read_all(sse));
+    assert_eq!(
+        count(&String::from_utf8_lossy(&got), "\nid: "),
+        40,
+        "all 40, once"
+    );
+}

@@ -594,7 +594,14 @@ impl Connection {
     }
 
     fn pull_stream(&mut self, room: &mut Room, now: Instant) {
-        let mut piece = Vec::new();
+        // One scratch buffer for every stream's pieces, lent by the room: no allocation per message.
+        let mut piece = std::mem::take(&mut room.scratch);
+        self.pull_stream_with(&mut piece, room, now);
+        piece.clear();
+        room.scratch = piece;
+    }
+
+    fn pull_stream_with(&mut self, piece: &mut Vec<u8>, room: &mut Room, now: Instant) {
         loop {
             let State::Stream(stream) = &mut self.state else {
                 return;
@@ -605,8 +612,8 @@ impl Connection {
             if replay.reset {
                 piece.clear();
                 let point = reset_point(&replay);
-                stream.format.reset(point, &mut piece);
-                if !self.send_chunk(&piece, Piece::Message, room, now) {
+                stream.format.reset(point, piece);
+                if !self.send_chunk(piece, Piece::Message, room, now) {
                     return;
                 }
                 if let State::Stream(stream) = &mut self.state {
@@ -618,10 +625,10 @@ impl Connection {
                     return;
                 };
                 piece.clear();
-                stream.format.message(message, &mut piece);
+                stream.format.message(message, piece);
                 // The cursor moves only past what was queued: a message that does not fit waits in
                 // the log for the socket to drain.
-                if !self.send_chunk(&piece, Piece::Message, room, now) {
+                if !self.send_chunk(piece, Piece::Message, room, now) {
                     return;
                 }
                 if let State::Stream(stream) = &mut self.state {
@@ -764,8 +771,8 @@ impl Connection {
         Ok(())
     }
 
-    /// A stream's heartbeat is due: send one, unless the peer has not read anything for a whole
-    /// interval with its output at the budget, in which case it is dropped.
+    /// A stream's heartbeat is due: send one on a quiet stream; drop a peer that took none of its waiting
+    /// bytes for a whole interval.
     fn heartbeat(&mut self, room: &mut Room, now: Instant) {
         if self.stopped_reading() {
             self.dead = true;
@@ -775,10 +782,13 @@ impl Connection {
             return;
         };
         stream.next_heartbeat = now + room.config.heartbeat_interval;
-        // At the budget, data is flowing anyway (the check above saw it move): no heartbeat needed.
-        let mut piece = Vec::new();
-        stream.format.heartbeat(&mut piece);
-        let _ = self.send_chunk(&piece, Piece::Control, room, now);
+        // A heartbeat keeps a quiet stream alive. With bytes still queued the stream is not quiet (the
+        // check above saw them move), and a heartbeat would only grow the queue.
+        if self.output.pending() == 0 {
+            let mut piece = Vec::new();
+            stream.format.heartbeat(&mut piece);
+            let _ = self.send_chunk(&piece, Piece::Control, room, now);
+        }
     }
 
     /// The check a heartbeat or ping makes first: whether bytes wait in the output and the socket took

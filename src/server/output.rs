@@ -62,6 +62,7 @@ impl Output {
             self.refused = true;
             return Err(OverBudget);
         }
+        self.reuse_written_front(0);
         Ok(write(&mut self.bytes))
     }
 
@@ -79,7 +80,22 @@ impl Output {
             self.refused = true;
             return Err(OverBudget);
         }
+        self.reuse_written_front(len);
         Ok(write(&mut self.bytes))
+    }
+
+    /// Before the storage would grow for `len` more bytes, moves the unwritten bytes to its front,
+    /// so that the memory a queue holds is what waits to be written, not also what already went out.
+    /// (The move costs at most the budget, and happens only instead of a reallocation.)
+    fn reuse_written_front(&mut self, len: usize) {
+        let would_grow = self.bytes.len() + len.max(1) > self.bytes.capacity();
+        if self.written > 0 && would_grow {
+            self.bytes.drain(..self.written);
+            self.written = 0;
+        }
+        if len > 0 {
+            self.bytes.reserve_exact(len);
+        }
     }
 
     /// The one exception to the budget: the small piece that *ends* what the connection sends (the last
@@ -181,6 +197,30 @@ mod tests {
                 .is_ok(),
             "an empty queue takes one piece larger than the budget"
         );
+    }
+
+    #[test]
+    fn the_written_front_is_reused_before_the_storage_grows() {
+        let mut output = Output::default();
+        output
+            .send(usize::MAX, |out| {
+                out.reserve_exact(100);
+                out.extend_from_slice(&[1; 100]);
+            })
+            .unwrap();
+        let capacity = output.footprint();
+        output.wrote(60);
+        output
+            .send_piece(usize::MAX, capacity - 40, |out| {
+                out.extend_from_slice(&vec![2; capacity - 40])
+            })
+            .unwrap();
+        assert_eq!(
+            output.footprint(),
+            capacity,
+            "no growth: the 60 written bytes made room"
+        );
+        assert_eq!(output.pending(), capacity);
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct Room {
     pub unix_secs: u64,
     /// Bytes held by every connection's input and output buffers, for the global budget.
     pub buffered_bytes: usize,
+    /// A buffer lent to whichever stream is framing a message (one message at a time, on one thread).
+    pub scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for Room {
@@ -87,6 +89,7 @@ impl Room {
             to_close: Vec::new(),
             unix_secs: 0,
             buffered_bytes: 0,
+            scratch: Vec::new(),
         }
     }
 
