@@ -77,6 +77,9 @@ pub enum State {
     Request {
         /// First byte of the current request.
         started: Option<Instant>,
+        /// The request being read, decoded incrementally across reads (each body byte once). It lives
+        /// in this state only: a stream or a WebSocket does not carry it.
+        decoder: RequestDecoder,
     },
     /// A long poll or JSONP request parked until news or the hold timeout.
     Held(Held),
@@ -89,6 +92,16 @@ pub enum State {
         /// When to give up and close.
         until: Instant,
     },
+}
+
+impl State {
+    /// Reading requests, idle: nothing of the next one has arrived.
+    fn reading() -> State {
+        State::Request {
+            started: None,
+            decoder: RequestDecoder::new(),
+        }
+    }
 }
 
 /// A parked batch request.
@@ -178,8 +191,6 @@ pub struct Connection {
     pub last_active: Instant,
     /// Output written by the last heartbeat or ping check (a peer that moved nothing since is not reading).
     written_at_last_check: u64,
-    /// The request being read, decoded incrementally across reads (each body byte once).
-    decoder: RequestDecoder,
     /// A fatal condition found outside a state change (a dead peer): close at once.
     dead: bool,
 }
@@ -192,11 +203,10 @@ impl Connection {
             peer,
             input: InputBuffer::default(),
             output: Output::default(),
-            state: State::Request { started: None },
+            state: State::reading(),
             peer_closed: false,
             last_active: now,
             written_at_last_check: 0,
-            decoder: RequestDecoder::new(),
             dead: false,
         }
     }
@@ -250,8 +260,9 @@ impl Connection {
         match &self.state {
             State::Request {
                 started: Some(started),
+                ..
             } => Some(*started + config.header_timeout),
-            State::Request { started: None } => Some(self.last_active + config.idle_timeout),
+            State::Request { started: None, .. } => Some(self.last_active + config.idle_timeout),
             State::Held(held) => Some(held.until),
             State::Stream(stream) => Some(stream.next_heartbeat),
             State::WebSocket(ws) => {
@@ -345,7 +356,9 @@ impl Connection {
     /// The deadline from [`Connection::deadline`] has passed.
     pub fn on_deadline(&mut self, room: &mut Room, now: Instant) {
         match &mut self.state {
-            State::Request { started: Some(_) } => {
+            State::Request {
+                started: Some(_), ..
+            } => {
                 log(
                     Some(self.peer),
                     format_args!(
@@ -354,11 +367,11 @@ impl Connection {
                     ),
                 );
                 self.input.clear();
-                self.decoder = RequestDecoder::new();
+                self.state = State::reading();
                 let response = Response::error(408, "the request was not complete in time");
                 self.respond(&response, false, false, room, now);
             }
-            State::Request { started: None } => self.dead = true, // idle keep-alive connection
+            State::Request { started: None, .. } => self.dead = true, // idle keep-alive connection
             State::Held(held) => {
                 let head = room.hub.head(&held.subscription.topic);
                 let response = held.door.timeout_response(head);
@@ -402,14 +415,12 @@ impl Connection {
         if self.input.is_empty() || !self.output.has_room(budget) {
             return false;
         }
-        match self.decoder.decode(self.input.unread(), &room.config.http) {
+        let State::Request { started, decoder } = &mut self.state else {
+            return false;
+        };
+        match decoder.decode(self.input.unread(), &room.config.http) {
             Ok(Decoded::Incomplete { send_continue }) => {
-                if let State::Request {
-                    started: started @ None,
-                } = &mut self.state
-                {
-                    *started = Some(now);
-                }
+                started.get_or_insert(now);
                 if send_continue {
                     // RFC 9110 §10.1.1: the client waits for this before sending its body.
                     let _ = self.output.send(budget, |out| {
@@ -419,16 +430,16 @@ impl Connection {
                 false
             }
             Ok(Decoded::Complete { request, consumed }) => {
+                // The decoder starts over by itself after a whole request.
                 self.input.consume(consumed);
-                let started = (!self.input.is_empty()).then_some(now);
-                self.state = State::Request { started };
+                *started = (!self.input.is_empty()).then_some(now);
                 self.handle_request(request, room, now);
                 true
             }
             Err(error) => {
                 log(Some(self.peer), format_args!("bad request: {error}"));
                 self.input.clear();
-                self.decoder = RequestDecoder::new();
+                self.state = State::reading();
                 let response = Response::error(error.status, error.reason);
                 self.respond(&response, false, false, room, now);
                 false
@@ -556,7 +567,7 @@ impl Connection {
         };
         let keep_alive = held.keep_alive;
         room.unsubscribe(&held.subscription, now);
-        self.state = State::Request { started: None };
+        self.state = State::reading();
         self.last_active = now;
         self.respond(response, false, keep_alive, room, now);
     }
@@ -685,7 +696,7 @@ impl Connection {
         self.output.send_final(chunked::encode_last_chunk);
         self.last_active = now;
         if keep_alive {
-            self.state = State::Request { started: None };
+            self.state = State::reading();
         } else {
             self.begin_closing(room, now, now + room.config.linger);
         }
