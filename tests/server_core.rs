@@ -98,6 +98,11 @@ impl Harness {
         all
     }
 
+    /// Everything the server has for this client, as text.
+    fn read_text(&mut self, token: usize) -> String {
+        String::from_utf8(self.read_all(token)).expect("UTF-8 from the server")
+    }
+
     fn advance(&mut self, by: Duration) {
         self.now += by;
         self.core
@@ -167,7 +172,7 @@ fn a_long_poll_is_held_until_its_hold_timeout_without_sleeping() {
     h.advance(Duration::from_secs(19));
     assert!(h.read_all(client).is_empty(), "still held at 19 s");
     h.advance(Duration::from_secs(1));
-    let answer = String::from_utf8(h.read_all(client)).unwrap();
+    let answer = h.read_text(client);
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert!(
         answer.ends_with("{\"messages\":[],\"last\":1000}"),
@@ -182,7 +187,7 @@ fn a_held_long_poll_answers_the_first_news_then_serves_the_pipelined_request() {
     let two = format!("{}{}", get("/longpoll/t"), get("/poll/t?after=0"));
     assert_eq!(h.request(client, &two), "");
     h.publish("t", "news");
-    let answers = String::from_utf8(h.read_all(client)).unwrap();
+    let answers = h.read_text(client);
     assert_eq!(count(&answers, "HTTP/1.1 200 OK"), 2, "{answers}");
     assert_eq!(
         count(&answers, "\"data\":\"news\""),
@@ -203,7 +208,7 @@ fn a_stream_sends_a_heartbeat_after_the_interval_without_sleeping() {
     h.advance(Duration::from_secs(14));
     assert!(h.read_all(client).is_empty());
     h.advance(Duration::from_secs(1));
-    let beat = String::from_utf8(h.read_all(client)).unwrap();
+    let beat = h.read_text(client);
     assert!(beat.contains(": heartbeat"), "{beat:?}");
 }
 
@@ -214,7 +219,7 @@ fn an_idle_keep_alive_connection_is_closed_and_an_incomplete_request_gets_408() 
     let slow = h.connect();
     h.send(slow, b"GET /poll/t HTTP/1.1\r\n");
     h.advance(Duration::from_secs(10));
-    let answer = String::from_utf8(h.read_all(slow)).unwrap();
+    let answer = h.read_text(slow);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(!h.is_closed(idle));
     h.advance(Duration::from_secs(60));
@@ -359,10 +364,10 @@ fn news_is_delivered_once_even_when_a_subscription_is_replaced_in_the_same_turn(
     // One publish answers the first; the second (now parked with after=head) reads the same message
     // from the log; a second publish in the same turn must not reach either twice.
     h.publish("t", "second");
-    let answers = String::from_utf8(h.read_all(client)).unwrap();
+    let answers = h.read_text(client);
     assert_eq!(count(&answers, "\"data\":\"second\""), 2, "{answers}");
     h.publish("t", "third");
-    let more = String::from_utf8(h.read_all(client)).unwrap();
+    let more = h.read_text(client);
     assert_eq!(
         count(&more, "HTTP/1.1 200"),
         0,
@@ -481,7 +486,7 @@ fn a_session_expires_after_its_grace_unless_someone_is_connected() {
         &post(&format!("/channel/echo/{connected}"), "still here"),
     );
     assert!(kept.starts_with("HTTP/1.1 200"), "{kept}");
-    let echoed = String::from_utf8(h.read_all(reader)).unwrap();
+    let echoed = h.read_text(reader);
     assert!(echoed.contains("data: still here"), "{echoed:?}");
 }
 
@@ -503,7 +508,7 @@ fn a_stream_that_ends_at_its_size_limit_frees_the_connection_for_the_next_reques
     for _ in 0..3 {
         h.publish("t", &"s".repeat(1_000));
     }
-    let rest = String::from_utf8(h.read_all(client)).unwrap();
+    let rest = h.read_text(client);
     let end_of_stream = rest.find("\r\n0\r\n\r\n").expect("the last chunk");
     let poll = rest
         .find("\"messages\"")
