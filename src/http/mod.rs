@@ -26,6 +26,7 @@ pub mod limits;
 pub mod percent;
 pub mod request;
 pub mod response;
+pub mod site;
 pub mod static_files;
 
 pub use decoder::{Decoded, RequestDecoder};

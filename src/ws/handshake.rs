@@ -36,6 +36,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
+use crate::http::site::origin_allowed;
 use crate::http::{Request, Response};
 use crate::ws::WsConfig;
 
@@ -201,22 +202,6 @@ fn has_token(request: &Request, name: &str, token: &str) -> bool {
 /// RFC 6455 §4.1: the key is "a randomly selected 16-byte value that has been base64-encoded".
 fn is_valid_key(key: &str) -> bool {
     BASE64.decode(key).is_ok_and(|nonce| nonce.len() == 16)
-}
-
-/// Whether a browser on `origin` may connect: its own page (`http(s)://` + `Host`) or a configured origin.
-fn origin_allowed(origin: &str, host: &str, allowed_origins: &[String]) -> bool {
-    let same_origin = ["http://", "https://"].iter().any(|scheme| {
-        origin
-            .get(..scheme.len())
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme))
-            .then(|| origin.get(scheme.len()..))
-            .flatten()
-            .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
-    });
-    same_origin
-        || allowed_origins
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
 }
 
 /// RFC 6455 §4.2.2 item 4: the server picks one of the subprotocols the client offered, or none. Here the
