@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! pushlab [--addr HOST:PORT] [--trace] [--refuse-websocket] [--hold-timeout-ms N]
-//!         [--max-connections N] [--max-body-bytes N] [--max-message-bytes N] [--allow-origin ORIGIN]
+//!         [--max-connections N] [--max-connections-per-ip N] [--publish-rate N] [--publish-burst N]
+//!         [--max-body-bytes N] [--max-message-bytes N] [--allow-origin ORIGIN] [--allow-host NAME]
+//!         [--publish-token SECRET] [--no-jsonp]
 //! ```
 
 use std::process::ExitCode;
@@ -18,9 +20,18 @@ usage: pushlab [options]
   --refuse-websocket        answer every WebSocket upgrade with 500 (watch the client fall back)
   --hold-timeout-ms N       how long a long poll is held (default 20000)
   --max-connections N       connections served at once (default 10240)
+  --max-connections-per-ip N
+                            connections one client address may hold (default 1024)
+  --publish-rate N          publishes per second one client address may make (default 100; 0: no limit)
+  --publish-burst N         publishes one client address may make at once (default 200)
   --max-body-bytes N        largest request body (default 1048576)
   --max-message-bytes N     largest WebSocket message (default 16777216)
-  --allow-origin ORIGIN     also accept WebSocket upgrades from this browser origin (repeatable)
+  --allow-origin ORIGIN     also accept WebSocket upgrades and writes (publish, channel) from pages on
+                            this browser origin, e.g. https://app.example (repeatable)
+  --allow-host NAME         also answer to this Host name, besides IP addresses and localhost
+                            (repeatable; any other name is refused with 421 against DNS rebinding)
+  --publish-token SECRET    publishers must send Authorization: Bearer SECRET (or ?token= on /ws/)
+  --no-jsonp                turn the JSONP door off (it lets any web site read a topic)
   --help                    this text";
 
 fn main() -> ExitCode {
@@ -44,6 +55,12 @@ fn main() -> ExitCode {
     };
     let addr = server.local_addr().unwrap_or(config.addr);
     println!("pushlab listening on http://{addr}/  (Ctrl-C stops it)");
+    if addr.ip().is_unspecified() && config.allowed_hosts.is_empty() {
+        println!(
+            "listening on every interface: clients reach it by IP address or localhost; \
+             name other host names with --allow-host NAME"
+        );
+    }
     if config.refuse_websocket {
         println!("WebSocket upgrades will be refused with 500: the clients fall back to SSE or long polling");
     }
@@ -75,6 +92,19 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
             "--max-connections" => {
                 config.max_connections = number(&value("--max-connections")?)? as usize
             }
+            "--max-connections-per-ip" => {
+                config.max_connections_per_ip =
+                    number(&value("--max-connections-per-ip")?)? as usize
+            }
+            "--publish-rate" => {
+                config.publish_rate_per_ip = small_number(&value("--publish-rate")?)?
+            }
+            "--publish-burst" => {
+                config.publish_burst_per_ip = small_number(&value("--publish-burst")?)?
+            }
+            "--allow-host" => config.allowed_hosts.push(value("--allow-host")?),
+            "--publish-token" => config.publish_token = Some(value("--publish-token")?),
+            "--no-jsonp" => config.jsonp = false,
             "--max-body-bytes" => {
                 config.http.max_body_bytes = number(&value("--max-body-bytes")?)? as usize
             }
@@ -92,4 +122,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
 fn number(text: &str) -> Result<u64, String> {
     text.parse()
         .map_err(|_| format!("{text:?} is not a whole number"))
+}
+
+fn small_number(text: &str) -> Result<u32, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a whole number below 2^32"))
 }

@@ -10,7 +10,7 @@ use common::*;
 
 fn post(addr: std::net::SocketAddr, path: &str, body: &str) -> RawResponse {
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     exchange(addr, request.as_bytes())
@@ -70,8 +70,10 @@ fn a_session_queue_is_reachable_through_a_held_door() {
     let server = server();
     let id = open(server.addr, "echo");
     let mut held = connect(server.addr);
-    held.write_all(format!("GET /longpoll/session-{id} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
-        .unwrap();
+    held.write_all(
+        format!("GET /longpoll/session-{id} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
     assert!(wait_until(Duration::from_secs(5), || server
         .subscriber_count(&format!("session-{id}"))
         .unwrap()
@@ -171,8 +173,10 @@ fn refusals_have_their_status_and_cost_nothing_else() {
     );
     let wrong_method = exchange(
         server.addr,
-        format!("DELETE /channel/echo/{id} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
+        format!(
+            "DELETE /channel/echo/{id} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
     );
     assert_eq!(wrong_method.status, 405);
     assert_eq!(wrong_method.header("Allow"), Some("GET, POST"));
@@ -208,7 +212,7 @@ fn a_connected_session_does_not_expire() {
     let id = open(server.addr, "echo");
     let mut stream = connect(server.addr);
     stream
-        .write_all(format!("GET /sse/session-{id} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+        .write_all(format!("GET /sse/session-{id} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
         .unwrap();
     assert_eq!(read_response(&mut stream, true).status, 200);
     std::thread::sleep(Duration::from_millis(2_500));

@@ -28,12 +28,12 @@ impl Rng {
 }
 
 const VALID_REQUESTS: &[&[u8]] = &[
-    b"GET /poll/t?after=0 HTTP/1.1\r\nHost: t\r\n\r\n",
-    b"POST /publish/t HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
-    b"POST /publish/t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-    b"GET /jsonp/t?after=0&callback=cb HTTP/1.1\r\nHost: t\r\n\r\n",
-    b"GET /sse/t?after=0 HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 3\r\n\r\n",
-    b"GET /ws/echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    b"GET /poll/t?after=0 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    b"POST /publish/t HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello",
+    b"POST /publish/t HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"GET /jsonp/t?after=0&callback=cb HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    b"GET /sse/t?after=0 HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 3\r\n\r\n",
+    b"GET /ws/echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
 ];
 

@@ -45,10 +45,15 @@ impl Harness {
     }
 
     fn connect(&mut self) -> usize {
-        let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        let token = self.core.accept(peer, self.now).expect("accepted");
+        self.connect_from("127.0.0.1:40000").expect("accepted")
+    }
+
+    /// A new connection from `peer`, or `None` if the core refuses it.
+    fn connect_from(&mut self, peer: &str) -> Option<usize> {
+        let peer: SocketAddr = peer.parse().unwrap();
+        let token = self.core.accept(peer, self.now)?;
         self.settle();
-        token
+        Some(token)
     }
 
     /// The client sends `bytes`; the core reads as much as it wants of them now. Returns how many it took.
@@ -137,19 +142,19 @@ impl Harness {
 }
 
 fn get(path: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n")
+    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n")
 }
 
 fn post(path: &str, body: &str) -> String {
     format!(
-        "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
 }
 
 fn upgrade(path: &str) -> String {
     format!(
-        "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
     )
 }
@@ -453,7 +458,7 @@ fn expect_100_continue_is_answered_before_the_body_then_the_publish_goes_through
     let mut h = Harness::new(Config::default());
     let client = h.connect();
     let head =
-        "POST /publish/t HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+        "POST /publish/t HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
     assert_eq!(h.request(client, head), "HTTP/1.1 100 Continue\r\n\r\n");
     let answer = h.request(client, "hello");
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
@@ -544,5 +549,29 @@ fn a_slow_reader_that_keeps_reading_is_kept_and_gets_no_heartbeat_while_busy() {
         count(&String::from_utf8_lossy(&got), "\nid: "),
         40,
         "all 40, once"
+    );
+}
+
+#[test]
+fn the_per_address_connection_limit_counts_each_address_and_frees_on_close() {
+    let mut config = Config::default();
+    config.max_connections_per_ip = 2;
+    let mut h = Harness::new(config);
+    let first = h.connect_from("127.0.0.1:40001").expect("first");
+    h.connect_from("127.0.0.1:40002").expect("second");
+    assert_eq!(
+        h.connect_from("127.0.0.1:40003"),
+        None,
+        "a third from the same address"
+    );
+    assert!(
+        h.connect_from("127.0.0.2:40001").is_some(),
+        "another address has its own count"
+    );
+    h.core.close(first, h.now);
+    h.settle();
+    assert!(
+        h.connect_from("127.0.0.1:40004").is_some(),
+        "a closed connection frees its place"
     );
 }

@@ -470,7 +470,7 @@ fn expect_100_continue_is_answered_before_the_body() {
     let mut stream = connect(server.addr);
     stream
         .write_all(
-            b"POST /publish/t HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+            b"POST /publish/t HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
         )
         .unwrap();
     assert!(
@@ -504,7 +504,7 @@ fn expect_100_continue_is_answered_before_the_body() {
     let mut stream = connect(server.addr);
     stream
         .write_all(
-            b"POST /publish/t HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4096\r\n\r\n",
+            b"POST /publish/t HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 4096\r\n\r\n",
         )
         .unwrap();
     assert_eq!(read_response(&mut stream, false).status, 413);

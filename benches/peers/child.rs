@@ -196,8 +196,19 @@ pub struct BinaryChild {
 impl BinaryChild {
     /// Starts `binary` pinned to `core` when given, and waits for the line that names its address.
     pub fn start(binary: &Path, core: Option<usize>) -> io::Result<BinaryChild> {
+        BinaryChild::start_with(binary, core, &[])
+    }
+
+    /// Like [`BinaryChild::start`], with more command-line options (a load test from one address raises
+    /// the per-address limits, e.g. `--publish-rate 0`).
+    pub fn start_with(
+        binary: &Path,
+        core: Option<usize>,
+        options: &[&str],
+    ) -> io::Result<BinaryChild> {
         let mut child = pinned_command(binary, core)
             .args(["--addr", "127.0.0.1:0"])
+            .args(options)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -26,6 +26,26 @@ pub struct Config {
     pub refuse_websocket: bool,
     /// Most connections open at once; one more is answered 503 and closed.
     pub max_connections: usize,
+    /// Most connections one client address may hold at once (`--max-connections-per-ip`); one more is
+    /// answered 503 and closed. Generous, because a whole classroom may share one NAT address.
+    pub max_connections_per_ip: usize,
+    /// Publishes per second that one client address may make, sustained (`--publish-rate`): a token
+    /// bucket refilled at this rate. Over it, `POST /publish` answers 429 with `Retry-After` and a
+    /// WebSocket publisher is closed with 1008. 0 turns the limit off.
+    pub publish_rate_per_ip: u32,
+    /// The bucket's size: how many publishes a client address may make in a burst before the rate
+    /// applies.
+    pub publish_burst_per_ip: u32,
+    /// Host names the server answers to besides IP address literals and `localhost` (`--allow-host`);
+    /// any other `Host` is answered 421, which closes DNS rebinding (see [`crate::http::site`]).
+    pub allowed_hosts: Vec<String>,
+    /// A shared secret that every publisher must present (`--publish-token`): `Authorization: Bearer
+    /// <token>` on `POST /publish`, that header or `?token=` on a `/ws/{topic}` upgrade. `None`: anyone
+    /// who passes the origin check may publish.
+    pub publish_token: Option<String>,
+    /// Serve the JSONP door (`--no-jsonp` turns it off; `/jsonp/...` then answers 404). JSONP lets any
+    /// site read a topic, by design: see `transport::jsonp`.
+    pub jsonp: bool,
     /// A request (head and body) must be complete within this long of its first byte, else 408.
     pub header_timeout: Duration,
     /// After its last answer, a closing connection may take this long to read it and hang up before the
@@ -72,6 +92,12 @@ impl Default for Config {
             trace: false,
             refuse_websocket: false,
             max_connections: 10_240,
+            max_connections_per_ip: 1_024,
+            publish_rate_per_ip: 100,
+            publish_burst_per_ip: 200,
+            allowed_hosts: Vec::new(),
+            publish_token: None,
+            jsonp: true,
             header_timeout: Duration::from_secs(10),
             linger: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(60),

@@ -457,7 +457,7 @@ impl Connection {
         let opening = if room.over_global_budget() {
             Err(RouteError::Busy)
         } else {
-            routes::route(&request, room, now)
+            routes::route(&request, self.peer.ip(), room, now)
         };
         let result = match opening {
             Ok(Opening::Answer(response)) => {
@@ -893,7 +893,12 @@ impl Connection {
         let State::WebSocket(ws) = &mut self.state else {
             return;
         };
+        // A message that goes to the hub or to a channel application is a publish: it takes a token from
+        // the client address's bucket, as `POST /publish` does (see `server::rate`).
+        let is_publish = matches!(inbound, Inbound::Publish(_) | Inbound::ToSession(_));
+        let over_rate = is_publish && room.publish_buckets.take(self.peer.ip(), now).is_err();
         let refusal = match inbound {
+            _ if over_rate => Some((close::POLICY_VIOLATION, "publish rate exceeded".to_string())),
             Inbound::EchoText(text) => {
                 let _ = self
                     .output

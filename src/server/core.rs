@@ -25,9 +25,9 @@
 //!   [`MAX_WRITE_BYTES_PER_TURN`] written per turn; the rest waits for the next turn, after everyone
 //!   else's.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -111,6 +111,8 @@ pub struct Core {
     next_housekeeping: Instant,
     /// Panics caught by [`Core::guarded`]: zero unless pushlab has a bug.
     internal_errors: usize,
+    /// Open connections per client address, for `max_connections_per_ip`.
+    connections_per_ip: HashMap<IpAddr, usize>,
 }
 
 impl std::fmt::Debug for Core {
@@ -141,6 +143,7 @@ impl Core {
             next_clock_tick,
             next_housekeeping: now + HOUSEKEEPING_INTERVAL,
             internal_errors: 0,
+            connections_per_ip: HashMap::new(),
         }
     }
 
@@ -149,18 +152,29 @@ impl Core {
         self.room.sessions.register(name, handler);
     }
 
-    /// A new connection from `peer`; `None` past `max_connections` (the caller answers 503).
+    /// A new connection from `peer`; `None` past `max_connections`, or past `max_connections_per_ip`
+    /// for this client address (the caller answers 503).
     pub fn accept(&mut self, peer: SocketAddr, now: Instant) -> Option<usize> {
-        if self.slots.len() >= self.room.config.max_connections {
-            log(
-                Some(peer),
-                format_args!(
-                    "503: connection limit of {} reached",
-                    self.room.config.max_connections
-                ),
-            );
+        let config = &self.room.config;
+        let from_this_client = self.connections_per_ip.entry(peer.ip()).or_insert(0);
+        let refusal = if self.slots.len() >= config.max_connections {
+            Some(("connection limit", config.max_connections))
+        } else if *from_this_client >= config.max_connections_per_ip {
+            Some((
+                "per-address connection limit",
+                config.max_connections_per_ip,
+            ))
+        } else {
+            None
+        };
+        if let Some((what, limit)) = refusal {
+            if *from_this_client == 0 {
+                self.connections_per_ip.remove(&peer.ip());
+            }
+            log(Some(peer), format_args!("503: {what} of {limit} reached"));
             return None;
         }
+        *from_this_client += 1;
         self.next_serial += 1;
         let token = self.slots.insert(Slot {
             conn: Connection::new(0, peer, now),
@@ -465,6 +479,7 @@ impl Core {
                 self.internal_errors += 1;
             }
             self.room.buffered_bytes -= slot.accounted.min(self.room.buffered_bytes);
+            self.forget_connection_from(slot.conn.peer.ip());
             self.slots.release(token);
             self.actions.push_back(Action::Close(token));
             return;
@@ -482,6 +497,16 @@ impl Core {
         self.slots.restore(token, slot);
         if self.room.over_global_budget() {
             self.shed_load(now);
+        }
+    }
+
+    /// One connection from `client` is gone.
+    fn forget_connection_from(&mut self, client: IpAddr) {
+        if let Some(count) = self.connections_per_ip.get_mut(&client) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.connections_per_ip.remove(&client);
+            }
         }
     }
 
@@ -589,7 +614,8 @@ impl Core {
         self.deliver(now);
     }
 
-    /// Once a second: ends channel sessions nobody used for the grace period, evicts idle topics.
+    /// Once a second: ends channel sessions nobody used for the grace period, evicts idle topics, and
+    /// forgets the publish buckets that are full again.
     fn housekeeping(&mut self, now: Instant) {
         if now < self.next_housekeeping {
             return;
@@ -598,6 +624,7 @@ impl Core {
         self.guarded_global("housekeeping", |room| {
             room.expire_sessions(now);
             room.hub.evict_idle(now);
+            room.publish_buckets.forget_full(now);
         });
         self.deliver(now);
     }

@@ -22,6 +22,7 @@ pub mod core;
 pub mod event_loop;
 pub mod input;
 pub mod output;
+pub mod rate;
 pub mod room;
 pub mod routes;
 pub mod slab;

@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use crate::channel::{Action, ClientId, Outbox, Sessions, SESSION_TOPIC_PREFIX};
 use crate::hub::{Hub, HubError, SubscriberId};
+use crate::server::rate::PublishBuckets;
 use crate::Config;
 
 /// A connection's place in a topic: which subscription it is and how far it has read.
@@ -61,6 +62,8 @@ pub struct Room {
     pub buffered_bytes: usize,
     /// A buffer lent to whichever stream is framing a message (one message at a time, on one thread).
     pub scratch: Vec<u8>,
+    /// Each client address's publish rate (`publish_rate_per_ip`).
+    pub publish_buckets: PublishBuckets,
 }
 
 impl std::fmt::Debug for Room {
@@ -78,6 +81,8 @@ impl Room {
     pub fn new(config: Config, id_base: u64, session_ids: SessionIds) -> Room {
         let hub = Hub::new(config.hub.clone(), id_base);
         let sessions = Sessions::new(config.session_grace, config.max_sessions);
+        let publish_buckets =
+            PublishBuckets::new(config.publish_rate_per_ip, config.publish_burst_per_ip);
         Room {
             config,
             hub,
@@ -90,6 +95,7 @@ impl Room {
             unix_secs: 0,
             buffered_bytes: 0,
             scratch: Vec::new(),
+            publish_buckets,
         }
     }
 

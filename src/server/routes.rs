@@ -14,15 +14,23 @@
 //! | `POST`/`GET /channel/...`      | the channel API ([`crate::server::channel_routes`]) |
 //! | `GET` anything else            | a file under `static/`                          |
 //!
+//! Before any route runs, the request must name a host this server answers to (421 otherwise: DNS
+//! rebinding). A write (`POST /publish`, anything under `/channel/`) must not come from a page on
+//! another site (403: cross-site request forgery), must carry the publish token when one is configured
+//! (403), and must stay within its client address's publish rate (429). See [`crate::http::site`] and
+//! [`crate::server::rate`].
+//!
 //! Routing decides *what* a request opens and answers what can be answered at once (a publish, a short
 //! poll, a file). It never changes a connection: opening a held request, a stream or a WebSocket is a
 //! transition of the connection's state machine, done by `connection.rs` with the [`Opening`] returned
 //! here.
 
 use std::fmt;
-use std::time::Instant;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use crate::channel::{session_of_topic, ChannelError};
+use crate::http::site::{foreign_site, host_allowed};
 use crate::http::{static_files, HttpError, Request, Response};
 use crate::hub::{Hub, HubError};
 use crate::server::room::Room;
@@ -113,6 +121,16 @@ pub enum RouteError {
     Busy,
     /// No random source for a session id (500).
     NoRandomSource,
+    /// `Host` names a host this server does not answer to: DNS rebinding (421).
+    UnknownHost,
+    /// A write from a page on another site (403); says which header gave it away.
+    CrossSite(&'static str),
+    /// A publish without the configured publish token (403).
+    NoPublishToken,
+    /// The client address is over its publish rate; a token comes back after this long (429).
+    TooManyPublishes(Duration),
+    /// The JSONP door is turned off (`--no-jsonp`) (404).
+    JsonpOff,
 }
 
 impl RouteError {
@@ -123,7 +141,10 @@ impl RouteError {
             RouteError::Hub(error) => error.status(),
             RouteError::Channel(error) => error.status(),
             RouteError::MethodNotAllowed { .. } => 405,
-            RouteError::NotFound => 404,
+            RouteError::NotFound | RouteError::JsonpOff => 404,
+            RouteError::UnknownHost => 421,
+            RouteError::CrossSite(_) | RouteError::NoPublishToken => 403,
+            RouteError::TooManyPublishes(_) => 429,
             RouteError::BadAfter | RouteError::MissingCallback | RouteError::BodyNotUtf8 => 400,
             RouteError::SessionTopicReadOnly => 403,
             RouteError::StreamNeedsHttp11 => 505,
@@ -141,6 +162,11 @@ impl RouteError {
                 Response::error(405, &self.to_string()).header("Allow", allow)
             }
             RouteError::Busy => Response::error(503, &self.to_string()).header("Retry-After", "1"),
+            RouteError::TooManyPublishes(wait) => {
+                // Retry-After is in whole seconds (RFC 9110 §10.2.3): round up, never "0".
+                let seconds = wait.as_millis().div_ceil(1000).max(1);
+                Response::error(429, &self.to_string()).header("Retry-After", &seconds.to_string())
+            }
             _ => Response::error(self.status(), &self.to_string()),
         }
     }
@@ -169,6 +195,17 @@ impl fmt::Display for RouteError {
             RouteError::Handshake(_) => f.write_str("the WebSocket handshake was refused"),
             RouteError::Busy => f.write_str("the server is at its memory budget; retry"),
             RouteError::NoRandomSource => f.write_str("no random source for a session id"),
+            RouteError::UnknownHost => f.write_str(
+                "this server does not answer to that Host name (start it with --allow-host NAME)",
+            ),
+            RouteError::CrossSite(why) => f.write_str(why),
+            RouteError::NoPublishToken => {
+                f.write_str("publishing needs the publish token (Authorization: Bearer <token>)")
+            }
+            RouteError::TooManyPublishes(_) => {
+                f.write_str("too many publishes from this address; retry after the time given")
+            }
+            RouteError::JsonpOff => f.write_str("the JSONP door is turned off (--no-jsonp)"),
         }
     }
 }
@@ -254,12 +291,25 @@ impl<'a> Route<'a> {
     }
 }
 
-/// Decides what `request` opens, answering at once what can be answered at once.
-pub fn route(request: &Request, room: &mut Room, now: Instant) -> Result<Opening, RouteError> {
+/// Decides what `request`, sent from address `client`, opens, answering at once what can be answered
+/// at once.
+pub fn route(
+    request: &Request,
+    client: IpAddr,
+    room: &mut Room,
+    now: Instant,
+) -> Result<Opening, RouteError> {
+    check_host(request, &room.config.allowed_hosts)?;
     let route = Route::of(&request.path);
     let allow = route.allowed_methods();
     if !allow.split(", ").any(|method| method == request.method) {
         return Err(RouteError::MethodNotAllowed { allow });
+    }
+    if matches!(route, Route::Jsonp(_)) && !room.config.jsonp {
+        return Err(RouteError::JsonpOff);
+    }
+    if matches!(route, Route::Publish(_) | Route::Channel(_)) {
+        check_write(request, &route, client, room, now)?;
     }
     if let Some(topic) = route.topic() {
         check_topic(topic, &route, room, now)?;
@@ -300,6 +350,10 @@ pub fn route(request: &Request, room: &mut Room, now: Instant) -> Result<Opening
                     topic: topic.to_string(),
                     session: session.to_string(),
                 },
+                // Browsers cannot set headers on a WebSocket, so here the token may come as `?token=`.
+                None if !presents_publish_token(request, &room.config.publish_token, true) => {
+                    SocketRole::ReadOnlyTopic(topic.to_string())
+                }
                 None => SocketRole::Topic(topic.to_string()),
             };
             upgrade(request, role, after, room)?
@@ -309,6 +363,73 @@ pub fn route(request: &Request, room: &mut Room, now: Instant) -> Result<Opening
         )?),
         Route::Static => static_file(request)?,
     })
+}
+
+/// DNS rebinding: the `Host` must name this server (see [`crate::http::site`]). An HTTP/1.0 request
+/// may have no `Host` at all (HTTP/1.1 requires one, and the parser answers 400 without it).
+fn check_host(request: &Request, allowed_hosts: &[String]) -> Result<(), RouteError> {
+    match request.header_str("Host") {
+        Some(host) if !host_allowed(host, allowed_hosts) => Err(RouteError::UnknownHost),
+        _ => Ok(()),
+    }
+}
+
+/// A write (a publish, or anything under `/channel/`) must come from this site or an allowed origin,
+/// must present the publish token if one is configured (publishes only), and takes one token from the
+/// client address's publish bucket (`POST`s only; asking about a session costs nothing).
+fn check_write(
+    request: &Request,
+    route: &Route,
+    client: IpAddr,
+    room: &mut Room,
+    now: Instant,
+) -> Result<(), RouteError> {
+    if let Some(why) = foreign_site(request, &room.config.ws.allowed_origins) {
+        return Err(RouteError::CrossSite(why));
+    }
+    let is_publish = matches!(route, Route::Publish(_));
+    if is_publish && !presents_publish_token(request, &room.config.publish_token, false) {
+        return Err(RouteError::NoPublishToken);
+    }
+    if request.method == "POST" {
+        room.publish_buckets
+            .take(client, now)
+            .map_err(RouteError::TooManyPublishes)?;
+    }
+    Ok(())
+}
+
+/// Whether `request` carries the publish token `expected` (`None`: no token is needed), as
+/// `Authorization: Bearer <token>` (RFC 6750 §2.1) or, where `query_allowed`, as `?token=`.
+fn presents_publish_token(
+    request: &Request,
+    expected: &Option<String>,
+    query_allowed: bool,
+) -> bool {
+    let Some(expected) = expected else {
+        return true;
+    };
+    let from_header = request
+        .header_str("Authorization")
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(|token| token.trim().to_string());
+    let given = from_header.or_else(|| {
+        query_allowed
+            .then(|| request.query_param("token"))
+            .flatten()
+    });
+    given.is_some_and(|given| same_secret(given.as_bytes(), expected.as_bytes()))
+}
+
+/// Compares two secrets in a time that does not depend on where they first differ, so that timing the
+/// answers cannot guess the token byte by byte.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
 }
 
 /// A topic must be a valid name; a session's private topic must belong to a live session and is written

@@ -45,6 +45,13 @@
 //!   with `/**/`, so the response never starts with attacker-chosen bytes, and
 //!   `X-Content-Type-Options: nosniff` forbids the browser to treat it as anything but JavaScript.
 //! - Caching: a cached script replays old data; `Cache-Control: no-store`.
+//! - **Any site can read a topic.** A `<script src>` is not subject to the same-origin policy, so a page
+//!   on any site can include `/jsonp/{topic}?callback=steal` and receive every message, with the
+//!   visitor's cookies attached (cross-site script inclusion, XSSI). That is JSONP's purpose, and why
+//!   it must carry only what is public anyway: never a session's private queue unless its unguessable
+//!   128-bit id is the only key, and never anything whose access depends on cookies. A deployment that
+//!   has no need for it turns it off: `pushlab --no-jsonp` answers `/jsonp/...` with 404
+//!   (`tests/security.rs`).
 
 use crate::http::{HttpError, Response};
 use crate::hub::Replay;

@@ -66,6 +66,9 @@ pub enum SocketRole {
     Echo,
     /// `/ws/{topic}`: pushes the topic's messages; text from the client is published to it.
     Topic(String),
+    /// `/ws/{topic}` opened without the publish token the server requires (`--publish-token`): pushes
+    /// the topic's messages; text from the client is refused with 1008.
+    ReadOnlyTopic(String),
     /// `/ws/session-{id}`: pushes the session's private queue; text goes to its channel application.
     Session {
         /// The session's private topic.
@@ -80,7 +83,9 @@ impl SocketRole {
     pub fn topic(&self) -> Option<&str> {
         match self {
             SocketRole::Echo => None,
-            SocketRole::Topic(topic) | SocketRole::Session { topic, .. } => Some(topic),
+            SocketRole::Topic(topic)
+            | SocketRole::ReadOnlyTopic(topic)
+            | SocketRole::Session { topic, .. } => Some(topic),
         }
     }
 }
@@ -114,6 +119,10 @@ pub fn inbound(role: &SocketRole, event: Event) -> Inbound {
         (Event::Binary(data), SocketRole::Echo) => Inbound::EchoBinary(data),
         (Event::Text(text), SocketRole::Topic(_)) => Inbound::Publish(text),
         (Event::Text(text), SocketRole::Session { .. }) => Inbound::ToSession(text),
+        (Event::Text(_), SocketRole::ReadOnlyTopic(_)) => Inbound::Refuse {
+            code: close::POLICY_VIOLATION,
+            reason: "publishing needs the publish token",
+        },
         // RFC 6455 §7.4.1: 1003, "a type of data it cannot accept": topics carry text.
         (Event::Binary(_), _) => Inbound::Refuse {
             code: close::UNSUPPORTED_DATA,

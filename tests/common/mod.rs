@@ -172,7 +172,7 @@ pub fn exchange(addr: SocketAddr, request: &[u8]) -> RawResponse {
 pub fn get(addr: SocketAddr, path: &str) -> RawResponse {
     exchange(
         addr,
-        format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
     )
 }
 
