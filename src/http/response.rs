@@ -168,6 +168,7 @@ fn known_reason_phrase(status: u16) -> Option<&'static str> {
         414 => "URI Too Long",
         415 => "Unsupported Media Type",
         417 => "Expectation Failed",
+        421 => "Misdirected Request",
         426 => "Upgrade Required",
         428 => "Precondition Required",
         429 => "Too Many Requests",
