@@ -51,6 +51,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::channel::session_of_topic;
 use crate::http::{chunked, Decoded, Request, RequestDecoder, Response};
 use crate::hub::Replay;
 use crate::server::input::InputBuffer;
@@ -78,8 +79,8 @@ pub enum State {
         /// First byte of the current request.
         started: Option<Instant>,
         /// The request being read, decoded incrementally across reads (each body byte once). It lives
-        /// in this state only: a stream or a WebSocket does not carry it.
-        decoder: RequestDecoder,
+        /// in this state only, boxed, so that a stream or a WebSocket does not carry its 200 bytes.
+        decoder: Box<RequestDecoder>,
     },
     /// A long poll or JSONP request parked until news or the hold timeout.
     Held(Held),
@@ -99,7 +100,7 @@ impl State {
     fn reading() -> State {
         State::Request {
             started: None,
-            decoder: RequestDecoder::new(),
+            decoder: Box::new(RequestDecoder::new()),
         }
     }
 }
@@ -147,8 +148,9 @@ pub struct WebSocket {
     pub protocol: WsProtocol,
     /// What the socket is for.
     pub role: SocketRole,
-    /// The topic subscription of a topic or session socket.
-    pub subscription: Option<Subscription>,
+    /// The topic subscription of a topic or session socket (boxed: an echo socket has none, and every
+    /// byte of this state is paid by every idle WebSocket).
+    pub subscription: Option<Box<Subscription>>,
     /// A ping found the output full but moving: the next check is not before this.
     pub ping_deferred_until: Option<Instant>,
 }
@@ -249,7 +251,7 @@ impl Connection {
         match &self.state {
             State::Held(held) => Some(&held.subscription),
             State::Stream(stream) => Some(&stream.subscription),
-            State::WebSocket(ws) => ws.subscription.as_ref(),
+            State::WebSocket(ws) => ws.subscription.as_deref(),
             State::Request { .. } | State::Closing { .. } => None,
         }
     }
@@ -708,7 +710,7 @@ impl Connection {
             let State::WebSocket(ws) = &mut self.state else {
                 return;
             };
-            let Some(subscription) = ws.subscription.as_mut() else {
+            let Some(subscription) = ws.subscription.as_deref_mut() else {
                 return;
             };
             if ws.protocol.close_sent() {
@@ -835,7 +837,7 @@ impl Connection {
     ) -> Result<(), RouteError> {
         // Subscribe before answering 101, so a refused topic still gets an HTTP status.
         let subscription = match role.topic() {
-            Some(topic) => Some(room.subscribe(self.token, topic, after, now)?),
+            Some(topic) => Some(Box::new(room.subscribe(self.token, topic, after, now)?)),
             None => None,
         };
         self.respond(&accept, false, true, room, now);
@@ -922,7 +924,7 @@ impl Connection {
                 })
             }
             Inbound::ToSession(text) => {
-                let SocketRole::Session { session, .. } = &ws.role else {
+                let Some(session) = ws.role.topic().and_then(session_of_topic) else {
                     return;
                 };
                 let app = room

@@ -346,10 +346,7 @@ pub fn route(
         Route::WsEcho => upgrade(request, SocketRole::Echo, None, room)?,
         Route::WsTopic(topic) => {
             let role = match session_of_topic(topic) {
-                Some(session) => SocketRole::Session {
-                    topic: topic.to_string(),
-                    session: session.to_string(),
-                },
+                Some(_) => SocketRole::Session(topic.to_string()),
                 // Browsers cannot set headers on a WebSocket, so here the token may come as `?token=`.
                 None if !presents_publish_token(request, &room.config.publish_token, true) => {
                     SocketRole::ReadOnlyTopic(topic.to_string())

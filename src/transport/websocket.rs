@@ -69,13 +69,9 @@ pub enum SocketRole {
     /// `/ws/{topic}` opened without the publish token the server requires (`--publish-token`): pushes
     /// the topic's messages; text from the client is refused with 1008.
     ReadOnlyTopic(String),
-    /// `/ws/session-{id}`: pushes the session's private queue; text goes to its channel application.
-    Session {
-        /// The session's private topic.
-        topic: String,
-        /// The session id.
-        session: String,
-    },
+    /// `/ws/session-{id}`: pushes the session's private queue (this topic); text goes to its channel
+    /// application. The session id is the topic's suffix, so it is not stored twice.
+    Session(String),
 }
 
 impl SocketRole {
@@ -85,7 +81,7 @@ impl SocketRole {
             SocketRole::Echo => None,
             SocketRole::Topic(topic)
             | SocketRole::ReadOnlyTopic(topic)
-            | SocketRole::Session { topic, .. } => Some(topic),
+            | SocketRole::Session(topic) => Some(topic),
         }
     }
 }
@@ -118,7 +114,7 @@ pub fn inbound(role: &SocketRole, event: Event) -> Inbound {
         (Event::Text(text), SocketRole::Echo) => Inbound::EchoText(text),
         (Event::Binary(data), SocketRole::Echo) => Inbound::EchoBinary(data),
         (Event::Text(text), SocketRole::Topic(_)) => Inbound::Publish(text),
-        (Event::Text(text), SocketRole::Session { .. }) => Inbound::ToSession(text),
+        (Event::Text(text), SocketRole::Session(_)) => Inbound::ToSession(text),
         (Event::Text(_), SocketRole::ReadOnlyTopic(_)) => Inbound::Refuse {
             code: close::POLICY_VIOLATION,
             reason: "publishing needs the publish token",

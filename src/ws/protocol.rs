@@ -163,19 +163,53 @@ struct Assembly {
 pub struct WsProtocol {
     role: Role,
     max_message_bytes: usize,
-    ping_interval: std::time::Duration,
-    pong_timeout: std::time::Duration,
-    close_timeout: std::time::Duration,
+    /// The timeouts of [`WsConfig`], in whole milliseconds and 32 bits (up to 49 days): every idle
+    /// connection carries them, and three `Duration`s would be 48 bytes of the server's ~350 per socket.
+    timeouts: Timeouts,
     state: State,
     reading: Reading,
-    /// The data message in progress, if one has started and not ended.
-    message: Option<Assembly>,
+    /// The data message in progress, if one has started and not ended. Boxed: an idle connection,
+    /// which is most of them, then pays 8 bytes for it instead of the whole assembly.
+    message: Option<Box<Assembly>>,
     /// When the peer last sent us anything.
     last_heard_at: Instant,
     /// When our keep-alive ping went out, while it waits for an answer.
     ping_sent_at: Option<Instant>,
     /// Masking keys, for the client role only.
     mask_keys: Option<Box<dyn MaskKeySource>>,
+}
+
+/// `ping_interval`, `pong_timeout` and `close_timeout`, in milliseconds (see [`WsProtocol`]).
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    ping_ms: u32,
+    pong_ms: u32,
+    close_ms: u32,
+}
+
+impl Timeouts {
+    fn from(config: &WsConfig) -> Timeouts {
+        // Longer than 49 days is as good as never.
+        let ms =
+            |duration: std::time::Duration| u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
+        Timeouts {
+            ping_ms: ms(config.ping_interval),
+            pong_ms: ms(config.pong_timeout),
+            close_ms: ms(config.close_timeout),
+        }
+    }
+
+    fn ping(self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.ping_ms))
+    }
+
+    fn pong(self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.pong_ms))
+    }
+
+    fn close(self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.close_ms))
+    }
 }
 
 /// Close reasons must fit a control frame: 125 bytes minus the 2-byte code (§5.5.1).
@@ -191,9 +225,7 @@ impl WsProtocol {
         WsProtocol {
             role,
             max_message_bytes: config.max_message_bytes,
-            ping_interval: config.ping_interval,
-            pong_timeout: config.pong_timeout,
-            close_timeout: config.close_timeout,
+            timeouts: Timeouts::from(config),
             state: State::Open,
             reading: Reading::FrameStart,
             message: None,
@@ -297,10 +329,10 @@ impl WsProtocol {
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.state {
             State::Open => Some(match self.ping_sent_at {
-                Some(ping_sent_at) => ping_sent_at + self.pong_timeout,
-                None => self.last_heard_at + self.ping_interval,
+                Some(ping_sent_at) => ping_sent_at + self.timeouts.pong(),
+                None => self.last_heard_at + self.timeouts.ping(),
             }),
-            State::CloseSent { since } => Some(since + self.close_timeout),
+            State::CloseSent { since } => Some(since + self.timeouts.close()),
             State::Closed => None,
         }
     }
@@ -310,20 +342,20 @@ impl WsProtocol {
     pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
         match self.state {
             State::Open => match self.ping_sent_at {
-                Some(ping_sent_at) if now >= ping_sent_at + self.pong_timeout => {
+                Some(ping_sent_at) if now >= ping_sent_at + self.timeouts.pong() => {
                     // Nothing at all from the peer since our ping: the connection is dead. No close
                     // frame, nobody would read it.
                     self.state = State::Closed;
                     true
                 }
-                None if now >= self.last_heard_at + self.ping_interval => {
+                None if now >= self.last_heard_at + self.timeouts.ping() => {
                     self.write_frame(Opcode::Ping, b"", out);
                     self.ping_sent_at = Some(now);
                     false
                 }
                 _ => false,
             },
-            State::CloseSent { since } if now >= since + self.close_timeout => {
+            State::CloseSent { since } if now >= since + self.timeouts.close() => {
                 // §7.1.1: the peer did not answer our close in time; drop TCP.
                 self.state = State::Closed;
                 true
@@ -449,11 +481,11 @@ impl WsProtocol {
         if self.message.is_none() {
             // No capacity reserved from the announced length: a peer could announce 16 MiB and send
             // nothing. The buffer grows with the bytes that actually arrive.
-            self.message = Some(Assembly {
+            self.message = Some(Box::new(Assembly {
                 kind,
                 payload: Vec::new(),
                 utf8: Utf8Validator::new(),
-            });
+            }));
         }
         Ok(())
     }
@@ -525,6 +557,7 @@ impl WsProtocol {
         let Some(message) = self.message.take() else {
             return Ok(None);
         };
+        let message = *message;
         match message.kind {
             MessageKind::Binary => Ok(Some(Event::Binary(message.payload))),
             MessageKind::Text => {
