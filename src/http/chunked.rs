@@ -208,7 +208,7 @@ impl ChunkedDecoder {
             ));
         };
         let mut pos = 0;
-        while pos < new.len() {
+        while let Some(&byte) = new.get(pos) {
             if let ChunkState::Data { remaining_bytes } = &mut self.state {
                 // Chunk data is copied in bulk: as much as has arrived, up to the chunk's end.
                 let available = new.get(pos..).unwrap_or_default();
@@ -223,7 +223,6 @@ impl ChunkedDecoder {
                 self.examined_bytes += take;
                 continue;
             }
-            let byte = new[pos];
             pos += 1;
             self.examined_bytes += 1;
             if self.step(byte, max_body_bytes)? {

@@ -77,6 +77,18 @@
 //! assert_eq!(hub.evict_idle(later), 1);
 //! assert_eq!(hub.publish("chat", "back".to_string(), later).unwrap().message.id, 1003);
 //! ```
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+    )
+)]
 
 mod limits;
 mod topic;

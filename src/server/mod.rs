@@ -14,6 +14,18 @@
 //!
 //! Other threads talk to the loop through a [`ServerHandle`]: a command is queued on a channel and the
 //! loop is woken by a `mio::Waker` to run it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+    )
+)]
 
 pub mod channel_routes;
 pub mod config;
@@ -259,11 +271,11 @@ pub(crate) fn log(peer: Option<SocketAddr>, message: std::fmt::Arguments<'_>) {
 
 /// Prints the head of an HTTP message (up to the blank line) for `--trace`, with its direction.
 pub(crate) fn trace_head(peer: SocketAddr, direction: &str, bytes: &[u8]) {
-    let end = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(bytes.len());
-    let head = String::from_utf8_lossy(&bytes[..end]);
+    let head_bytes = match bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(end) => bytes.get(..end).unwrap_or(bytes),
+        None => bytes,
+    };
+    let head = String::from_utf8_lossy(head_bytes);
     let mut text = String::new();
     for line in head.split("\r\n").filter(|line| !line.is_empty()) {
         text.push_str(&format!("{direction} {line}\n"));
