@@ -10,8 +10,8 @@
 //!
 //! - a module root in scope loses `#![cfg_attr(not(test), deny(...))]` or a lint from its list
 //!   ([`PANIC_LINTS`]);
-//! - a file that turns numbers from the wire into sizes loses its
-//!   `deny(clippy::arithmetic_side_effects)` ([`ARITHMETIC_FILES`]);
+//! - a file (or an item) that turns numbers from the wire into sizes loses its
+//!   `deny(clippy::arithmetic_side_effects)` ([`ARITHMETIC_FILES`], [`ARITHMETIC_ITEMS`]);
 //! - an exception (`#[allow(clippy::indexing_slicing)]` or any other lint of the lists) appears in
 //!   scope without a `//` comment just above it saying why it cannot panic.
 //!
@@ -51,6 +51,12 @@ const ARITHMETIC_FILES: &[&str] = &[
     "src/hub/topic.rs",
 ];
 
+/// Single items that deny unchecked arithmetic in a file that does not: (file, the item's first line).
+const ARITHMETIC_ITEMS: &[(&str, &str)] = &[(
+    "src/http/chunked.rs",
+    "fn step(&mut self, byte: u8) -> Result<SizeLineStep, HttpError> {",
+)];
+
 const ARITHMETIC_LINT: &str = "clippy::arithmetic_side_effects";
 
 /// Where an exception to the lints needs a comment that says why it cannot panic.
@@ -78,6 +84,13 @@ fn every_module_root_in_scope_denies_the_panic_lints() {
         problems.extend(missing_denials(&source, &[ARITHMETIC_LINT]).map(|lint| {
             format!("{file}: no `#![cfg_attr(not(test), deny({lint}))]` at the top of the file")
         }));
+    }
+    for (file, item) in ARITHMETIC_ITEMS {
+        if !item_denies(&read(&root.join(file)), item, ARITHMETIC_LINT) {
+            problems.push(format!(
+                "{file}: `{item}` lost its `#[cfg_attr(not(test), deny({ARITHMETIC_LINT}))]`"
+            ));
+        }
     }
     assert!(
         problems.is_empty(),
@@ -145,6 +158,23 @@ fn missing_denials<'a>(source: &str, wanted: &'a [&'a str]) -> impl Iterator<Ite
         .iter()
         .copied()
         .filter(move |lint| !denied.iter().any(|d| d == lint))
+}
+
+/// Whether the item starting with the line `item` has `#[cfg_attr(not(test), deny(lint))]` among the
+/// attributes just above it.
+fn item_denies(source: &str, item: &str, lint: &str) -> bool {
+    let wanted = format!("#[cfg_attr(not(test), deny({lint}))]");
+    let lines: Vec<&str> = source.lines().map(str::trim).collect();
+    let Some(at) = lines.iter().position(|line| *line == item) else {
+        return false;
+    };
+    lines
+        .get(..at)
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .take_while(|line| line.starts_with('#'))
+        .any(|line| *line == wanted)
 }
 
 /// The inner attributes (`#![...]`) before the first item of `source`, whitespace removed.
@@ -286,6 +316,18 @@ fn an_attribute_in_a_comment_after_an_item_or_for_tests_only_does_not_count() {
     let arithmetic =
         "//! Docs.\n// Why.\n#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]\n";
     assert_eq!(missing_denials(arithmetic, &[ARITHMETIC_LINT]).count(), 0);
+}
+
+#[test]
+fn an_item_keeps_its_arithmetic_lint_only_directly_above_it() {
+    let item = "fn step(&mut self) {";
+    let lint = ARITHMETIC_LINT;
+    let attribute = "#[cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]";
+    let kept = format!("// Why.\n{attribute}\n#[inline]\nfn step(&mut self) {{\n");
+    assert!(item_denies(&kept, item, lint));
+    let lost = format!("{attribute}\nfn other() {{}}\nfn step(&mut self) {{\n");
+    assert!(!item_denies(&lost, item, lint));
+    assert!(!item_denies("fn renamed(&mut self) {\n", item, lint));
 }
 
 #[test]
