@@ -47,13 +47,14 @@
 //!
 //! ```text
 //! #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing,
-//!     clippy::panic, clippy::unreachable, clippy::todo, clippy::unimplemented))]
+//!     clippy::string_slice, clippy::panic, clippy::unreachable, clippy::todo, clippy::unimplemented))]
 //! ```
 //!
 //! - Instead of `buf[i]` or `&buf[a..b]`: `get`, `first`, `split_first`, `split_at_checked`,
 //!   iterators and pattern matching; instead of `unwrap()`: `let ... else` that returns the error
 //!   with its status or close code. A fixed-size array indexed by a constant (`len64[0]`) is checked
-//!   by the compiler, and the lint leaves it alone.
+//!   by the compiler, and the lint leaves it alone. `indexing_slicing` does not look at `&text[a..b]`
+//!   on a `str`, which panics when `a` or `b` falls inside a character: `string_slice` does.
 //! - Where an index is provably in range and the checked form would hide the lesson, the rule allows
 //!   a narrow `#[allow(clippy::indexing_slicing)]` on the smallest item, with a `//` comment above it
 //!   that says why it cannot panic. There is none today.

@@ -37,6 +37,7 @@ const PANIC_LINTS: &[&str] = &[
     "clippy::unwrap_used",
     "clippy::expect_used",
     "clippy::indexing_slicing",
+    "clippy::string_slice",
     "clippy::panic",
     "clippy::unreachable",
     "clippy::todo",
@@ -276,7 +277,7 @@ fn collect_rust_files(path: &Path, out: &mut Vec<PathBuf>) {
 const GOOD_ROOT: &str = "//! Docs.\n\
 //! More docs.\n\
 #![cfg_attr(\n    not(test),\n    deny(\n        clippy::unwrap_used,\n        clippy::expect_used,\n\
-        clippy::indexing_slicing,\n        clippy::panic,\n        clippy::unreachable,\n\
+        clippy::indexing_slicing,\n        clippy::string_slice,\n        clippy::panic,\n        clippy::unreachable,\n\
         clippy::todo,\n        clippy::unimplemented,\n    )\n)]\n\
 \n\
 pub mod frame;\n";
