@@ -47,7 +47,8 @@
 //!
 //! ```text
 //! #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing,
-//!     clippy::string_slice, clippy::panic, clippy::unreachable, clippy::todo, clippy::unimplemented))]
+//!     clippy::string_slice, clippy::panic, clippy::unreachable, clippy::todo, clippy::unimplemented,
+//!     clippy::cast_possible_truncation))]
 //! ```
 //!
 //! - Instead of `buf[i]` or `&buf[a..b]`: `get`, `first`, `split_first`, `split_at_checked`,
@@ -55,6 +56,9 @@
 //!   with its status or close code. A fixed-size array indexed by a constant (`len64[0]`) is checked
 //!   by the compiler, and the lint leaves it alone. `indexing_slicing` does not look at `&text[a..b]`
 //!   on a `str`, which panics when `a` or `b` falls inside a character: `string_slice` does.
+//! - A length from the wire is narrowed with `usize::try_from`, never with `as`: a 64-bit WebSocket
+//!   length cast to a 32-bit `usize` would be silently cut short, and the codec would then read the
+//!   rest of the payload as frames. `cast_possible_truncation` refuses such a cast.
 //! - Where an index is provably in range and the checked form would hide the lesson, the rule allows
 //!   a narrow `#[allow(clippy::indexing_slicing)]` on the smallest item, with a `//` comment above it
 //!   that says why it cannot panic. There is none today.

@@ -42,6 +42,9 @@ const PANIC_LINTS: &[&str] = &[
     "clippy::unreachable",
     "clippy::todo",
     "clippy::unimplemented",
+    // Not a panic, but its cousin: a 64-bit length from the wire cast with `as` to a 32-bit `usize`
+    // is silently cut short.
+    "clippy::cast_possible_truncation",
 ];
 
 /// Files where a number read from the wire becomes a size or an id, which deny unchecked arithmetic.
@@ -278,7 +281,7 @@ const GOOD_ROOT: &str = "//! Docs.\n\
 //! More docs.\n\
 #![cfg_attr(\n    not(test),\n    deny(\n        clippy::unwrap_used,\n        clippy::expect_used,\n\
         clippy::indexing_slicing,\n        clippy::string_slice,\n        clippy::panic,\n        clippy::unreachable,\n\
-        clippy::todo,\n        clippy::unimplemented,\n    )\n)]\n\
+        clippy::todo,\n        clippy::unimplemented,\n        clippy::cast_possible_truncation,\n    )\n)]\n\
 \n\
 pub mod frame;\n";
 

@@ -25,6 +25,7 @@
         clippy::unreachable,
         clippy::todo,
         clippy::unimplemented,
+        clippy::cast_possible_truncation,
     )
 )]
 
@@ -258,7 +259,7 @@ pub fn spawn_with(
 pub(crate) fn unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
 

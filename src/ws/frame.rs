@@ -200,13 +200,13 @@ pub fn encode_header(
     let fin_bit = if fin { FIN_BIT } else { 0 };
     out.push(fin_bit | opcode.bits());
     let mask_bit = if mask.is_some() { MASK_BIT } else { 0 };
-    match u16::try_from(payload_len) {
-        Ok(short @ 0..=125) => out.push(mask_bit | short as u8),
-        Ok(medium) => {
+    match (u8::try_from(payload_len), u16::try_from(payload_len)) {
+        (Ok(short @ 0..=125), _) => out.push(mask_bit | short),
+        (_, Ok(medium)) => {
             out.push(mask_bit | 126);
             out.extend_from_slice(&medium.to_be_bytes());
         }
-        Err(_) => {
+        _ => {
             out.push(mask_bit | 127);
             out.extend_from_slice(&(payload_len as u64).to_be_bytes());
         }

@@ -26,6 +26,7 @@
         clippy::unreachable,
         clippy::todo,
         clippy::unimplemented,
+        clippy::cast_possible_truncation,
     )
 )]
 
