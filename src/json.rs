@@ -25,6 +25,20 @@
 //!
 //! The hostile string `</script><!--` + U+2028 + `"\` becomes
 //! `\u003c/script\u003e\u003c!--\u2028\"\\`: no `<`, no raw line terminator, no unbalanced quote.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::cast_possible_truncation,
+    )
+)]
 
 /// Appends `s` to `out` as a JSON string literal, quotes included, escaped so the result is also safe
 /// inside an HTML `<script>` element and a JavaScript source file (see the module docs for the table).

@@ -38,6 +38,49 @@
 //! is where the WebSocket codec meets a socket, so [`ws`] itself stays sans-IO.
 //! `tests/layering.rs` reads the source and fails on an import that points the wrong way.
 //!
+//! ## No panic from the network
+//!
+//! One event loop serves every client, so a panic while handling one peer's bytes would drop them
+//! all: no byte from the wire may reach a panic. The code that reads the wire ([`http`], [`ws`],
+//! [`transport`], [`hub`], [`server`] and [`json`]) is written to be total, and Clippy holds it to
+//! that. Each of those module roots opens with
+//!
+//! ```text
+//! #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing,
+//!     clippy::string_slice, clippy::panic, clippy::unreachable, clippy::todo, clippy::unimplemented,
+//!     clippy::cast_possible_truncation))]
+//! ```
+//!
+//! - Instead of `buf[i]` or `&buf[a..b]`: `get`, `first`, `split_first`, `split_at_checked`,
+//!   iterators and pattern matching; instead of `unwrap()`: `let ... else` that returns the error
+//!   with its status or close code. A fixed-size array indexed by a constant (`len64[0]`) is checked
+//!   by the compiler, and the lint leaves it alone. `indexing_slicing` does not look at `&text[a..b]`
+//!   on a `str`, which panics when `a` or `b` falls inside a character: `string_slice` does.
+//! - A length from the wire is narrowed with `usize::try_from`, never with `as`: a 64-bit WebSocket
+//!   length cast to a 32-bit `usize` would be silently cut short, and the codec would then read the
+//!   rest of the payload as frames. `cast_possible_truncation` refuses such a cast.
+//! - Where an index is provably in range and the checked form would hide the lesson, the rule allows
+//!   a narrow `#[allow(clippy::indexing_slicing)]` on the smallest item, with a `//` comment above it
+//!   that says why it cannot panic. There is none today.
+//! - Tests are exempt (`not(test)`): an `unwrap` in a test is a test that fails loudly.
+//!
+//! Arithmetic is judged differently. `clippy::arithmetic_side_effects` flags every `pos += 1` and
+//! every `Instant + Duration`: over these modules that is some 120 places, nearly all sums of lengths
+//! of bytes already in memory (which cannot reach `usize::MAX`) or counters held by a limit checked
+//! beside them, and `checked_add` on each would bury the protocol under noise. What a peer does
+//! control is the numbers it writes: `Content-Length`, a chunk size, a WebSocket payload length,
+//! `?after=N` and `Last-Event-ID`. Those are parsed with `checked_mul` and `checked_add`, narrowed
+//! with `usize::try_from` and compared with `saturating_add` (an overflow would panic in a debug
+//! build and wrap in a release build: both wrong), and the files that turn them into sizes and ids
+//! (`http::framing`, [`http::percent`], [`ws::frame`], the hub's topic log, and the chunk-size line
+//! in [`http::chunked`]) deny `clippy::arithmetic_side_effects` outright.
+//!
+//! A few panicking calls have no lint, and are in range by construction next to them: `split_at_mut`
+//! in [`ws::frame::apply_mask`], `VecDeque::range` in the hub's replay, `Vec::drain` in
+//! [`server::output`]. `Instant + Duration` panics on overflow, but its durations come from
+//! [`Config`], not from the wire. `tests/panic_free.rs` fails when a module root loses a lint of
+//! its list, or when an exception has no comment saying why it cannot panic.
+//!
 //! ## Follow one request
 //!
 //! A reading order that follows a long poll from the socket to the answer:

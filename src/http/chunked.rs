@@ -208,7 +208,7 @@ impl ChunkedDecoder {
             ));
         };
         let mut pos = 0;
-        while pos < new.len() {
+        while let Some(&byte) = new.get(pos) {
             if let ChunkState::Data { remaining_bytes } = &mut self.state {
                 // Chunk data is copied in bulk: as much as has arrived, up to the chunk's end.
                 let available = new.get(pos..).unwrap_or_default();
@@ -223,7 +223,6 @@ impl ChunkedDecoder {
                 self.examined_bytes += take;
                 continue;
             }
-            let byte = new[pos];
             pos += 1;
             self.examined_bytes += 1;
             if self.step(byte, max_body_bytes)? {
@@ -305,8 +304,11 @@ impl ChunkedDecoder {
 
 impl SizeLine {
     /// Takes one byte of `chunk-size [ chunk-ext ] CRLF` (RFC 9112 §7.1).
+    // The chunk size is a number from the wire: arithmetic here is checked, never a wrap or a panic
+    // ("No panic from the network" in the crate docs).
+    #[cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
     fn step(&mut self, byte: u8) -> Result<SizeLineStep, HttpError> {
-        self.line_bytes += 1;
+        self.line_bytes = self.line_bytes.saturating_add(1);
         if self.part == SizeLinePart::Cr {
             // The line ends with CRLF; a CR followed by anything else would hide a line ending.
             return match byte {
@@ -333,7 +335,7 @@ impl SizeLine {
                     .checked_mul(16)
                     .and_then(|s| s.checked_add(u64::from(hex_value(digit).unwrap_or(0))))
                     .ok_or(HttpError::new(400, "chunk size overflows (RFC 9112 §7.1)"))?;
-                self.digit_count += 1;
+                self.digit_count = self.digit_count.saturating_add(1);
                 SizeLinePart::Digits
             }
             (SizeLinePart::Digits, _) if self.digit_count == 0 => return Err(not_hexadecimal()),

@@ -11,6 +11,9 @@
 //! Any ambiguity is refused rather than guessed. If two servers in a chain pick different answers for
 //! the same bytes (one trusts `Content-Length`, the other `Transfer-Encoding`), the bytes one of them
 //! takes for a body are a *second request* to the other: this is request smuggling (RFC 9112 §11.2).
+// `Content-Length` is a number from the wire: arithmetic here is checked or saturating, never
+// a wrap or a panic ("No panic from the network" in the crate docs).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 use crate::http::request::Header;
 use crate::http::HttpError;
@@ -69,7 +72,7 @@ pub(crate) fn body_framing(
 
 /// Checks the list of transfer codings: `chunked`, once, and nothing else.
 fn check_transfer_codings(headers: &[Header]) -> Result<(), HttpError> {
-    let mut chunked_count = 0;
+    let mut chunked_count = 0u32;
     for header in headers.iter().filter(|h| is_named(h, "transfer-encoding")) {
         // RFC 9110 §5.6.1: empty elements of a comma-separated list are ignored.
         for element in list_elements(&header.value) {
@@ -80,7 +83,7 @@ fn check_transfer_codings(headers: &[Header]) -> Result<(), HttpError> {
                 .unwrap_or_default()
                 .trim_ascii();
             if name.eq_ignore_ascii_case(b"chunked") {
-                chunked_count += 1;
+                chunked_count = chunked_count.saturating_add(1);
             } else {
                 // RFC 9112 §6.1: "A server that receives a request message with a transfer coding it
                 // does not understand SHOULD respond with 501 (Not Implemented)". chunked is the only
@@ -140,10 +143,8 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
         return None;
     }
     digits.iter().try_fold(0u64, |total, &digit| {
-        if !digit.is_ascii_digit() {
-            return None;
-        }
-        total.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+        let value = char::from(digit).to_digit(10)?;
+        total.checked_mul(10)?.checked_add(u64::from(value))
     })
 }
 

@@ -17,6 +17,20 @@
 //! 6. [`static_files`]: the pages under `static/`, embedded at build time;
 //! 7. [`error`]: every refusal carries the status that goes on the wire;
 //! 8. [`limits`]: every size the parser enforces, in one struct ([`HttpLimits`]) that this layer owns.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::cast_possible_truncation,
+    )
+)]
 
 pub mod chunked;
 pub mod decoder;

@@ -6,6 +6,9 @@
 //!
 //! Decoding happens only where a value is *used* (a query parameter, a file name), never on the raw
 //! request target: decoding early would turn `%2F` into a `/` that then looks like a path separator.
+// Hexadecimal digits from the wire become numbers here: arithmetic is checked, never a wrap or
+// a panic ("No panic from the network" in the crate docs).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 /// Decodes `%XX` escapes in `input`; with `plus_as_space`, `+` decodes to a space (query strings).
 ///
@@ -37,12 +40,8 @@ pub fn decode(input: &[u8], plus_as_space: bool) -> Option<Vec<u8>> {
 
 /// The value of one hexadecimal digit, either case.
 pub(crate) fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
-    }
+    let value = char::from(digit).to_digit(16)?;
+    u8::try_from(value).ok()
 }
 
 #[cfg(test)]

@@ -254,23 +254,24 @@ pub(crate) fn check_host(head: &Head) -> Result<(), HttpError> {
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2-3.2.3): a registered name or IPv4
 /// address, or an IP literal in brackets (`[::1]`), then optionally a colon and digits. Empty is allowed.
 fn is_host_and_port(value: &[u8]) -> bool {
-    let (host, after_host) = match value.strip_prefix(b"[") {
+    let (host, after_host): (&[u8], &[u8]) = match value.strip_prefix(b"[") {
         // IP-literal: hex digits, colons, dots, and a zone id's unreserved or percent-encoded bytes.
-        Some(literal) => match literal.iter().position(|&b| b == b']') {
-            Some(close) => {
-                let inside = &literal[..close];
-                let ok =
-                    !inside.is_empty() && inside.iter().all(|&b| b == b':' || is_reg_name_byte(b));
-                if !ok {
-                    return false;
-                }
-                (inside, &literal[close + 1..])
+        Some(literal) => {
+            let mut around_close = literal.splitn(2, |&b| b == b']');
+            let (Some(inside), Some(after_close)) = (around_close.next(), around_close.next())
+            else {
+                return false; // no closing bracket
+            };
+            let ok = !inside.is_empty() && inside.iter().all(|&b| b == b':' || is_reg_name_byte(b));
+            if !ok {
+                return false;
             }
-            None => return false,
-        },
+            (inside, after_close)
+        }
+        // A reg-name or IPv4 address runs up to the first colon; the port part keeps the colon.
         None => {
             let colon = value.iter().position(|&b| b == b':').unwrap_or(value.len());
-            (&value[..colon], &value[colon..])
+            value.split_at_checked(colon).unwrap_or((value, b""))
         }
     };
     let host_ok = value.starts_with(b"[") || host.iter().all(|&b| is_reg_name_byte(b));

@@ -198,7 +198,7 @@ pub fn http_date(unix_secs: u64) -> String {
         .copied()
         .unwrap_or("Sun");
     let month_name = MONTHS
-        .get(month.saturating_sub(1) as usize)
+        .get(usize::try_from(month.saturating_sub(1)).unwrap_or(0))
         .copied()
         .unwrap_or("Jan");
     format!(

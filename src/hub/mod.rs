@@ -77,6 +77,20 @@
 //! assert_eq!(hub.evict_idle(later), 1);
 //! assert_eq!(hub.publish("chat", "back".to_string(), later).unwrap().message.id, 1003);
 //! ```
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::cast_possible_truncation,
+    )
+)]
 
 mod limits;
 mod topic;

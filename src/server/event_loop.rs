@@ -198,7 +198,12 @@ impl Server {
         if self.sockets.len() <= token {
             self.sockets.resize_with(token + 1, || None);
         }
-        self.sockets[token] = Some(stream);
+        match self.sockets.get_mut(token) {
+            Some(slot) => *slot = Some(stream),
+            // Not reached: the table was just grown to hold `token`. Were it, the connection would be
+            // closed (the socket dropped here) rather than kept by the core without a socket.
+            None => self.core.close(token, now),
+        }
     }
 
     /// Lets the core read from the socket (`hung_up`: the event reported the peer's FIN).

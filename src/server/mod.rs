@@ -14,6 +14,20 @@
 //!
 //! Other threads talk to the loop through a [`ServerHandle`]: a command is queued on a channel and the
 //! loop is woken by a `mio::Waker` to run it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::cast_possible_truncation,
+    )
+)]
 
 pub mod channel_routes;
 pub mod config;
@@ -246,7 +260,7 @@ pub fn spawn_with(
 pub(crate) fn unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
 
@@ -260,11 +274,11 @@ pub(crate) fn log(peer: Option<SocketAddr>, message: std::fmt::Arguments<'_>) {
 
 /// Prints the head of an HTTP message (up to the blank line) for `--trace`, with its direction.
 pub(crate) fn trace_head(peer: SocketAddr, direction: &str, bytes: &[u8]) {
-    let end = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(bytes.len());
-    let head = String::from_utf8_lossy(&bytes[..end]);
+    let head_bytes = match bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(end) => bytes.get(..end).unwrap_or(bytes),
+        None => bytes,
+    };
+    let head = String::from_utf8_lossy(head_bytes);
     let mut text = String::new();
     for line in head.split("\r\n").filter(|line| !line.is_empty()) {
         text.push_str(&format!("{direction} {line}\n"));

@@ -26,9 +26,15 @@ impl<T> Slab<T> {
     /// Stores `value` and returns its index.
     pub fn insert(&mut self, value: T) -> usize {
         self.len += 1;
-        match self.free.pop() {
-            Some(index) => {
-                self.slots[index] = Some(value);
+        // A freed index always names a slot of `slots` (the `Vec` never shrinks); were it ever out of
+        // range, the value would still be stored, in a new slot.
+        let freed_slot = self
+            .free
+            .pop()
+            .and_then(|index| Some((index, self.slots.get_mut(index)?)));
+        match freed_slot {
+            Some((index, slot)) => {
+                *slot = Some(value);
                 index
             }
             None => {
@@ -90,8 +96,10 @@ impl<T> Slab<T> {
 
     /// Every stored index, in order.
     pub fn indices(&self) -> Vec<usize> {
-        (0..self.slots.len())
-            .filter(|&i| self.slots[i].is_some())
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| slot.as_ref().map(|_| index))
             .collect()
     }
 }

@@ -34,6 +34,20 @@
 //! All of this is formatting and decisions only: the functions here return a [`crate::http::Response`],
 //! a value, or append bytes to a buffer. The server core decides when to call them: it pulls messages
 //! from the topic log after a subscriber's cursor while the subscriber's output has room.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::cast_possible_truncation,
+    )
+)]
 
 pub mod iframe;
 pub mod json;

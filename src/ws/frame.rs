@@ -31,6 +31,9 @@
 //! "need more bytes" (`Ok(None)`) apart from a header that breaks a rule (`Err`). It checks every rule a
 //! header alone can break; the rules that depend on the connection (who must mask, which frame may follow
 //! which, how big a message may grow) belong to [`crate::ws::protocol`].
+// A frame header carries a 64-bit length from the wire: arithmetic here is checked, never a
+// wrap or a panic ("No panic from the network" in the crate docs).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 use crate::ws::error::WsError;
 
@@ -110,16 +113,18 @@ const OPCODE_BITS: u8 = 0x0F;
 const MASK_BIT: u8 = 0x80;
 const LEN7_BITS: u8 = 0x7F;
 
-/// Reads `N` bytes at `at`, or `None` if the buffer is too short so far.
-fn bytes_at<const N: usize>(buf: &[u8], at: usize) -> Option<[u8; N]> {
-    buf.get(at..at.checked_add(N)?)?.try_into().ok()
+/// Reads `N` bytes at `at` and says where they end, or `None` if the buffer is too short so far.
+fn bytes_at<const N: usize>(buf: &[u8], at: usize) -> Option<([u8; N], usize)> {
+    let end = at.checked_add(N)?;
+    let bytes = buf.get(at..end)?.try_into().ok()?;
+    Some((bytes, end))
 }
 
 /// Decodes the header at the start of `buf`. Returns `Ok(None)` while the buffer holds only part of it,
 /// `Ok(Some((header, header_len)))` once it is whole (the payload starts at `header_len`), and `Err` with
 /// close code 1002 for a header that breaks §5.2 or §5.5.
 pub fn decode_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, WsError> {
-    let Some([first, second]) = bytes_at::<2>(buf, 0) else {
+    let Some(([first, second], _)) = bytes_at::<2>(buf, 0) else {
         return Ok(None);
     };
     // RFC 6455 §5.2: "RSV1, RSV2, RSV3: MUST be 0 unless an extension is negotiated that defines
@@ -146,32 +151,31 @@ pub fn decode_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, WsError
             return Err(WsError::protocol("control frame payload over 125 bytes"));
         }
     }
-    let (payload_len, mut header_len) = match len7 {
+    let (payload_len, length_end) = match len7 {
         126 => match bytes_at::<2>(buf, 2) {
-            Some(len16) => (u64::from(u16::from_be_bytes(len16)), 4),
+            Some((len16, end)) => (u64::from(u16::from_be_bytes(len16)), end),
             None => return Ok(None),
         },
         127 => match bytes_at::<8>(buf, 2) {
             // RFC 6455 §5.2: "the most significant bit MUST be 0". A receiver need not insist on the
             // shortest length encoding, so a small length in 8 bytes is accepted.
-            Some(len64) if len64[0] & 0x80 != 0 => {
+            Some((len64, _)) if len64[0] & 0x80 != 0 => {
                 return Err(WsError::protocol(
                     "64-bit payload length with the most significant bit set",
                 ))
             }
-            Some(len64) => (u64::from_be_bytes(len64), 10),
+            Some((len64, end)) => (u64::from_be_bytes(len64), end),
             None => return Ok(None),
         },
         short => (u64::from(short), 2),
     };
-    let mask = if second & MASK_BIT != 0 {
-        let Some(key) = bytes_at::<4>(buf, header_len) else {
-            return Ok(None);
-        };
-        header_len += 4;
-        Some(key)
+    let (mask, header_len) = if second & MASK_BIT != 0 {
+        match bytes_at::<4>(buf, length_end) {
+            Some((key, end)) => (Some(key), end),
+            None => return Ok(None),
+        }
     } else {
-        None
+        (None, length_end)
     };
     Ok(Some((
         FrameHeader {
@@ -196,13 +200,13 @@ pub fn encode_header(
     let fin_bit = if fin { FIN_BIT } else { 0 };
     out.push(fin_bit | opcode.bits());
     let mask_bit = if mask.is_some() { MASK_BIT } else { 0 };
-    match u16::try_from(payload_len) {
-        Ok(short @ 0..=125) => out.push(mask_bit | short as u8),
-        Ok(medium) => {
+    match (u8::try_from(payload_len), u16::try_from(payload_len)) {
+        (Ok(short @ 0..=125), _) => out.push(mask_bit | short),
+        (_, Ok(medium)) => {
             out.push(mask_bit | 126);
             out.extend_from_slice(&medium.to_be_bytes());
         }
-        Err(_) => {
+        _ => {
             out.push(mask_bit | 127);
             out.extend_from_slice(&(payload_len as u64).to_be_bytes());
         }
@@ -220,7 +224,7 @@ pub fn encode_frame(
     mask: Option<[u8; 4]>,
     out: &mut Vec<u8>,
 ) {
-    out.reserve(MAX_HEADER_BYTES + payload.len());
+    out.reserve(MAX_HEADER_BYTES.saturating_add(payload.len()));
     encode_header(fin, opcode, payload.len(), mask, out);
     let payload_start = out.len();
     out.extend_from_slice(payload);

@@ -15,6 +15,20 @@
 //! Dependencies inside the layer go one way: [`protocol`] uses [`frame`], [`utf8`], [`close`],
 //! [`mask_key`] and [`error`]; [`frame`] uses only [`error`]; nothing here imports from the layers above
 //! (`server`, `transport`, `hub`), which `tests/layering.rs` checks.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::cast_possible_truncation,
+    )
+)]
 
 pub mod close;
 pub mod config;
