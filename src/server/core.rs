@@ -241,7 +241,10 @@ impl Core {
             if !slot.conn.wants_input(&self.room) || taken >= MAX_READ_BYTES_PER_TURN {
                 break Transfer::Stopped;
             }
-            let limit = slot.conn.max_input_bytes(&self.room) - slot.conn.input.len();
+            let limit = slot
+                .conn
+                .max_input_bytes(&self.room)
+                .saturating_sub(slot.conn.input.len());
             let room = slot.conn.input.room(limit, &mut self.spare_input);
             let want = room.len();
             match read(room) {
