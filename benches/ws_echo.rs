@@ -37,8 +37,8 @@
 //! the better peer. A connection that fails stops; the others go on.
 //!
 //! `cargo bench --bench ws_echo` runs the rows and then the pipeline scenario (about 2.5 minutes);
-//! `cargo bench --bench ws_echo -- pipeline` runs the pipeline scenario alone (about 75 seconds), and
-//! `cargo bench --bench ws_echo -- rows` the rows alone.
+//! `cargo bench --bench ws_echo -- pipeline` runs the pipeline scenario alone (about 75 seconds),
+//! `cargo bench --bench ws_echo -- rows` the rows alone, and `-- memory` rows (d) and (d′) alone.
 
 // Each bench uses the part of the shared module it needs: this one not the `pushlab` binary child.
 #[allow(dead_code)]
@@ -157,14 +157,16 @@ fn run() -> io::Result<()> {
     // `cargo bench` adds `--bench` to the arguments; the words that choose a part are ours.
     let words: Vec<String> = std::env::args().skip(1).collect();
     let chosen = |word: &str| words.iter().any(|w| w == word);
-    let (rows, pipeline) = match (chosen("rows"), chosen("pipeline")) {
-        (false, false) => (true, true),
+    let (rows, memory, pipeline) = match (chosen("rows"), chosen("memory"), chosen("pipeline")) {
+        (false, false, false) => (true, false, true),
         chosen => chosen,
     };
     if rows {
         let mut rows = throughput_rows(server_core)?;
         rows.extend(memory_rows(server_core)?);
         print_table(&rows);
+    } else if memory {
+        print_table(&memory_rows(server_core)?);
     }
     if pipeline {
         pipeline_scenario(server_core)?;
