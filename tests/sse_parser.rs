@@ -243,8 +243,8 @@ const VECTORS: &[Vector] = &[
     },
     Vector {
         name: "pushlab's own framing: retry, message, reset, heartbeat",
-        input: b"retry: 2000\n\nid: 41\ndata: line 1\ndata: line 2\n\n: heartbeat\n\nevent: reset\ndata: {\"reset\":true,\"last\":50}\nid: 50\n\n",
-        events: &[("message", "line 1\nline 2", "41"), ("reset", "{\"reset\":true,\"last\":50}", "50")],
+        input: b"retry: 2000\n\nid: 41\ndata: line 1\ndata: line 2\n\nevent: heartbeat\ndata:\n\nevent: reset\ndata: {\"reset\":true,\"last\":50}\nid: 50\n\n",
+        events: &[("message", "line 1\nline 2", "41"), ("heartbeat", "", "41"), ("reset", "{\"reset\":true,\"last\":50}", "50")],
         last_event_id: "50",
         retry_ms: Some(2000),
     },

@@ -204,7 +204,8 @@ fn is_valid_key(key: &str) -> bool {
 }
 
 /// Whether a browser on `origin` may connect: its own page (`http(s)://` + `Host`) or a configured origin.
-fn origin_allowed(origin: &str, host: &str, allowed_origins: &[String]) -> bool {
+/// The iframe door asks the same question of its `?origin=` target ([`crate::transport::iframe`]).
+pub fn origin_allowed(origin: &str, host: &str, allowed_origins: &[String]) -> bool {
     let same_origin = ["http://", "https://"].iter().any(|scheme| {
         origin
             .get(..scheme.len())
