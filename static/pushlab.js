@@ -527,6 +527,7 @@
         if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
         link.opened(); // headers arrived: the server has subscribed us
         reader = response.body.getReader();
+        // ANCHOR: stream_progress
         function pump() {
           return reader.read().then(function (step) {
             if (step.done) {
@@ -546,6 +547,7 @@
             return pump();
           });
         }
+        // ANCHOR_END: stream_progress
         return pump();
       }).catch(function (error) {
         link.failed("stream: " + error.message);
@@ -702,11 +704,13 @@
       link.alive();
       link.deliver(resetFromSse(event.data));
     });
+    // ANCHOR: sse_heartbeat
     // The server's heartbeat is a named event ("event: heartbeat", empty data), not a comment, exactly so
     // that this page sees it: a quiet stream that still beats is alive, and the watchdog leaves it be.
     source.addEventListener("heartbeat", function () {
       link.alive();
     });
+    // ANCHOR_END: sse_heartbeat
     // ANCHOR: sse_onerror
     source.onerror = function () {
       if (openNow && source.readyState === EventSource.CONNECTING) {
