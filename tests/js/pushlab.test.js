@@ -449,13 +449,16 @@ test("the SSE watchdog leaves a quiet stream with heartbeats alone and reopens a
   ch.close();
 });
 
-test("the iframe asks the server to post to this page's origin and takes messages only from its own frame and the server's origin", async (t) => {
-  reset();
+/**
+ * A fake page for the iframe transport: `document` that records the frames it creates, and the window's
+ * add/removeEventListener recording listeners by name. Removed when test `t` ends.
+ */
+function fakeDocument(t) {
   const frames = [];
   const listeners = {};
   globalThis.document = {
-    createElement(tag) {
-      const frame = { tag, style: {}, setAttribute() {}, contentWindow: { location: { href: "about:blank" } } };
+    createElement() {
+      const frame = { style: {}, setAttribute() {}, contentWindow: { location: { href: "about:blank" } } };
       frames.push(frame);
       return frame;
     },
@@ -463,31 +466,68 @@ test("the iframe asks the server to post to this page's origin and takes message
   };
   globalThis.addEventListener = (name, fn) => { listeners[name] = fn; };
   globalThis.removeEventListener = (name, fn) => { if (listeners[name] === fn) delete listeners[name]; };
-  try {
-    const { ch, events } = recorded("t", { transport: "iframe" });
-    t.after(() => ch.close());
-    await tick();
-    answer(fetches[0], { messages: [], last: 5 }); // the catch-up poll
-    await until("the frame", () => frames.length === 1);
-    assert.equal(frames[0].src, "/iframe/t?after=5&origin=" + encodeURIComponent("http://127.0.0.1:8080"));
-    const post = (source, origin, data) => listeners.message({ source, origin, data });
-    const server = "http://127.0.0.1:8080";
-    post(frames[0].contentWindow, server, { id: 6, data: "ours" });
-    post(frames[0].contentWindow, "http://evil.example", { id: 7, data: "another origin" });
-    post({ location: {} }, server, { id: 8, data: "another window" });
-    post(frames[0].contentWindow, "null", { id: 9, data: "a sandboxed frame" });
-    post(frames[0].contentWindow, server, { heartbeat: true });
-    post(frames[0].contentWindow, server, { id: 10, data: "ours again" });
-    assert.deepEqual(events.filter((e) => e[0] === "message").map((e) => [e[1].id, e[1].data]),
-      [[6, "ours"], [10, "ours again"]]);
-    ch.close();
-    assert.equal(listeners.message, undefined, "close() removes the listener");
-    assert.equal(frames[0].parentNode, null, "and the frame");
-  } finally {
+  t.after(() => {
     delete globalThis.document;
     delete globalThis.addEventListener;
     delete globalThis.removeEventListener;
-  }
+  });
+  return { frames, listeners };
+}
+
+test("the iframe asks the server to post to this page's origin and takes messages only from its own frame and the server's origin", async (t) => {
+  reset();
+  const { frames, listeners } = fakeDocument(t);
+  const { ch, events } = recorded("t", { transport: "iframe" });
+  t.after(() => ch.close());
+  await tick();
+  answer(fetches[0], { messages: [], last: 5 }); // the catch-up poll
+  await until("the frame", () => frames.length === 1);
+  assert.equal(frames[0].src, "/iframe/t?after=5&origin=" + encodeURIComponent("http://127.0.0.1:8080"));
+  const post = (source, origin, data) => listeners.message({ source, origin, data });
+  const server = "http://127.0.0.1:8080";
+  post(frames[0].contentWindow, server, { id: 6, data: "ours" });
+  post(frames[0].contentWindow, "http://evil.example", { id: 7, data: "another origin" });
+  post({ location: {} }, server, { id: 8, data: "another window" });
+  post(frames[0].contentWindow, "null", { id: 9, data: "a sandboxed frame" });
+  post(frames[0].contentWindow, server, { heartbeat: true });
+  post(frames[0].contentWindow, server, { id: 10, data: "ours again" });
+  assert.deepEqual(events.filter((e) => e[0] === "message").map((e) => [e[1].id, e[1].data]),
+    [[6, "ours"], [10, "ours again"]]);
+  ch.close();
+  assert.equal(listeners.message, undefined, "close() removes the listener");
+  assert.equal(frames[0].parentNode, null, "and the frame");
+});
+
+test("an iframe whose page ends without a message backs off; one that ends after a message is reloaded at once", async (t) => {
+  reset();
+  const { frames, listeners } = fakeDocument(t);
+  const { ch, events } = recorded("t", { transport: "iframe", backoffBaseMs: 20 });
+  t.after(() => ch.close());
+  const server = "http://127.0.0.1:8080";
+  /** The frame's page ended (the load event), after the given objects were posted. */
+  const endFrame = (frame, posted) => {
+    for (const data of posted) listeners.message({ source: frame.contentWindow, origin: server, data });
+    frame.contentWindow.location.href = "http://127.0.0.1:8080/iframe/t";
+    frame.onload();
+  };
+  await tick();
+  answer(fetches[0], { messages: [], last: 5 });
+  await until("the first frame", () => frames.length === 1);
+  endFrame(frames[0], [{ heartbeat: true }]); // cut after the prelude and a heartbeat
+  await tick();
+  assert.equal(frames.length, 1, "not reloaded at once");
+  const close = events.find((e) => e[0] === "close")[1];
+  assert.match(close.reason, /ended before delivering a message/);
+  assert.ok(close.delayMs >= 10 && close.delayMs <= 20, String(close.delayMs));
+  // The retry catches up with a short poll, then loads a frame that delivers a message and ends.
+  await until("the catch-up poll", () => fetches.length === 2);
+  answer(fetches[1], { messages: [], last: 5 });
+  await until("the second frame", () => frames.length === 2);
+  endFrame(frames[1], [{ id: 6, data: "x" }]);
+  await tick();
+  assert.equal(frames.length, 3, "the planned renewal reloads at once");
+  assert.equal(frames[2].src, "/iframe/t?after=6&origin=" + encodeURIComponent(server));
+  assert.equal(events.filter((e) => e[0] === "close").length, 1);
 });
 
 // ------------------------------------------------------------------------------------------------
