@@ -10,15 +10,18 @@
 //! by chunk: the padded prelude, then one script per message, including a message that tries to close
 //! the script and open one of its own. The server is configured to end a response after 1.5 KiB, so
 //! the response ends in the middle; the example reconnects with `after` the way the page reloads its
-//! frame, this time with the crate's `IframeClient`.
+//! frame, this time with the crate's `IframeClient` and in the other mode, `?origin=O`, where each
+//! script is `parent.postMessage(OBJ, "O")` (what `pushlab.js` uses). Last, it asks for a foreign
+//! origin and gets a 403.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use pushlab::client::http;
 use pushlab::client::http::{decode_chunk, ChunkStatus};
-use pushlab::client::iframe::{IframeClient, ScriptExtractor};
+use pushlab::client::iframe::{Handoff, IframeClient, ScriptExtractor};
 use pushlab::client::{json, PushEvent};
 use pushlab::Config;
 
@@ -110,8 +113,15 @@ fn main() -> io::Result<()> {
 
     // ANCHOR: reconnect
     // The page would now reload its frame with after = the last id it saw. Nothing is lost in between.
-    let mut client =
-        IframeClient::connect(server.addr, "news", last, "onNews", Duration::from_secs(5))?;
+    // This time in the postMessage mode, with the page's origin (here: the server's own) as target.
+    let own_origin = Handoff::PostMessage(format!("http://{}", server.addr));
+    let mut client = IframeClient::connect_with(
+        server.addr,
+        "news",
+        last,
+        &own_origin,
+        Duration::from_secs(5),
+    )?;
     while received.len() < MESSAGES.len() {
         match client.next_event()? {
             Some(PushEvent::Message(message)) => {
@@ -123,6 +133,21 @@ fn main() -> io::Result<()> {
         }
     }
     // ANCHOR_END: reconnect
+
+    // ANCHOR: foreign
+    // A target origin the server does not know: it refuses to write it into a script.
+    let foreign = pushlab::client::door_path(
+        "iframe",
+        "news",
+        None,
+        &[("origin", "https://evil.example")],
+    );
+    let refused = http::get(server.addr, &foreign)?;
+    println!(
+        "\nGET {foreign}\n  => {}",
+        String::from_utf8_lossy(&refused.body).trim()
+    );
+    // ANCHOR_END: foreign
 
     let sent = publisher
         .join()
@@ -138,7 +163,10 @@ fn main() -> io::Result<()> {
         received.len(),
         MESSAGES.len()
     );
-    println!("HTTP requests made:  2 (the first response ended at the size limit)");
+    println!(
+        "HTTP requests made:  2 (the first response ended at the size limit), and 1 refused ({})",
+        refused.status
+    );
     println!(
         "prelude:             {} bytes before the first script",
         extractor.prelude_bytes()

@@ -43,16 +43,22 @@
  *
  * 4. Reconnect with exponential backoff and jitter: 250 ms doubling up to 10 s, a random half of the delay
  *    added so that a thousand pages dropped at once by a restarting server do not come back in the same
- *    millisecond. A successful open resets the backoff. Held streams (sse, stream, iframe) have a watchdog:
- *    nothing at all for 2 x the server's heartbeat interval (2 x 15 s) means the connection is dead even
- *    if TCP has not noticed, so the channel reconnects.
- *    Two honest limits of the watchdog:
- *    - SSE heartbeats are comment lines (": ping"), and EventSource never shows comments to JavaScript.
- *      So for SSE only messages reset the watchdog, and a topic quiet for 30 s gets its stream reopened
- *      (one cheap request, resuming by id, nothing lost). That is the price of noticing a dead stream.
- *    - WebSocket has no watchdog here. The server pings every 30 s and the browser answers by itself,
- *      invisibly to JavaScript; a dead peer is found by the server, and the browser learns of a dead link
- *      when TCP reports it. An application-level ping would need a message type the protocol lacks.
+ *    millisecond. Progress resets the backoff: for most transports a successful open, but for the XHR
+ *    stream and the iframe only a delivered message (an object with an id). Their "open" proves little:
+ *    a proxy may pass the response head and the 1-2 KiB prelude and then cut every response, and if
+ *    each such open counted, the channel would reopen at once, in a tight loop. So a stream that ends
+ *    (or breaks) without having delivered a message is a failure like a failed open, and the delays
+ *    grow; a stream that ends after a message is the server's planned renewal, reopened at once.
+ *    Held streams (sse, stream, iframe) have a watchdog: nothing at all for 2 x the server's heartbeat
+ *    interval (2 x 15 s) means the connection is dead even if TCP has not noticed, so the channel
+ *    reconnects. Every transport's heartbeat reaches this page: a JSON line {"heartbeat":true} on the
+ *    XHR stream, the same object posted by the iframe, and on SSE a named event ("event: heartbeat",
+ *    empty data) that the page listens for. (Many SSE servers send a comment line as heartbeat; EventSource
+ *    never shows comments to JavaScript, so a page could not tell a quiet stream from a dead one.)
+ *    One honest limit: WebSocket has no watchdog here. The server pings every 30 s and the browser
+ *    answers by itself, invisibly to JavaScript; a dead peer is found by the server, and the browser
+ *    learns of a dead link when TCP reports it. An application-level ping would need a message type the
+ *    protocol lacks.
  *
  * Channel API
  *   ch.onopen(ev)               ev = {transport, reconnect}: subscribed; fires again after each reconnect
@@ -121,6 +127,10 @@
 
   // Held streams get a dead-connection watchdog (see the top comment for why not WebSocket).
   var WATCHED = { sse: true, stream: true, iframe: true };
+
+  // Streams whose open proves little (a proxy may cut every response after its prelude): for these only
+  // a delivered message resets the reconnect backoff. See idea 4 in the top comment.
+  var PROGRESS_IS_A_MESSAGE = { stream: true, iframe: true };
 
   // ---------------------------------------------------------------------------------------------
   // Pure helpers (no DOM, no network), unit-tested in Node by tests/js/pushlab.test.js.
@@ -195,6 +205,25 @@
     return JSON.parse(text);
   }
 
+  /** True for a message: an object with a numeric id (not padding, a heartbeat or a reset). */
+  function isMessage(obj) {
+    return !!obj && typeof obj === "object" && typeof obj.id === "number" && isFinite(obj.id);
+  }
+
+  /** The origin of the server the channel talks to: `base`'s, or the page's own when `base` is "". */
+  function serverOrigin(base, pageHref) {
+    return new URL(base || "/", pageHref).origin;
+  }
+
+  /**
+   * Whether a `message` event comes from our own forever frame: posted by that frame's window, from
+   * the server's origin. Any window can post to any other (another frame, a pop-up, an extension), so
+   * both are checked; the server's target origin protects the other direction.
+   */
+  function isFromFrame(event, frameWindow, expectedOrigin) {
+    return !!frameWindow && event.source === frameWindow && event.origin === expectedOrigin;
+  }
+
   /** Builds `base/route/topic?k=v...`, leaving out parameters whose value is null. */
   function buildUrl(base, route, topic, params) {
     var query = [];
@@ -227,8 +256,8 @@
     return { reset: true, last: typeof last === "number" ? last : null };
   }
 
-  // Every JSONP or iframe callback gets its own global name, so a late answer to an old request can
-  // never be mistaken for the current one.
+  // Every JSONP callback gets its own global name, so a late answer to an old request can never be
+  // mistaken for the current one.
   var callbackSeq = 0;
 
   // ---------------------------------------------------------------------------------------------
@@ -362,7 +391,7 @@
     });
   };
 
-  /** A fresh global function name for a JSONP or iframe callback. */
+  /** A fresh global function name for a JSONP callback. */
   Link.prototype.callback = function (fn) {
     var self = this;
     var name = "__pushlab_cb_" + ++callbackSeq;
@@ -484,37 +513,41 @@
   /**
    * XHR streaming, done with fetch(): one response that never ends on its own, read chunk by chunk as
    * it arrives, one JSON object per line (NDJSON). The server ends it after a size limit so that no
-   * response grows without bound; then we open the next one at once, after the last id.
+   * response grows without bound; then we open the next one at once, after the last id. A response
+   * that ends or breaks before it delivered a single message is a failure instead (the channel backs
+   * off): the padding and heartbeats alone are exactly what a proxy that cuts every response lets by.
    */
   TRANSPORTS.stream = function (link) {
     var reader = null;
     function open() {
       var lines = new LineSplitter();
       var decoder = new TextDecoder();
-      var receivedBytes = 0;
+      var messages = 0; // in this response: the proof that the road to the server works
       link.fetch(link.url("stream"), {}, 0).then(function (response) {
         if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
         link.opened(); // headers arrived: the server has subscribed us
         reader = response.body.getReader();
+        // ANCHOR: stream_progress
         function pump() {
           return reader.read().then(function (step) {
             if (step.done) {
               response.forget();
-              // An end after some data is the planned renewal; an end with nothing is a failure.
-              if (receivedBytes > 0) open();
-              else link.failed("stream ended without any data");
+              // The planned renewal ends after messages; an end before any is a failure.
+              if (messages > 0) open();
+              else link.failed("stream ended before delivering a message");
               return undefined;
             }
-            receivedBytes += step.value.length;
             link.bytes(step.value.length);
-            link.alive(); // padding and heartbeat lines count as life too
+            link.alive(); // padding and heartbeat lines count as life (not as progress)
             lines.push(decoder.decode(step.value, { stream: true })).forEach(function (line) {
               var obj = parseStreamLine(line);
+              if (isMessage(obj)) messages += 1;
               if (obj) link.deliver(obj);
             });
             return pump();
           });
         }
+        // ANCHOR_END: stream_progress
         return pump();
       }).catch(function (error) {
         link.failed("stream: " + error.message);
@@ -528,33 +561,47 @@
 
   /**
    * The iframe "forever frame": a hidden iframe loads a never-ending HTML page; the server writes one
-   * <script> per message that calls a function of ours in this (the parent) page. The iframe's load
-   * event means the response ended (the server's size limit): we load a fresh one after the last id.
+   * <script> per message that posts it to this (the parent) page:
+   * `parent.postMessage({"id":..,"data":..}, "<this page's origin>")`. We ask for that target origin
+   * with `?origin=`, and the server writes it only if it is its own origin or one it allows (403
+   * otherwise), never "*". The browser then delivers each message only to a parent on that origin,
+   * and our listener takes an event only from our own frame's window and the server's origin.
+   * (The server's older mode, `?callback=F` calling `parent.F(...)`, works only when the page and the
+   * server share an origin; postMessage works across origins too.)
+   * The iframe's load event means the response ended (the server's size limit): we load a fresh one
+   * after the last id, at once if it delivered a message, else after a backoff delay (as the stream).
    */
   TRANSPORTS.iframe = function (link) {
     var frame = null;
+    var expectedOrigin = serverOrigin(link.options.base, global.location.href);
+    var messages = 0; // in the current frame
+    function onMessage(event) {
+      if (!link.live || !frame || !isFromFrame(event, frame.contentWindow, expectedOrigin)) return;
+      var obj = event.data;
+      if (typeof obj === "string") {
+        try {
+          obj = JSON.parse(obj);
+        } catch (error) {
+          link.failed("iframe: a script handed over something that is not JSON");
+          return;
+        }
+      }
+      if (isMessage(obj)) messages += 1;
+      link.bytes(JSON.stringify(obj).length);
+      link.alive();
+      link.deliver(obj);
+    }
     function remove() {
       if (frame && frame.parentNode) frame.parentNode.removeChild(frame);
       frame = null;
     }
+    function stop() {
+      global.removeEventListener("message", onMessage);
+      remove();
+    }
     function open() {
       if (!link.live) return;
-      var received = 0;
-      var name = link.callback(function (obj) {
-        var message = obj;
-        if (typeof obj === "string") {
-          try {
-            message = JSON.parse(obj);
-          } catch (error) {
-            link.failed("iframe: a script handed over something that is not JSON");
-            return;
-          }
-        }
-        received += 1;
-        link.bytes(JSON.stringify(message).length);
-        link.alive();
-        link.deliver(message);
-      });
+      messages = 0;
       frame = document.createElement("iframe");
       frame.setAttribute("aria-hidden", "true");
       frame.tabIndex = -1;
@@ -568,17 +615,17 @@
           href = "(other origin)";
         }
         if (href === "about:blank") return;
-        link.releaseCallback(name);
         remove();
-        if (received > 0) open();
-        else link.failed("iframe ended without any data");
+        if (messages > 0) open();
+        else link.failed("iframe ended before delivering a message");
       };
-      frame.src = link.url("iframe", { callback: name });
+      frame.src = link.url("iframe", { origin: global.location.origin });
       link.request();
       (document.body || document.documentElement).appendChild(frame);
     }
+    global.addEventListener("message", onMessage);
     catchUp(link, open);
-    return remove;
+    return stop;
   };
 
   /**
@@ -657,6 +704,13 @@
       link.alive();
       link.deliver(resetFromSse(event.data));
     });
+    // ANCHOR: sse_heartbeat
+    // The server's heartbeat is a named event ("event: heartbeat", empty data), not a comment, exactly so
+    // that this page sees it: a quiet stream that still beats is alive, and the watchdog leaves it be.
+    source.addEventListener("heartbeat", function () {
+      link.alive();
+    });
+    // ANCHOR_END: sse_heartbeat
     // ANCHOR: sse_onerror
     source.onerror = function () {
       if (openNow && source.readyState === EventSource.CONNECTING) {
@@ -795,7 +849,9 @@
     var reconnect = this._everOpened;
     this._everOpened = true;
     this._settled = true; // auto mode sticks to the first transport that opened
-    this._attempt = 0; // a successful open resets the backoff
+    // A successful open resets the backoff, except for streams whose open proves little: for those
+    // only a message does (in _deliver).
+    if (!PROGRESS_IS_A_MESSAGE[this.transport]) this._attempt = 0;
     this.state = "open";
     this._emit("open", { transport: this.transport, reconnect: reconnect });
   };
@@ -841,6 +897,7 @@
       this._reset(obj.last);
       return;
     }
+    if (isMessage(obj)) this._attempt = 0; // a message is progress: the backoff starts over
     if (!this._cursor.accept(obj.id)) return; // no id (heartbeat) or a duplicate
     this.stats.messages += 1;
     this._emit("message", { id: obj.id, data: obj.data, transport: this.transport });
@@ -1268,6 +1325,9 @@
       buildUrl: buildUrl,
       toWebSocketUrl: toWebSocketUrl,
       resetFromSse: resetFromSse,
+      isMessage: isMessage,
+      serverOrigin: serverOrigin,
+      isFromFrame: isFromFrame,
     },
   };
 });

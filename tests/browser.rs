@@ -10,7 +10,11 @@
 //! - a message sent upstream by the page (`ch.send`) is published to the topic;
 //! - auto mode picks WebSocket, and falls back to SSE when the server refuses the upgrade;
 //! - after the server drops every connection, each transport reconnects and receives the messages
-//!   published while it was away, each exactly once.
+//!   published while it was away, each exactly once;
+//! - behind a proxy that cuts every XHR stream response just past its prelude, the page backs off
+//!   (a handful of requests in a window, not hundreds);
+//! - on a quiet SSE topic with a short heartbeat interval, the page's watchdog sees the heartbeats and
+//!   never reopens the EventSource.
 //!
 //! Chromium is looked for at `/usr/bin/chromium`, then on `PATH`. Without it the tests print a line and
 //! pass, except when the `CI` environment variable is set: CI must run them, so there they fail.
@@ -19,13 +23,16 @@
 #[path = "browser/support.rs"]
 mod support;
 
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Mutex;
+use std::thread;
 use std::time::Duration;
 
 use support::{
-    chromium_or_skip, topic_data, transport_changes, unique_run_id, Browser, Fields, Json, Reports,
+    chromium_or_skip, topic_data, transport_changes, unique_run_id, Browser, CuttingProxy, Fields,
+    Json, Reports,
 };
 
 use pushlab::server::{spawn, RunningServer};
@@ -152,6 +159,70 @@ fn iframe_resumes_after_the_server_drops_connections() {
     dropped_connections("iframe", config, Some(heartbeat));
 }
 
+#[test]
+fn xhr_stream_backs_off_when_a_proxy_cuts_every_response_after_its_prelude() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let server = start_server(test_config());
+    let cut_after = stream_head_and_prelude_bytes(server.addr);
+    let proxy = CuttingProxy::start(server.addr, "GET /stream/", Some(cut_after));
+    let _one_at_a_time = BROWSER_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (reports, _browser, _topic) = quiet_page(&chromium, &server, proxy.addr, "stream", None);
+    reports.wait_for("opened", OPEN_TIMEOUT);
+    let opened_at = proxy.watched_requests();
+    thread::sleep(CUT_WINDOW);
+    let requests = proxy.watched_requests() - opened_at;
+    println!(
+        "stream requests through the cutting proxy (cut after {cut_after} bytes) in {CUT_WINDOW:?}: {requests}"
+    );
+    // Backoff from 250 ms doubling (each delay in the upper half of its ceiling) gives at most 6 in
+    // 8 s; reopening at once after every cut gives hundreds, and a backoff that every open resets to
+    // its base about 40.
+    assert!(
+        (2..=8).contains(&requests),
+        "{requests} stream requests in {CUT_WINDOW:?}: expected a growing backoff"
+    );
+}
+
+#[test]
+fn sse_on_a_quiet_topic_with_heartbeats_is_opened_once() {
+    let Some(chromium) = chromium_or_skip() else {
+        return;
+    };
+    let heartbeat = Duration::from_millis(300);
+    let server = start_server(Config {
+        heartbeat_interval: heartbeat,
+        ..test_config()
+    });
+    // Counts the EventSource's requests; cuts nothing.
+    let proxy = CuttingProxy::start(server.addr, "GET /sse/", None);
+    let _one_at_a_time = BROWSER_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (reports, _browser, topic) =
+        quiet_page(&chromium, &server, proxy.addr, "sse", Some(heartbeat));
+    reports.wait_for("opened", OPEN_TIMEOUT);
+    // Quiet for ten heartbeat intervals: five periods of the page's watchdog (2 x heartbeat).
+    thread::sleep(heartbeat * 10);
+    server
+        .publish(&topic, "after the quiet")
+        .unwrap_or_else(|e| panic!("publish: {e}"));
+    let done = reports.wait_for("done", DONE_TIMEOUT);
+    assert_eq!(done.str_list("data"), vec!["after the quiet".to_string()]);
+    assert_eq!(done.str_list("errors"), Vec::<String>::new(), "{done:?}");
+    assert_eq!(done.u64_field("opens"), 1, "{done:?}");
+    let requests = done.get("stats").map(|stats| stats.u64_field("requests"));
+    assert_eq!(requests, Some(1), "{done:?}");
+    assert_eq!(
+        proxy.watched_requests(),
+        1,
+        "EventSource requests seen on the wire"
+    );
+}
+
 // Sessions: the page as one client of the `echo` channel application, through every transport.
 
 #[test]
@@ -226,6 +297,67 @@ impl Scenario {
             heartbeat: None,
         }
     }
+}
+
+/// How long the cut XHR stream is watched.
+const CUT_WINDOW: Duration = Duration::from_secs(8);
+
+/// Bytes of an XHR stream response up to the end of its prelude (head included), read directly from
+/// the server: the proxy cuts just past them.
+fn stream_head_and_prelude_bytes(addr: SocketAddr) -> usize {
+    let mut socket = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect: {e}"));
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap_or_else(|e| panic!("timeout: {e}"));
+    let request = format!("GET /stream/prelude-probe HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    socket
+        .write_all(request.as_bytes())
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    // The prelude is one chunk holding one padding line: it ends with `"}` LF and the chunk's CRLF.
+    let end_of_prelude = b"\"}\n\r\n";
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..100 {
+        if let Some(at) = bytes
+            .windows(end_of_prelude.len())
+            .position(|w| w == end_of_prelude)
+        {
+            return at + end_of_prelude.len();
+        }
+        let n = socket
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("read: {e}"));
+        assert!(n > 0, "the stream ended before its prelude");
+        bytes.extend_from_slice(&buf[..n]);
+    }
+    panic!("no end of prelude in {} bytes", bytes.len());
+}
+
+/// Starts Chromium on `test.html` loaded through `via` (a proxy), subscribed to a fresh, quiet topic
+/// with `transport` (returned last); the page reports to a results topic, read directly from the server.
+fn quiet_page(
+    chromium: &Path,
+    server: &RunningServer,
+    via: SocketAddr,
+    transport: &str,
+    heartbeat: Option<Duration>,
+) -> (Reports, Browser, String) {
+    let run = unique_run_id();
+    let topic = format!("bt-{run}");
+    let results = format!("bt-{run}-results");
+    let mut query = format!(
+        "transport={transport}&topic={topic}&results={results}&run={run}&expect=1&timeout_ms={}",
+        (DONE_TIMEOUT + OPEN_TIMEOUT + CUT_WINDOW).as_millis()
+    );
+    if let Some(heartbeat) = heartbeat {
+        query.push_str(&format!("&heartbeat_ms={}", heartbeat.as_millis()));
+    }
+    let browser = Browser::start(chromium, &format!("http://{via}/test.html?{query}"));
+    let reports = Reports {
+        addr: server.addr,
+        topic: results,
+    };
+    (reports, browser, topic)
 }
 
 fn test_config() -> Config {

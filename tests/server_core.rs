@@ -214,7 +214,7 @@ fn a_stream_sends_a_heartbeat_after_the_interval_without_sleeping() {
     assert!(h.read_all(client).is_empty());
     h.advance(Duration::from_secs(1));
     let beat = h.read_text(client);
-    assert!(beat.contains(": heartbeat"), "{beat:?}");
+    assert!(beat.contains("event: heartbeat\ndata:\n\n"), "{beat:?}");
 }
 
 #[test]
@@ -541,7 +541,7 @@ fn a_slow_reader_that_keeps_reading_is_kept_and_gets_no_heartbeat_while_busy() {
     assert!(!h.is_closed(sse), "it read something every interval");
     let text = String::from_utf8_lossy(&got);
     assert!(
-        !text.contains(": heartbeat"),
+        !text.contains("event: heartbeat"),
         "no heartbeat behind queued messages"
     );
     got.extend(h.read_all(sse));

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pushlab::client::http::{self, HttpConnection};
-use pushlab::client::iframe::IframeClient;
+use pushlab::client::iframe::{Handoff, IframeClient};
 use pushlab::client::jsonp::{jsonp_poll, parse_jsonp};
 use pushlab::client::poll::{self, long_poll, short_poll, Batch};
 use pushlab::client::sse::{SseClient, SseEvent, SseParser};

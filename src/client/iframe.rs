@@ -1,8 +1,15 @@
-//! The iframe streaming client: find each `<script>parent.F(...);</script>` and read the object in it.
+//! The iframe streaming client: find each `<script>` of the forever frame and read the object in it.
 //!
-//! A browser would run the scripts. Here the client checks each one has exactly the shape
-//! `parent.F(<json>);` and reads the JSON. It can search for `</script>` blindly because the server's
-//! escaper writes `<` inside JSON as `\u003c`: the first `</script>` after a `<script>` really is its end.
+//! The server writes one of two shapes (see [`crate::transport::iframe`]):
+//!
+//! - `?callback=F`: `<script>parent.F(<json>);</script>`, a call into a same-origin parent page;
+//! - `?origin=O`: `<script>parent.postMessage(<json>, "O");</script>`, a message that the browser
+//!   delivers only to a parent page on origin `O`.
+//!
+//! A browser would run the scripts. Here the client checks each one has exactly the shape it asked for
+//! (in the postMessage mode that includes the target origin, written as a JSON string) and reads the
+//! JSON. It can search for `</script>` blindly because the server's escaper writes `<` inside JSON as
+//! `\u003c`: the first `</script>` after a `<script>` really is its end.
 
 use std::collections::VecDeque;
 use std::io;
@@ -12,6 +19,7 @@ use std::time::Duration;
 use super::http::{self, ResponseStream};
 use super::json;
 use super::{door_path, invalid_data, PushEvent};
+use crate::json::json_string;
 
 /// Most bytes buffered while waiting for a script's end.
 pub const MAX_PENDING_BYTES: usize = 1024 * 1024;
@@ -19,10 +27,42 @@ pub const MAX_PENDING_BYTES: usize = 1024 * 1024;
 const OPEN: &[u8] = b"<script>";
 const CLOSE: &[u8] = b"</script>";
 
-/// Cuts an HTML byte stream into the JSON arguments of `parent.F(...)` calls. Sans-IO: feed it bytes.
+/// How the frame hands objects to its parent: the query parameter that asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Handoff {
+    /// `?callback=F`: `parent.F(<json>);`.
+    Callback(String),
+    /// `?origin=O`: `parent.postMessage(<json>, "O");`.
+    PostMessage(String),
+}
+
+impl Handoff {
+    /// The query parameter that asks the server for this handoff.
+    pub fn query_param(&self) -> (&'static str, &str) {
+        match self {
+            Handoff::Callback(callback) => ("callback", callback),
+            Handoff::PostMessage(origin) => ("origin", origin),
+        }
+    }
+
+    /// What every script must start and end with, around the JSON object.
+    fn script_frame(&self) -> (String, String) {
+        match self {
+            Handoff::Callback(callback) => (format!("parent.{callback}("), ");".to_string()),
+            Handoff::PostMessage(origin) => (
+                "parent.postMessage(".to_string(),
+                format!(", {});", json_string(origin)),
+            ),
+        }
+    }
+}
+
+/// Cuts an HTML byte stream into the JSON objects its scripts hand to the parent page. Sans-IO: feed
+/// it bytes.
 #[derive(Debug)]
 pub struct ScriptExtractor {
     call_prefix: String,
+    call_suffix: String,
     pending: Vec<u8>,
     /// Bytes seen before the first script (the prelude and its padding).
     prelude_bytes: usize,
@@ -32,8 +72,15 @@ pub struct ScriptExtractor {
 impl ScriptExtractor {
     /// Expects calls of `parent.<callback>`.
     pub fn new(callback: &str) -> ScriptExtractor {
+        ScriptExtractor::expecting(&Handoff::Callback(callback.to_string()))
+    }
+
+    /// Expects scripts of the shape `handoff` asks for.
+    pub fn expecting(handoff: &Handoff) -> ScriptExtractor {
+        let (call_prefix, call_suffix) = handoff.script_frame();
         ScriptExtractor {
-            call_prefix: format!("parent.{callback}("),
+            call_prefix,
+            call_suffix,
             pending: Vec::new(),
             prelude_bytes: 0,
             seen_script: false,
@@ -85,11 +132,11 @@ impl ScriptExtractor {
         }
     }
 
-    /// The JSON inside `parent.F(` ... `);`.
+    /// The JSON inside `parent.F(` ... `);` or `parent.postMessage(` ... `, "O");`.
     fn argument(&self, script: &[u8]) -> io::Result<String> {
         let text = std::str::from_utf8(script).map_err(|_| invalid_data("script is not UTF-8"))?;
         text.strip_prefix(self.call_prefix.as_str())
-            .and_then(|rest| rest.strip_suffix(");"))
+            .and_then(|rest| rest.strip_suffix(self.call_suffix.as_str()))
             .map(str::to_string)
             .ok_or_else(|| invalid_data(format!("unexpected script: {text}")))
     }
@@ -102,7 +149,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .position(|window| window == needle)
 }
 
-/// A connected `GET /iframe/{topic}?callback=F`.
+/// A connected `GET /iframe/{topic}?callback=F` or `?origin=O`.
 #[derive(Debug)]
 pub struct IframeClient {
     response: ResponseStream,
@@ -111,7 +158,8 @@ pub struct IframeClient {
 }
 
 impl IframeClient {
-    /// Opens the forever frame after `after`, checking the status and `Content-Type`.
+    /// Opens the forever frame after `after` in the callback mode, checking the status and
+    /// `Content-Type`.
     pub fn connect(
         addr: SocketAddr,
         topic: &str,
@@ -119,7 +167,20 @@ impl IframeClient {
         callback: &str,
         timeout: Duration,
     ) -> io::Result<IframeClient> {
-        let path = door_path("iframe", topic, after, &[("callback", callback)]);
+        let handoff = Handoff::Callback(callback.to_string());
+        IframeClient::connect_with(addr, topic, after, &handoff, timeout)
+    }
+
+    /// Opens the forever frame after `after` with either handoff. A `403` (an origin the server does
+    /// not post to) is an error carrying the status, like any other non-200 answer.
+    pub fn connect_with(
+        addr: SocketAddr,
+        topic: &str,
+        after: Option<u64>,
+        handoff: &Handoff,
+        timeout: Duration,
+    ) -> io::Result<IframeClient> {
+        let path = door_path("iframe", topic, after, &[handoff.query_param()]);
         let response = http::open_stream(addr, &path, &[], timeout)?;
         if response.head.status != 200 {
             return Err(io::Error::other(format!("HTTP {}", response.head.status)));
@@ -133,7 +194,7 @@ impl IframeClient {
         }
         Ok(IframeClient {
             response,
-            extractor: ScriptExtractor::new(callback),
+            extractor: ScriptExtractor::expecting(handoff),
             queue: VecDeque::new(),
         })
     }
@@ -195,6 +256,32 @@ mod tests {
             let mut all = extractor.feed(&PAGE[..split]).unwrap();
             all.extend(extractor.feed(&PAGE[split..]).unwrap());
             assert_eq!(all, expected(), "split at {split}");
+        }
+    }
+
+    #[test]
+    fn post_message_scripts_with_the_expected_origin() {
+        let page = b"<!-- pad -->\n<script>parent.postMessage({\"id\":1,\"data\":\"\\u003c/script\\u003e\"}, \"http://127.0.0.1:8080\");</script>\n<script>parent.postMessage({\"heartbeat\":true}, \"http://127.0.0.1:8080\");</script>\n";
+        let origin = Handoff::PostMessage("http://127.0.0.1:8080".into());
+        assert_eq!(origin.query_param(), ("origin", "http://127.0.0.1:8080"));
+        for split in 0..=page.len() {
+            let mut extractor = ScriptExtractor::expecting(&origin);
+            let mut all = extractor.feed(&page[..split]).unwrap();
+            all.extend(extractor.feed(&page[split..]).unwrap());
+            assert_eq!(all, expected(), "split at {split}");
+        }
+        // Another target origin, "*", or the callback shape are not what was asked for.
+        for other in [
+            &b"<script>parent.postMessage({}, \"http://evil.example\");</script>"[..],
+            b"<script>parent.postMessage({}, \"*\");</script>",
+            b"<script>parent.postMessage({});</script>",
+            b"<script>parent.f({});</script>",
+        ] {
+            assert!(
+                ScriptExtractor::expecting(&origin).feed(other).is_err(),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
         }
     }
 

@@ -7,7 +7,10 @@
 //! - Lines end with CRLF, a lone LF or a lone CR. A CRLF may arrive split over two reads: a CR at
 //!   the end of one read and the LF at the start of the next are one line end, not two.
 //! - A blank line dispatches the event being built.
-//! - A line starting with `:` is a comment and is ignored (servers send them as heartbeats).
+//! - A line starting with `:` is a comment and is ignored. Many servers send comments as heartbeats;
+//!   a page never sees them. pushlab's heartbeat is an event of its own type instead,
+//!   `event: heartbeat` with an empty `data:` line, which a page can listen for (why, in
+//!   [`crate::transport::sse`]); [`SseEvent::is_heartbeat`] tells it from a message here.
 //! - Otherwise the field name is everything up to the first `:`, the value everything after it with
 //!   one leading space removed if there is one. A line without `:` is a field with an empty value.
 //! - `event` sets the event type; `data` appends the value and a LF to the data buffer; `id` sets the
@@ -28,6 +31,7 @@ use std::time::Duration;
 
 use super::http::{self, ResponseStream};
 use super::invalid_data;
+use crate::transport::sse::HEARTBEAT_EVENT;
 
 /// Most bytes an event (its unfinished line plus its data so far) may hold before the parser refuses
 /// the stream: a server cannot make the client buffer without bound.
@@ -45,6 +49,13 @@ pub struct SseEvent {
     pub data: String,
     /// The last event id at dispatch (possibly set by an earlier event; empty if none or cleared).
     pub last_event_id: String,
+}
+
+impl SseEvent {
+    /// Whether this is the server's heartbeat (`event: heartbeat`): a sign of life, not a message.
+    pub fn is_heartbeat(&self) -> bool {
+        self.event_type == HEARTBEAT_EVENT
+    }
 }
 
 /// A stream the parser refuses.
@@ -85,7 +96,7 @@ pub struct SseParser {
     last_event_id: String,
     /// The reconnection time from the last valid `retry` field, in milliseconds.
     reconnection_time_ms: Option<u64>,
-    /// Comment lines seen (heartbeats).
+    /// Comment lines seen.
     comments: u64,
     max_event_bytes: usize,
 }
@@ -159,7 +170,7 @@ impl SseParser {
         self.reconnection_time_ms
     }
 
-    /// How many comment lines (heartbeats) were seen.
+    /// How many comment lines were seen (another server's heartbeats; pushlab sends events instead).
     pub fn comments_seen(&self) -> u64 {
         self.comments
     }
@@ -331,6 +342,31 @@ mod tests {
             }]
         );
         assert_eq!(parser.last_event_id(), "7");
+    }
+
+    #[test]
+    fn pushlab_heartbeat_is_an_empty_event_that_keeps_the_last_id() {
+        let (events, parser) = parse(b"id: 7\ndata: hi\n\nevent: heartbeat\ndata:\n\n");
+        assert_eq!(events.len(), 2);
+        assert!(!events[0].is_heartbeat());
+        assert_eq!(
+            events[1],
+            SseEvent {
+                event_type: "heartbeat".into(),
+                data: String::new(),
+                last_event_id: "7".into()
+            }
+        );
+        assert!(events[1].is_heartbeat());
+        assert_eq!(
+            parser.last_event_id(),
+            "7",
+            "a heartbeat moves no resume point"
+        );
+        assert_eq!(parser.comments_seen(), 0);
+        // Without its `data:` line the same event would never be dispatched.
+        let (events, _) = parse(b"event: heartbeat\n\n");
+        assert!(events.is_empty());
     }
 
     #[test]

@@ -332,7 +332,13 @@ pub fn route(
         ),
         Route::Stream(topic) => stream(request, topic, after, Box::new(XhrStream))?,
         Route::Iframe(topic) => {
-            let format = IframeStream::new(&callback_param(request)?)?;
+            // `?callback=F` (same-origin parent) or `?origin=O` (postMessage, O checked like a WebSocket Origin).
+            let format = IframeStream::from_query(
+                request.query_param("callback").as_deref(),
+                request.query_param("origin").as_deref(),
+                request.header_str("Host"),
+                &room.config.ws.allowed_origins,
+            )?;
             stream(request, topic, after, Box::new(format))?
         }
         Route::Sse(topic) => {

@@ -27,7 +27,8 @@
 //! data: first line
 //! data: second line
 //!
-//! : heartbeat
+//! event: heartbeat
+//! data:
 //!
 //! ```
 //!
@@ -38,9 +39,26 @@
 //! Per message: `id: N`, then one `data:` line per line of the payload, then a blank line. The browser
 //! joins `data` lines with `\n`, so multi-line text survives. A missed-messages notice is an event of its
 //! own type, `event: reset`, with `data: {"reset":true,"last":N}` and `id: N`, so that a reconnect after
-//! it resumes from there. A line starting with `:` is a comment: the heartbeat. The response ends only
-//! when either side closes; the browser then reconnects by itself (an HTTP 204 or a non-200 answer stops
-//! it for good).
+//! it resumes from there. The response ends only when either side closes; the browser then reconnects by
+//! itself (an HTTP 204 or a non-200 answer stops it for good).
+//!
+//! # The heartbeat: a named event, not a comment
+//!
+//! After `heartbeat_interval` without a message the server sends `event: heartbeat` and an empty
+//! `data:` line. Many servers send a comment (`: heartbeat`) instead, which keeps proxies from closing
+//! an idle stream just as well, but a comment is invisible to JavaScript: `EventSource` drops comment
+//! lines while parsing ("Interpreting an event stream"). A page that wants to notice a dead stream
+//! (TCP may not report a vanished peer for many minutes) needs a heartbeat it can see, so pushlab's is
+//! an event the page listens for with `source.addEventListener("heartbeat", ...)`. Why this shape:
+//!
+//! - **Named** (`event: heartbeat`): an event without a type is a `message` and would reach `onmessage`,
+//!   where every page would have to tell it from real data.
+//! - **With a `data:` line**, even an empty one: the browser dispatches an event only if its data
+//!   buffer is not empty, and a `data:` field appends its value *and a LF* to it. So `data:` makes the
+//!   buffer `"\n"`, the event is dispatched, and the trailing LF is removed: `event.data` is `""`.
+//!   Without the `data:` line nothing would be dispatched at all.
+//! - **Without an `id:` line**, so the browser's last event id (its resume point) stays the last
+//!   message's.
 //!
 //! # Strengths and weaknesses
 //!
@@ -55,8 +73,9 @@
 //!   (split on CRLF, CR or LF, the three line ends of the format) gets its own `data:` line. The price:
 //!   the browser joins lines with LF, so a CR or CRLF in the payload arrives as LF.
 //! - `id:` must not contain LF, CR or NUL (the browser ignores an id with NUL); pushlab's ids are digits.
-//! - Buffering proxies: `X-Accel-Buffering: no` for nginx; heartbeats (every ~15 s) keep idle
-//!   intermediaries from closing the stream and reveal a dead client.
+//! - Buffering proxies: `X-Accel-Buffering: no` for nginx; heartbeats (after ~15 s of silence) keep
+//!   idle intermediaries from closing the stream, reveal a dead client to the server, and reveal a
+//!   dead stream to the page.
 //! - `Cache-Control: no-cache`: a cached event stream would replay stale events.
 //! - A browser reconnecting sends `Last-Event-ID` **to the original URL**, which may still carry an old
 //!   `?after=N`: the header must win ([`resume_point`]).
@@ -64,6 +83,13 @@
 use crate::hub::Message;
 use crate::transport::json::reset_json;
 use crate::transport::StreamFormat;
+
+/// The heartbeat event: a type the page listens for, an empty `data:` line so that it is dispatched, and
+/// no `id:`, so the resume point stays the last message's.
+pub const HEARTBEAT: &[u8] = b"event: heartbeat\ndata:\n\n";
+
+/// The name of [`HEARTBEAT`]'s event type, for clients that listen for it.
+pub const HEARTBEAT_EVENT: &str = "heartbeat";
 
 /// The framing of `GET /sse/{topic}`: `text/event-stream`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,8 +130,9 @@ impl StreamFormat for SseStream {
         out.extend_from_slice(format!("id: {last}\n\n").as_bytes());
     }
 
+    /// `event: heartbeat` and an empty `data:` line: an event the page can see (see the module docs).
     fn heartbeat(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b": heartbeat\n\n");
+        out.extend_from_slice(HEARTBEAT);
     }
 
     /// `EventSource` keeps nothing it has dispatched, so the stream can stay open for good.
@@ -121,7 +148,8 @@ pub fn push_data_lines(payload: &str, out: &mut Vec<u8>) {
     let mut rest = payload;
     loop {
         let end = rest.find(['\r', '\n']).unwrap_or(rest.len());
-        let (line, tail) = rest.split_at(end);
+        // `end` is where `find` stopped, or the length: always a character boundary in range.
+        let (line, tail) = rest.split_at_checked(end).unwrap_or((rest, ""));
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
@@ -214,10 +242,12 @@ mod tests {
     }
 
     #[test]
-    fn heartbeat_is_a_comment() {
+    fn heartbeat_is_a_named_event_with_empty_data_and_no_id() {
         let mut out = Vec::new();
         SseStream { retry_ms: 0 }.heartbeat(&mut out);
-        assert_eq!(out, b": heartbeat\n\n");
+        assert_eq!(out, b"event: heartbeat\ndata:\n\n");
+        assert_eq!(out, HEARTBEAT);
+        assert!(out.starts_with(format!("event: {HEARTBEAT_EVENT}\n").as_bytes()));
     }
 
     #[test]

@@ -50,6 +50,10 @@
 //! - `X-Accel-Buffering: no` asks nginx not to buffer the response; other proxies need their own
 //!   switches. Heartbeats make a dead connection visible and keep idle timeouts from firing.
 //! - Memory: see `max_stream_bytes` above.
+//! - A response head and a prelude prove little: a proxy with a size or time limit may let them through
+//!   and cut every response after them. A client that reopens at once whenever a response ends then
+//!   loops; `pushlab.js` reopens at once only after a response that delivered a message (a line with an
+//!   `id`), and backs off after any other end (tutorial chapter 12).
 
 use crate::hub::Message;
 use crate::transport::json::reset_json;

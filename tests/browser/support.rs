@@ -4,11 +4,13 @@
 // Shared by `browser.rs` and `browser_pages.rs`, each of which uses only a part.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A string no other run (or other test of this run) uses: for topics, profiles and page runs.
@@ -269,4 +271,182 @@ fn report_fields_read_what_the_page_sends() {
         "trailing bytes are an error"
     );
     assert_eq!(parse_json("[1,"), None, "a truncated document is an error");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A proxy that cuts responses: what a misbehaving intermediary does to a held stream
+// ---------------------------------------------------------------------------------------------
+
+/// How often the proxy's threads look at its stop flag while their sockets are quiet.
+const PROXY_POLL: Duration = Duration::from_millis(50);
+
+/// "Not cutting": the response to the connection's current request passes whole.
+const PASS_WHOLE: usize = usize::MAX;
+
+/// A TCP proxy on 127.0.0.1 in front of `upstream`. Each accepted connection gets its own upstream
+/// connection and two threads copying bytes, one each way. A request whose bytes start with the
+/// watched prefix (e.g. `GET /stream/`) is counted, and when a cut is set, its response is cut after
+/// its first `cut_after_bytes` bytes: both sockets are shut, as a proxy with a size or time limit
+/// would. Everything else (the page, the script, the page's reports) passes whole, so that the page
+/// loads through the proxy and its requests stay same-origin.
+///
+/// The watched request is recognised on the client-to-server side before it is forwarded, so every
+/// response byte that comes back after it belongs to its response (browsers do not pipeline).
+/// Stopped on drop: the threads notice the flag within [`PROXY_POLL`].
+pub struct CuttingProxy {
+    pub addr: SocketAddr,
+    watched_requests: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+/// What both directions of one proxied connection share.
+struct Relay {
+    watched_prefix: &'static [u8],
+    cut_after_bytes: Option<usize>,
+    /// Bytes of the current watched response still to pass, or [`PASS_WHOLE`].
+    response_bytes_left: AtomicUsize,
+    watched_requests: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl CuttingProxy {
+    /// Starts the proxy on a free port of 127.0.0.1. `cut_after_bytes: None` only counts the watched
+    /// requests.
+    pub fn start(
+        upstream: SocketAddr,
+        watched_prefix: &'static str,
+        cut_after_bytes: Option<usize>,
+    ) -> CuttingProxy {
+        let listener =
+            TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("proxy bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("proxy addr: {e}"));
+        listener
+            .set_nonblocking(true)
+            .unwrap_or_else(|e| panic!("proxy nonblocking: {e}"));
+        let watched_requests = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (counter, stopping) = (watched_requests.clone(), stop.clone());
+        let acceptor = thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let relay = Relay {
+                            watched_prefix: watched_prefix.as_bytes(),
+                            cut_after_bytes,
+                            response_bytes_left: AtomicUsize::new(PASS_WHOLE),
+                            watched_requests: counter.clone(),
+                            stop: stopping.clone(),
+                        };
+                        // A connection the proxy cannot relay is simply dropped, as a real one would.
+                        let _ = relay_connection(client, upstream, Arc::new(relay));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(5))
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        CuttingProxy {
+            addr,
+            watched_requests,
+            stop,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// How many watched requests passed so far.
+    pub fn watched_requests(&self) -> usize {
+        self.watched_requests.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+/// Connects to `upstream` and starts the two copying threads of one connection.
+fn relay_connection(client: TcpStream, upstream: SocketAddr, relay: Arc<Relay>) -> io::Result<()> {
+    client.set_nonblocking(false)?;
+    let server = TcpStream::connect(upstream)?;
+    for socket in [&client, &server] {
+        socket.set_read_timeout(Some(PROXY_POLL))?;
+        socket.set_nodelay(true)?;
+    }
+    let (client_in, server_out) = (client.try_clone()?, server.try_clone()?);
+    let up = relay.clone();
+    thread::spawn(move || copy_requests(client_in, server_out, &up));
+    thread::spawn(move || copy_responses(server, client, &relay));
+    Ok(())
+}
+
+/// Reads `from` into `buf` until bytes arrive (`Some(n)`), the peer closes or fails (`None`), or the
+/// proxy stops (`None`).
+fn read_some(from: &mut TcpStream, buf: &mut [u8], stop: &AtomicBool) -> Option<usize> {
+    while !stop.load(Ordering::Relaxed) {
+        match from.read(buf) {
+            Ok(0) => return None,
+            Ok(n) => return Some(n),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// Browser to server: notes each watched request (arming the cut) before forwarding it.
+fn copy_requests(mut client: TcpStream, mut server: TcpStream, relay: &Relay) {
+    let mut buf = [0u8; 16 * 1024];
+    while let Some(n) = read_some(&mut client, &mut buf, &relay.stop) {
+        let bytes = &buf[..n];
+        if bytes.starts_with(relay.watched_prefix) {
+            relay.watched_requests.fetch_add(1, Ordering::Relaxed);
+            let left = relay.cut_after_bytes.unwrap_or(PASS_WHOLE);
+            relay.response_bytes_left.store(left, Ordering::Relaxed);
+        } else {
+            relay
+                .response_bytes_left
+                .store(PASS_WHOLE, Ordering::Relaxed);
+        }
+        if server.write_all(bytes).is_err() {
+            break;
+        }
+    }
+    let _ = server.shutdown(Shutdown::Both);
+    let _ = client.shutdown(Shutdown::Both);
+}
+
+/// Server to browser: passes responses, and cuts a watched one after its first bytes.
+fn copy_responses(mut server: TcpStream, mut client: TcpStream, relay: &Relay) {
+    let mut buf = [0u8; 16 * 1024];
+    while let Some(n) = read_some(&mut server, &mut buf, &relay.stop) {
+        let left = relay.response_bytes_left.load(Ordering::Relaxed);
+        let pass = n.min(left);
+        if client.write_all(&buf[..pass]).is_err() {
+            break;
+        }
+        if left != PASS_WHOLE {
+            relay
+                .response_bytes_left
+                .store(left - pass, Ordering::Relaxed);
+            if pass == left {
+                break; // the cut: both sockets are shut below
+            }
+        }
+    }
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
 }

@@ -7,8 +7,10 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const pushlab = require("../../static/pushlab.js");
-const { backoffDelayMs, Cursor, LineSplitter, parseStreamLine, buildUrl, toWebSocketUrl, resetFromSse } =
-  pushlab._internal;
+const {
+  backoffDelayMs, Cursor, LineSplitter, parseStreamLine, buildUrl, toWebSocketUrl, resetFromSse, isMessage,
+  serverOrigin, isFromFrame,
+} = pushlab._internal;
 
 // ------------------------------------------------------------------------------------------------
 // Pure helpers
@@ -81,6 +83,26 @@ test("URLs carry after only when known, and WebSocket URLs switch scheme", () =>
   assert.equal(toWebSocketUrl("https://x.test/ws/a", "http://other/"), "wss://x.test/ws/a");
 });
 
+test("only an object with a numeric id is a message: padding, heartbeats and resets are not", () => {
+  assert.equal(isMessage({ id: 3, data: "x" }), true);
+  assert.equal(isMessage({ id: 0, data: "" }), true);
+  for (const other of [null, undefined, "x", {}, { heartbeat: true }, { padding: "   " }, { reset: true, last: 4 },
+    { id: "3" }, { id: NaN }]) {
+    assert.equal(isMessage(other), false, JSON.stringify(other));
+  }
+});
+
+test("the iframe listener's checks: the server's origin and our own frame's window, both", () => {
+  assert.equal(serverOrigin("", "http://127.0.0.1:8080/chat.html"), "http://127.0.0.1:8080");
+  assert.equal(serverOrigin("https://push.example:8443", "http://127.0.0.1:8080/"), "https://push.example:8443");
+  const ours = {}, other = {};
+  const origin = "http://127.0.0.1:8080";
+  assert.equal(isFromFrame({ source: ours, origin }, ours, origin), true);
+  assert.equal(isFromFrame({ source: other, origin }, ours, origin), false, "another window");
+  assert.equal(isFromFrame({ source: ours, origin: "http://evil.example" }, ours, origin), false, "another origin");
+  assert.equal(isFromFrame({ source: null, origin }, null, origin), false, "no frame (yet, or any more)");
+});
+
 test("an SSE reset event's data may be a number or an object", () => {
   assert.deepEqual(resetFromSse("41"), { reset: true, last: 41 });
   assert.deepEqual(resetFromSse('{"reset":true,"last":41}'), { reset: true, last: 41 });
@@ -125,6 +147,8 @@ class FakeEventSource {
   // test side
   open() { this.readyState = 1; this.onopen && this.onopen({}); }
   message(id, data) { this.onmessage({ lastEventId: String(id), data }); }
+  // The server's `event: heartbeat` with an empty `data:` line, as the browser dispatches it.
+  heartbeat() { this.listeners.heartbeat && this.listeners.heartbeat({ type: "heartbeat", data: "", lastEventId: "" }); }
   fail() { this.readyState = 2; this.onerror && this.onerror({}); }
 }
 FakeEventSource.CONNECTING = 0;
@@ -147,7 +171,7 @@ function answer(request, body) {
 globalThis.WebSocket = FakeWebSocket;
 globalThis.EventSource = FakeEventSource;
 globalThis.fetch = fakeFetch;
-globalThis.location = { href: "http://127.0.0.1:8080/chat.html" };
+globalThis.location = { href: "http://127.0.0.1:8080/chat.html", origin: "http://127.0.0.1:8080" };
 
 const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
 function reset() { sockets.length = 0; sources.length = 0; fetches.length = 0; }
@@ -323,6 +347,187 @@ test("a topic name the server would refuse is refused at once, not retried forev
   for (const good of ["clock", "chat_2", "A-z", "x".repeat(64)]) {
     pushlab.connect(good).close();
   }
+});
+
+// ------------------------------------------------------------------------------------------------
+// Reconnect progress and the watchdog of the held streams
+// ------------------------------------------------------------------------------------------------
+
+/** Waits (bounded) until `condition()` holds; fails with `what` otherwise. */
+async function until(what, condition, limitMs = 2000) {
+  const deadline = Date.now() + limitMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail("timed out waiting for " + what);
+    await tick(1);
+  }
+}
+
+/** A fetch() answer whose body the test feeds: text chunks, then an end or a network error. */
+function streamBody() {
+  const waiting = [], queued = [];
+  const settle = (step, w) => (step.error ? w.reject(step.error) : w.resolve(step));
+  const push = (step) => (waiting.length ? settle(step, waiting.shift()) : queued.push(step));
+  const reader = {
+    read: () => new Promise((resolve, reject) => {
+      if (queued.length) settle(queued.shift(), { resolve, reject });
+      else waiting.push({ resolve, reject });
+    }),
+    cancel: () => Promise.resolve(),
+  };
+  return {
+    response: { ok: true, status: 200, body: { getReader: () => reader } },
+    chunk: (text) => push({ done: false, value: new TextEncoder().encode(text) }),
+    end: () => push({ done: true }),
+    fail: () => push({ error: new TypeError("network error") }),
+  };
+}
+
+// The server's XHR stream prelude: one line of 2 KiB padding without an id.
+const PRELUDE = '{"padding":"' + " ".repeat(2048) + '"}\n';
+
+test("an XHR stream cut after its prelude backs off with growing delays; only a message resets the backoff", async (t) => {
+  reset();
+  const base = 20;
+  const { ch, events } = recorded("t", { transport: "stream", backoffBaseMs: base, backoffMaxMs: 10000 });
+  t.after(() => ch.close()); // also when an assertion fails: no timer may outlive the test
+  const delays = () => events.filter((e) => e[0] === "close").map((e) => e[1].delayMs);
+  /** Answers stream request `i` with the prelude (and a heartbeat, and `extra`), then cuts it. */
+  async function answerAndCut(i, cut, extra = "") {
+    await until("stream request " + i, () => fetches.length > i);
+    assert.match(fetches[i].url, /^\/stream\/t/);
+    const body = streamBody();
+    fetches[i].resolve(body.response);
+    body.chunk(PRELUDE);
+    body.chunk('{"heartbeat":true}\n' + extra);
+    body[cut]();
+    await tick();
+  }
+  // A proxy cuts every response right after the prelude: four times, by a clean end or an error.
+  for (const [i, cut] of [[0, "end"], [1, "fail"], [2, "end"], [3, "fail"]]) {
+    await answerAndCut(i, cut);
+    assert.equal(fetches.length, i + 1, "no reopening at once after a stream without a message");
+    assert.equal(delays().length, i + 1, "each cut is a failure with a delay");
+  }
+  delays().forEach((delay, k) => {
+    const ceiling = base * 2 ** k;
+    assert.ok(delay >= ceiling / 2 && delay <= ceiling, "delay " + k + " is " + delay + " of " + delays());
+  });
+  assert.equal(events.filter((e) => e[0] === "open").length, 4, "every response did open");
+  // Now a response with a message that the server ends (its size limit): reopened at once, no delay.
+  await answerAndCut(4, "end", '{"id":7,"data":"real"}\n');
+  await until("the planned renewal", () => fetches.length > 5);
+  assert.equal(delays().length, 4, "a renewal after a message is no failure");
+  assert.equal(fetches[5].url, "/stream/t?after=7");
+  // The next cut after the prelude starts over from the base delay.
+  await answerAndCut(5, "end");
+  const last = delays()[delays().length - 1];
+  assert.ok(last >= base / 2 && last <= base, "back to the base delay after a message: " + delays());
+  assert.deepEqual(events.filter((e) => e[0] === "message").map((e) => e[1].id), [7]);
+  ch.close();
+});
+
+test("the SSE watchdog leaves a quiet stream with heartbeats alone and reopens a silent one", async (t) => {
+  reset();
+  const heartbeatMs = 50; // the watchdog fires after 100 ms without any sign of life
+  const { ch, events } = recorded("t", { transport: "sse", heartbeatMs, backoffBaseMs: 10 });
+  t.after(() => ch.close());
+  await tick();
+  sources[0].open();
+  // 300 ms, three watchdog periods, of heartbeats only: no message at all.
+  for (let i = 0; i < 15; i++) {
+    await tick(20);
+    sources[0].heartbeat();
+  }
+  assert.equal(sources.length, 1, "the stream was not reopened");
+  assert.equal(sources[0].readyState, FakeEventSource.OPEN);
+  assert.deepEqual(events.filter((e) => e[0] === "error"), []);
+  assert.equal(ch.stats.messages, 0, "a heartbeat is not a message");
+  // Silence: after twice the heartbeat interval the stream is presumed dead and reopened.
+  await until("a second EventSource", () => sources.length === 2, 1000);
+  assert.equal(sources[0].readyState, FakeEventSource.CLOSED, "the dead one is closed");
+  assert.match(events.find((e) => e[0] === "error")[1].reason, /nothing received for 0.1 s/);
+  ch.close();
+});
+
+/**
+ * A fake page for the iframe transport: `document` that records the frames it creates, and the window's
+ * add/removeEventListener recording listeners by name. Removed when test `t` ends.
+ */
+function fakeDocument(t) {
+  const frames = [];
+  const listeners = {};
+  globalThis.document = {
+    createElement() {
+      const frame = { style: {}, setAttribute() {}, contentWindow: { location: { href: "about:blank" } } };
+      frames.push(frame);
+      return frame;
+    },
+    body: { appendChild(el) { el.parentNode = this; }, removeChild(el) { el.parentNode = null; } },
+  };
+  globalThis.addEventListener = (name, fn) => { listeners[name] = fn; };
+  globalThis.removeEventListener = (name, fn) => { if (listeners[name] === fn) delete listeners[name]; };
+  t.after(() => {
+    delete globalThis.document;
+    delete globalThis.addEventListener;
+    delete globalThis.removeEventListener;
+  });
+  return { frames, listeners };
+}
+
+test("the iframe asks the server to post to this page's origin and takes messages only from its own frame and the server's origin", async (t) => {
+  reset();
+  const { frames, listeners } = fakeDocument(t);
+  const { ch, events } = recorded("t", { transport: "iframe" });
+  t.after(() => ch.close());
+  await tick();
+  answer(fetches[0], { messages: [], last: 5 }); // the catch-up poll
+  await until("the frame", () => frames.length === 1);
+  assert.equal(frames[0].src, "/iframe/t?after=5&origin=" + encodeURIComponent("http://127.0.0.1:8080"));
+  const post = (source, origin, data) => listeners.message({ source, origin, data });
+  const server = "http://127.0.0.1:8080";
+  post(frames[0].contentWindow, server, { id: 6, data: "ours" });
+  post(frames[0].contentWindow, "http://evil.example", { id: 7, data: "another origin" });
+  post({ location: {} }, server, { id: 8, data: "another window" });
+  post(frames[0].contentWindow, "null", { id: 9, data: "a sandboxed frame" });
+  post(frames[0].contentWindow, server, { heartbeat: true });
+  post(frames[0].contentWindow, server, { id: 10, data: "ours again" });
+  assert.deepEqual(events.filter((e) => e[0] === "message").map((e) => [e[1].id, e[1].data]),
+    [[6, "ours"], [10, "ours again"]]);
+  ch.close();
+  assert.equal(listeners.message, undefined, "close() removes the listener");
+  assert.equal(frames[0].parentNode, null, "and the frame");
+});
+
+test("an iframe whose page ends without a message backs off; one that ends after a message is reloaded at once", async (t) => {
+  reset();
+  const { frames, listeners } = fakeDocument(t);
+  const { ch, events } = recorded("t", { transport: "iframe", backoffBaseMs: 20 });
+  t.after(() => ch.close());
+  const server = "http://127.0.0.1:8080";
+  /** The frame's page ended (the load event), after the given objects were posted. */
+  const endFrame = (frame, posted) => {
+    for (const data of posted) listeners.message({ source: frame.contentWindow, origin: server, data });
+    frame.contentWindow.location.href = "http://127.0.0.1:8080/iframe/t";
+    frame.onload();
+  };
+  await tick();
+  answer(fetches[0], { messages: [], last: 5 });
+  await until("the first frame", () => frames.length === 1);
+  endFrame(frames[0], [{ heartbeat: true }]); // cut after the prelude and a heartbeat
+  await tick();
+  assert.equal(frames.length, 1, "not reloaded at once");
+  const close = events.find((e) => e[0] === "close")[1];
+  assert.match(close.reason, /ended before delivering a message/);
+  assert.ok(close.delayMs >= 10 && close.delayMs <= 20, String(close.delayMs));
+  // The retry catches up with a short poll, then loads a frame that delivers a message and ends.
+  await until("the catch-up poll", () => fetches.length === 2);
+  answer(fetches[1], { messages: [], last: 5 });
+  await until("the second frame", () => frames.length === 2);
+  endFrame(frames[1], [{ id: 6, data: "x" }]);
+  await tick();
+  assert.equal(frames.length, 3, "the planned renewal reloads at once");
+  assert.equal(frames[2].src, "/iframe/t?after=6&origin=" + encodeURIComponent(server));
+  assert.equal(events.filter((e) => e[0] === "close").length, 1);
 });
 
 // ------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-//! Server-Sent Events: `id:` and `data:` lines, `Last-Event-ID`, comment heartbeats.
+//! Server-Sent Events: `id:` and `data:` lines, `Last-Event-ID`, `event: heartbeat`.
 
 use super::*;
 
@@ -127,25 +127,43 @@ fn sse_payload_cannot_inject_fields_or_events() {
 }
 
 #[test]
-fn sse_heartbeat_is_a_comment() {
+fn sse_heartbeat_is_an_event_a_page_can_see() {
     let mut config = test_config();
     config.heartbeat_interval = Duration::from_millis(200);
     let server = start(config);
+    let before = publish(server.addr, "t", "last message").unwrap();
+    let path = door_path("sse", "t", Some(before - 1), &[]);
     let mut stream = http::open_stream(
         server.addr,
-        "/sse/t",
+        &path,
         &[("Accept", "text/event-stream")],
         TIMEOUT,
     )
     .unwrap();
+    // The exact bytes on the wire: the prelude, the message, then the heartbeat event after 200 ms of
+    // silence (each in its own chunk).
+    let mut body = Vec::new();
+    let heartbeat = b"event: heartbeat\ndata:\n\n";
+    while !body.windows(heartbeat.len()).any(|w| w == heartbeat) {
+        body.extend(stream.next_chunk().unwrap().expect("open"));
+    }
+    let retry = Config::default().sse_retry_ms;
+    assert_eq!(
+        String::from_utf8(body.clone()).unwrap(),
+        format!(
+            "retry: {retry}\n\nid: {before}\ndata: last message\n\nevent: heartbeat\ndata:\n\n"
+        )
+    );
+    // As a browser parses it: a `heartbeat` event with empty data that keeps the last event id.
     let mut parser = SseParser::default();
     let mut events = Vec::new();
-    while parser.comments_seen() == 0 {
-        parser
-            .feed(&stream.next_chunk().unwrap().expect("open"), &mut events)
-            .unwrap();
-    }
-    assert!(events.is_empty());
+    parser.feed(&body, &mut events).unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events[1].is_heartbeat());
+    assert_eq!(events[1].data, "");
+    assert_eq!(events[1].last_event_id, before.to_string());
+    assert_eq!(parser.last_event_id(), before.to_string());
+    assert_eq!(parser.comments_seen(), 0, "no comment lines any more");
 }
 
 #[test]

@@ -172,12 +172,7 @@ fn iframe_hostile_data_cannot_leave_its_script() {
     let server = start(test_config());
     let id = publish(server.addr, "t", HOSTILE).unwrap();
     let path = door_path("iframe", "t", Some(id - 1), &[("callback", "f")]);
-    let mut stream = http::open_stream(server.addr, &path, &[], TIMEOUT).unwrap();
-    let mut page = Vec::new();
-    while !page.windows(9).any(|w| w == b"</script>") {
-        page.extend(stream.next_chunk().unwrap().expect("open"));
-    }
-    let page = String::from_utf8(page).unwrap();
+    let page = iframe_page_through_first_script(server.addr, &path);
     let script_start = page.find("<script>").unwrap();
     let script = &page[script_start..page.find("</script>").unwrap()];
     assert!(script.starts_with("<script>parent.f({\"id\":"), "{script}");
@@ -238,4 +233,111 @@ fn iframe_disconnect_removes_the_subscriber() {
     wait_for_subscribers(&server, "t", 1);
     drop(client);
     wait_for_subscribers(&server, "t", 0);
+}
+
+/// The iframe page's bytes up to and including its first `</script>`.
+fn iframe_page_through_first_script(addr: SocketAddr, path: &str) -> String {
+    let mut stream = http::open_stream(addr, path, &[], TIMEOUT).unwrap();
+    assert_eq!(stream.head.status, 200);
+    let mut page = Vec::new();
+    while !page.windows(9).any(|w| w == b"</script>") {
+        page.extend(stream.next_chunk().unwrap().expect("open"));
+    }
+    String::from_utf8(page).unwrap()
+}
+
+#[test]
+fn iframe_post_message_mode_names_our_own_origin_exactly() {
+    let server = start(test_config());
+    let id = publish(server.addr, "t", HOSTILE).unwrap();
+    let own = format!("http://{}", server.addr);
+    let path = door_path("iframe", "t", Some(id - 1), &[("origin", &own)]);
+    let page = iframe_page_through_first_script(server.addr, &path);
+    let script = &page[page.find("<script>").unwrap()..];
+    assert_eq!(
+        script,
+        format!(
+            "<script>parent.postMessage({}, \"{own}\");</script>\n",
+            pushlab::json::message_json(id, HOSTILE)
+        )
+    );
+    // The same escaping rules as the callback mode: nothing leaves the script.
+    for raw in ["<!--", "-->", "\u{2028}", "\u{2029}", "\r"] {
+        assert!(!script.contains(raw), "raw {raw:?} in {script}");
+    }
+    assert_eq!(
+        script.matches('<').count(),
+        2,
+        "<script> and </script> only"
+    );
+    assert!(!page.contains("\"*\""));
+    // The crate's client reads the same stream in this mode.
+    let handoff = Handoff::PostMessage(own);
+    let mut client =
+        IframeClient::connect_with(server.addr, "t", Some(id - 1), &handoff, TIMEOUT).unwrap();
+    assert_eq!(
+        message_of(next_push(&mut || client.next_event())),
+        ReceivedMessage {
+            id,
+            data: HOSTILE.into()
+        }
+    );
+}
+
+#[test]
+fn iframe_post_message_to_a_configured_origin() {
+    let mut config = test_config();
+    config.ws.allowed_origins = vec!["https://app.example".to_string()];
+    let server = start(config);
+    let id = publish(server.addr, "t", "hi").unwrap();
+    let path = door_path(
+        "iframe",
+        "t",
+        Some(id - 1),
+        &[("origin", "https://app.example")],
+    );
+    let page = iframe_page_through_first_script(server.addr, &path);
+    assert!(
+        page.ends_with(&format!(
+            "<script>parent.postMessage({{\"id\":{id},\"data\":\"hi\"}}, \"https://app.example\");</script>\n"
+        )),
+        "{page}"
+    );
+}
+
+#[test]
+fn iframe_refuses_a_foreign_target_origin_and_ambiguous_requests() {
+    let mut config = test_config();
+    config.ws.allowed_origins = vec!["https://app.example".to_string()];
+    let server = start(config);
+    let own = format!("http://{}", server.addr);
+    let other_port = format!("http://127.0.0.1:{}", server.addr.port() ^ 1);
+    for foreign in [
+        "*",
+        "http://evil.example",
+        "https://app.example.evil.example",
+        other_port.as_str(),
+        "null",
+        "",
+    ] {
+        let response = http::get(
+            server.addr,
+            &door_path("iframe", "t", None, &[("origin", foreign)]),
+        )
+        .unwrap();
+        assert_eq!(response.status, 403, "origin {foreign:?}");
+    }
+    let both = door_path("iframe", "t", None, &[("callback", "f"), ("origin", &own)]);
+    assert_eq!(http::get(server.addr, &both).unwrap().status, 400);
+    let neither = door_path("iframe", "t", None, &[]);
+    assert_eq!(http::get(server.addr, &neither).unwrap().status, 400);
+    let refused = IframeClient::connect_with(
+        server.addr,
+        "t",
+        None,
+        &Handoff::PostMessage("http://evil.example".into()),
+        TIMEOUT,
+    )
+    .unwrap_err();
+    assert!(refused.to_string().contains("403"), "{refused}");
 }
