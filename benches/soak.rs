@@ -60,8 +60,6 @@ mod report;
 mod tally;
 
 use std::io;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -69,7 +67,7 @@ use std::time::{Duration, Instant};
 
 use behaved::{PublisherPlan, Subscriber};
 use fanout::Door;
-use peers::child::BinaryChild;
+use peers::child::{pushlab_binary, BinaryChild};
 use report::{Report, Sample};
 use tally::Tally;
 
@@ -269,26 +267,4 @@ fn peers_status_kib(pid: u32, field: &str) -> Option<u64> {
         .trim()
         .parse()
         .ok()
-}
-
-/// The server binary: `PUSHLAB_BIN`, or the release build of this checkout (built first).
-fn pushlab_binary() -> io::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("PUSHLAB_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--bin", "pushlab"])
-        .current_dir(&manifest_dir)
-        .status()?;
-    if !status.success() {
-        return Err(io::Error::other(format!(
-            "cargo build --release --bin pushlab: {status}"
-        )));
-    }
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir.join("target"));
-    Ok(target_dir.join("release").join("pushlab"))
 }
