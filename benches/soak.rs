@@ -17,16 +17,17 @@
 //!
 //! # The load
 //!
-//! - **Publishers**: two topics, 20 messages a second each on a keep-alive connection: `soak-a` with
-//!   messages of 64 B to 8 KiB (its log reaches the 16 MiB retention within a few minutes, after which
-//!   the oldest messages are dropped as new ones come), `soak-b` with 16 to 256 B.
+//! - **Publishers**: two topics, each on a keep-alive connection: `soak-a`, 20 messages a second of
+//!   64 B to 8 KiB (its log reaches the 16 MiB retention in about 100 s, after which the oldest
+//!   messages are dropped as new ones come), and `soak-b`, 40 a second of 16 to 256 B (its log reaches
+//!   10,000 messages at 250 s).
 //! - **Well-behaved subscribers**: two per door and topic (28), on all seven doors, each checking that
 //!   it gets every message once and in order (`soak/behaved.rs`).
 //! - **Misbehaving clients** in a loop (`soak/misbehaving.rs`): slow and stalled readers, abrupt
 //!   resets mid-response and mid-frame, oversized WebSocket frames and bodies, junk topics, slowloris,
 //!   garbage.
 //!
-//! The whole load stays under about 50 publishes a second and under 100 connections, a realistic load
+//! The whole load stays under about 70 publishes a second and under 100 connections, a realistic load
 //! for one client address under the server's default limits.
 //!
 //! # What is measured
@@ -71,7 +72,8 @@ use peers::child::{pushlab_binary, BinaryChild};
 use report::{Report, Sample};
 use tally::Tally;
 
-/// The publishers: together 40 messages a second.
+/// The publishers: together 60 messages a second. `soak-b`'s rate fills its log (10,000 messages)
+/// in 250 s, so that a ten-minute run has more than half its time with every log full.
 const PUBLISHERS: [PublisherPlan; 2] = [
     PublisherPlan {
         topic: misbehaving::REPLAY_TOPIC,
@@ -81,7 +83,7 @@ const PUBLISHERS: [PublisherPlan; 2] = [
     },
     PublisherPlan {
         topic: "soak-b",
-        per_second: 20,
+        per_second: 40,
         min_bytes: 16,
         max_bytes: 256,
     },

@@ -55,6 +55,9 @@ const OVERSIZED_BODY_ANNOUNCED: usize = 2 * 1024 * 1024;
 /// A body that is sent whole, over `hub.max_publish_bytes` (64 KiB) and under `max_body_bytes`.
 const OVERSIZED_PUBLISH_BODY: usize = 100_000;
 
+/// The pause between two junk topics: at most 5 new topics a second.
+pub const JUNK_TOPIC_PAUSE: Duration = Duration::from_millis(200);
+
 /// One kind of misbehaving client, and the pause between its attempts.
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
@@ -89,7 +92,7 @@ impl Kind {
         match self {
             Kind::Abrupt => Duration::from_millis(250),
             Kind::Oversized => Duration::from_millis(500),
-            Kind::JunkTopics => Duration::from_millis(200),
+            Kind::JunkTopics => JUNK_TOPIC_PAUSE,
             Kind::Garbage => Duration::from_millis(300),
             _ => Duration::from_millis(100),
         }
