@@ -103,7 +103,14 @@ struct Options {
 }
 
 fn main() {
-    let options = match parse_args(std::env::args().skip(1)) {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    if arguments.is_empty() {
+        // `cargo bench` passes `--bench`; `cargo test --benches` (or `--all-targets`) passes nothing,
+        // and a ten-minute soak has no place in a test run.
+        println!("soak: not run (no arguments); run it with `cargo bench --bench soak`");
+        return;
+    }
+    let options = match parse_args(arguments.into_iter()) {
         Ok(options) => options,
         Err(message) => {
             eprintln!("soak: {message}\nusage: soak [--minutes M] [--sample-seconds S]");
