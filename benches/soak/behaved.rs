@@ -167,6 +167,8 @@ pub struct Subscriber {
     pub topic: &'static str,
     pub addr: SocketAddr,
     sequence: Sequence,
+    /// When it stops waiting for the end message.
+    give_up_at: Instant,
 }
 
 impl Subscriber {
@@ -181,7 +183,14 @@ impl Subscriber {
                 next_number: 1,
                 ended: false,
             },
+            give_up_at: Instant::now(),
         }
+    }
+
+    /// Whether to keep reading: the end has not come and the give-up time has not passed (a held
+    /// response kept alive by heartbeats would otherwise be read forever).
+    fn going_on(&self) -> bool {
+        !self.sequence.ended && Instant::now() < self.give_up_at
     }
 
     /// Follows the topic until the end message, or until `give_up_at`. Returns the number of the next
@@ -191,7 +200,8 @@ impl Subscriber {
             .door(self.door)
             .subscribers
             .fetch_add(1, Ordering::Relaxed);
-        while !self.sequence.ended && Instant::now() < give_up_at {
+        self.give_up_at = give_up_at;
+        while self.going_on() {
             let result = match self.door {
                 Door::Poll | Door::LongPoll | Door::Jsonp => self.poll_once(tally),
                 Door::Stream | Door::Iframe => self.follow_push_stream(tally),
@@ -276,7 +286,7 @@ impl Subscriber {
                 IframeClient::connect(self.addr, self.topic, after, CALLBACK, READ_TIMEOUT)?;
             Box::new(move || client.next_event())
         };
-        while !self.sequence.ended {
+        while self.going_on() {
             match next_event()? {
                 Some(event) => self.on_push_event(event, tally),
                 None => return self.response_ended(tally),
@@ -307,7 +317,7 @@ impl Subscriber {
         let path = door_path("sse", self.topic, None, &[]);
         let last_event_id = self.sequence.last_id.to_string();
         let mut client = SseClient::connect(self.addr, &path, Some(&last_event_id), READ_TIMEOUT)?;
-        while !self.sequence.ended {
+        while self.going_on() {
             let Some(event) = client.next_event()? else {
                 return self.response_ended(tally);
             };
@@ -330,7 +340,7 @@ impl Subscriber {
             ..ClientOptions::default()
         };
         let mut client = Client::connect_with(self.addr, &path, &options)?;
-        while !self.sequence.ended {
+        while self.going_on() {
             match client.recv()? {
                 Event::Text(text) => match json::parse(&text)
                     .ok()
