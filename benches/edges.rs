@@ -39,11 +39,9 @@ mod fanout;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use peers::child::{can_pin, pin_this_process, BinaryChild};
+use peers::child::{can_pin, pin_this_process, pushlab_binary, BinaryChild};
 use pushlab::client::http::HttpConnection;
 
 const SERVER_CORE: usize = 0;
@@ -135,28 +133,6 @@ fn run(words: &[String]) -> io::Result<()> {
         fan_out(&binary, server_core, &doors)?;
     }
     Ok(())
-}
-
-/// The server binary: `PUSHLAB_BIN`, or the release build of this checkout (built first).
-fn pushlab_binary() -> io::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("PUSHLAB_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--bin", "pushlab"])
-        .current_dir(&manifest_dir)
-        .status()?;
-    if !status.success() {
-        return Err(io::Error::other(format!(
-            "cargo build --release --bin pushlab: {status}"
-        )));
-    }
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir.join("target"));
-    Ok(target_dir.join("release").join("pushlab"))
 }
 
 fn print_machine(binary: &std::path::Path, cores: usize, pinned: bool) {

@@ -11,7 +11,7 @@
 
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -290,4 +290,27 @@ pub fn machine_summary(cores: usize) -> String {
         kernel.trim(),
         load.join(" ")
     )
+}
+
+/// The `pushlab` server binary for the benches that run it as a child: `PUSHLAB_BIN`, or the release
+/// build of this checkout (built first, a no-op when it is up to date).
+pub fn pushlab_binary() -> io::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("PUSHLAB_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--bin", "pushlab"])
+        .current_dir(&manifest_dir)
+        .status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!(
+            "cargo build --release --bin pushlab: {status}"
+        )));
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir.join("target"));
+    Ok(target_dir.join("release").join("pushlab"))
 }
