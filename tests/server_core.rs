@@ -546,7 +546,7 @@ fn a_slow_reader_that_keeps_reading_is_kept_and_gets_no_heartbeat_while_busy() {
     );
     got.extend(h.read_all(sse));
     assert_eq!(
-        count(&String::from_utf8_lossy(&got), "\nid: "),
+        count(&String::from_utf8_lossy(&got), "\ndata: "),
         40,
         "all 40, once"
     );

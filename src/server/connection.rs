@@ -770,7 +770,7 @@ impl Connection {
         let keep_alive = request.keep_alive();
         self.respond(&response, false, keep_alive, room, now);
         let mut prelude = Vec::new();
-        format.prelude(&mut prelude);
+        format.prelude(subscription.cursor, &mut prelude);
         self.state = State::Stream(PushStream {
             format,
             subscription,

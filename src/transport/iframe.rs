@@ -204,7 +204,7 @@ impl StreamFormat for IframeStream {
 
     /// The document's start and 1 KiB of padding in an HTML comment. There is no script in it: each
     /// message's script reaches the parent itself, and nothing sets `document.domain`.
-    fn prelude(&self, out: &mut Vec<u8>) {
+    fn prelude(&self, _resume_after: u64, out: &mut Vec<u8>) {
         out.extend_from_slice(
             b"<!doctype html><html><head><meta charset=\"utf-8\"><title>pushlab stream</title></head><body>\n",
         );
@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn prelude_is_html_with_a_kib_of_padding_and_no_script() {
         let mut out = Vec::new();
-        stream().prelude(&mut out);
+        stream().prelude(0, &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("<!doctype html><html>"));
         assert!(text.contains("<body>"));

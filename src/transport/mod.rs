@@ -72,8 +72,11 @@ pub trait StreamFormat {
     fn content_type(&self) -> &'static str;
     /// Extra response headers (e.g. `Cache-Control`, `X-Accel-Buffering`).
     fn headers(&self) -> Vec<(&'static str, String)>;
-    /// Bytes sent before the first message (padding, `retry:`...), possibly none.
-    fn prelude(&self, out: &mut Vec<u8>);
+    /// Bytes sent before the first message (padding, `retry:`...), possibly none. `resume_after` is
+    /// where the stream starts reading the log (the subscription's cursor): a door whose client
+    /// reconnects by itself names it here, so that a reconnect before the first message resumes from
+    /// there instead of "from now" (see `sse`).
+    fn prelude(&self, resume_after: u64, out: &mut Vec<u8>);
     /// One message.
     fn message(&self, message: &Message, out: &mut Vec<u8>);
     /// Tells the client it missed messages; it continues after `last` (pass [`reset_point`]).

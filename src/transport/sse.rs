@@ -22,6 +22,7 @@
 //! Transfer-Encoding: chunked
 //!
 //! retry: 2000
+//! id: 1043
 //!
 //! id: 1044
 //! data: first line
@@ -35,6 +36,10 @@
 //! (each block above travels in one chunk of the chunked body).
 //!
 //! # Framing and end of response
+//!
+//! The prelude names the reconnection delay (`retry:`) and where the stream starts (`id:`, the id it
+//! resumes after): no event is dispatched for it, but the browser keeps the id, so a stream that drops
+//! before its first message is resumed from where it started, not "from now".
 //!
 //! Per message: `id: N`, then one `data:` line per line of the payload, then a blank line. The browser
 //! joins `data` lines with `\n`, so multi-line text survives. A missed-messages notice is an event of its
@@ -111,9 +116,15 @@ impl StreamFormat for SseStream {
         ]
     }
 
-    /// `retry: N` and a blank line. The blank line dispatches nothing (no data), but ends the block.
-    fn prelude(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(format!("retry: {}\n\n", self.retry_ms).as_bytes());
+    /// `retry: N`, `id: <where the stream starts>` and a blank line. The blank line dispatches no event
+    /// (there is no data), but the browser still takes the id as its last event id (WHATWG HTML
+    /// §9.2.6, "dispatch the event": the id is set before the empty data is checked). So a stream that
+    /// drops before its first message is resumed by the browser with `Last-Event-ID` from where it
+    /// started, and a message published during the gap is not lost, even on a topic opened "from now".
+    fn prelude(&self, resume_after: u64, out: &mut Vec<u8>) {
+        out.extend_from_slice(
+            format!("retry: {}\nid: {resume_after}\n\n", self.retry_ms).as_bytes(),
+        );
     }
 
     fn message(&self, message: &Message, out: &mut Vec<u8>) {
@@ -195,10 +206,10 @@ mod tests {
     }
 
     #[test]
-    fn prelude_sets_the_retry() {
+    fn prelude_sets_the_retry_and_the_resume_point() {
         let mut out = Vec::new();
-        SseStream { retry_ms: 1500 }.prelude(&mut out);
-        assert_eq!(out, b"retry: 1500\n\n");
+        SseStream { retry_ms: 1500 }.prelude(41, &mut out);
+        assert_eq!(out, b"retry: 1500\nid: 41\n\n");
     }
 
     #[test]

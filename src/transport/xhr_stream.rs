@@ -82,7 +82,7 @@ impl StreamFormat for XhrStream {
 
     /// `{"padding":"<2 KiB of spaces>"}\n`: a valid JSON line without `id`, big enough to get past the
     /// browsers that buffer the first block of a response.
-    fn prelude(&self, out: &mut Vec<u8>) {
+    fn prelude(&self, _resume_after: u64, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"padding\":\"");
         out.resize(out.len() + PRELUDE_PADDING_BYTES, b' ');
         out.extend_from_slice(b"\"}\n");
@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn prelude_is_one_padding_line_of_about_2_kib() {
         let mut out = Vec::new();
-        XhrStream.prelude(&mut out);
+        XhrStream.prelude(0, &mut out);
         assert!(out.len() >= 2048 && out.len() < 2100, "{}", out.len());
         assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
         assert!(out.starts_with(b"{\"padding\":\"   "));
