@@ -111,6 +111,8 @@ enum Retention {
 /// what four clients use, since a token bucket never refills on a clock that only jumps.
 fn chaos_config(retention: Retention) -> Config {
     let mut config = Config {
+        max_connections: 2 * CLIENTS,
+        max_buffered_bytes: 160 * 1024,
         max_stream_bytes: 16 * 1024,
         max_pending_output_bytes: 16 * 1024,
         max_batch_messages: 25,
@@ -176,7 +178,7 @@ fn run(scenario: &Scenario) -> Result<Summary, String> {
             }
         }
         if published.count() == MESSAGES {
-            net.faults = None;
+            net.stop_faults();
         } else if turn >= MAX_PUBLISH_TURNS {
             return Err(format!(
                 "only {} messages published in {turn} turns",

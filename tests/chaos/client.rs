@@ -209,8 +209,7 @@ impl Client {
         }
         self.read(net, published, turn)?;
         self.ask_again(net, turn);
-        self.watch(net, turn);
-        Ok(())
+        self.watch(net, turn)
     }
 
     /// Opens a connection and sends the door's request with the cursor.
@@ -340,16 +339,27 @@ impl Client {
         }
     }
 
-    /// The watchdog: a connection silent for too long is dropped and reopened.
-    fn watch(&mut self, net: &mut Net, turn: u64) {
-        let silent = self
-            .conn
-            .as_ref()
-            .is_some_and(|conn| conn.phase != Phase::Idle && net.now - conn.heard_at > WATCHDOG);
-        if silent {
-            self.stats.watchdog += 1;
-            self.hang_up(net, turn, "watchdog: silent too long");
+    /// The watchdog: a connection silent for too long is dropped and reopened. While faults strike,
+    /// a clock jump can make any connection look silent for a moment; once they have stopped, every
+    /// open connection brings a message, a heartbeat, a ping or an answer well within the watchdog's
+    /// time, so silence then is a stall, and fails the run.
+    fn watch(&mut self, net: &mut Net, turn: u64) -> Result<(), String> {
+        let Some(conn) = self.conn.as_ref().filter(|conn| conn.phase != Phase::Idle) else {
+            return Ok(());
+        };
+        let since = conn.heard_at.max(net.calm_since.unwrap_or(conn.heard_at));
+        if net.now - since <= WATCHDOG {
+            return Ok(());
         }
+        if net.calm_since.is_some() {
+            return Err(format!(
+                "STALLED: the connection brought nothing for {} s with the faults over",
+                WATCHDOG.as_secs()
+            ));
+        }
+        self.stats.watchdog += 1;
+        self.hang_up(net, turn, "watchdog: silent too long");
+        Ok(())
     }
 
     /// Closes the connection (gracefully, abruptly, or for a WebSocket with a close frame first) and

@@ -141,6 +141,8 @@ pub struct Net {
     write_next_turn: BTreeSet<usize>,
     /// Faults on (`Some`) or off (`None`, the drain at the end of a run).
     pub faults: Option<FaultRates>,
+    /// When the faults stopped.
+    pub calm_since: Option<Instant>,
     /// What happened.
     pub stats: NetStats,
 }
@@ -167,7 +169,15 @@ impl Net {
             read_next_turn: BTreeSet::new(),
             write_next_turn: BTreeSet::new(),
             faults: Some(FaultRates::CHAOS),
+            calm_since: None,
             stats: NetStats::default(),
+        }
+    }
+
+    /// Stops injecting faults (the network still splits, cuts and delays, as any network does).
+    pub fn stop_faults(&mut self) {
+        if self.faults.take().is_some() {
+            self.calm_since = Some(self.now);
         }
     }
 
