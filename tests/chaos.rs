@@ -46,12 +46,17 @@
 //!
 //! The only way to lose messages is for the log to forget them before the client asks; then the
 //! server says so (a reset: `{"reset":true,...}`, SSE's `event: reset`, a poll's `"reset":true`), and
-//! the client continues after the point it names. The `*_resets_*` tests make the log tiny on purpose
-//! and check exactly that: a reset, never a silent gap, and every message after it exactly once.
+//! the client continues after the point it names. The `..._when_the_log_is_too_short` tests make the
+//! log tiny on purpose and check exactly that: a reset, never a silent gap, and every message after
+//! it exactly once. And the checks are checked: in
+//! `the_checks_catch_a_door_that_skips_or_repeats_a_message`, clients that resume one id off must
+//! fail, on every door.
 //!
 //! # Replaying a failure
 //!
-//! Each test runs a few fixed seeds and prints each run's seed and counters. A failure names the seed,
+//! Each test runs a few fixed seeds and prints each run's seed and counters (shown with
+//! `cargo test --test chaos -- --nocapture`: connections, hang-ups, stalls, server kills, clock
+//! jumps, cut writes, refusals, resets, messages delivered). A failure names the seed,
 //! the door, the client, what it expected and what came, and the client's last events;
 //! `CHAOS_SEED=N cargo test --test chaos` replays seed N alone in every test (the run is
 //! deterministic: same seed, same run).
@@ -91,6 +96,10 @@ const SEEDS: [u64; 3] = [0x5EED_0001, 0x5EED_0002, 0x5EED_0003];
 const MAX_PUBLISH_TURNS: u64 = 20_000;
 const MAX_DRAIN_TURNS: u64 = 5_000;
 
+/// Turns the server may take to close every connection once the clients have gone: about six
+/// seconds of fake time, three times the lingering close.
+const MAX_LEAVE_TURNS: u64 = 200;
+
 /// How much the log keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Retention {
@@ -104,11 +113,16 @@ enum Retention {
 ///
 /// Limits are made small where a small limit makes a door's rare paths common: streams end every
 /// 16 KiB (the XHR and iframe clients reconnect with their last id), a connection may hold 16 KiB of
-/// output (subscribers wait in the log while their socket is full), and batches carry at most 25
-/// messages (the client asks again at once). Idle topics are never evicted, so that a clock jump
-/// cannot throw the log away, and there is no `clock` topic. All fake clients connect from
-/// 127.0.0.1: any per-address limit (connections per address, a publish rate) must be set far above
-/// what four clients use, since a token bucket never refills on a clock that only jumps.
+/// output (subscribers wait in the log while their socket is full), batches carry at most 25
+/// messages (the client asks again at once), at most eight connections are open (a ninth is refused
+/// at accept, while hung-up connections are still being closed), and all buffers together may hold
+/// 160 KiB (past it, requests get 503 and the subscriber with the most unsent output is dropped).
+/// Idle topics are never evicted, so that a clock jump cannot throw the log away, and there is no
+/// `clock` topic.
+///
+/// All fake clients connect from 127.0.0.1, so any per-address limit (connections per address, a
+/// publish rate per address) belongs here, set far above what four clients use: on a fake clock a
+/// rate limit's token bucket need not refill as it would in real time.
 fn chaos_config(retention: Retention) -> Config {
     let mut config = Config {
         max_connections: 2 * CLIENTS,
@@ -193,6 +207,7 @@ fn run(scenario: &Scenario) -> Result<Summary, String> {
         }
         let caught_up = |client: &Client| client.ledger.last == published.last_id();
         if net.faults.is_none() && clients.iter().all(caught_up) {
+            every_client_leaves(&mut net, &mut clients, turn)?;
             return Ok(summary(scenario, turn, &net, &clients));
         }
     }
@@ -207,6 +222,26 @@ fn run(scenario: &Scenario) -> Result<Summary, String> {
         net.elapsed().as_secs()
     );
     Err(failure(scenario, behind, &what))
+}
+
+/// The end of a run: every client hangs up, and within a few seconds of fake time the server must
+/// have closed every connection (none leaks, whatever state the faults left it in).
+fn every_client_leaves(net: &mut Net, clients: &mut [Client], turn: u64) -> Result<(), String> {
+    for client in clients.iter_mut() {
+        client.leave(net, turn);
+    }
+    for _ in 0..MAX_LEAVE_TURNS {
+        if net.core.connection_count() == 0 {
+            return Ok(());
+        }
+        net.turn();
+    }
+    Err(format!(
+        "LEAK: {} connections still open {MAX_LEAVE_TURNS} turns ({} s of fake time) after every \
+         client hung up",
+        net.core.connection_count(),
+        MAX_LEAVE_TURNS * 30 / 1000,
+    ))
 }
 
 /// The failure message: seed, door, client, what went wrong, and the client's last events.

@@ -212,6 +212,11 @@ impl Client {
         self.watch(net, turn)
     }
 
+    /// The run is over: the client hangs up for good.
+    pub fn leave(&mut self, net: &mut Net, turn: u64) {
+        self.hang_up(net, turn, "leaves");
+    }
+
     /// Opens a connection and sends the door's request with the cursor.
     fn open(&mut self, net: &mut Net, turn: u64) {
         let Some(id) = net.connect() else {

@@ -42,6 +42,9 @@ pub type ConnId = u64;
 /// The wall clock the core is told at the start (only `Date` headers use it).
 const UNIX_MILLIS_AT_START: u64 = 1_700_000_000_000;
 
+/// A spurious writable edge, once in this many turns per socket.
+const SPURIOUS_EDGE_ONE_IN: u64 = 50;
+
 /// Most actions carried out in one settle: the core asks for a bounded amount of work per event.
 const MAX_ACTIONS_PER_SETTLE: usize = 100_000;
 
@@ -79,10 +82,12 @@ struct Socket {
     client_fin: bool,
     /// The client aborted: the server's next read fails with `ConnectionReset`.
     client_reset: bool,
-    /// The server's read already reported the client's end.
-    client_end_seen: bool,
+    /// The client's end (FIN or reset) was reported to the core, once, as a readiness event does.
+    end_reported: bool,
     down: Vec<u8>,
     send_capacity: usize,
+    /// A write met `WouldBlock`: a writable edge is owed once the send buffer has room.
+    writable_armed: bool,
     server_end: ServerEnd,
 }
 
@@ -204,7 +209,8 @@ impl Net {
                 up_arrived: Vec::new(),
                 client_fin: false,
                 client_reset: false,
-                client_end_seen: false,
+                end_reported: false,
+                writable_armed: false,
                 down: Vec::new(),
                 send_capacity,
                 server_end: ServerEnd::Open,
@@ -328,10 +334,13 @@ impl Net {
                 socket.up_arrived.extend(segment);
                 edge = true;
             }
-            let end_pending = (socket.client_fin || socket.client_reset)
-                && socket.up_in_flight.is_empty()
-                && !socket.client_end_seen;
-            if edge || end_pending {
+            let ended =
+                (socket.client_fin || socket.client_reset) && socket.up_in_flight.is_empty();
+            if ended && !socket.end_reported {
+                socket.end_reported = true;
+                edge = true;
+            }
+            if edge {
                 self.read(token);
             }
         }
@@ -347,7 +356,6 @@ impl Net {
         let rng = &mut self.rng;
         self.core.receive(token, self.now, hung_up, |room| {
             if read_error_one_in.is_some_and(|one_in| rng.one_in(one_in)) || socket.client_reset {
-                socket.client_end_seen = true;
                 return Err(io::ErrorKind::ConnectionReset.into());
             }
             if rng.one_in(20) {
@@ -355,7 +363,6 @@ impl Net {
             }
             if socket.up_arrived.is_empty() {
                 if hung_up {
-                    socket.client_end_seen = true;
                     return Ok(0);
                 }
                 return Err(io::ErrorKind::WouldBlock.into());
@@ -390,6 +397,7 @@ impl Net {
             .min(room);
             if n == 0 {
                 stats.writes_refused += 1;
+                socket.writable_armed = true;
                 return Err(io::ErrorKind::WouldBlock.into());
             }
             if n == 1 {
@@ -401,21 +409,21 @@ impl Net {
         self.settle();
     }
 
-    /// A writable edge for some sockets whose send buffer has room while the core has output for them:
-    /// what the kernel reports once the client has read.
+    /// Writable edges, as edge-triggered readiness gives them: once for a socket whose write met
+    /// `WouldBlock`, some turns after its send buffer has room again (the client read). Now and then a
+    /// spurious one, which mio allows and the core must shrug off.
     fn writable_edges(&mut self) {
         let tokens: Vec<usize> = self.by_token.keys().copied().collect();
         for token in tokens {
-            let pending = self
-                .core
-                .connection(token)
-                .is_some_and(|conn| conn.output.pending() > 0);
-            let has_room = self
-                .by_token
-                .get(&token)
-                .and_then(|conn| self.sockets.get(conn))
-                .is_some_and(|socket| socket.down.len() < socket.send_capacity);
-            if pending && has_room && self.rng.one_in(2) {
+            let Some(socket) = socket_of(&self.by_token, &mut self.sockets, token) else {
+                continue;
+            };
+            let has_room = socket.down.len() < socket.send_capacity;
+            let edge = socket.writable_armed && has_room && self.rng.one_in(2);
+            if edge {
+                socket.writable_armed = false;
+            }
+            if edge || self.rng.one_in(SPURIOUS_EDGE_ONE_IN) {
                 self.write(token);
             }
         }
