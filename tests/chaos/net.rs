@@ -186,6 +186,39 @@ impl Net {
         }
     }
 
+    /// Every connection the core still has, with its state and its socket's, for a failure report.
+    pub fn describe_open_connections(&self) -> Vec<String> {
+        self.by_token
+            .iter()
+            .map(|(token, conn)| {
+                let state = self.core.connection(*token).map(|c| {
+                    let state = format!("{:?}", c.state);
+                    let state: String = state.chars().take(400).collect();
+                    format!(
+                        "state {state}, {} bytes of output pending, {} of input, peer closed {}",
+                        c.output.pending(),
+                        c.input.len(),
+                        c.peer_closed
+                    )
+                });
+                let socket = self.sockets.get(conn).map(|s| {
+                    format!(
+                        "client FIN {} reset {}, {} bytes unread by the client, {} in flight, \
+                         {} arrived, writable armed {}, server end {:?}",
+                        s.client_fin,
+                        s.client_reset,
+                        s.down.len(),
+                        s.up_in_flight.len(),
+                        s.up_arrived.len(),
+                        s.writable_armed,
+                        s.server_end
+                    )
+                });
+                format!("conn {conn} (token {token}): {state:?}; socket: {socket:?}")
+            })
+            .collect()
+    }
+
     /// Fake time since the start, for traces.
     pub fn elapsed(&self) -> Duration {
         self.now - self.started
@@ -248,15 +281,17 @@ impl Net {
         Recv::Bytes(socket.down.drain(..n).collect())
     }
 
-    /// The client closes its socket: gracefully (FIN, `abort` false) or with a reset. It never uses
-    /// `conn` again.
+    /// The client closes its socket (`close()`, never a half-close: browsers do not), with a FIN, or
+    /// with a reset when `abort` is set or when bytes it never read are still in its buffer (as the
+    /// kernel does: RFC 2525 §2.17). It never uses `conn` again.
     pub fn hang_up(&mut self, conn: ConnId, abort: bool) {
         let Some(socket) = self.sockets.get_mut(&conn) else {
             return;
         };
-        if abort {
+        if abort || !socket.down.is_empty() {
             socket.client_reset = true;
             socket.up_in_flight.clear();
+            socket.down.clear();
         } else {
             socket.client_fin = true;
         }
@@ -336,12 +371,19 @@ impl Net {
             }
             let ended =
                 (socket.client_fin || socket.client_reset) && socket.up_in_flight.is_empty();
+            let mut error = false;
             if ended && !socket.end_reported {
                 socket.end_reported = true;
                 edge = true;
+                error = socket.client_reset;
             }
             if edge {
                 self.read(token);
+            }
+            // A reset is reported as an error, readable and writable at once: the core learns of it
+            // from a write even when it is not reading (its output at the budget).
+            if error {
+                self.write(token);
             }
         }
     }
@@ -386,6 +428,13 @@ impl Net {
         self.core.transmit(token, self.now, |bytes| {
             if socket.client_reset {
                 return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            if socket.client_fin {
+                // The client has closed its socket: its kernel drops the bytes and answers with a
+                // reset, which the next readiness event reports.
+                socket.client_reset = true;
+                socket.end_reported = false;
+                return Ok(bytes.len());
             }
             let room = socket.send_capacity.saturating_sub(socket.down.len());
             let n = match rng.below(10) {
