@@ -557,3 +557,22 @@ fn socket_of<'a>(
 ) -> Option<&'a mut Socket> {
     sockets.get_mut(by_token.get(&token)?)
 }
+
+#[test]
+fn a_client_closing_with_unread_bytes_resets_the_connection_and_the_core_lets_go() {
+    let mut net = Net::new(Config::default(), 1_000, Rng::new(1));
+    net.stop_faults();
+    let conn = net.connect().expect("accepted");
+    net.send(conn, b"GET /poll/t?after=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+    for _ in 0..100 {
+        net.turn();
+    }
+    assert!(matches!(net.recv(conn, 1), Recv::Bytes(first) if first == b"H"));
+    net.hang_up(conn, false);
+    let open = net.describe_open_connections();
+    assert!(open[0].contains("client FIN false reset true"), "{open:?}");
+    for _ in 0..3 {
+        net.turn();
+    }
+    assert_eq!(net.core.connection_count(), 0);
+}
