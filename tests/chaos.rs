@@ -120,12 +120,15 @@ enum Retention {
 /// Idle topics are never evicted, so that a clock jump cannot throw the log away, and there is no
 /// `clock` topic.
 ///
-/// All fake clients connect from 127.0.0.1, so any per-address limit (connections per address, a
-/// publish rate per address) belongs here, set far above what four clients use: on a fake clock a
-/// rate limit's token bucket need not refill as it would in real time.
+/// All fake clients connect from 127.0.0.1, so the per-address limits are set here, far above what
+/// four clients use: the connection limit per address to the total, and the publish rate off (the
+/// messages are published by the harness, not through a door, but on a fake clock a token bucket
+/// would not refill as it does in real time).
 fn chaos_config(retention: Retention) -> Config {
     let mut config = Config {
         max_connections: 2 * CLIENTS,
+        max_connections_per_ip: 2 * CLIENTS,
+        publish_rate_per_ip: 0,
         max_buffered_bytes: 160 * 1024,
         max_stream_bytes: 16 * 1024,
         max_pending_output_bytes: 16 * 1024,

@@ -214,7 +214,7 @@ impl BodyDecoder {
                     .feed(bytes, &mut events)
                     .map_err(|e| format!("SSE: {e}"))?;
                 for event in events {
-                    seen.push(sse_event(&event)?);
+                    seen.extend(sse_event(&event)?);
                 }
             }
         }
@@ -258,9 +258,13 @@ fn json_object(text: &str) -> Result<Option<Seen>, String> {
     Ok(PushEvent::from_json(&value).and_then(push_event))
 }
 
-/// An SSE event: a message (`id:` and `data:`), or `event: reset` whose data is the reset object.
-fn sse_event(event: &SseEvent) -> Result<Seen, String> {
-    match event.event_type.as_str() {
+/// An SSE event: a message (`id:` and `data:`), `event: reset` whose data is the reset object, or
+/// `event: heartbeat`, which teaches nothing.
+fn sse_event(event: &SseEvent) -> Result<Option<Seen>, String> {
+    if event.is_heartbeat() {
+        return Ok(None);
+    }
+    let seen = match event.event_type.as_str() {
         "message" => {
             let id = event
                 .last_event_id
@@ -278,7 +282,8 @@ fn sse_event(event: &SseEvent) -> Result<Seen, String> {
             _ => Err(format!("an SSE reset whose data or id is wrong: {event:?}")),
         },
         other => Err(format!("an SSE event of unknown type {other:?}")),
-    }
+    };
+    seen.map(Some)
 }
 
 /// The client end of a topic WebSocket: the crate's [`WsProtocol`] in the client role, fed with the
