@@ -21,16 +21,26 @@
 //!   client stays; nginx's default of 60 s would cut them.
 //! - Response buffering, the point of the exercise, chosen by [`Buffering`].
 //!
-//! # Buffering and `X-Accel-Buffering`
+//! # Buffering, `X-Accel-Buffering`, and what actually holds a stream back
 //!
-//! With `proxy_buffering on` (nginx's default) nginx reads the upstream response into its buffers and
-//! passes it on as they fill, so a held response that trickles a message at a time may not reach the
-//! client until a buffer's worth has arrived. nginx honours a response header `X-Accel-Buffering: no`
-//! per response, even with buffering on. pushlab's SSE, XHR-stream and iframe doors all send it (see
-//! [`crate::transport::sse`]), so behind a default nginx they still deliver at once; behind a proxy
-//! that does not know the header they would not. [`Buffering::IgnoreAccelHeader`] plays that proxy
-//! (`proxy_ignore_headers X-Accel-Buffering`), so the lab can show both. `tests/lab_proxy.rs` checks
-//! all three over real sockets.
+//! With `proxy_buffering on` (nginx's default) nginx reads the upstream response into its buffers as
+//! fast as the server sends it, whatever the client's speed, and spills to temp files when they fill.
+//! A response can turn that off for itself with the header `X-Accel-Buffering: no`, which nginx
+//! honours per response even with buffering on; pushlab's SSE, XHR-stream and iframe doors all send it
+//! (see [`crate::transport::sse`]).
+//!
+//! Measured here (nginx 1.22, `tests/lab_proxy.rs`): every door delivers each message at once in all
+//! three [`Buffering`] modes, even [`Buffering::IgnoreAccelHeader`], which makes nginx ignore the
+//! header. The reason is the upstream's framing: over HTTP/1.1 the streams are chunked (RFC 9112
+//! §7.1), and nginx's chunked reader hands every complete chunk on as soon as it has it, buffering or
+//! not. What buffering changes is who absorbs a slow reader: with it on, nginx drains the server and
+//! queues for the client, so the server's limit on a subscriber that stops reading (close 1008) sees
+//! nginx, not the client.
+//!
+//! The pitfall the chapters warn about is nginx's own default `proxy_http_version 1.0`: an HTTP/1.0
+//! response has no chunks and ends at close, so a buffering proxy holds it until its buffers fill.
+//! pushlab refuses a stream over HTTP/1.0 (`505 HTTP Version Not Supported`) rather than stream
+//! without framing, which is why this config always says `proxy_http_version 1.1`.
 
 use std::fs;
 use std::io;
@@ -61,7 +71,7 @@ pub enum Buffering {
     /// `proxy_buffering off`: every byte is passed on as it arrives.
     Off,
     /// `proxy_buffering on` and `proxy_ignore_headers X-Accel-Buffering`: buffering that no response
-    /// can escape, as behind a proxy that does not know nginx's header.
+    /// can turn off, as behind a proxy that does not know nginx's header.
     IgnoreAccelHeader,
 }
 
