@@ -29,18 +29,22 @@
 //! honours per response even with buffering on; pushlab's SSE, XHR-stream and iframe doors all send it
 //! (see [`crate::transport::sse`]).
 //!
-//! Measured here (nginx 1.22, `tests/lab_proxy.rs`): every door delivers each message at once in all
-//! three [`Buffering`] modes, even [`Buffering::IgnoreAccelHeader`], which makes nginx ignore the
-//! header. The reason is the upstream's framing: over HTTP/1.1 the streams are chunked (RFC 9112
-//! §7.1), and nginx's chunked reader hands every complete chunk on as soon as it has it, buffering or
-//! not. What buffering changes is who absorbs a slow reader: with it on, nginx drains the server and
-//! queues for the client, so the server's limit on a subscriber that stops reading (close 1008) sees
-//! nginx, not the client.
+//! Measured here (nginx 1.22, `tests/lab_proxy.rs`): while the client keeps up, every door delivers
+//! each message at once in all three [`Buffering`] modes, even [`Buffering::IgnoreAccelHeader`], which
+//! makes nginx ignore the header. The reason is the upstream's framing: over HTTP/1.1 the streams are
+//! chunked (RFC 9112 §7.1), and nginx's chunked reader hands every complete chunk on as soon as it
+//! has it. Buffering shows once the client falls behind: with it on, nginx drains the server whatever
+//! the client's speed and spills the backlog to a temp file, and a message that arrives behind the
+//! spilled bytes waits in a part-filled buffer until more bytes fill it. The client catches up with
+//! the backlog and then sits without the last message. With the header honoured (nginx's default) the
+//! stream stays unbuffered, the backlog stays in the server (which pauses the subscriber and resumes
+//! it from the topic log as the socket drains), and the last message comes with the rest.
 //!
-//! The pitfall the chapters warn about is nginx's own default `proxy_http_version 1.0`: an HTTP/1.0
-//! response has no chunks and ends at close, so a buffering proxy holds it until its buffers fill.
-//! pushlab refuses a stream over HTTP/1.0 (`505 HTTP Version Not Supported`) rather than stream
-//! without framing, which is why this config always says `proxy_http_version 1.1`.
+//! A second pitfall is nginx's own default `proxy_http_version 1.0`: an HTTP/1.0 response has no
+//! chunks and ends at close, so a buffering proxy would hold it until its buffers fill. pushlab
+//! refuses a stream over HTTP/1.0 (`505 HTTP Version Not Supported`) rather than stream without
+//! framing, so behind such a proxy the streaming doors fail outright; this config always says
+//! `proxy_http_version 1.1`.
 
 use std::fs;
 use std::io;
