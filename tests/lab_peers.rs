@@ -158,8 +158,7 @@ impl Subscriber for WebSocket {
 }
 
 fn json_message(text: &str) -> io::Result<Option<ReceivedMessage>> {
-    let value = json::parse(text)
-        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))?;
+    let value = json::parse(text).map_err(invalid_data)?;
     Ok(PushEvent::from_json(&value).and_then(message))
 }
 
@@ -209,8 +208,7 @@ fn node_http_ws_delivers_in_order_on_every_door() {
 fn sockjs_messages(frame: &str) -> io::Result<Vec<ReceivedMessage>> {
     let frame = frame.trim_end();
     if let Some(array) = frame.strip_prefix('a') {
-        let value = json::parse(array)
-            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))?;
+        let value = json::parse(array).map_err(invalid_data)?;
         let strings = value.as_array().ok_or(io::ErrorKind::InvalidData)?;
         let mut messages = Vec::new();
         for string in strings {
@@ -228,6 +226,13 @@ fn sockjs_messages(frame: &str) -> io::Result<Vec<ReceivedMessage>> {
     Ok(Vec::new())
 }
 
+/// Reads the next chunk of a held response onto the text not used yet.
+fn append_next_chunk(response: &mut ResponseStream, partial: &mut String) -> io::Result<()> {
+    let chunk = response.next_chunk()?.ok_or(io::ErrorKind::UnexpectedEof)?;
+    partial.push_str(std::str::from_utf8(&chunk).map_err(invalid_data)?);
+    Ok(())
+}
+
 /// `POST …/xhr_streaming`: a chunked body of newline-ended frames.
 struct SockjsXhrStreaming {
     response: ResponseStream,
@@ -236,12 +241,7 @@ struct SockjsXhrStreaming {
 
 impl Subscriber for SockjsXhrStreaming {
     fn read(&mut self) -> io::Result<Vec<ReceivedMessage>> {
-        let chunk = self
-            .response
-            .next_chunk()?
-            .ok_or(io::ErrorKind::UnexpectedEof)?;
-        self.partial
-            .push_str(std::str::from_utf8(&chunk).map_err(|_| io::ErrorKind::InvalidData)?);
+        append_next_chunk(&mut self.response, &mut self.partial)?;
         let mut messages = Vec::new();
         while let Some(newline) = self.partial.find('\n') {
             let frame: String = self.partial.drain(..=newline).collect();
@@ -261,20 +261,70 @@ impl Subscriber for SockjsEventSource {
     }
 }
 
-/// `POST …/xhr`: each response is one frame; the session (in the path) remembers what was sent.
-struct SockjsXhrPolling {
+/// A SockJS polling transport: each response is one frame, and the session (in the path) remembers
+/// what was sent. `POST …/xhr` answers the frame as it is; `GET …/jsonp?c=F` wraps it as
+/// `/**/F("frame");`.
+struct SockjsPolling {
     addr: SocketAddr,
     path: String,
+    jsonp: bool,
 }
 
-impl Subscriber for SockjsXhrPolling {
+impl Subscriber for SockjsPolling {
     fn read(&mut self) -> io::Result<Vec<ReceivedMessage>> {
-        let response = http::request(self.addr, "POST", &self.path, &[], b"", READ_TIMEOUT)?;
+        let method = if self.jsonp { "GET" } else { "POST" };
+        let response = http::request(self.addr, method, &self.path, &[], b"", READ_TIMEOUT)?;
         if response.status != 200 {
             return Err(io::Error::other(format!("HTTP {}", response.status)));
         }
-        sockjs_messages(response.text()?)
+        let body = response.text()?.trim_end();
+        if !self.jsonp {
+            return sockjs_messages(body);
+        }
+        let literal = body
+            .strip_prefix(&format!("/**/{SOCKJS_CALLBACK}("))
+            .and_then(|rest| rest.strip_suffix(");"))
+            .ok_or_else(|| invalid_data(format!("not a JSONP frame: {body}")))?;
+        sockjs_quoted_messages(literal)
     }
+}
+
+/// A frame that arrives as a JavaScript string literal (a JSON string), as `htmlfile` and `jsonp` wrap it.
+fn sockjs_quoted_messages(literal: &str) -> io::Result<Vec<ReceivedMessage>> {
+    let value = json::parse(literal).map_err(invalid_data)?;
+    sockjs_messages(value.as_str().ok_or(io::ErrorKind::InvalidData)?)
+}
+
+/// `GET …/htmlfile?c=F`: a forever frame, one `<script>\np("frame");\n</script>` per frame after a
+/// prelude that defines `p` to hand the frame to `parent.F`.
+struct SockjsHtmlfile {
+    response: ResponseStream,
+    partial: String,
+}
+
+impl Subscriber for SockjsHtmlfile {
+    fn read(&mut self) -> io::Result<Vec<ReceivedMessage>> {
+        const OPEN: &str = "<script>\np(";
+        const CLOSE: &str = ");\n</script>";
+        append_next_chunk(&mut self.response, &mut self.partial)?;
+        let mut messages = Vec::new();
+        while let Some(start) = self.partial.find(OPEN) {
+            let Some(length) = self.partial[start..].find(CLOSE) else {
+                break;
+            };
+            let literal = self.partial[start + OPEN.len()..start + length].to_string();
+            self.partial.drain(..start + length + CLOSE.len());
+            messages.extend(sockjs_quoted_messages(&literal)?);
+        }
+        Ok(messages)
+    }
+}
+
+/// The callback name the `htmlfile` and `jsonp` transports are asked to call.
+const SOCKJS_CALLBACK: &str = "onFrame";
+
+fn invalid_data(error: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, error.to_string())
 }
 
 /// A SockJS session path, `/sockjs/{server}/{session}/{transport}`, with the topic and `after=0` in
@@ -285,9 +335,10 @@ fn sockjs_path(transport: &str, topic: &str) -> String {
 
 fn sockjs_subscriber(door: Door, addr: SocketAddr, topic: &str) -> io::Result<Box<dyn Subscriber>> {
     Ok(match door {
-        Door::LongPoll => Box::new(SockjsXhrPolling {
+        Door::LongPoll => Box::new(SockjsPolling {
             addr,
             path: sockjs_path("xhr", topic),
+            jsonp: false,
         }),
         Door::XhrStream => {
             let mut connection = HttpConnection::connect(addr, READ_TIMEOUT)?;
@@ -303,10 +354,21 @@ fn sockjs_subscriber(door: Door, addr: SocketAddr, topic: &str) -> io::Result<Bo
             None,
             READ_TIMEOUT,
         )?)),
+        Door::Iframe => {
+            let path = format!("{}&c={SOCKJS_CALLBACK}", sockjs_path("htmlfile", topic));
+            Box::new(SockjsHtmlfile {
+                response: http::open_stream(addr, &path, &[], READ_TIMEOUT)?,
+                partial: String::new(),
+            })
+        }
+        Door::Jsonp => Box::new(SockjsPolling {
+            addr,
+            path: format!("{}&c={SOCKJS_CALLBACK}", sockjs_path("jsonp", topic)),
+            jsonp: true,
+        }),
         Door::WebSocket => {
             WebSocket::connect(addr, &format!("/sockjs/websocket?topic={topic}&after=0"))?
         }
-        other => panic!("the SockJS peer's {other:?} is not read here"),
     })
 }
 

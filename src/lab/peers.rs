@@ -77,13 +77,19 @@ impl PeerKind {
         }
     }
 
-    /// The doors it offers, each read by the lab and tested in `tests/lab_peers.rs`. SockJS also has
-    /// `htmlfile` (an iframe stream) and `jsonp` polling, listed in [`Door`] for where they map, but
-    /// their framing (a `p("frame")` script, a `/**/F("frame")` callback) is not read yet.
+    /// The doors it offers, each tested in `tests/lab_peers.rs`. SockJS has no short poll (its `xhr`
+    /// transport holds the request, so it stands in for long polling).
     pub fn doors(self) -> &'static [Door] {
         match self {
             PeerKind::NodeHttpWs => &[Door::LongPoll, Door::XhrStream, Door::Sse, Door::WebSocket],
-            PeerKind::Sockjs => &[Door::LongPoll, Door::XhrStream, Door::Sse, Door::WebSocket],
+            PeerKind::Sockjs => &[
+                Door::LongPoll,
+                Door::XhrStream,
+                Door::Iframe,
+                Door::Jsonp,
+                Door::Sse,
+                Door::WebSocket,
+            ],
         }
     }
 
