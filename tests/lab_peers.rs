@@ -1,6 +1,7 @@
 //! The npm reference servers, started by [`Peer::start`] and read with the crate's own clients: for
-//! every door a peer offers, three messages published with `POST /publish/{topic}` arrive in order,
-//! with the ids the publishes returned.
+//! every door a peer offers, four messages published with `POST /publish/{topic}` arrive in order,
+//! with the ids the publishes returned: one published before the client subscribes (replayed, the
+//! client asks from `after=0`) and three after (delivered live).
 //!
 //! The Node `http` + `ws` peer speaks pushlab's URL contract, so the door clients in
 //! `pushlab::client` read it unchanged. SockJS wraps every transport in its own session framing (`o`
