@@ -108,6 +108,8 @@ pub mod client;
 pub mod http;
 pub mod hub;
 pub mod json;
+/// The comparison lab: a real reverse proxy in front of the server, and reference servers beside it.
+pub mod lab;
 pub mod server;
 pub mod transport;
 pub mod ws;

@@ -1,0 +1,2 @@
+pub mod nginx;
+pub mod peers;
