@@ -8,6 +8,19 @@
 //!
 //! Where the first byte chooses a split point, the rest of the input is the data; the fuzzer learns to
 //! use both.
+//!
+//! This file and the modules it names depend on nothing but `pushlab` and `std`: `cargo test` compiles
+//! them a second time, into `tests/fuzz_regressions.rs`, to replay every committed finding and the seed
+//! corpus through the same properties (see `fuzz/README.md`). The `#[path]` attributes keep the module
+//! files found from either place.
+
+#[path = "connection_core.rs"]
+pub mod connection_core;
+#[path = "push_encoders.rs"]
+mod push_encoders;
+
+pub use connection_core::connection_core;
+pub use push_encoders::push_encoders;
 
 use std::time::Instant;
 
