@@ -87,8 +87,8 @@ fn a_quick_lab_fills_every_column_for_every_door_and_loses_nothing() {
         assert_eq!(count("delivered"), "30", "{door}: 3 clients × 10 messages");
     }
 
-    let json_text = std::fs::read_to_string(out.join("lab.json")).expect("lab.json written");
-    let value = json::parse(&json_text).expect("lab.json parses");
+    let json_text = std::fs::read_to_string(out.join("fanout.json")).expect("fanout.json written");
+    let value = json::parse(&json_text).expect("fanout.json parses");
     assert_eq!(value.get("seed").and_then(JsonValue::as_u64), Some(11));
     let scenarios = value
         .get("scenarios")
@@ -109,14 +109,14 @@ fn a_quick_lab_fills_every_column_for_every_door_and_loses_nothing() {
     }
 
     for chart in ["latency", "bytes", "requests"] {
-        let path = out.join(format!("lab-fanout-{chart}.svg"));
+        let path = out.join(format!("fanout-{chart}.svg"));
         let text = std::fs::read_to_string(&path).expect("chart written");
         check_xml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for door in DOORS {
             assert!(text.contains(&format!(">{door}<")), "{chart} lacks {door}");
         }
     }
-    let markdown = std::fs::read_to_string(out.join("lab.md")).expect("lab.md written");
+    let markdown = std::fs::read_to_string(out.join("fanout.md")).expect("fanout.md written");
     assert!(markdown.contains("| WebSocket |"));
 }
 

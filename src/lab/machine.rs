@@ -49,6 +49,13 @@ impl Machine {
     }
 }
 
+/// This process's soft limit on open file descriptors (`Max open files` in `/proc/self/limits`).
+pub fn max_open_files() -> Option<u64> {
+    let limits = fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
 /// CPU time (user + system) of process `pid` so far, in milliseconds.
 pub fn cpu_time_ms(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -100,5 +107,6 @@ mod tests {
         let pid = std::process::id();
         assert!(rss_kib(pid).is_some_and(|kib| kib > 0));
         assert!(cpu_time_ms(pid).is_some());
+        assert!(max_open_files().is_some_and(|n| n > 0));
     }
 }

@@ -22,7 +22,8 @@
 //! traffic crosses the relay and its delay) and waits until every subscriber has every message or the
 //! phase's deadline passes. The server's CPU time is read around the publishing. Most scenarios run
 //! one phase per door, one door after another, so CPU and memory belong to that door alone; the mixed
-//! scenario runs every door in one phase.
+//! scenario runs every door in one phase. Unless it targets `--url`, each phase gets a fresh server
+//! process, so what one door allocated never hides what the next one costs.
 //!
 //! The target is the address the load goes to and, separately, the process that is measured
 //! ([`target`]): by default the lab starts its own server as a child, but the front may be a relay, a
@@ -188,8 +189,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
                 options.payload_bytes = (number(value("--payload-bytes")?)? as usize).max(32)
             }
             "--poll-interval-ms" => {
-                options.poll_interval =
-                    Duration::from_millis(number(value("--poll-interval-ms")?)?)
+                options.poll_interval = Duration::from_millis(number(value("--poll-interval-ms")?)?)
             }
             "--out" => options.out = PathBuf::from(value("--out")?),
             "--help" | "-h" => return Ok(None),
@@ -240,29 +240,21 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
         "seed {}; machine: {}, {} cores, Linux {}",
         options.seed, machine.cpu_model, machine.cores, machine.kernel
     );
-    let target = match &options.url {
-        Some(url) => Target::existing(target::parse_url(url)?, options.server_pid),
-        None => Target::spawn_own_server().map_err(|e| format!("cannot start the server: {e}"))?,
-    };
     let epoch = Instant::now();
     let mut report = RunReport::new(options, machine);
     for scenario in &options.scenarios {
         let workload = workload_for(*scenario, options);
         let results = if *scenario == Scenario::Mix {
             let doors = mixed_doors(workload.clients, options.seed);
+            let target = phase_target(options)?;
             run_phase(&target, &doors, workload, options, epoch, scenario.name())?
         } else {
             let mut results = Vec::new();
             for door in Door::ALL {
                 let doors = vec![door; workload.clients];
-                results.extend(run_phase(
-                    &target,
-                    &doors,
-                    workload,
-                    options,
-                    epoch,
-                    scenario.name(),
-                )?);
+                let target = phase_target(options)?;
+                let phase = run_phase(&target, &doors, workload, options, epoch, scenario.name());
+                results.extend(phase?);
             }
             results
         };
@@ -274,6 +266,18 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
         .write_files(&options.out)
         .map_err(|e| format!("cannot write to {}: {e}", options.out.display()))?;
     Ok(report)
+}
+
+/// The target of one phase: `--url` if given, or else a fresh server of its own, so that one door's
+/// memory and CPU are never mixed with what an earlier phase left in the allocator.
+fn phase_target(options: &LabOptions) -> Result<Target, String> {
+    match &options.url {
+        Some(url) => Ok(Target::existing(
+            target::parse_url(url)?,
+            options.server_pid,
+        )),
+        None => Target::spawn_own_server().map_err(|e| format!("cannot start the server: {e}")),
+    }
 }
 
 /// The workload of a scenario, shrunk by `--quick`.
@@ -322,11 +326,20 @@ fn run_phase(
         .into_iter()
         .filter(|d| doors.contains(d))
         .collect();
-    let relays: Vec<(Door, Relay)> = present
-        .iter()
-        .map(|door| Ok((*door, Relay::start(target.front, options.rtt)?)))
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| format!("cannot start a relay: {e}"))?;
+    let relays: Vec<(Door, Relay)> = if relays_fit(doors.len()) {
+        present
+            .iter()
+            .map(|door| Ok((*door, Relay::start(target.front, options.rtt)?)))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| format!("cannot start a relay: {e}"))?
+    } else {
+        eprintln!(
+            "\n[lab] {} clients and their relayed connections need more file descriptors than \
+             this process may open: the clients connect straight to the server, bytes are not counted",
+            doors.len()
+        );
+        Vec::new()
+    };
     let relay_of = |door: Door| relays.iter().find(|(d, _)| *d == door).map(|(_, r)| r);
     let label = if present.len() == 1 {
         present[0].name()
@@ -335,8 +348,15 @@ fn run_phase(
     };
     let topic = format!("lab-{}-{}-{}", options.seed, scenario, topic_suffix(label));
     let publish_time = Duration::from_secs_f64(workload.messages as f64 / workload.rate_per_s);
-    let connect_time = Duration::from_secs(5) + Duration::from_millis(2 * doors.len() as u64);
-    let drain_time = Duration::from_secs(5) + options.rtt * 4 + options.poll_interval * 2;
+    // Generous bounds: a run that goes well ends as soon as every subscriber has every message; these
+    // only decide how long a broken or overloaded run may take before it reports what it has.
+    let per_client = Duration::from_millis(5) * doors.len() as u32;
+    let connect_time = Duration::from_secs(5) + per_client;
+    let drain_time = Duration::from_secs(5)
+        + publish_time * 2
+        + per_client / 5
+        + options.rtt * 4
+        + options.poll_interval * 2;
     let deadline = Instant::now() + connect_time + publish_time + drain_time;
 
     let rss_before = target.server_pid.and_then(machine::rss_kib);
@@ -359,27 +379,32 @@ fn run_phase(
             .map_err(|e| format!("cannot start a client thread: {e}"))?;
         threads.push(thread);
     }
-    wait_until_ready(
-        &ready,
-        doors.len(),
-        Instant::now() + connect_time,
-        scenario,
-        label,
-    );
-    // Let the last handshakes land and the held requests park before memory is read.
-    std::thread::sleep(Duration::from_millis(300) + options.rtt * 2);
+    let connected_by = Instant::now() + connect_time;
+    wait_until_ready(&ready, doors.len(), connected_by, scenario, label);
+    for (door, relay) in &relays {
+        let clients = doors.iter().filter(|d| *d == door).count();
+        wait_until_held(*door, relay, clients, connected_by, scenario);
+    }
+    // Let the last requests cross the relay's delay and park before memory is read.
+    std::thread::sleep(Duration::from_millis(200) + options.rtt * 2);
     let rss_after = target.server_pid.and_then(machine::rss_kib);
     let cpu_before = target.server_pid.and_then(machine::cpu_time_ms);
+    let own_cpu_before = machine::cpu_time_ms(std::process::id());
     publish_all(target, &topic, workload, options, epoch, scenario, label)?;
     let tallies: Vec<(Door, Tally)> = threads
         .into_iter()
         .filter_map(|thread| thread.join().ok())
         .collect();
     let cpu_after = target.server_pid.and_then(machine::cpu_time_ms);
+    let own_cpu_after = machine::cpu_time_ms(std::process::id());
     let measured = report::ServerMeasure {
         cpu_ms: cpu_before.zip(cpu_after).map(|(b, a)| a.saturating_sub(b)),
+        generator_cpu_ms: own_cpu_before
+            .zip(own_cpu_after)
+            .map(|(b, a)| a.saturating_sub(b)),
         rss_delta_kib: rss_before.zip(rss_after).map(|(b, a)| a as i64 - b as i64),
         clients: doors.len(),
+        deliveries: tallies.iter().map(|(_, tally)| tally.received).sum(),
     };
     Ok(present
         .iter()
@@ -428,6 +453,31 @@ fn wait_until_ready(
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Every door but short polling holds one connection per client while it waits: wait (bounded by
+/// `until`) until the relay has them all open, so that no message is published before its subscribers
+/// are listening (they would still get it from the log, but late, and the latency would be the lab's).
+fn wait_until_held(door: Door, relay: &Relay, clients: usize, until: Instant, scenario: &str) {
+    if door == Door::ShortPoll {
+        return;
+    }
+    let open = || relay.counters().connections_open.load(Ordering::Relaxed) as usize;
+    while open() < clients && Instant::now() < until {
+        progress(
+            scenario,
+            door.name(),
+            &format!("{} of {clients} connections held", open()),
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// True when `clients` connections through a relay (three descriptors each: the client's socket and
+/// the relay's two) fit under this process's limit on open files, with room to spare.
+fn relays_fit(clients: usize) -> bool {
+    let needed = 3 * clients as u64 + 256;
+    machine::max_open_files().is_none_or(|limit| needed <= limit)
 }
 
 /// Publishes the workload's messages at its rate, each stamped with its sequence number and time.

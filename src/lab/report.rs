@@ -9,7 +9,7 @@
 use std::fs;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::load::{Door, Tally};
 use super::machine::Machine;
@@ -22,10 +22,21 @@ use crate::json::json_string;
 pub struct ServerMeasure {
     /// CPU time during the publishing and delivery, in milliseconds.
     pub cpu_ms: Option<u64>,
+    /// CPU time of the lab itself (clients, relays, publisher) over the same span, in milliseconds.
+    pub generator_cpu_ms: Option<u64>,
     /// Resident memory after the clients connected minus before, in KiB.
     pub rss_delta_kib: Option<i64>,
     /// Clients connected during the phase (all doors).
     pub clients: usize,
+    /// Messages delivered during the phase (all doors): CPU is shared out per delivery.
+    pub deliveries: u64,
+}
+
+impl ServerMeasure {
+    /// `ms` of CPU per 1,000 of the phase's deliveries.
+    fn per_1k_deliveries(&self, ms: u64) -> f64 {
+        1000.0 * ms as f64 / self.deliveries.max(1) as f64
+    }
 }
 
 /// One door's row.
@@ -41,16 +52,19 @@ pub struct DoorResult {
     pub percentiles_ms: Vec<f64>,
     /// HTTP requests per 1,000 deliveries.
     pub requests_per_1k: f64,
-    /// The most client connections open at once.
-    pub connections_peak: u64,
-    /// Bytes received per delivery that were not payload.
-    pub overhead_in_per_message: f64,
+    /// The most client connections open at once (`None` without a relay).
+    pub connections_peak: Option<u64>,
+    /// Bytes received per delivery that were not payload (`None` without a relay).
+    pub overhead_in_per_message: Option<f64>,
     /// Payload bytes per message.
     pub payload_per_message: f64,
-    /// Bytes sent per delivery (all overhead).
-    pub bytes_out_per_message: f64,
-    /// Server CPU per 1,000 deliveries, in milliseconds (for the mix: the phase's total over all doors).
+    /// Bytes sent per delivery, all overhead (`None` without a relay).
+    pub bytes_out_per_message: Option<f64>,
+    /// Server CPU per 1,000 deliveries, in milliseconds (for the mix: over all doors' deliveries).
     pub cpu_ms_per_1k: Option<f64>,
+    /// The lab's own CPU per 1,000 deliveries over the same span (the load generator's cost, which
+    /// bounds what the lab can measure), in milliseconds.
+    pub generator_cpu_ms_per_1k: Option<f64>,
     /// Server memory per connected client, in KiB.
     pub rss_kib_per_client: Option<f64>,
     /// Messages never received, summed over clients.
@@ -83,9 +97,11 @@ impl DoorResult {
             .flat_map(|t| t.latencies_us.iter().copied())
             .collect();
         latencies.sort_unstable();
-        let load = |read: fn(&RelayCounters) -> u64| counters.map_or(0, read);
-        let bytes_in = load(|c| c.bytes_to_client.load(Ordering::Relaxed));
-        let bytes_out = load(|c| c.bytes_to_server.load(Ordering::Relaxed));
+        let load = |read: fn(&RelayCounters) -> &AtomicU64| {
+            counters.map(|c| read(c).load(Ordering::Relaxed))
+        };
+        let bytes_in = load(|c| &c.bytes_to_client);
+        let bytes_out = load(|c| &c.bytes_to_server);
         DoorResult {
             door: door.name(),
             clients: tallies.len(),
@@ -96,13 +112,14 @@ impl DoorResult {
                 .map(|percent| percentile_ms(&latencies, percent))
                 .collect(),
             requests_per_1k: 1000.0 * per_delivery(sum(|t| t.requests)),
-            connections_peak: load(|c| c.connections_peak.load(Ordering::Relaxed)),
-            overhead_in_per_message: per_delivery(bytes_in) - payload_bytes as f64,
+            connections_peak: load(|c| &c.connections_peak),
+            overhead_in_per_message: bytes_in.map(|b| per_delivery(b) - payload_bytes as f64),
             payload_per_message: payload_bytes as f64,
-            bytes_out_per_message: per_delivery(bytes_out),
-            cpu_ms_per_1k: server
-                .cpu_ms
-                .map(|ms| 1000.0 * ms as f64 / deliveries.max(1) as f64),
+            bytes_out_per_message: bytes_out.map(per_delivery),
+            cpu_ms_per_1k: server.cpu_ms.map(|ms| server.per_1k_deliveries(ms)),
+            generator_cpu_ms_per_1k: server
+                .generator_cpu_ms
+                .map(|ms| server.per_1k_deliveries(ms)),
             rss_kib_per_client: server
                 .rss_delta_kib
                 .map(|kib| kib as f64 / server.clients.max(1) as f64),
@@ -225,6 +242,15 @@ impl RunReport {
             for row in &scenario.rows {
                 out.push_str(&table_row(row));
             }
+            let lab_cpu: Vec<String> = scenario
+                .rows
+                .iter()
+                .map(|r| format!("{} {}", r.door, optional(r.generator_cpu_ms_per_1k)))
+                .collect();
+            out.push_str(&format!(
+                "\nThe lab's own CPU (clients, relay, publisher), ms per 1k deliveries: {}.\n",
+                lab_cpu.join(", ")
+            ));
             for row in scenario.rows.iter().filter(|r| r.errors > 0) {
                 out.push_str(&format!(
                     "\n{}: {} client errors, the first: {}\n",
@@ -252,22 +278,23 @@ impl RunReport {
         )
     }
 
-    /// Writes `lab[-rttNms].json`, `.md` and three charts per scenario into `dir`.
+    /// Writes `{scenarios}[-rttNms].json` and `.md` (e.g. `fanout-rtt100ms.json`), and three charts per
+    /// scenario, `{scenario}[-rttNms]-{latency,bytes,requests}.svg`, into `dir`.
     pub fn write_files(&self, dir: &Path) -> io::Result<()> {
         fs::create_dir_all(dir)?;
-        let stem = if self.rtt_ms > 0.0 {
-            format!("lab-rtt{}ms", self.rtt_ms.round())
+        let rtt = if self.rtt_ms > 0.0 {
+            format!("-rtt{}ms", self.rtt_ms.round())
         } else {
-            "lab".to_string()
+            String::new()
         };
+        let names: Vec<&str> = self.scenarios.iter().map(|s| s.name).collect();
+        let stem = format!("{}{rtt}", names.join("-"));
         fs::write(dir.join(format!("{stem}.json")), self.json())?;
         fs::write(dir.join(format!("{stem}.md")), self.markdown())?;
         for scenario in &self.scenarios {
             for (kind, chart) in charts(scenario, self.rtt_ms) {
-                fs::write(
-                    dir.join(format!("{stem}-{}-{kind}.svg", scenario.name)),
-                    chart,
-                )?;
+                let name = format!("{}{rtt}-{kind}.svg", scenario.name);
+                fs::write(dir.join(name), chart)?;
             }
         }
         Ok(())
@@ -280,7 +307,7 @@ fn optional(value: Option<f64>) -> String {
 
 fn table_row(row: &DoorResult) -> String {
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({} + {}) | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         row.door,
         row.clients,
         row.deliveries,
@@ -288,11 +315,16 @@ fn table_row(row: &DoorResult) -> String {
         svg::number(row.p99()),
         svg::number(row.max()),
         svg::number(row.requests_per_1k),
-        row.connections_peak,
-        svg::number(row.overhead_in_per_message + row.payload_per_message),
-        svg::number(row.overhead_in_per_message),
-        svg::number(row.payload_per_message),
-        svg::number(row.bytes_out_per_message),
+        row.connections_peak
+            .map_or("n/a".to_string(), |n| n.to_string()),
+        row.overhead_in_per_message
+            .map_or("n/a".to_string(), |overhead| format!(
+                "{} ({} + {})",
+                svg::number(overhead + row.payload_per_message),
+                svg::number(overhead),
+                svg::number(row.payload_per_message)
+            )),
+        optional(row.bytes_out_per_message),
         optional(row.cpu_ms_per_1k),
         optional(row.rss_kib_per_client),
         row.lost,
@@ -327,8 +359,8 @@ fn row_json(row: &DoorResult) -> String {
     format!(
         "{{\"door\":{},\"clients\":{},\"deliveries\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\
          \"percentiles_ms\":[{}],\"requests_per_1k\":{:.3},\"connections_held\":{},\
-         \"bytes_in_overhead_per_msg\":{:.3},\"bytes_in_payload_per_msg\":{:.3},\"bytes_out_per_msg\":{:.3},\
-         \"server_cpu_ms_per_1k\":{},\"server_kib_per_client\":{},\"lost\":{},\"duplicated\":{},\
+         \"bytes_in_overhead_per_msg\":{},\"bytes_in_payload_per_msg\":{:.3},\"bytes_out_per_msg\":{},\
+         \"server_cpu_ms_per_1k\":{},\"lab_cpu_ms_per_1k\":{},\"server_kib_per_client\":{},\"lost\":{},\"duplicated\":{},\
          \"out_of_order\":{},\"errors\":{}}}",
         json_string(row.door),
         row.clients,
@@ -338,11 +370,12 @@ fn row_json(row: &DoorResult) -> String {
         row.max(),
         percentiles.join(","),
         row.requests_per_1k,
-        row.connections_peak,
-        row.overhead_in_per_message,
+        json_number(row.connections_peak.map(|n| n as f64)),
+        json_number(row.overhead_in_per_message),
         row.payload_per_message,
-        row.bytes_out_per_message,
+        json_number(row.bytes_out_per_message),
         json_number(row.cpu_ms_per_1k),
+        json_number(row.generator_cpu_ms_per_1k),
         json_number(row.rss_kib_per_client),
         row.lost,
         row.duplicated,
@@ -372,9 +405,9 @@ fn charts(scenario: &ScenarioReport, rtt_ms: f64) -> Vec<(&'static str, String)>
         .map(|row| Bar {
             label: row.door.to_string(),
             segments: vec![
-                row.overhead_in_per_message.max(0.0),
+                row.overhead_in_per_message.unwrap_or(0.0).max(0.0),
                 row.payload_per_message,
-                row.bytes_out_per_message,
+                row.bytes_out_per_message.unwrap_or(0.0),
             ],
         })
         .collect();
