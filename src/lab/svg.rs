@@ -163,7 +163,7 @@ pub struct Curve {
 /// (y) that arrived within a time (x). A curve far left is fast; a long flat tail to the right is a slow
 /// 99th percentile.
 pub fn cdf_chart(title: &str, curves: &[Curve]) -> String {
-    let (plot_left, plot_top, plot_width, plot_height) = (60.0, TOP, WIDTH - 80.0, 260.0);
+    let (plot_left, plot_top, plot_width, plot_height) = (60.0, TOP, WIDTH - 110.0, 260.0);
     let height = plot_top + plot_height + 40.0 + 20.0 * curves.len().div_ceil(4) as f64 + 20.0;
     let mut svg = Svg::new(WIDTH, height, title);
     let all_ms = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0));
