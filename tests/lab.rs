@@ -332,3 +332,27 @@ fn check_text(text: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[test]
+fn over_a_slow_relay_no_door_delivers_faster_than_half_a_round_trip() {
+    let out = scratch_dir("lab-rtt");
+    let output = Command::new(env!("CARGO_BIN_EXE_pushlab"))
+        .args(["lab", "--quick", "--seed", "5", "--rtt", "60ms", "--out"])
+        .arg(&out)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "lab failed:\n{stdout}");
+    assert!(out.join("fanout-rtt60ms.json").exists());
+    let header = cells(stdout.lines().find(|l| l.starts_with("| door |")).unwrap());
+    let p50_column = header.iter().position(|c| *c == "p50 ms").unwrap();
+    for door in DOORS {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {door} |")))
+            .unwrap();
+        let p50: f64 = cells(line)[p50_column].parse().unwrap();
+        // The publisher is next to the server; the message still crosses the relay once: 30 ms.
+        assert!(p50 >= 30.0, "{door}: p50 {p50} ms through a 60 ms relay");
+    }
+}

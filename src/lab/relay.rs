@@ -21,7 +21,8 @@
 //! One thread runs one `mio::Poll`. A [`Pair`] is an accepted client socket and its upstream socket;
 //! each of its two directions is a [`Pipe`]: a queue of byte chunks, each stamped with the instant it
 //! may be written. Readable sockets are drained until `WouldBlock` into the other side's pipe; every
-//! turn, pipes with chunks that are due are written until `WouldBlock`. The poll timeout is the next
+//! turn (after any readiness, a writable socket included), pipes with chunks that are due are
+//! written until `WouldBlock`. The poll timeout is the next
 //! due instant (at most [`TICK`]), so a delayed chunk leaves on time without busy waiting. A side that
 //! reads end-of-file shuts the other side's writing half once its pipe is empty, so `Connection: close`
 //! responses and closing handshakes pass through unchanged.
@@ -225,8 +226,10 @@ impl RelayLoop {
         let index = self.next_pair;
         self.next_pair += 1;
         let registry = self.poll.registry();
-        registry.register(&mut client, Token(2 * index), Interest::READABLE)?;
-        registry.register(&mut server, Token(2 * index + 1), Interest::READABLE)?;
+        // Writable too: a socket whose buffer was full wakes the loop when it drains (edge-triggered).
+        let both = Interest::READABLE | Interest::WRITABLE;
+        registry.register(&mut client, Token(2 * index), both)?;
+        registry.register(&mut server, Token(2 * index + 1), both)?;
         self.counters.opened();
         self.pairs.insert(
             index,

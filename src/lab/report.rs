@@ -220,7 +220,7 @@ impl RunReport {
         for scenario in &self.scenarios {
             let w = scenario.workload;
             out.push_str(&format!(
-                "\n### {}: {} clients{}, {} messages at {}/s\n\n",
+                "\n### {}: {} clients{}, {} message{} at {}/s\n\n",
                 scenario.name,
                 w.clients,
                 if scenario.name == "mix" {
@@ -229,6 +229,7 @@ impl RunReport {
                     " per door"
                 },
                 w.messages,
+                if w.messages == 1 { "" } else { "s" },
                 svg::number(w.rate_per_s)
             ));
             out.push_str(
