@@ -22,6 +22,7 @@
 //!                                 └► channel sessions: one client whatever its door (open, message, close)
 //! json                                 the shared JSON text writer (escaping, the message object): a leaf
 //! client                               blocking Rust clients for every door, client::ws for WebSocket
+//! lab                                  `pushlab lab`: every door measured side by side (a relay, charts)
 //! static/pushlab.js                    the browser client: auto fallback, resume by id, sessions
 //! ```
 //!
@@ -108,7 +109,6 @@ pub mod client;
 pub mod http;
 pub mod hub;
 pub mod json;
-/// The comparison lab: a real reverse proxy in front of the server, and reference servers beside it.
 pub mod lab;
 pub mod server;
 pub mod transport;

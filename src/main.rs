@@ -1,6 +1,7 @@
 //! `pushlab`: the demo server. Every push technique, live, on one port.
 //!
 //! ```text
+//! pushlab lab [--help]     (the comparison lab: see pushlab::lab)
 //! pushlab [--addr HOST:PORT] [--trace] [--refuse-websocket] [--hold-timeout-ms N]
 //!         [--max-connections N] [--max-connections-per-ip N] [--publish-rate N] [--publish-burst N]
 //!         [--max-body-bytes N] [--max-message-bytes N] [--allow-origin ORIGIN] [--allow-host NAME]
@@ -14,7 +15,7 @@ use pushlab::server::Server;
 use pushlab::Config;
 
 const USAGE: &str = "\
-usage: pushlab [options]
+usage: pushlab [options]      (or: pushlab lab --help, the comparison lab)
   --addr HOST:PORT          listen address (default 127.0.0.1:8080)
   --trace                   print every request and response head as it crosses the wire
   --refuse-websocket        answer every WebSocket upgrade with 500 (watch the client fall back)
@@ -35,6 +36,10 @@ usage: pushlab [options]
   --help                    this text";
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("lab") {
+        return ExitCode::from(pushlab::lab::main(&args[1..]));
+    }
     let config = match parse_args(std::env::args().skip(1)) {
         Ok(Some(config)) => config,
         Ok(None) => {

@@ -8,9 +8,9 @@
 //! copies every crash there); the seeds are in `fuzz/corpus/<target>/` (`fuzz/run.sh --seeds` writes them,
 //! with [`seeds::write_seed_corpus`]).
 //!
-//! A finding that is a bug pushlab still has is listed in [`KNOWN_BUGS`]: it is skipped by the replay
-//! and has its own test, marked `#[ignore]` with the bug's description, so that the suite stays green
-//! and the bug stays visible (`cargo test --test fuzz_regressions -- --ignored` shows it failing).
+//! A finding is fixed before its file is committed: the replay fails the suite otherwise. The one
+//! pushlab bug the fuzzer found so far (`regressions/http_request/leading-empty-lines-fill-the-head`)
+//! is told in `fuzz/README.md`.
 
 #[path = "../fuzz/src/lib.rs"]
 mod properties;
@@ -34,18 +34,6 @@ const TARGETS: [(&str, Property); 7] = [
     ("connection_core", properties::connection_core),
     ("push_encoders", properties::push_encoders),
 ];
-
-/// Findings that are bugs pushlab still has: (target, folder under `fuzz/regressions/<target>/` with
-/// the bug's inputs, the bug). The replay of a target reads only the files directly in its folder;
-/// each bug's inputs are replayed by its own ignored test.
-const KNOWN_BUGS: [(&str, &str, &str); 1] = [(
-    "http_request",
-    "known-bug-leading-empty-lines",
-    "the refusal of a request depends on how its bytes arrive: max_header_bytes (256 here) empty \
-     lines and then a malformed request line get 400 whole, but 431 when the empty lines arrive \
-     first (http::request::parse_head checks the request line window before the size of the \
-     leading empty lines)",
-)];
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
@@ -112,31 +100,6 @@ fn every_seed_passes_its_property() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// Replays the inputs of one known bug: fails until the bug is fixed.
-fn replay_known_bug(folder: &str) {
-    let (target, _, bug) = KNOWN_BUGS
-        .iter()
-        .find(|(_, bug_folder, _)| *bug_folder == folder)
-        .expect("a listed bug");
-    let property = TARGETS
-        .iter()
-        .find(|(name, _)| name == target)
-        .expect("a target")
-        .1;
-    let files = files_in(&fuzz_dir().join("regressions").join(target).join(folder));
-    assert!(!files.is_empty(), "no inputs for {folder}");
-    if let Err(failures) = replay(property, &files) {
-        panic!("{bug}\n{}", failures.join("\n"));
-    }
-}
-
-#[test]
-#[ignore = "pushlab bug: a request's refusal (400 or 431) depends on how its leading empty lines \
-            arrive; see KNOWN_BUGS"]
-fn http_request_refusal_does_not_depend_on_read_boundaries() {
-    replay_known_bug("known-bug-leading-empty-lines");
 }
 
 #[test]

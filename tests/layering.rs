@@ -17,11 +17,12 @@
 //!
 //! | files               | may not import from                                   |
 //! |---------------------|-------------------------------------------------------|
-//! | `src/http/`         | `server`, `transport`, `client`                       |
-//! | `src/ws/`           | `server`, `transport`, `hub`, `client`                |
-//! | `src/transport/`    | `server`, `client`                                    |
-//! | `src/hub/`          | `server`, `transport`, `http`, `ws`, `client`         |
+//! | `src/http/`         | `server`, `transport`, `client`, `lab`                |
+//! | `src/ws/`           | `server`, `transport`, `hub`, `client`, `lab`         |
+//! | `src/transport/`    | `server`, `client`, `lab`                             |
+//! | `src/hub/`          | `server`, `transport`, `http`, `ws`, `client`, `lab`  |
 //! | `src/json.rs`       | anything in the crate (it is the leaf every layer may use) |
+//! | `src/lab/`          | `transport`, `channel` (it is the top: it drives the server from outside, through clients) |
 //!
 //! # How the source is read
 //!
@@ -54,28 +55,33 @@ const ANYTHING: &str = "*";
 const RULES: &[Rule] = &[
     Rule {
         files: "src/http/",
-        forbidden: &["server", "transport", "client"],
+        forbidden: &["server", "transport", "client", "lab"],
         why: "the HTTP parser is sans-IO and owns its limits (http::HttpLimits)",
     },
     Rule {
         files: "src/ws/",
-        forbidden: &["server", "transport", "hub", "client"],
+        forbidden: &["server", "transport", "hub", "client", "lab"],
         why: "the WebSocket codec is sans-IO and owns its settings (ws::WsConfig)",
     },
     Rule {
         files: "src/transport/",
-        forbidden: &["server", "client"],
+        forbidden: &["server", "client", "lab"],
         why: "a door frames messages; the server calls it, never the other way round",
     },
     Rule {
         files: "src/hub/",
-        forbidden: &["server", "transport", "http", "ws", "client"],
+        forbidden: &["server", "transport", "http", "ws", "client", "lab"],
         why: "the hub knows nothing of HTTP, WebSocket, doors or the event loop",
     },
     Rule {
         files: "src/json.rs",
         forbidden: &[ANYTHING],
         why: "the shared JSON writer is a leaf that every layer may use",
+    },
+    Rule {
+        files: "src/lab/",
+        forbidden: &["transport", "channel"],
+        why: "the lab measures the doors from outside, through the clients, as a browser would",
     },
 ];
 

@@ -28,7 +28,8 @@ const FALLBACK_CALLBACK: &str = "onMessage";
 
 /// The fields an event-stream line may start with (WHATWG HTML, "Server-sent events"), and `:` for a
 /// comment.
-const SSE_LINE_STARTS: [&str; 5] = ["id: ", "data: ", "event: ", "retry: ", ":"];
+// `data:` without a space: the heartbeat's empty data line is `data:` alone.
+const SSE_LINE_STARTS: [&str; 5] = ["id: ", "data:", "event: ", "retry: ", ":"];
 
 /// What the encoders are given, cut from the fuzzer's bytes (see the module docs).
 struct EncoderInput {
@@ -106,7 +107,7 @@ fn is_identifier_path(callback: &str) -> bool {
 fn check_iframe(callback: &str, messages: &[Rc<Message>], last: u64) {
     let stream = IframeStream::new(callback).expect("a valid callback is accepted");
     let mut page = Vec::new();
-    stream.prelude(&mut page);
+    stream.prelude(0, &mut page);
     let mut extractor = ScriptExtractor::new(callback);
     let from_prelude = extractor.feed(&page).expect("the prelude is HTML");
     assert!(from_prelude.is_empty(), "a script in the prelude");
@@ -223,7 +224,7 @@ fn check_jsonp(callback: &str, messages: &[Rc<Message>], last: u64) {
 fn check_sse(messages: &[Rc<Message>], last: u64) {
     let format = SseStream { retry_ms: 2000 };
     let mut stream = Vec::new();
-    format.prelude(&mut stream);
+    format.prelude(0, &mut stream);
     let mut expected = Vec::new();
     for message in messages {
         let mut event = Vec::new();
@@ -247,6 +248,13 @@ fn check_sse(messages: &[Rc<Message>], last: u64) {
     expected.push(SseEvent {
         event_type: "reset".to_string(),
         data: reset_json(last),
+        last_event_id: last.to_string(),
+    });
+    // The heartbeat is a named event with empty data, so that a client can see it (its watchdog
+    // counts it as life) while `onmessage` never does; it carries no id, so the last id stays.
+    expected.push(SseEvent {
+        event_type: "heartbeat".to_string(),
+        data: String::new(),
         last_event_id: last.to_string(),
     });
     let mut parser = SseParser::new(1 << 20);

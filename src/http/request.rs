@@ -105,6 +105,11 @@ pub(crate) fn parse_head(buf: &[u8], limits: &HttpLimits) -> Result<Option<Head>
     // RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the request line
     // (httparse skips them); they count towards the header block.
     let line_start = leading_empty_line_bytes(buf);
+    // Empty lines alone that fill the header block are refused before the request line is looked
+    // at, so the verdict does not depend on whether the line after them has arrived yet.
+    if line_start >= limits.max_header_bytes {
+        return Err(HttpError::new(431, "header block too large (RFC 6585 §5)"));
+    }
     // Step 1: only the request line and the bytes that fit in its limit (plus CRLF), so a malformed
     // byte inside that window gives 400 whether or not the rest has arrived.
     let line_window_end = line_start

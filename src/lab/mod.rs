@@ -1,2 +1,598 @@
+//! `pushlab lab`: the seven doors measured side by side, with one command.
+//!
+//! The course compares techniques; this module makes the comparison a measurement. It runs the same
+//! workload through every door with the crate's own clients ([`crate::client`]) and reports, per door:
+//!
+//! | column | how it is measured |
+//! |---|---|
+//! | latency p50 / p99 / max | publish stamp in the payload to the decoded message ([`load`]) |
+//! | requests per 1,000 messages | HTTP requests the clients sent (a WebSocket handshake is one) |
+//! | connections held | the most client connections open at once ([`relay`]) |
+//! | bytes per message, in / out | bytes at the relay's sockets ([`relay`]), split into payload and overhead |
+//! | server CPU per 1,000 deliveries | `utime + stime` of the server process ([`machine`]) |
+//! | server memory per client | resident memory after the clients connected minus before ([`machine`]) |
+//! | lost, duplicated, out of order | the sequence numbers in the payloads; must all be zero |
+//!
+//! # Theory of operation
+//!
+//! A run is a list of *phases*. A phase gives each door in it a fresh [`relay::Relay`] in front of the
+//! target (so bytes and connections are counted per door, at a socket), starts its subscribers on
+//! threads, waits until they are connected, reads the server's memory, then publishes the messages at
+//! the scenario's rate straight to the target (the publisher stands next to the server; only subscriber
+//! traffic crosses the relay and its delay) and waits until every subscriber has every message or the
+//! phase's deadline passes. The server's CPU time is read around the publishing. Most scenarios run
+//! one phase per door, one door after another, so CPU and memory belong to that door alone; the mixed
+//! scenario runs every door in one phase. Unless it targets `--url`, each phase gets a fresh server
+//! process, so what one door allocated never hides what the next one costs.
+//!
+//! The target is the address the load goes to and, separately, the process that is measured
+//! ([`target`]): by default the lab starts its own server as a child, but the front may be a relay, a
+//! proxy or a peer server in front of the measured process.
+
+pub mod load;
+pub mod machine;
 pub mod nginx;
 pub mod peers;
+pub mod relay;
+pub mod report;
+pub mod svg;
+pub mod target;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use load::{Door, SubscriberPlan, Tally};
+use machine::Machine;
+use relay::Relay;
+use report::{DoorResult, RunReport};
+use target::Target;
+
+/// The lab's `--help`.
+pub const USAGE: &str = "\
+usage: pushlab lab [options]
+  Runs the same workload through all seven doors and reports, per door: latency p50/p99/max,
+  HTTP requests per 1,000 messages, connections held, bytes per message on the wire (overhead and
+  payload), server CPU per 1,000 deliveries, server memory per client, and lost/duplicated/out-of-order
+  messages (any of those makes the lab exit with status 1).
+
+  --scenario NAME     which workload (repeatable; default: fanout):
+                        single   one client per door, 1 message/s, 5 messages
+                        fanout   100 clients per door, 100 messages/s, 200 messages
+                        idle     1,000 idle clients per door, then one broadcast
+                        mix      --clients N clients spread over the doors, 100 messages at 50/s
+                        all      single, fanout and idle (and mix when --clients is given)
+  --clients N         clients for the mix scenario (1..=10000; default 700); implies --scenario mix
+                      unless another scenario is named
+  --quick             a tiny run (a few seconds): 3 clients per door, 10 messages at 50/s
+  --rtt DURATION      put a relay that delays each direction by half of it, e.g. 100ms
+  --url URL           target a running server (http://127.0.0.1:PORT/) instead of starting one
+  --server-pid PID    with --url: the process whose CPU and memory are measured
+  --seed N            seeds the payload filler and the mix's door order (default: from the clock)
+  --payload-bytes N   message payload size (default 64)
+  --poll-interval-ms N  pause between two short polls (default 250)
+  --out DIR           where the JSON, Markdown and SVG files go (default benches/results/lab)
+  --help              this text
+
+  The seed and the machine (CPU model, cores, kernel) are printed first; a progress line goes to
+  stderr; the Markdown table to stdout.";
+
+/// One workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// One client per door at 1 message/s.
+    Single,
+    /// 100 clients per door at 100 messages/s.
+    Fanout,
+    /// 1,000 idle clients per door and one broadcast.
+    Idle,
+    /// `--clients N` spread over the doors, all at once.
+    Mix,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Single => "single",
+            Scenario::Fanout => "fanout",
+            Scenario::Idle => "idle",
+            Scenario::Mix => "mix",
+        }
+    }
+}
+
+/// How many clients, messages and how fast.
+#[derive(Clone, Copy, Debug)]
+pub struct Workload {
+    /// Clients per door (or in total, for the mix).
+    pub clients: usize,
+    /// Messages published.
+    pub messages: u64,
+    /// Messages per second.
+    pub rate_per_s: f64,
+}
+
+/// The lab's settings, from the command line.
+#[derive(Clone, Debug)]
+pub struct LabOptions {
+    /// The scenarios to run, in order.
+    pub scenarios: Vec<Scenario>,
+    /// Clients of the mix scenario.
+    pub mix_clients: usize,
+    /// A tiny run.
+    pub quick: bool,
+    /// The simulated round-trip time (zero: none, but the counting relay is still there).
+    pub rtt: Duration,
+    /// A running server to target instead of a child.
+    pub url: Option<String>,
+    /// The process to measure with `url`.
+    pub server_pid: Option<u32>,
+    /// The run's seed.
+    pub seed: u64,
+    /// Payload size in bytes.
+    pub payload_bytes: usize,
+    /// Pause between two short polls.
+    pub poll_interval: Duration,
+    /// The output directory.
+    pub out: PathBuf,
+    /// The command line, for the report.
+    pub command: String,
+}
+
+/// The most clients the mix scenario takes.
+pub const MAX_CLIENTS: usize = 10_000;
+
+/// Reads the lab's arguments (after `lab`); `Ok(None)` means `--help`.
+pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
+    let mut options = LabOptions {
+        scenarios: Vec::new(),
+        mix_clients: 700,
+        quick: false,
+        rtt: Duration::ZERO,
+        url: None,
+        server_pid: None,
+        seed: clock_seed(),
+        payload_bytes: 64,
+        poll_interval: Duration::from_millis(250),
+        out: PathBuf::from("benches/results/lab"),
+        command: format!("pushlab lab {}", args.join(" ")).trim().to_string(),
+    };
+    let mut mix_given = false;
+    let mut words = args.iter();
+    while let Some(arg) = words.next() {
+        let mut value = |name: &str| words.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--scenario" => match value("--scenario")?.as_str() {
+                "single" => options.scenarios.push(Scenario::Single),
+                "fanout" => options.scenarios.push(Scenario::Fanout),
+                "idle" => options.scenarios.push(Scenario::Idle),
+                "mix" => options.scenarios.push(Scenario::Mix),
+                "all" => {
+                    options
+                        .scenarios
+                        .extend([Scenario::Single, Scenario::Fanout, Scenario::Idle])
+                }
+                other => return Err(format!("unknown scenario {other}")),
+            },
+            "--clients" => {
+                options.mix_clients = number(value("--clients")?)? as usize;
+                if !(1..=MAX_CLIENTS).contains(&options.mix_clients) {
+                    return Err(format!("--clients must be 1..={MAX_CLIENTS}"));
+                }
+                mix_given = true;
+            }
+            "--quick" => options.quick = true,
+            "--rtt" => options.rtt = parse_duration(value("--rtt")?)?,
+            "--url" => options.url = Some(value("--url")?.clone()),
+            "--server-pid" => options.server_pid = Some(number(value("--server-pid")?)? as u32),
+            "--seed" => options.seed = number(value("--seed")?)?,
+            "--payload-bytes" => {
+                options.payload_bytes = (number(value("--payload-bytes")?)? as usize).max(32)
+            }
+            "--poll-interval-ms" => {
+                options.poll_interval = Duration::from_millis(number(value("--poll-interval-ms")?)?)
+            }
+            "--out" => options.out = PathBuf::from(value("--out")?),
+            "--help" | "-h" => return Ok(None),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    let named_all = args.iter().any(|a| a == "all");
+    if mix_given && (options.scenarios.is_empty() || named_all) {
+        options.scenarios.push(Scenario::Mix);
+    }
+    if options.scenarios.is_empty() {
+        options.scenarios.push(Scenario::Fanout);
+    }
+    options.scenarios.dedup();
+    Ok(Some(options))
+}
+
+/// The entry point of `pushlab lab`: returns the process exit status.
+pub fn main(args: &[String]) -> u8 {
+    let options = match parse_args(args) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return 0;
+        }
+        Err(message) => {
+            eprintln!("pushlab lab: {message}\n{USAGE}");
+            return 2;
+        }
+    };
+    match run(&options) {
+        Ok(report) if report.all_delivered() => 0,
+        Ok(_) => {
+            eprintln!("pushlab lab: messages were lost, duplicated or reordered (see the table)");
+            1
+        }
+        Err(error) => {
+            eprintln!("pushlab lab: {error}");
+            1
+        }
+    }
+}
+
+/// Runs every scenario, prints the table and writes the files.
+pub fn run(options: &LabOptions) -> Result<RunReport, String> {
+    let machine = Machine::read();
+    println!(
+        "seed {}; machine: {}, {} cores, Linux {}",
+        options.seed, machine.cpu_model, machine.cores, machine.kernel
+    );
+    let epoch = Instant::now();
+    let mut report = RunReport::new(options, machine);
+    for scenario in &options.scenarios {
+        let workload = workload_for(*scenario, options);
+        let results = if *scenario == Scenario::Mix {
+            let doors = mixed_doors(workload.clients, options.seed);
+            let target = phase_target(options)?;
+            run_phase(&target, &doors, workload, options, epoch, scenario.name())?
+        } else {
+            let mut results = Vec::new();
+            for door in Door::ALL {
+                let doors = vec![door; workload.clients];
+                let target = phase_target(options)?;
+                let phase = run_phase(&target, &doors, workload, options, epoch, scenario.name());
+                results.extend(phase?);
+            }
+            results
+        };
+        report.add(scenario.name(), workload, results);
+    }
+    eprintln!();
+    print!("{}", report.markdown());
+    report
+        .write_files(&options.out)
+        .map_err(|e| format!("cannot write to {}: {e}", options.out.display()))?;
+    Ok(report)
+}
+
+/// The target of one phase: `--url` if given, or else a fresh server of its own, so that one door's
+/// memory and CPU are never mixed with what an earlier phase left in the allocator.
+fn phase_target(options: &LabOptions) -> Result<Target, String> {
+    match &options.url {
+        Some(url) => Ok(Target::existing(
+            target::parse_url(url)?,
+            options.server_pid,
+        )),
+        None => Target::spawn_own_server().map_err(|e| format!("cannot start the server: {e}")),
+    }
+}
+
+/// The workload of a scenario, shrunk by `--quick`.
+fn workload_for(scenario: Scenario, options: &LabOptions) -> Workload {
+    let (clients, messages, rate_per_s) = match (scenario, options.quick) {
+        (Scenario::Mix, true) => (options.mix_clients.min(21), 10, 50.0),
+        (Scenario::Mix, false) => (options.mix_clients, 100, 50.0),
+        (Scenario::Single, true) => (1, 3, 10.0),
+        (Scenario::Single, false) => (1, 5, 1.0),
+        (Scenario::Idle, true) => (20, 1, 1.0),
+        (Scenario::Idle, false) => (1000, 1, 1.0),
+        (Scenario::Fanout, true) => (3, 10, 50.0),
+        (Scenario::Fanout, false) => (100, 200, 100.0),
+    };
+    Workload {
+        clients,
+        messages,
+        rate_per_s,
+    }
+}
+
+/// `clients` doors for the mix: each door once in turn, the order of each round shuffled by the seed.
+fn mixed_doors(clients: usize, seed: u64) -> Vec<Door> {
+    let mut random = SplitMix(seed);
+    let mut doors = Vec::with_capacity(clients);
+    while doors.len() < clients {
+        let mut round = Door::ALL;
+        for i in (1..round.len()).rev() {
+            round.swap(i, (random.next() % (i as u64 + 1)) as usize);
+        }
+        doors.extend(round.iter().take(clients - doors.len()));
+    }
+    doors
+}
+
+/// One phase: a relay per door present, one subscriber thread per entry of `doors`, the publisher.
+fn run_phase(
+    target: &Target,
+    doors: &[Door],
+    workload: Workload,
+    options: &LabOptions,
+    epoch: Instant,
+    scenario: &str,
+) -> Result<Vec<DoorResult>, String> {
+    let present: Vec<Door> = Door::ALL
+        .into_iter()
+        .filter(|d| doors.contains(d))
+        .collect();
+    let relays: Vec<(Door, Relay)> = if relays_fit(doors.len()) {
+        present
+            .iter()
+            .map(|door| Ok((*door, Relay::start(target.front, options.rtt)?)))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| format!("cannot start a relay: {e}"))?
+    } else {
+        eprintln!(
+            "\n[lab] {} clients and their relayed connections need more file descriptors than \
+             this process may open: the clients connect straight to the server, bytes are not counted",
+            doors.len()
+        );
+        Vec::new()
+    };
+    let relay_of = |door: Door| relays.iter().find(|(d, _)| *d == door).map(|(_, r)| r);
+    let label = if present.len() == 1 {
+        present[0].name()
+    } else {
+        "every door"
+    };
+    let topic = format!("lab-{}-{}-{}", options.seed, scenario, topic_suffix(label));
+    let publish_time = Duration::from_secs_f64(workload.messages as f64 / workload.rate_per_s);
+    // Generous bounds: a run that goes well ends as soon as every subscriber has every message; these
+    // only decide how long a broken or overloaded run may take before it reports what it has.
+    let per_client = Duration::from_millis(5) * doors.len() as u32;
+    let connect_time = Duration::from_secs(5) + per_client;
+    let drain_time = Duration::from_secs(5)
+        + publish_time * 2
+        + per_client / 5
+        + options.rtt * 4
+        + options.poll_interval * 2;
+    let deadline = Instant::now() + connect_time + publish_time + drain_time;
+
+    let rss_before = target.server_pid.and_then(machine::rss_kib);
+    let ready = Arc::new(AtomicUsize::new(0));
+    let mut threads = Vec::with_capacity(doors.len());
+    for door in doors {
+        let plan = SubscriberPlan {
+            door: *door,
+            addr: relay_of(*door).map(Relay::addr).unwrap_or(target.front),
+            topic: topic.clone(),
+            expected: workload.messages,
+            deadline,
+            epoch,
+            poll_interval: options.poll_interval,
+        };
+        let ready = Arc::clone(&ready);
+        let thread = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || (plan.door, load::run_subscriber(&plan, &ready)))
+            .map_err(|e| format!("cannot start a client thread: {e}"))?;
+        threads.push(thread);
+    }
+    let connected_by = Instant::now() + connect_time;
+    wait_until_ready(&ready, doors.len(), connected_by, scenario, label);
+    for (door, relay) in &relays {
+        let clients = doors.iter().filter(|d| *d == door).count();
+        wait_until_held(*door, relay, clients, connected_by, scenario);
+    }
+    // Let the last requests cross the relay's delay and park before memory is read.
+    std::thread::sleep(Duration::from_millis(200) + options.rtt * 2);
+    let rss_after = target.server_pid.and_then(machine::rss_kib);
+    let cpu_before = target.server_pid.and_then(machine::cpu_time_ms);
+    let own_cpu_before = machine::cpu_time_ms(std::process::id());
+    publish_all(target, &topic, workload, options, epoch, scenario, label)?;
+    let tallies: Vec<(Door, Tally)> = threads
+        .into_iter()
+        .filter_map(|thread| thread.join().ok())
+        .collect();
+    let cpu_after = target.server_pid.and_then(machine::cpu_time_ms);
+    let own_cpu_after = machine::cpu_time_ms(std::process::id());
+    let measured = report::ServerMeasure {
+        cpu_ms: cpu_before.zip(cpu_after).map(|(b, a)| a.saturating_sub(b)),
+        generator_cpu_ms: own_cpu_before
+            .zip(own_cpu_after)
+            .map(|(b, a)| a.saturating_sub(b)),
+        rss_delta_kib: rss_before.zip(rss_after).map(|(b, a)| a as i64 - b as i64),
+        clients: doors.len(),
+        deliveries: tallies.iter().map(|(_, tally)| tally.received).sum(),
+    };
+    Ok(present
+        .iter()
+        .map(|door| {
+            let door_tallies: Vec<&Tally> = tallies
+                .iter()
+                .filter(|(d, _)| d == door)
+                .map(|(_, t)| t)
+                .collect();
+            let counters = relay_of(*door).map(Relay::counters);
+            DoorResult::new(
+                *door,
+                &door_tallies,
+                counters,
+                workload,
+                options.payload_bytes,
+                &measured,
+            )
+        })
+        .collect())
+}
+
+fn topic_suffix(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+/// Waits (bounded by `until`) until `expected` subscribers said they are connected.
+fn wait_until_ready(
+    ready: &AtomicUsize,
+    expected: usize,
+    until: Instant,
+    scenario: &str,
+    label: &str,
+) {
+    while ready.load(Ordering::SeqCst) < expected && Instant::now() < until {
+        progress(
+            scenario,
+            label,
+            &format!(
+                "{} of {expected} clients connected",
+                ready.load(Ordering::SeqCst)
+            ),
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every door but short polling holds one connection per client while it waits: wait (bounded by
+/// `until`) until the relay has them all open, so that no message is published before its subscribers
+/// are listening (they would still get it from the log, but late, and the latency would be the lab's).
+fn wait_until_held(door: Door, relay: &Relay, clients: usize, until: Instant, scenario: &str) {
+    if door == Door::ShortPoll {
+        return;
+    }
+    let open = || relay.counters().connections_open.load(Ordering::Relaxed) as usize;
+    while open() < clients && Instant::now() < until {
+        progress(
+            scenario,
+            door.name(),
+            &format!("{} of {clients} connections held", open()),
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// True when `clients` connections through a relay (three descriptors each: the client's socket and
+/// the relay's two) fit under this process's limit on open files, with room to spare.
+fn relays_fit(clients: usize) -> bool {
+    let needed = 3 * clients as u64 + 256;
+    machine::max_open_files().is_none_or(|limit| needed <= limit)
+}
+
+/// Publishes the workload's messages at its rate, each stamped with its sequence number and time.
+fn publish_all(
+    target: &Target,
+    topic: &str,
+    workload: Workload,
+    options: &LabOptions,
+    epoch: Instant,
+    scenario: &str,
+    label: &str,
+) -> Result<(), String> {
+    let filler = (b'a' + (options.seed % 26) as u8) as char;
+    let start = Instant::now();
+    for seq in 1..=workload.messages {
+        let due = start + Duration::from_secs_f64((seq - 1) as f64 / workload.rate_per_s);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        let stamp = epoch.elapsed().as_micros() as u64;
+        let data = load::stamped_payload(seq, stamp, options.payload_bytes, filler);
+        crate::client::publish(target.front, topic, &data)
+            .map_err(|e| format!("publish {seq} to {topic}: {e}"))?;
+        progress(
+            scenario,
+            label,
+            &format!("published {seq} of {}", workload.messages),
+        );
+    }
+    Ok(())
+}
+
+/// Rewrites the progress line on stderr.
+fn progress(scenario: &str, label: &str, what: &str) {
+    eprint!("\r\x1b[K[lab] {scenario} / {label}: {what}");
+}
+
+/// `100ms`, `0.1s` or `2s` as a duration.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, scale) = if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = text.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        return Err(format!("{text:?}: give a duration such as 100ms or 0.5s"));
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration"))?;
+    if !(0.0..=60.0).contains(&(value * scale)) {
+        return Err(format!("{text:?}: between 0 and 60 seconds"));
+    }
+    Ok(Duration::from_secs_f64(value * scale))
+}
+
+fn number(text: &str) -> Result<u64, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a whole number"))
+}
+
+/// A seed from the clock, when none is given.
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64 % 1_000_000_007)
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, good enough generator for a seeded shuffle.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("0.5s"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("100").is_err());
+        assert!(parse_duration("1000s").is_err());
+    }
+
+    #[test]
+    fn scenarios_from_flags() {
+        let options = parse_args(&args("--seed 7")).unwrap().unwrap();
+        assert_eq!(options.scenarios, vec![Scenario::Fanout]);
+        let options = parse_args(&args("--clients 10000")).unwrap().unwrap();
+        assert_eq!(
+            (options.scenarios.clone(), options.mix_clients),
+            (vec![Scenario::Mix], 10000)
+        );
+        assert!(parse_args(&args("--clients 10001")).is_err());
+        assert!(parse_args(&args("--help")).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_mix_takes_every_door_in_turn() {
+        let doors = mixed_doors(15, 42);
+        for door in Door::ALL {
+            assert!(doors.iter().filter(|d| **d == door).count() >= 2);
+        }
+        assert_eq!(doors, mixed_doors(15, 42));
+    }
+}

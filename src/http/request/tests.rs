@@ -142,3 +142,25 @@ fn obsolete_folding_is_seen_only_in_field_lines() {
         0
     ));
 }
+
+/// RFC 9112 §2.2 lets a server skip empty lines before the request line, but they count towards the
+/// header block: once they fill it the answer is 431, whether the line after them (here a malformed
+/// one, which alone would be 400) arrived in the same read or not. Found by the `http_request` fuzz
+/// target (`fuzz/regressions/http_request/leading-empty-lines-fill-the-head`).
+#[test]
+fn leading_empty_lines_that_fill_the_head_are_431_however_they_arrive() {
+    let limits = HttpLimits {
+        max_header_bytes: 256,
+        ..HttpLimits::default()
+    };
+    let empty_lines = vec![b'\n'; 256];
+    let mut whole = empty_lines.clone();
+    whole.extend_from_slice(b"\xff\n");
+    for bytes in [&empty_lines, &whole] {
+        let status = parse_request(bytes, &limits).map_err(|error| error.status);
+        assert_eq!(status.err(), Some(431), "{} bytes", bytes.len());
+    }
+    // One empty line fewer leaves room for the request line, whose own error then decides.
+    let status = parse_request(&whole[1..], &limits).map_err(|error| error.status);
+    assert_eq!(status.err(), Some(400));
+}

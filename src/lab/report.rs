@@ -1,0 +1,469 @@
+//! The lab's results, and the three forms they take: a Markdown table, a JSON file, SVG charts.
+//!
+//! Bytes per message are the relay's counts divided by the deliveries (messages received, summed over
+//! the door's clients). The *payload* part is the message's data, the same for every door; the rest
+//! of what the client received is *overhead*: status lines and headers, chunk sizes, JSON or
+//! `<script>` wrapping, `data:` fields, frame headers, padding, heartbeats. Everything the client sent
+//! (requests, WebSocket handshakes and close frames) is overhead too.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::load::{Door, Tally};
+use super::machine::Machine;
+use super::relay::RelayCounters;
+use super::svg::{self, Bar, Curve};
+use super::{LabOptions, Workload};
+use crate::json::json_string;
+
+/// What was read from the server process around a phase.
+pub struct ServerMeasure {
+    /// CPU time during the publishing and delivery, in milliseconds.
+    pub cpu_ms: Option<u64>,
+    /// CPU time of the lab itself (clients, relays, publisher) over the same span, in milliseconds.
+    pub generator_cpu_ms: Option<u64>,
+    /// Resident memory after the clients connected minus before, in KiB.
+    pub rss_delta_kib: Option<i64>,
+    /// Clients connected during the phase (all doors).
+    pub clients: usize,
+    /// Messages delivered during the phase (all doors): CPU is shared out per delivery.
+    pub deliveries: u64,
+}
+
+impl ServerMeasure {
+    /// `ms` of CPU per 1,000 of the phase's deliveries.
+    fn per_1k_deliveries(&self, ms: u64) -> f64 {
+        1000.0 * ms as f64 / self.deliveries.max(1) as f64
+    }
+}
+
+/// One door's row.
+#[derive(Clone, Debug)]
+pub struct DoorResult {
+    /// The door's name.
+    pub door: &'static str,
+    /// Its clients.
+    pub clients: usize,
+    /// Messages delivered (distinct, summed over clients).
+    pub deliveries: u64,
+    /// Latency percentiles 0, 5, ..., 100 in milliseconds (21 points), then the 99th.
+    pub percentiles_ms: Vec<f64>,
+    /// HTTP requests per 1,000 deliveries.
+    pub requests_per_1k: f64,
+    /// The most client connections open at once (`None` without a relay).
+    pub connections_peak: Option<u64>,
+    /// Bytes received per delivery that were not payload (`None` without a relay).
+    pub overhead_in_per_message: Option<f64>,
+    /// Payload bytes per message.
+    pub payload_per_message: f64,
+    /// Bytes sent per delivery, all overhead (`None` without a relay).
+    pub bytes_out_per_message: Option<f64>,
+    /// Server CPU per 1,000 deliveries, in milliseconds (for the mix: over all doors' deliveries).
+    pub cpu_ms_per_1k: Option<f64>,
+    /// The lab's own CPU per 1,000 deliveries over the same span (the load generator's cost, which
+    /// bounds what the lab can measure), in milliseconds.
+    pub generator_cpu_ms_per_1k: Option<f64>,
+    /// Server memory per connected client, in KiB.
+    pub rss_kib_per_client: Option<f64>,
+    /// Messages never received, summed over clients.
+    pub lost: u64,
+    /// Messages received twice.
+    pub duplicated: u64,
+    /// Messages received after a later one.
+    pub out_of_order: u64,
+    /// Client failures, and the first one's text.
+    pub errors: u64,
+    /// The first failure.
+    pub first_error: Option<String>,
+}
+
+impl DoorResult {
+    /// Sums the door's tallies and reads its relay.
+    pub fn new(
+        door: Door,
+        tallies: &[&Tally],
+        counters: Option<&RelayCounters>,
+        workload: Workload,
+        payload_bytes: usize,
+        server: &ServerMeasure,
+    ) -> DoorResult {
+        let sum = |f: fn(&Tally) -> u64| tallies.iter().map(|t| f(t)).sum::<u64>();
+        let deliveries = sum(|t| t.received);
+        let per_delivery = |total: u64| total as f64 / deliveries.max(1) as f64;
+        let mut latencies: Vec<u64> = tallies
+            .iter()
+            .flat_map(|t| t.latencies_us.iter().copied())
+            .collect();
+        latencies.sort_unstable();
+        let load = |read: fn(&RelayCounters) -> &AtomicU64| {
+            counters.map(|c| read(c).load(Ordering::Relaxed))
+        };
+        let bytes_in = load(|c| &c.bytes_to_client);
+        let bytes_out = load(|c| &c.bytes_to_server);
+        DoorResult {
+            door: door.name(),
+            clients: tallies.len(),
+            deliveries,
+            percentiles_ms: (0..=20)
+                .map(|i| i * 5)
+                .chain([99])
+                .map(|percent| percentile_ms(&latencies, percent))
+                .collect(),
+            requests_per_1k: 1000.0 * per_delivery(sum(|t| t.requests)),
+            connections_peak: load(|c| &c.connections_peak),
+            overhead_in_per_message: bytes_in.map(|b| per_delivery(b) - payload_bytes as f64),
+            payload_per_message: payload_bytes as f64,
+            bytes_out_per_message: bytes_out.map(per_delivery),
+            cpu_ms_per_1k: server.cpu_ms.map(|ms| server.per_1k_deliveries(ms)),
+            generator_cpu_ms_per_1k: server
+                .generator_cpu_ms
+                .map(|ms| server.per_1k_deliveries(ms)),
+            rss_kib_per_client: server
+                .rss_delta_kib
+                .map(|kib| kib as f64 / server.clients.max(1) as f64),
+            lost: (workload.messages * tallies.len() as u64).saturating_sub(deliveries),
+            duplicated: sum(|t| t.duplicated),
+            out_of_order: sum(|t| t.out_of_order),
+            errors: sum(|t| t.errors),
+            first_error: tallies.iter().find_map(|t| t.first_error.clone()),
+        }
+    }
+
+    fn p50(&self) -> f64 {
+        self.percentiles_ms[10]
+    }
+
+    fn p99(&self) -> f64 {
+        self.percentiles_ms[21]
+    }
+
+    fn max(&self) -> f64 {
+        self.percentiles_ms[20]
+    }
+
+    fn delivered_cleanly(&self) -> bool {
+        self.lost == 0 && self.duplicated == 0 && self.out_of_order == 0 && self.errors == 0
+    }
+}
+
+/// The `percent`-th percentile (nearest rank) of sorted microseconds, in milliseconds.
+fn percentile_ms(sorted_us: &[u64], percent: usize) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = (percent * sorted_us.len()).div_ceil(100).max(1) - 1;
+    sorted_us[rank.min(sorted_us.len() - 1)] as f64 / 1000.0
+}
+
+/// One scenario's rows.
+pub struct ScenarioReport {
+    /// Its name.
+    pub name: &'static str,
+    /// Its workload.
+    pub workload: Workload,
+    /// One row per door.
+    pub rows: Vec<DoorResult>,
+}
+
+/// Everything one run measured.
+pub struct RunReport {
+    command: String,
+    seed: u64,
+    rtt_ms: f64,
+    machine: Machine,
+    /// The scenarios, in the order they ran.
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+impl RunReport {
+    /// An empty report for a run with `options` on `machine`.
+    pub fn new(options: &LabOptions, machine: Machine) -> RunReport {
+        RunReport {
+            command: options.command.clone(),
+            seed: options.seed,
+            rtt_ms: options.rtt.as_secs_f64() * 1000.0,
+            machine,
+            scenarios: Vec::new(),
+        }
+    }
+
+    /// Adds a scenario's rows.
+    pub fn add(&mut self, name: &'static str, workload: Workload, rows: Vec<DoorResult>) {
+        self.scenarios.push(ScenarioReport {
+            name,
+            workload,
+            rows,
+        });
+    }
+
+    /// True when no message was lost, duplicated or reordered, and no client failed.
+    pub fn all_delivered(&self) -> bool {
+        self.scenarios
+            .iter()
+            .flat_map(|s| &s.rows)
+            .all(DoorResult::delivered_cleanly)
+    }
+
+    /// The run as Markdown: the command, the seed, the machine, one table per scenario.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "`{}`: seed {}, rtt {} ms; {} ({} cores), Linux {}\n",
+            self.command,
+            self.seed,
+            svg::number(self.rtt_ms),
+            self.machine.cpu_model,
+            self.machine.cores,
+            self.machine.kernel
+        );
+        for scenario in &self.scenarios {
+            let w = scenario.workload;
+            out.push_str(&format!(
+                "\n### {}: {} clients{}, {} message{} at {}/s\n\n",
+                scenario.name,
+                w.clients,
+                if scenario.name == "mix" {
+                    " over all doors"
+                } else {
+                    " per door"
+                },
+                w.messages,
+                if w.messages == 1 { "" } else { "s" },
+                svg::number(w.rate_per_s)
+            ));
+            out.push_str(
+                "| door | clients | delivered | p50 ms | p99 ms | max ms | requests / 1k msg | \
+                 connections held | bytes in / msg (overhead + payload) | bytes out / msg | \
+                 server CPU ms / 1k | server KiB / client | lost | dup | out of order |\n",
+            );
+            out.push_str(
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            );
+            for row in &scenario.rows {
+                out.push_str(&table_row(row));
+            }
+            let lab_cpu: Vec<String> = scenario
+                .rows
+                .iter()
+                .map(|r| format!("{} {}", r.door, optional(r.generator_cpu_ms_per_1k)))
+                .collect();
+            out.push_str(&format!(
+                "\nThe lab's own CPU (clients, relay, publisher), ms per 1k deliveries: {}.\n",
+                lab_cpu.join(", ")
+            ));
+            for row in scenario.rows.iter().filter(|r| r.errors > 0) {
+                out.push_str(&format!(
+                    "\n{}: {} client errors, the first: {}\n",
+                    row.door,
+                    row.errors,
+                    row.first_error.as_deref().unwrap_or("?")
+                ));
+            }
+        }
+        out
+    }
+
+    /// The run as JSON: one object with the run's facts and a row object per door per scenario.
+    pub fn json(&self) -> String {
+        let scenarios: Vec<String> = self.scenarios.iter().map(scenario_json).collect();
+        format!(
+            "{{\"command\":{},\"seed\":{},\"rtt_ms\":{},\"machine\":{{\"cpu_model\":{},\"cores\":{},\"kernel\":{}}},\"scenarios\":[\n{}\n]}}\n",
+            json_string(&self.command),
+            self.seed,
+            self.rtt_ms,
+            json_string(&self.machine.cpu_model),
+            self.machine.cores,
+            json_string(&self.machine.kernel),
+            scenarios.join(",\n")
+        )
+    }
+
+    /// Writes `{scenarios}[-rttNms].json` and `.md` (e.g. `fanout-rtt100ms.json`), and three charts per
+    /// scenario, `{scenario}[-rttNms]-{latency,bytes,requests}.svg`, into `dir`.
+    pub fn write_files(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(dir)?;
+        let rtt = if self.rtt_ms > 0.0 {
+            format!("-rtt{}ms", self.rtt_ms.round())
+        } else {
+            String::new()
+        };
+        let names: Vec<&str> = self.scenarios.iter().map(|s| s.name).collect();
+        let stem = format!("{}{rtt}", names.join("-"));
+        fs::write(dir.join(format!("{stem}.json")), self.json())?;
+        fs::write(dir.join(format!("{stem}.md")), self.markdown())?;
+        for scenario in &self.scenarios {
+            for (kind, chart) in charts(scenario, self.rtt_ms) {
+                let name = format!("{}{rtt}-{kind}.svg", scenario.name);
+                fs::write(dir.join(name), chart)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn optional(value: Option<f64>) -> String {
+    value.map_or("n/a".to_string(), svg::number)
+}
+
+fn table_row(row: &DoorResult) -> String {
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        row.door,
+        row.clients,
+        row.deliveries,
+        svg::number(row.p50()),
+        svg::number(row.p99()),
+        svg::number(row.max()),
+        svg::number(row.requests_per_1k),
+        row.connections_peak
+            .map_or("n/a".to_string(), |n| n.to_string()),
+        row.overhead_in_per_message
+            .map_or("n/a".to_string(), |overhead| format!(
+                "{} ({} + {})",
+                svg::number(overhead + row.payload_per_message),
+                svg::number(overhead),
+                svg::number(row.payload_per_message)
+            )),
+        optional(row.bytes_out_per_message),
+        optional(row.cpu_ms_per_1k),
+        optional(row.rss_kib_per_client),
+        row.lost,
+        row.duplicated,
+        row.out_of_order
+    )
+}
+
+fn json_number(value: Option<f64>) -> String {
+    value.map_or("null".to_string(), |v| format!("{v:.3}"))
+}
+
+fn scenario_json(scenario: &ScenarioReport) -> String {
+    let rows: Vec<String> = scenario.rows.iter().map(row_json).collect();
+    let w = scenario.workload;
+    format!(
+        "{{\"name\":{},\"clients\":{},\"messages\":{},\"rate_per_s\":{},\"doors\":[\n{}\n]}}",
+        json_string(scenario.name),
+        w.clients,
+        w.messages,
+        w.rate_per_s,
+        rows.join(",\n")
+    )
+}
+
+fn row_json(row: &DoorResult) -> String {
+    let percentiles: Vec<String> = row
+        .percentiles_ms
+        .iter()
+        .map(|p| format!("{p:.3}"))
+        .collect();
+    format!(
+        "{{\"door\":{},\"clients\":{},\"deliveries\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\
+         \"percentiles_ms\":[{}],\"requests_per_1k\":{:.3},\"connections_held\":{},\
+         \"bytes_in_overhead_per_msg\":{},\"bytes_in_payload_per_msg\":{:.3},\"bytes_out_per_msg\":{},\
+         \"server_cpu_ms_per_1k\":{},\"lab_cpu_ms_per_1k\":{},\"server_kib_per_client\":{},\"lost\":{},\"duplicated\":{},\
+         \"out_of_order\":{},\"errors\":{}}}",
+        json_string(row.door),
+        row.clients,
+        row.deliveries,
+        row.p50(),
+        row.p99(),
+        row.max(),
+        percentiles.join(","),
+        row.requests_per_1k,
+        json_number(row.connections_peak.map(|n| n as f64)),
+        json_number(row.overhead_in_per_message),
+        row.payload_per_message,
+        json_number(row.bytes_out_per_message),
+        json_number(row.cpu_ms_per_1k),
+        json_number(row.generator_cpu_ms_per_1k),
+        json_number(row.rss_kib_per_client),
+        row.lost,
+        row.duplicated,
+        row.out_of_order,
+        row.errors
+    )
+}
+
+/// The three charts of a scenario: latency distribution, bytes per message, requests per message.
+fn charts(scenario: &ScenarioReport, rtt_ms: f64) -> Vec<(&'static str, String)> {
+    let suffix = format!("{}, rtt {} ms", scenario.name, svg::number(rtt_ms));
+    let curves: Vec<Curve> = scenario
+        .rows
+        .iter()
+        .map(|row| Curve {
+            label: row.door.to_string(),
+            points: row.percentiles_ms[..21]
+                .iter()
+                .enumerate()
+                .map(|(i, ms)| (*ms, i as f64 / 20.0))
+                .collect(),
+        })
+        .collect();
+    let bytes: Vec<Bar> = scenario
+        .rows
+        .iter()
+        .map(|row| Bar {
+            label: row.door.to_string(),
+            segments: vec![
+                row.overhead_in_per_message.unwrap_or(0.0).max(0.0),
+                row.payload_per_message,
+                row.bytes_out_per_message.unwrap_or(0.0),
+            ],
+        })
+        .collect();
+    let requests: Vec<Bar> = scenario
+        .rows
+        .iter()
+        .map(|row| Bar {
+            label: row.door.to_string(),
+            segments: vec![row.requests_per_1k / 1000.0],
+        })
+        .collect();
+    vec![
+        (
+            "latency",
+            svg::cdf_chart(
+                &format!("Delivery latency, share of messages within x ({suffix})"),
+                &curves,
+            ),
+        ),
+        (
+            "bytes",
+            svg::bar_chart(
+                &format!("Bytes on the wire per message ({suffix})"),
+                "B",
+                &[
+                    "received: overhead",
+                    "received: payload",
+                    "sent: requests, frames",
+                ],
+                &bytes,
+            ),
+        ),
+        (
+            "requests",
+            svg::bar_chart(
+                &format!("HTTP requests per message delivered ({suffix})"),
+                "",
+                &["requests per message"],
+                &requests,
+            ),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let us: Vec<u64> = (1..=100).map(|i| i * 1000).collect();
+        assert_eq!(percentile_ms(&us, 50), 50.0);
+        assert_eq!(percentile_ms(&us, 99), 99.0);
+        assert_eq!(percentile_ms(&us, 100), 100.0);
+        assert_eq!(percentile_ms(&us, 0), 1.0);
+        assert_eq!(percentile_ms(&[], 50), 0.0);
+    }
+}

@@ -1,0 +1,119 @@
+//! What the lab measures: an address clients connect to (the front) and, when known, the process
+//! whose CPU and memory are read (the server).
+//!
+//! The two are separate on purpose. By default the lab starts the server itself, as a child process of
+//! the same binary, and both are that child. A run can instead target `--url` (a server started by
+//! hand, a reverse proxy in front of one, a peer implementation) and name the measured process with
+//! `--server-pid`; without it the CPU and memory columns say `n/a`.
+
+use std::io::{self, BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+/// The server's argument list when the lab starts it: a free loopback port, and the per-address limits
+/// lifted, since every lab client comes from 127.0.0.1 (the limits protect against one address taking
+/// the server; here that one address is the whole load).
+pub const CHILD_ARGS: [&str; 8] = [
+    "--addr",
+    "127.0.0.1:0",
+    "--publish-rate",
+    "0",
+    "--max-connections-per-ip",
+    "1000000",
+    "--max-connections",
+    "30000",
+];
+
+/// The line the server prints once it listens: `pushlab listening on http://ADDR/`.
+const LISTENING: &str = "pushlab listening on http://";
+
+/// Where the load goes and what is measured.
+pub struct Target {
+    /// The address clients and the publisher connect to.
+    pub front: SocketAddr,
+    /// The process whose CPU time and resident memory are read, if known.
+    pub server_pid: Option<u32>,
+    /// The child the lab started, killed when the target is dropped.
+    child: Option<Child>,
+}
+
+impl Target {
+    /// An address that is already serving, optionally with the PID of the process to measure.
+    pub fn existing(front: SocketAddr, server_pid: Option<u32>) -> Target {
+        Target {
+            front,
+            server_pid,
+            child: None,
+        }
+    }
+
+    /// Starts this binary as the server (see [`CHILD_ARGS`]) and waits for its listening line.
+    pub fn spawn_own_server() -> io::Result<Target> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(CHILD_ARGS)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let pid = child.id();
+        let front = match child.stdout.take().map(read_listening_addr) {
+            Some(Ok(addr)) => addr,
+            Some(Err(error)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(error);
+            }
+            None => return Err(io::Error::other("the server's stdout is not a pipe")),
+        };
+        Ok(Target {
+            front,
+            server_pid: Some(pid),
+            child: Some(child),
+        })
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Reads the server's stdout up to its listening line (at most a few lines) and returns the address;
+/// the rest of its output is drained on a thread so the pipe never fills.
+fn read_listening_addr(stdout: std::process::ChildStdout) -> io::Result<SocketAddr> {
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    for _ in 0..20 {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        if let Some(rest) = line.trim().strip_prefix(LISTENING) {
+            let addr = rest.split('/').next().unwrap_or_default();
+            let addr = addr
+                .parse()
+                .map_err(|e| io::Error::other(format!("{addr}: {e}")))?;
+            std::thread::spawn(move || io::copy(&mut reader, &mut io::sink()));
+            return Ok(addr);
+        }
+    }
+    Err(io::Error::other("the server never said where it listens"))
+}
+
+/// `http://HOST:PORT/` (or `HOST:PORT`) as a socket address; loopback only.
+pub fn parse_url(url: &str) -> Result<SocketAddr, String> {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let host_port = rest.split('/').next().unwrap_or_default();
+    let addr: SocketAddr = host_port
+        .replace("localhost", "127.0.0.1")
+        .parse()
+        .map_err(|e| format!("--url {url}: {e} (give http://127.0.0.1:PORT/)"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!("--url {url}: the lab runs over loopback only"));
+    }
+    Ok(addr)
+}

@@ -1,0 +1,358 @@
+//! The comparison lab, run for real: `pushlab lab --quick` against its own server, the relay's delay
+//! over loopback, and the well-formedness of what the lab writes (Markdown, JSON, SVG).
+//!
+//! Nothing here asserts how fast anything is. The lab's numbers are read by people; these tests check
+//! that the instrument works: every door has a complete row, nothing was lost, the relay delays at
+//! least by what it says and passes every byte, and the files parse.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pushlab::client::json::{self, JsonValue};
+use pushlab::lab::relay::Relay;
+use pushlab::lab::svg::{self, Bar, Curve};
+
+const DOORS: [&str; 7] = [
+    "short poll",
+    "long poll",
+    "JSONP",
+    "XHR stream",
+    "iframe",
+    "SSE",
+    "WebSocket",
+];
+
+/// A fresh directory under the target directory for one test's output.
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The cells of a Markdown table row, trimmed.
+fn cells(row: &str) -> Vec<&str> {
+    row.trim()
+        .trim_start_matches('|')
+        .trim_end_matches('|')
+        .split('|')
+        .map(str::trim)
+        .collect()
+}
+
+#[test]
+fn a_quick_lab_fills_every_column_for_every_door_and_loses_nothing() {
+    let out = scratch_dir("lab-quick");
+    let output = Command::new(env!("CARGO_BIN_EXE_pushlab"))
+        .args(["lab", "--quick", "--seed", "11", "--out"])
+        .arg(&out)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "lab failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("seed 11"), "{stdout}");
+    assert!(
+        stderr.contains("[lab]"),
+        "no progress line on stderr: {stderr}"
+    );
+
+    let header = stdout
+        .lines()
+        .find(|line| line.starts_with("| door |"))
+        .expect("a table header");
+    let columns = cells(header);
+    for door in DOORS {
+        let row = stdout
+            .lines()
+            .find(|line| line.starts_with(&format!("| {door} |")))
+            .unwrap_or_else(|| panic!("no row for {door}:\n{stdout}"));
+        let row = cells(row);
+        assert_eq!(row.len(), columns.len(), "{door}: {row:?}");
+        for (column, cell) in columns.iter().zip(&row) {
+            assert!(
+                !cell.is_empty() && *cell != "n/a",
+                "{door}: {column} is {cell:?}"
+            );
+        }
+        let count = |name: &str| {
+            let index = columns.iter().position(|c| *c == name).expect(name);
+            row[index].to_string()
+        };
+        assert_eq!(count("lost"), "0", "{door}");
+        assert_eq!(count("dup"), "0", "{door}");
+        assert_eq!(count("out of order"), "0", "{door}");
+        assert_eq!(count("delivered"), "30", "{door}: 3 clients × 10 messages");
+    }
+
+    let json_text = std::fs::read_to_string(out.join("fanout.json")).expect("fanout.json written");
+    let value = json::parse(&json_text).expect("fanout.json parses");
+    assert_eq!(value.get("seed").and_then(JsonValue::as_u64), Some(11));
+    let scenarios = value
+        .get("scenarios")
+        .and_then(JsonValue::as_array)
+        .unwrap();
+    let doors = scenarios[0]
+        .get("doors")
+        .and_then(JsonValue::as_array)
+        .unwrap();
+    let names: Vec<&str> = doors
+        .iter()
+        .filter_map(|d| d.get("door").and_then(JsonValue::as_str))
+        .collect();
+    assert_eq!(names, DOORS);
+    for door in doors {
+        assert_eq!(door.get("lost").and_then(JsonValue::as_u64), Some(0));
+        assert_eq!(door.get("deliveries").and_then(JsonValue::as_u64), Some(30));
+    }
+
+    for chart in ["latency", "bytes", "requests"] {
+        let path = out.join(format!("fanout-{chart}.svg"));
+        let text = std::fs::read_to_string(&path).expect("chart written");
+        check_xml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for door in DOORS {
+            assert!(text.contains(&format!(">{door}<")), "{chart} lacks {door}");
+        }
+    }
+    let markdown = std::fs::read_to_string(out.join("fanout.md")).expect("fanout.md written");
+    assert!(markdown.contains("| WebSocket |"));
+}
+
+#[test]
+fn the_lab_refuses_a_target_off_loopback() {
+    let output = Command::new(env!("CARGO_BIN_EXE_pushlab"))
+        .args(["lab", "--quick", "--url", "http://192.0.2.1:80/"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("loopback only"));
+}
+
+/// An echo server on loopback that answers every connection until it closes; returns its address.
+fn echo_server() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        // Bounded: the test process ends, and the tests open a handful of connections.
+        for socket in listener.incoming().take(8) {
+            let Ok(mut socket) = socket else { return };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = socket.read(&mut buf) {
+                    if n == 0 || socket.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Sends `bytes` through `socket` and reads the same number back.
+fn round_trip(socket: &mut TcpStream, bytes: &[u8]) -> Vec<u8> {
+    socket.write_all(bytes).unwrap();
+    let mut echoed = vec![0u8; bytes.len()];
+    socket.read_exact(&mut echoed).unwrap();
+    echoed
+}
+
+#[test]
+fn the_relay_delays_each_round_trip_by_at_least_its_rtt_and_counts_every_byte() {
+    let rtt = Duration::from_millis(120);
+    let relay = Relay::start(echo_server(), rtt).unwrap();
+    let mut socket = TcpStream::connect(relay.addr()).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+
+    // The first exchange also pays the connection's handshake: one more round trip.
+    let started = Instant::now();
+    assert_eq!(round_trip(&mut socket, b"hello"), b"hello");
+    let first = started.elapsed();
+    assert!(
+        first >= rtt * 2,
+        "first exchange took {first:?}, less than 2 × {rtt:?}"
+    );
+
+    let started = Instant::now();
+    let payload = vec![b'x'; 10_000];
+    assert_eq!(round_trip(&mut socket, &payload), payload);
+    let second = started.elapsed();
+    assert!(
+        second >= rtt,
+        "second exchange took {second:?}, less than {rtt:?}"
+    );
+
+    let counters = relay.counters();
+    let to_server = counters
+        .bytes_to_server
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let to_client = counters
+        .bytes_to_client
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!((to_server, to_client), (10_005, 10_005));
+    let accepted = counters
+        .connections_accepted
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(accepted, 1);
+}
+
+#[test]
+fn a_relay_without_delay_passes_a_close_through() {
+    let relay = Relay::start(echo_server(), Duration::ZERO).unwrap();
+    let mut socket = TcpStream::connect(relay.addr()).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(round_trip(&mut socket, b"ping"), b"ping");
+    socket.shutdown(std::net::Shutdown::Write).unwrap();
+    // The echo server sees end-of-file through the relay and closes; the relay passes that back.
+    let mut rest = Vec::new();
+    socket.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn charts_escape_their_text_and_parse_back() {
+    let bars = [
+        Bar {
+            label: "a<b & \"c\"".into(),
+            segments: vec![10.0, 64.0],
+        },
+        Bar {
+            label: "zero".into(),
+            segments: vec![0.0, 0.0],
+        },
+    ];
+    let chart = svg::bar_chart("bytes <per> message", "B", &["overhead", "payload"], &bars);
+    check_xml(&chart).unwrap();
+    assert!(chart.contains(">a&lt;b &amp; &quot;c&quot;<"), "{chart}");
+    assert!(chart.contains(">74 B<"), "the total ends the bar: {chart}");
+
+    let curves = [Curve {
+        label: "SSE".into(),
+        points: vec![(0.5, 0.0), (0.7, 0.5), (12.0, 1.0)],
+    }];
+    let chart = svg::cdf_chart("latency", &curves);
+    check_xml(&chart).unwrap();
+    assert!(chart.contains("<polyline"));
+    assert!(
+        chart.contains(">10 ms<"),
+        "a decade line is labelled: {chart}"
+    );
+    assert!(check_xml("<svg><rect></svg>").is_err());
+    assert!(check_xml("<svg>a < b</svg>").is_err());
+}
+
+/// A minimal XML well-formedness check, enough for what the SVG writer emits: tags nest and close,
+/// attribute values are quoted, text holds no raw `<` and only known entities after `&`.
+fn check_xml(text: &str) -> Result<(), String> {
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = text.trim();
+    let mut roots = 0;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('<') {
+            let end = after.find('>').ok_or("a tag never ends")?;
+            let tag = &after[..end];
+            rest = &after[end + 1..];
+            if let Some(name) = tag.strip_prefix('/') {
+                match open.pop() {
+                    Some(expected) if expected == name.trim() => {}
+                    other => return Err(format!("</{name}> closes {other:?}")),
+                }
+                continue;
+            }
+            let self_closing = tag.ends_with('/');
+            let tag = tag.trim_end_matches('/');
+            let (name, attributes) = tag.split_once(' ').unwrap_or((tag, ""));
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!("bad tag name {name:?}"));
+            }
+            check_attributes(attributes)?;
+            if open.is_empty() {
+                roots += 1;
+            }
+            if !self_closing {
+                open.push(name.to_string());
+            }
+        } else {
+            let end = rest.find('<').unwrap_or(rest.len());
+            check_text(&rest[..end])?;
+            if open.is_empty() && !rest[..end].trim().is_empty() {
+                return Err("text outside the root".into());
+            }
+            rest = &rest[end..];
+        }
+    }
+    match (open.is_empty(), roots) {
+        (true, 1) => Ok(()),
+        (false, _) => Err(format!("never closed: {open:?}")),
+        (true, n) => Err(format!("{n} root elements")),
+    }
+}
+
+fn check_attributes(mut attributes: &str) -> Result<(), String> {
+    // Bounded: each pass consumes one `name="value"`.
+    loop {
+        attributes = attributes.trim_start();
+        if attributes.is_empty() {
+            return Ok(());
+        }
+        let (name, after) = attributes
+            .split_once("=\"")
+            .ok_or(format!("unquoted attribute in {attributes:?}"))?;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-:".contains(c))
+        {
+            return Err(format!("bad attribute name {name:?}"));
+        }
+        let end = after.find('"').ok_or("an attribute value never ends")?;
+        check_text(&after[..end])?;
+        attributes = &after[end + 1..];
+    }
+}
+
+fn check_text(text: &str) -> Result<(), String> {
+    if text.contains('<') {
+        return Err(format!("raw < in {text:?}"));
+    }
+    for (index, _) in text.match_indices('&') {
+        let entity = &text[index..];
+        if !["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"]
+            .iter()
+            .any(|known| entity.starts_with(known))
+        {
+            return Err(format!("bare & in {text:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn over_a_slow_relay_no_door_delivers_faster_than_half_a_round_trip() {
+    let out = scratch_dir("lab-rtt");
+    let output = Command::new(env!("CARGO_BIN_EXE_pushlab"))
+        .args(["lab", "--quick", "--seed", "5", "--rtt", "60ms", "--out"])
+        .arg(&out)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "lab failed:\n{stdout}");
+    assert!(out.join("fanout-rtt60ms.json").exists());
+    let header = cells(stdout.lines().find(|l| l.starts_with("| door |")).unwrap());
+    let p50_column = header.iter().position(|c| *c == "p50 ms").unwrap();
+    for door in DOORS {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {door} |")))
+            .unwrap();
+        let p50: f64 = cells(line)[p50_column].parse().unwrap();
+        // The publisher is next to the server; the message still crosses the relay once: 30 ms.
+        assert!(p50 >= 30.0, "{door}: p50 {p50} ms through a 60 ms relay");
+    }
+}
