@@ -108,12 +108,14 @@ pub fn timeout_response(callback: &str, head: u64) -> Response {
 pub fn response(callback: &str, replay: &Replay) -> Response {
     let batch = batch_body(replay);
     let mut body = String::with_capacity(batch.len() + callback.len() + 8);
+    // ANCHOR: wrap
     // The comment keeps the response from starting with bytes chosen by the requester (Rosetta Flash).
     body.push_str("/**/");
     body.push_str(callback);
     body.push('(');
     body.push_str(&batch);
     body.push_str(");");
+    // ANCHOR_END: wrap
     Response {
         status: 200,
         headers: vec![
