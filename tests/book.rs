@@ -210,6 +210,24 @@ fn the_rendered_book_builds_and_its_links_resolve() {
     assert!(warnings.is_empty(), "mdbook build warned:\n{}", warnings.join("\n"));
     let book = root().join("book");
     assert!(book.join("index.html").exists(), "no book/index.html");
+    // The HTML check can fail: a page with a link to a missing file and one to a missing id.
+    let scratch = book.join("link-selftest.html");
+    fs::write(&scratch, "<a href=\"nope.html\"></a><a href=\"index.html#no-such-id\"></a>")
+        .expect("a scratch page");
+    assert_eq!(links::check_html(&root(), &book).len(), 2);
+    fs::remove_file(&scratch).expect("remove the scratch page");
     let problems = links::check_html(&root(), &book);
     assert!(problems.is_empty(), "broken links in the rendered book:\n{}", report(&problems));
+    // `mdbook test` compiles every Rust fence that is not marked `ignore`: listings are parts of
+    // files, not whole programs, so none may be left unmarked.
+    let output = Command::new("mdbook")
+        .arg("test")
+        .current_dir(root())
+        .output()
+        .expect("run mdbook test");
+    assert!(
+        output.status.success(),
+        "mdbook test failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

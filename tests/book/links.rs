@@ -91,16 +91,25 @@ pub fn markdown_ids(text: &str) -> BTreeSet<String> {
     ids
 }
 
-/// Every value of `attribute="..."` in a line of HTML or Markdown.
-fn attribute_values(line: &str, attribute: &str) -> Vec<String> {
-    let needle = format!(" {attribute}=\"");
+/// Every value of `attribute="..."` in a line of Markdown or an HTML tag (whitespace before it, so that
+/// `id` does not match `data-id`).
+fn attribute_values(text: &str, attribute: &str) -> Vec<String> {
+    let needle = format!("{attribute}=\"");
     let mut values = Vec::new();
-    let mut rest = line;
-    while let Some(start) = rest.find(&needle) {
-        let after = rest.get(start + needle.len()..).unwrap_or("");
+    let mut searched = 0;
+    while let Some(found) = text.get(searched..).and_then(|rest| rest.find(&needle)) {
+        let start = searched + found;
+        let value_start = start + needle.len();
+        let after = text.get(value_start..).unwrap_or("");
         let Some(end) = after.find('"') else { break };
-        values.push(after.get(..end).unwrap_or("").to_string());
-        rest = after.get(end..).unwrap_or("");
+        let preceded_by_space = text
+            .get(..start)
+            .and_then(|before| before.chars().last())
+            .is_some_and(char::is_whitespace);
+        if preceded_by_space {
+            values.push(after.get(..end).unwrap_or("").to_string());
+        }
+        searched = value_start + end;
     }
     values
 }
@@ -204,10 +213,10 @@ pub fn check_html(root: &Path, book_dir: &Path) -> Vec<Problem> {
             continue;
         };
         let page_dir = page.parent().unwrap_or(book_dir);
-        for (index, line) in html.lines().enumerate() {
-            let targets = attribute_values(line, "href")
+        for (index, tag) in tags(&html) {
+            let targets = attribute_values(tag, "href")
                 .into_iter()
-                .chain(attribute_values(line, "src"));
+                .chain(attribute_values(tag, "src"));
             for target in targets {
                 if target.is_empty() || target == "#" || is_external(&target) {
                     continue;
@@ -247,7 +256,26 @@ pub fn check_html(root: &Path, book_dir: &Path) -> Vec<Problem> {
 
 /// The `id` attributes of an HTML page.
 fn html_ids(html: &str) -> BTreeSet<String> {
-    html.lines().flat_map(|line| attribute_values(line, "id")).collect()
+    tags(html)
+        .flat_map(|(_, tag)| attribute_values(tag, "id"))
+        .collect()
+}
+
+/// Every tag of an HTML page (`<a href="...">`, whitespace before each attribute) with the index of
+/// its line. Markup shown as text is escaped (`&lt;a href=...`), so it is not a tag and not a link.
+fn tags(html: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut rest = html;
+    let mut line = 0;
+    std::iter::from_fn(move || {
+        let start = rest.find('<')?;
+        let end = start + rest.get(start..)?.find('>')?;
+        let tag = rest.get(start..end)?;
+        line += rest.get(..start)?.matches('\n').count();
+        let at = line;
+        line += tag.matches('\n').count();
+        rest = rest.get(end..)?;
+        Some((at, tag))
+    })
 }
 
 /// Every file under `dir` whose name ends in `.extension`.
@@ -281,6 +309,17 @@ mod tests {
             heading_id(&rendered_heading_text("The `after` cursor, [again](x.md)")),
             "the-after-cursor-again"
         );
+    }
+
+    #[test]
+    fn escaped_markup_is_not_a_tag_and_data_id_is_not_id() {
+        let html = "<p id=\"a\">&lt;a href=\"/x\"&gt;</p>\n<a\n href=\"b.html#c\" data-id=\"z\">";
+        let found: Vec<(usize, Vec<String>)> = tags(html)
+            .map(|(line, tag)| (line, attribute_values(tag, "href")))
+            .filter(|(_, hrefs)| !hrefs.is_empty())
+            .collect();
+        assert_eq!(found, [(1, vec!["b.html#c".to_string()])]);
+        assert_eq!(html_ids(html), BTreeSet::from(["a".to_string()]));
     }
 
     #[test]
