@@ -214,7 +214,11 @@ fn the_rendered_book_builds_and_its_links_resolve() {
     let scratch = book.join("link-selftest.html");
     fs::write(&scratch, "<a href=\"nope.html\"></a><a href=\"index.html#no-such-id\"></a>")
         .expect("a scratch page");
-    assert_eq!(links::check_html(&root(), &book).len(), 2);
+    let caught = links::check_html(&root(), &book)
+        .into_iter()
+        .filter(|problem| problem.file.ends_with("link-selftest.html"))
+        .count();
+    assert_eq!(caught, 2);
     fs::remove_file(&scratch).expect("remove the scratch page");
     let problems = links::check_html(&root(), &book);
     assert!(problems.is_empty(), "broken links in the rendered book:\n{}", report(&problems));

@@ -187,6 +187,16 @@ pub fn check_markdown(root: &Path, pages: &[PathBuf]) -> Vec<Problem> {
                     problems.push(problem(format!("link to `{target}`: no such file")));
                     continue;
                 };
+                // SUMMARY.md names the pages themselves, README.md included.
+                let is_summary = page.ends_with("SUMMARY.md");
+                let other_markdown = !path.is_empty() && file.extension().is_some_and(|e| e == "md");
+                if other_markdown && !is_summary && !renders_as_page(&file) {
+                    problems.push(problem(format!(
+                        "link to `{target}`: mdBook turns a link to a .md file into one to a .html \
+                         page, and this file is not a page of the book"
+                    )));
+                    continue;
+                }
                 if fragment.is_empty() || !file.extension().is_some_and(|e| e == "md") {
                     continue;
                 }
@@ -200,6 +210,12 @@ pub fn check_markdown(root: &Path, pages: &[PathBuf]) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// Whether mdBook renders this Markdown file (a path from the root) as a page of the same name: the
+/// pages of `tutorials/`, except its `README.md`, which becomes `index.html`.
+fn renders_as_page(file: &Path) -> bool {
+    file.starts_with("tutorials") && file != Path::new("tutorials/README.md")
 }
 
 /// Every broken `href` or `src` in the rendered book at `book_dir`, a folder of `root`.

@@ -179,7 +179,22 @@ fn parse_marker(line: &str) -> Option<(String, String, String)> {
 fn find_listings(lines: &[&str]) -> Result<Vec<Listing>, (usize, String)> {
     let mut listings = Vec::new();
     let mut index = 0;
+    // The backticks of the code block we are in, if any: a marker shown inside a code block (as the
+    // book's README shows one) is text, not a listing.
+    let mut open_fence: Option<usize> = None;
     while index < lines.len() {
+        let backticks = fence_length(lines[index]);
+        match (open_fence, backticks) {
+            (None, Some(length)) => open_fence = Some(length),
+            (Some(open), Some(length)) if length >= open && lines[index].trim().len() == length => {
+                open_fence = None
+            }
+            _ => {}
+        }
+        if open_fence.is_some() || backticks.is_some() {
+            index += 1;
+            continue;
+        }
         let Some((indent, source, anchor)) = parse_marker(lines[index]) else {
             index += 1;
             continue;
@@ -212,6 +227,13 @@ fn find_listings(lines: &[&str]) -> Result<Vec<Listing>, (usize, String)> {
         index = close + 1;
     }
     Ok(listings)
+}
+
+/// The number of backticks that open or close a code block on this line, if it is a fence.
+fn fence_length(line: &str) -> Option<usize> {
+    let trimmed = line.trim_start();
+    let length = trimmed.chars().take_while(|&c| c == '`').count();
+    (length >= 3).then_some(length)
 }
 
 /// The fence's info string for a source file: Rust listings are not doctests (they are parts of
