@@ -181,7 +181,12 @@ fn run_demo_clients(addr: SocketAddr, count: usize) -> io::Result<Duration> {
 /// `--addr HOST:PORT` and `--demo`. Without `--addr` the server takes 127.0.0.1:8082, or with `--demo`
 /// a free port (the demo's clients are told the address the kernel picked).
 fn parse_args() -> io::Result<(SocketAddr, bool)> {
-    let usage = || io::Error::new(io::ErrorKind::InvalidInput, "usage: [--addr HOST:PORT] [--demo]");
+    let usage = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "usage: [--addr HOST:PORT] [--demo]",
+        )
+    };
     let (mut addr, mut demo) = (None, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

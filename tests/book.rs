@@ -74,7 +74,8 @@ fn every_listing_is_its_anchored_region() {
     for page in pages() {
         let text = fs::read_to_string(root().join(&page)).expect("a page of the book");
         if bless {
-            let blessed = listings::bless(&text, &page, &mut sources).unwrap_or_else(|e| panic!("{e}"));
+            let blessed =
+                listings::bless(&text, &page, &mut sources).unwrap_or_else(|e| panic!("{e}"));
             if blessed != text {
                 fs::write(root().join(&page), &blessed).expect("rewrite the page");
                 println!("rewrote {}", page.display());
@@ -107,10 +108,14 @@ fn a_listing_that_drifts_is_caught() {
     let drifted = text.replacen(first_code_line, &format!("{first_code_line} "), 1);
     let problems = listings::check(&drifted, page, &mut sources);
     assert_eq!(problems.len(), 1, "{}", report(&problems));
-    assert!(problems[0].what.contains("differs from its anchored region"));
+    assert!(problems[0]
+        .what
+        .contains("differs from its anchored region"));
     let missing = text.replacen(":config -->", ":no_such_anchor -->", 1);
     let problems = listings::check(&missing, page, &mut sources);
-    assert!(problems.iter().any(|p| p.what.contains("no anchor `no_such_anchor`")));
+    assert!(problems
+        .iter()
+        .any(|p| p.what.contains("no anchor `no_such_anchor`")));
     let renumbered = text.replacen("*Listing 4-1:", "*Listing 4-7:", 1);
     assert_eq!(listings::check(&renumbered, page, &mut sources).len(), 1);
 }
@@ -125,7 +130,10 @@ fn every_page_is_in_the_summary() {
         .map(|page| page.display().to_string())
         .filter(|page| !summary.contains(&format!("]({page})")))
         .collect();
-    assert!(missing.is_empty(), "pages missing from tutorials/SUMMARY.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "pages missing from tutorials/SUMMARY.md: {missing:?}"
+    );
 }
 
 /// Each chapter opens with what the reader will be able to do and closes with a summary: the first
@@ -140,7 +148,10 @@ fn every_chapter_opens_with_its_goals_and_closes_with_a_summary() {
             .filter(|line| line.starts_with("## "))
             .collect();
         if headings.first() != Some(&"## What you will be able to do") {
-            problems.push(format!("{}: first section is not its goals", chapter.display()));
+            problems.push(format!(
+                "{}: first section is not its goals",
+                chapter.display()
+            ));
         }
         let closing = match headings.as_slice() {
             [.., summary, "## Exercises"] => Some(*summary),
@@ -148,7 +159,10 @@ fn every_chapter_opens_with_its_goals_and_closes_with_a_summary() {
             [] => None,
         };
         if closing != Some("## Summary") {
-            problems.push(format!("{}: last section is not its summary", chapter.display()));
+            problems.push(format!(
+                "{}: last section is not its summary",
+                chapter.display()
+            ));
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");
@@ -170,7 +184,10 @@ fn a_broken_link_is_caught() {
         "# A page\n\n## On the wire\n\n[ok](#on-the-wire) [bad](#on-the-air) [gone](nope.md)\n",
     )
     .expect("a scratch page");
-    let page = dir.strip_prefix(root()).expect("under the root").join("page.md");
+    let page = dir
+        .strip_prefix(root())
+        .expect("under the root")
+        .join("page.md");
     let problems = links::check_markdown(&root(), &[page]);
     assert_eq!(problems.len(), 2, "{}", report(&problems));
     fs::remove_dir_all(&dir).expect("remove the scratch folder");
@@ -206,14 +223,24 @@ fn the_rendered_book_builds_and_its_links_resolve() {
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "mdbook build failed:\n{log}");
     // mdBook reports includes it cannot resolve and other soft failures as warnings.
-    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
-    assert!(warnings.is_empty(), "mdbook build warned:\n{}", warnings.join("\n"));
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    assert!(
+        warnings.is_empty(),
+        "mdbook build warned:\n{}",
+        warnings.join("\n")
+    );
     let book = root().join("book");
     assert!(book.join("index.html").exists(), "no book/index.html");
     // The HTML check can fail: a page with a link to a missing file and one to a missing id.
     let scratch = book.join("link-selftest.html");
-    fs::write(&scratch, "<a href=\"nope.html\"></a><a href=\"index.html#no-such-id\"></a>")
-        .expect("a scratch page");
+    fs::write(
+        &scratch,
+        "<a href=\"nope.html\"></a><a href=\"index.html#no-such-id\"></a>",
+    )
+    .expect("a scratch page");
     let caught = links::check_html(&root(), &book)
         .into_iter()
         .filter(|problem| problem.file.ends_with("link-selftest.html"))
@@ -221,7 +248,11 @@ fn the_rendered_book_builds_and_its_links_resolve() {
     assert_eq!(caught, 2);
     fs::remove_file(&scratch).expect("remove the scratch page");
     let problems = links::check_html(&root(), &book);
-    assert!(problems.is_empty(), "broken links in the rendered book:\n{}", report(&problems));
+    assert!(
+        problems.is_empty(),
+        "broken links in the rendered book:\n{}",
+        report(&problems)
+    );
     // `mdbook test` compiles every Rust fence that is not marked `ignore`: listings are parts of
     // files, not whole programs, so none may be left unmarked.
     let output = Command::new("mdbook")

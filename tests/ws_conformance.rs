@@ -410,7 +410,10 @@ mod handshake {
             "{response}"
         );
         // RFC 9110 §15.5.22: "The server MUST send an Upgrade header field in a 426 response".
-        assert!(response.contains("\r\nUpgrade: websocket\r\n"), "{response}");
+        assert!(
+            response.contains("\r\nUpgrade: websocket\r\n"),
+            "{response}"
+        );
     }
 
     #[test]

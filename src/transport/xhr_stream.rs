@@ -101,8 +101,8 @@ impl StreamFormat for XhrStream {
 
     fn heartbeat(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"heartbeat\":true}\n");
-    // ANCHOR_END: framing
     }
+    // ANCHOR_END: framing
 }
 
 #[cfg(test)]

@@ -56,10 +56,14 @@ fn rendered_heading_text(heading: &str) -> String {
     while let Some(start) = rest.find("](") {
         text.push_str(rest.get(..start).unwrap_or(""));
         let after = rest.get(start + 2..).unwrap_or("");
-        rest = after.find(')').map_or("", |end| after.get(end + 1..).unwrap_or(""));
+        rest = after
+            .find(')')
+            .map_or("", |end| after.get(end + 1..).unwrap_or(""));
     }
     text.push_str(rest);
-    text.chars().filter(|c| !matches!(c, '`' | '*' | '[' | ']')).collect()
+    text.chars()
+        .filter(|c| !matches!(c, '`' | '*' | '[' | ']'))
+        .collect()
 }
 
 /// The lines of a Markdown text that are prose: not inside a fenced code block.
@@ -83,7 +87,11 @@ pub fn markdown_ids(text: &str) -> BTreeSet<String> {
             let id = heading_id(&rendered_heading_text(heading.trim_start_matches('#')));
             // mdBook numbers a repeated heading id: `id`, `id-1`, `id-2`.
             let count = seen.entry(id.clone()).or_insert(0);
-            ids.insert(if *count == 0 { id } else { format!("{id}-{count}") });
+            ids.insert(if *count == 0 {
+                id
+            } else {
+                format!("{id}-{count}")
+            });
             *count += 1;
         }
         ids.extend(attribute_values(line, "id"));
@@ -189,7 +197,8 @@ pub fn check_markdown(root: &Path, pages: &[PathBuf]) -> Vec<Problem> {
                 };
                 // SUMMARY.md names the pages themselves, README.md included.
                 let is_summary = page.ends_with("SUMMARY.md");
-                let other_markdown = !path.is_empty() && file.extension().is_some_and(|e| e == "md");
+                let other_markdown =
+                    !path.is_empty() && file.extension().is_some_and(|e| e == "md");
                 if other_markdown && !is_summary && !renders_as_page(&file) {
                     problems.push(problem(format!(
                         "link to `{target}`: mdBook turns a link to a .md file into one to a .html \
@@ -197,14 +206,17 @@ pub fn check_markdown(root: &Path, pages: &[PathBuf]) -> Vec<Problem> {
                     )));
                     continue;
                 }
-                if fragment.is_empty() || !file.extension().is_some_and(|e| e == "md") {
+                let is_markdown = file.extension().is_some_and(|e| e == "md");
+                if fragment.is_empty() || !is_markdown {
                     continue;
                 }
                 let ids = ids_of.entry(file.clone()).or_insert_with(|| {
                     markdown_ids(&fs::read_to_string(root.join(&file)).unwrap_or_default())
                 });
                 if !ids.contains(fragment) {
-                    problems.push(problem(format!("link to `{target}`: no heading with that id")));
+                    problems.push(problem(format!(
+                        "link to `{target}`: no heading with that id"
+                    )));
                 }
             }
         }
@@ -255,14 +267,17 @@ pub fn check_html(root: &Path, book_dir: &Path) -> Vec<Problem> {
                     problems.push(problem(format!("link to `{target}`: no such file")));
                     continue;
                 };
-                if fragment.is_empty() || !file.extension().is_some_and(|e| e == "html") {
+                let is_html = file.extension().is_some_and(|e| e == "html");
+                if fragment.is_empty() || !is_html {
                     continue;
                 }
                 let ids = ids_of
                     .entry(file.clone())
                     .or_insert_with(|| html_ids(&fs::read_to_string(&file).unwrap_or_default()));
                 if !ids.contains(fragment) {
-                    problems.push(problem(format!("link to `{target}`: no element with that id")));
+                    problems.push(problem(format!(
+                        "link to `{target}`: no element with that id"
+                    )));
                 }
             }
         }

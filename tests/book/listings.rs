@@ -83,7 +83,8 @@ pub fn anchored_lines(text: &str, anchor: &str) -> Option<Vec<String>> {
             if anchor_name(line, "ANCHOR_END:") == Some(anchor) {
                 return Some(lines);
             }
-            if anchor_name(line, "ANCHOR:").is_none() && anchor_name(line, "ANCHOR_END:").is_none() {
+            if anchor_name(line, "ANCHOR:").is_none() && anchor_name(line, "ANCHOR_END:").is_none()
+            {
                 lines.push(line.to_string());
             }
         } else if anchor_name(line, "ANCHOR:") == Some(anchor) {
@@ -201,18 +202,26 @@ fn find_listings(lines: &[&str]) -> Result<Vec<Listing>, (usize, String)> {
         };
         let marker = index;
         let open = marker + 1;
-        let opens_fence = lines
-            .get(open)
-            .is_some_and(|line| line.strip_prefix(indent.as_str()).is_some_and(|l| l.starts_with("```")));
+        let opens_fence = lines.get(open).is_some_and(|line| {
+            line.strip_prefix(indent.as_str())
+                .is_some_and(|l| l.starts_with("```"))
+        });
         if !opens_fence {
-            return Err((open, "a listing marker must be followed by a code fence".into()));
+            return Err((
+                open,
+                "a listing marker must be followed by a code fence".into(),
+            ));
         }
         let close = (open + 1..lines.len())
             .find(|&i| lines[i].trim_end() == format!("{indent}```"))
             .ok_or((open, "the listing's code fence is never closed".to_string()))?;
         let code = lines[open + 1..close]
             .iter()
-            .map(|line| line.strip_prefix(indent.as_str()).unwrap_or(line.trim_start()).to_string())
+            .map(|line| {
+                line.strip_prefix(indent.as_str())
+                    .unwrap_or(line.trim_start())
+                    .to_string()
+            })
             .collect();
         let caption_text = lines.get(close + 1).and_then(|line| caption_text(line));
         listings.push(Listing {
@@ -260,7 +269,12 @@ pub fn check(text: &str, chapter_from_root: &Path, sources: &mut Sources) -> Vec
         .iter()
         .enumerate()
         .filter(|(_, line)| line.contains(INCLUDE))
-        .map(|(i, _)| problem(i, "an mdBook include: a forge shows it as an empty block".into()))
+        .map(|(i, _)| {
+            problem(
+                i,
+                "an mdBook include: a forge shows it as an empty block".into(),
+            )
+        })
         .collect();
     let listings = match find_listings(&lines) {
         Ok(listings) => listings,
@@ -283,7 +297,10 @@ pub fn check(text: &str, chapter_from_root: &Path, sources: &mut Sources) -> Vec
         }
         let fence = format!("{}```{}", listing.indent, fence_language(&listing.source));
         if lines[listing.marker + 1] != fence {
-            problems.push(problem(listing.marker + 1, format!("the fence should be `{fence}`")));
+            problems.push(problem(
+                listing.marker + 1,
+                format!("the fence should be `{fence}`"),
+            ));
         }
         let expected_caption = listing.caption_text.as_ref().map(|text| {
             let label = listing_label(label.as_deref(), number);
@@ -315,7 +332,11 @@ fn listing_label(chapter: Option<&str>, index: usize) -> String {
 /// The chapter with every include turned into a listing and every listing made true: code from its
 /// anchored region, the fence's language, the caption's number and link. Captions are kept, or
 /// written from the anchor's name when missing.
-pub fn bless(text: &str, chapter_from_root: &Path, sources: &mut Sources) -> Result<String, String> {
+pub fn bless(
+    text: &str,
+    chapter_from_root: &Path,
+    sources: &mut Sources,
+) -> Result<String, String> {
     let text = includes_to_markers(text, chapter_from_root);
     let lines: Vec<&str> = text.lines().collect();
     let listings = find_listings(&lines)
@@ -330,9 +351,19 @@ pub fn bless(text: &str, chapter_from_root: &Path, sources: &mut Sources) -> Res
         out.push(format!("{indent}```{}", fence_language(&listing.source)));
         let region = sources
             .region(&listing.source, &listing.anchor)
-            .map_err(|why| format!("{}:{}: {why}", chapter_from_root.display(), listing.marker + 1))?;
+            .map_err(|why| {
+                format!(
+                    "{}:{}: {why}",
+                    chapter_from_root.display(),
+                    listing.marker + 1
+                )
+            })?;
         for line in region {
-            out.push(if line.is_empty() { line } else { format!("{indent}{line}") });
+            out.push(if line.is_empty() {
+                line
+            } else {
+                format!("{indent}{line}")
+            });
         }
         out.push(format!("{indent}```"));
         let text = listing
@@ -377,7 +408,9 @@ fn includes_to_markers(text: &str, chapter_from_root: &Path) -> String {
             .map(|fence| &fence[..fence.len() - fence.trim_start().len()])
             .unwrap_or("");
         let fence = out.pop().unwrap_or_default();
-        out.push(format!("{fence_indent}{MARKER_OPEN}{source}:{anchor}{MARKER_CLOSE}"));
+        out.push(format!(
+            "{fence_indent}{MARKER_OPEN}{source}:{anchor}{MARKER_CLOSE}"
+        ));
         out.push(fence);
         // A placeholder line: bless replaces everything between the fences.
         out.push(format!("{fence_indent}..."));
@@ -424,8 +457,14 @@ mod tests {
 
     #[test]
     fn labels_come_from_the_file_name() {
-        assert_eq!(chapter_label(Path::new("tutorials/04-long-poll.md")).as_deref(), Some("4"));
-        assert_eq!(chapter_label(Path::new("tutorials/exercises/ch12.md")).as_deref(), Some("E12"));
+        assert_eq!(
+            chapter_label(Path::new("tutorials/04-long-poll.md")).as_deref(),
+            Some("4")
+        );
+        assert_eq!(
+            chapter_label(Path::new("tutorials/exercises/ch12.md")).as_deref(),
+            Some("E12")
+        );
         assert_eq!(chapter_label(Path::new("tutorials/glossary.md")), None);
     }
 }
