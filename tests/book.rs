@@ -96,6 +96,11 @@ fn every_listing_is_its_anchored_region() {
 /// The check can fail: a listing changed by one byte, or pointing to a missing anchor, is caught.
 #[test]
 fn a_listing_that_drifts_is_caught() {
+    if std::env::var_os("BLESS").is_some() {
+        // The chapter may be being rewritten by the blessing test at this moment.
+        println!("a_listing_that_drifts_is_caught: not run while blessing");
+        return;
+    }
     let mut sources = Sources::new(&root());
     let page = Path::new("tutorials/04-long-poll.md");
     let text = fs::read_to_string(root().join(page)).expect("chapter 4");
