@@ -139,7 +139,8 @@ fn every_page_is_in_the_summary() {
         .collect();
     assert!(
         missing.is_empty(),
-        "pages missing from tutorials/SUMMARY.md: {missing:?}"
+        "pages missing from tutorials/SUMMARY.md: {missing:?} (a chapter's exercises go right under \
+         it, as `  - [Exercises](exercises/chNN.md)`)"
     );
 }
 
