@@ -2,7 +2,8 @@
 //!
 //! - Every listing in `tutorials/` is byte for byte the anchored region of the source file it names
 //!   (`ANCHOR: name` ... `ANCHOR_END: name`, as mdBook reads them), its fence says its language, and
-//!   its caption carries the right number ("Listing 4-2") and a link to the file.
+//!   its caption carries the right number ("Listing 4-2") and a link to the file; the text names
+//!   only listings that exist.
 //! - No chapter keeps an mdBook include directive, which a forge or an editor shows as an empty block.
 //! - Every page of the course is in `tutorials/SUMMARY.md`, and every chapter opens with what the
 //!   reader will be able to do and closes with a summary.
@@ -123,6 +124,8 @@ fn a_listing_that_drifts_is_caught() {
         .any(|p| p.what.contains("no anchor `no_such_anchor`")));
     let renumbered = text.replacen("*Listing 4-1:", "*Listing 4-7:", 1);
     assert_eq!(listings::check(&renumbered, page, &mut sources).len(), 1);
+    let named = format!("{text}\nAs listing 4-99 shows.\n");
+    assert_eq!(listings::check(&named, page, &mut sources).len(), 1);
 }
 
 #[test]
