@@ -70,6 +70,7 @@ const PULL_BATCH: usize = 64;
 /// length; a server never masks).
 const MAX_FRAME_HEADER_BYTES: usize = 10;
 
+// ANCHOR: state
 /// The connection's state (see the module docs for the transitions).
 #[derive(Debug)]
 pub enum State {
@@ -94,6 +95,7 @@ pub enum State {
         until: Instant,
     },
 }
+// ANCHOR_END: state
 
 impl State {
     /// Reading requests, idle: nothing of the next one has arrived.
@@ -256,6 +258,7 @@ impl Connection {
         }
     }
 
+    // ANCHOR: deadline
     /// The moment this connection next needs [`Connection::on_deadline`].
     pub fn deadline(&self, room: &Room) -> Option<Instant> {
         let config = &room.config;
@@ -274,6 +277,7 @@ impl Connection {
             State::Closing { until } => Some(*until),
         }
     }
+    // ANCHOR_END: deadline
 
     /// Whether the socket lives on after this piece of work.
     pub fn settle(&mut self, room: &mut Room, now: Instant) -> Fate {

@@ -114,6 +114,7 @@ impl Server {
         self.core.register_channel(name, handler);
     }
 
+    // ANCHOR: turn
     /// Runs until a [`ServerHandle::shutdown`].
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
@@ -161,6 +162,7 @@ impl Server {
         }
         Ok(())
     }
+    // ANCHOR_END: turn
 
     /// Accepts every waiting connection (design rule 7: until `WouldBlock`).
     fn accept_all(&mut self, now: Instant) {
