@@ -915,3 +915,62 @@ fn ch14_a_delivery_tally() {
         }
     );
 }
+
+// ---- the exercise pages ----
+
+/// Every numbered chapter that has exercises links its page, each page names two or three exercises,
+/// and every check command on a page selects at least one test of this file.
+#[test]
+fn every_exercise_page_names_checks_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("tests/exercises.rs")).unwrap();
+    let tests: Vec<&str> = source
+        .lines()
+        .filter_map(|line| line.strip_prefix("fn ch"))
+        .collect();
+    for chapter in 1..=14 {
+        let page_name = format!("ch{chapter:02}.md");
+        let page = std::fs::read_to_string(root.join("tutorials/exercises").join(&page_name))
+            .unwrap_or_else(|e| panic!("{page_name}: {e}"));
+        let exercises = page
+            .lines()
+            .filter(|line| {
+                let heading = line.trim_start_matches('#').trim_start();
+                line.starts_with("##") && heading.starts_with(&format!("{chapter}."))
+            })
+            .count();
+        assert!(
+            (2..=3).contains(&exercises),
+            "{page_name}: {exercises} exercises"
+        );
+        let commands: Vec<&str> = page
+            .split("cargo test --test exercises ")
+            .skip(1)
+            .filter_map(|rest| rest.split(['`', '\n', ' ']).next())
+            .collect();
+        assert!(!commands.is_empty(), "{page_name} names no check");
+        for filter in commands {
+            let name = filter.strip_prefix("ch").unwrap_or(filter);
+            assert!(
+                tests.iter().any(|test| test.starts_with(name)),
+                "{page_name}: `{filter}` selects no test"
+            );
+        }
+        let chapter_file = std::fs::read_dir(root.join("tutorials"))
+            .unwrap()
+            .filter_map(|entry| entry.ok())
+            .find(|entry| {
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{chapter:02}-"))
+            })
+            .unwrap_or_else(|| panic!("no chapter {chapter}"));
+        let text = std::fs::read_to_string(chapter_file.path()).unwrap();
+        assert!(
+            text.contains(&format!("(exercises/{page_name})")),
+            "{} does not link {page_name}",
+            chapter_file.path().display()
+        );
+    }
+}

@@ -73,7 +73,9 @@ fn every_marked_transcript_is_what_its_example_prints() {
                     Err(error) => Some((block.clone(), Err(error))),
                 })
                 .collect();
-            if mismatches.is_empty() || writing {
+            // Writing takes the first run that prints every scene the book asks for.
+            let scenes_missing = mismatches.iter().any(|(_, expected)| expected.is_err());
+            if mismatches.is_empty() || (writing && !scenes_missing) {
                 break;
             }
             println!("{example} {args:?}: run {run} differs from the book");
