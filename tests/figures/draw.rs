@@ -354,10 +354,8 @@ pub fn handshake() -> String {
     let compute = [
         "check: GET, HTTP/1.1, Upgrade, Connection,".to_string(),
         "version 13, a key of 16 bytes, the Origin (§4.2.1)".to_string(),
-        format!(
-            "accept = base64(SHA-1(key + \"{}\"))",
-            pushlab::ws::handshake::WEBSOCKET_GUID
-        ),
+        "accept = base64(SHA-1(key + GUID)), with".to_string(),
+        format!("GUID = {}", pushlab::ws::handshake::WEBSOCKET_GUID),
     ];
     let response = [
         "HTTP/1.1 101 Switching Protocols".to_string(),
