@@ -48,6 +48,10 @@ mod ch12;
 mod ch13;
 #[path = "../examples/solutions/ch14.rs"]
 mod ch14;
+#[path = "../examples/solutions/ch15.rs"]
+mod ch15;
+#[path = "../examples/solutions/ch16.rs"]
+mod ch16;
 
 // The student's files, compiled in every build.
 #[allow(dead_code, unused_variables)]
@@ -916,6 +920,140 @@ fn ch14_a_delivery_tally() {
     );
 }
 
+// ---- chapter 15: the server core ----
+
+#[test]
+fn ch15_a_moved_deadline_fires_once_at_its_new_time() {
+    let now = Instant::now();
+    let at = |ms| now + Duration::from_millis(ms);
+    let mut deadlines = ch15::LazyDeadlines::default();
+    deadlines.set(1, at(20_000)); // a long poll's hold
+    deadlines.set(2, at(5_000));
+    deadlines.set(1, at(30_000)); // moved: the old entry is stale
+    deadlines.set(3, at(1_000));
+    deadlines.clear(3); // closed
+    assert_eq!(deadlines.next(), Some(at(5_000)));
+    assert_eq!(deadlines.expired(at(25_000)), [2]);
+    assert_eq!(deadlines.next(), Some(at(30_000)));
+    assert_eq!(deadlines.expired(at(30_000)), [1]);
+    assert_eq!(deadlines.next(), None);
+    assert_eq!(deadlines.expired(at(99_000)), Vec::<usize>::new());
+}
+
+/// One step of a connection's output: a message or another piece of some length, or a drain.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Message(usize),
+    Control(usize),
+    Drain(usize),
+}
+
+#[test]
+fn ch15_the_budget_decides_as_pushlabs_output_does() {
+    use pushlab::server::output::Output;
+    use Step::{Control, Drain, Message};
+    let limit = 100;
+    let script = [
+        Message(60),
+        Message(50), // does not fit whole: waits in the log
+        Message(40),
+        Control(1), // the queue is at the budget: not even a heartbeat
+        Drain(30),
+        Control(45), // below the budget: it goes, and passes the budget
+        Message(1),
+        Drain(1000),
+        Message(150), // larger than the budget, but alone: it goes
+        Message(1),
+        Drain(150),
+        Message(100),
+    ];
+    let mut answer = ch15::OutputBudget { limit, pending: 0 };
+    let mut pushlab = Output::default();
+    for (n, step) in script.into_iter().enumerate() {
+        let (mine, theirs) = match step {
+            Message(len) => (
+                answer.try_message(len),
+                pushlab
+                    .send_piece(limit, len, |out| out.extend(vec![b'm'; len]))
+                    .is_ok(),
+            ),
+            Control(len) => (
+                answer.try_control(len),
+                pushlab
+                    .send(limit, |out| out.extend(vec![b'c'; len]))
+                    .is_ok(),
+            ),
+            Drain(len) => {
+                answer.drained(len);
+                pushlab.wrote(len.min(pushlab.pending()));
+                (true, true)
+            }
+        };
+        assert_eq!(mine, theirs, "step {n}: {step:?}");
+        assert_eq!(
+            answer.pending,
+            pushlab.pending(),
+            "after step {n}: {step:?}"
+        );
+    }
+}
+
+// ---- chapter 16: choosing a technique ----
+
+#[test]
+fn ch16_the_five_questions() {
+    use ch16::Needs;
+    let chat = Needs {
+        talks_back: true,
+        ..Needs::default()
+    };
+    let ticker = Needs {
+        unbuffered_path: true,
+        may_hold: true,
+        ..Needs::default()
+    };
+    let behind_a_buffering_proxy = Needs {
+        may_hold: true,
+        ..Needs::default()
+    };
+    let serverless_status_page = Needs::default();
+    let authorised_feed = Needs {
+        unbuffered_path: true,
+        controls_the_request: true,
+        ..Needs::default()
+    };
+    assert_eq!(ch16::choose(chat), "websocket");
+    assert_eq!(ch16::choose(ticker), "sse");
+    assert_eq!(ch16::choose(behind_a_buffering_proxy), "long-poll");
+    assert_eq!(ch16::choose(serverless_status_page), "short-poll");
+    assert_eq!(ch16::choose(authorised_feed), "xhr-stream");
+}
+
+#[test]
+fn ch16_what_an_idle_client_costs_in_requests() {
+    let (interval, hold) = (Duration::from_millis(300), Duration::from_secs(20));
+    assert_eq!(
+        ch16::idle_requests_per_hour("short-poll", interval, hold),
+        12_000
+    );
+    assert_eq!(
+        ch16::idle_requests_per_hour("long-poll", interval, hold),
+        180
+    );
+    assert_eq!(ch16::idle_requests_per_hour("jsonp", interval, hold), 180);
+    for held in ["sse", "websocket", "xhr-stream", "iframe"] {
+        assert_eq!(
+            ch16::idle_requests_per_hour(held, interval, hold),
+            0,
+            "{held}"
+        );
+    }
+    assert_eq!(
+        ch16::idle_requests_per_hour("short-poll", Duration::ZERO, hold),
+        0
+    );
+}
+
 // ---- the exercise pages ----
 
 /// Every numbered chapter that has exercises links its page, each page names two or three exercises,
@@ -928,7 +1066,7 @@ fn every_exercise_page_names_checks_that_exist() {
         .lines()
         .filter_map(|line| line.strip_prefix("fn ch"))
         .collect();
-    for chapter in 1..=14 {
+    for chapter in 1..=16 {
         let page_name = format!("ch{chapter:02}.md");
         let page = std::fs::read_to_string(root.join("tutorials/exercises").join(&page_name))
             .unwrap_or_else(|e| panic!("{page_name}: {e}"));
