@@ -66,12 +66,22 @@ fn rendered_heading_text(heading: &str) -> String {
         .collect()
 }
 
-/// The lines of a Markdown text that are prose: not inside a fenced code block.
+/// The lines of a Markdown text that are prose: not inside a fenced code block, and not inside an
+/// HTML comment that spans lines (which no reader sees).
 fn prose_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     let mut in_fence = false;
+    let mut in_comment = false;
     text.lines().enumerate().filter(move |(_, line)| {
+        if in_comment {
+            in_comment = !line.contains("-->");
+            return false;
+        }
         if line.trim_start().starts_with("```") {
             in_fence = !in_fence;
+            return false;
+        }
+        if !in_fence && line.trim_start().starts_with("<!--") && !line.contains("-->") {
+            in_comment = true;
             return false;
         }
         !in_fence

@@ -285,6 +285,11 @@ pub fn check(text: &str, chapter_from_root: &Path, sources: &mut Sources) -> Vec
     };
     let label = chapter_label(chapter_from_root);
     let to_root = path_to_root(chapter_from_root);
+    problems.extend(
+        references_to_missing_listings(&lines, label.as_deref(), listings.len())
+            .into_iter()
+            .map(|(line, what)| problem(line, what)),
+    );
     for (number, listing) in listings.iter().enumerate() {
         let where_from = format!("{}:{}", listing.source, listing.anchor);
         match sources.region(&listing.source, &listing.anchor) {
@@ -319,6 +324,39 @@ pub fn check(text: &str, chapter_from_root: &Path, sources: &mut Sources) -> Vec
         }
     }
     problems
+}
+
+/// Prose that names a listing of this chapter ("listing 15-1") that does not exist: the numbers move
+/// when a listing is added, and the text must move with them. Captions are not prose.
+fn references_to_missing_listings(
+    lines: &[&str],
+    chapter: Option<&str>,
+    count: usize,
+) -> Vec<(usize, String)> {
+    let Some(chapter) = chapter else {
+        return Vec::new();
+    };
+    let prefix = format!("isting {chapter}-");
+    let mut missing = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with("*Listing ") {
+            continue;
+        }
+        for (at, _) in line.match_indices(&prefix) {
+            let digits: String = line[at + prefix.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let number: usize = digits.parse().unwrap_or(0);
+            if number == 0 || number > count {
+                missing.push((
+                    index,
+                    format!("the text names listing {chapter}-{digits}, which does not exist"),
+                ));
+            }
+        }
+    }
+    missing
 }
 
 /// "4-2" for the second listing of chapter 4; "2" on a page without a number.
