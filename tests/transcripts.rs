@@ -44,10 +44,10 @@ const WRITE_VAR: &str = "PUSHLAB_TRANSCRIPTS";
 fn every_marked_transcript_is_what_its_example_prints() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let chapters = chapters(&root.join("tutorials"));
-    let mut blocks_by_run: BTreeMap<(String, Vec<String>), Vec<Block>> = BTreeMap::new();
+    let mut blocks_by_run: BTreeMap<(String, Vec<String>, bool), Vec<Block>> = BTreeMap::new();
     for (name, text) in &chapters {
         for block in book::blocks(name, text).unwrap_or_else(|e| panic!("{e}")) {
-            let key = (block.example.clone(), block.args.clone());
+            let key = (block.example.clone(), block.args.clone(), block.stdout_only);
             blocks_by_run.entry(key).or_default().push(block);
         }
     }
@@ -61,10 +61,10 @@ fn every_marked_transcript_is_what_its_example_prints() {
 
     let mut failures = Vec::new();
     let mut replacements: Vec<(Block, String)> = Vec::new();
-    for ((example, args), blocks) in &blocks_by_run {
+    for ((example, args, stdout_only), blocks) in &blocks_by_run {
         let mut mismatches = Vec::new();
         for run in 1..=RUNS {
-            let output = normalise(&run_example(&examples.join(example), args));
+            let output = normalise(&run_example(&examples.join(example), args, *stdout_only));
             mismatches = blocks
                 .iter()
                 .filter_map(|block| match block.expected(&output) {
@@ -202,12 +202,13 @@ fn build_examples(root: &Path) -> PathBuf {
 }
 
 /// One run of an example: standard output and standard error in the order they were written (the
-/// server's log lines on standard error are part of some transcripts).
-fn run_example(path: &Path, args: &[String]) -> String {
+/// server's log lines on standard error are part of some transcripts), or standard output alone.
+fn run_example(path: &Path, args: &[String], stdout_only: bool) -> String {
     // One pipe for both streams, so their lines interleave as they did on the terminal.
+    let redirect = if stdout_only { "2>/dev/null" } else { "2>&1" };
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg("exec \"$0\" \"$@\" 2>&1")
+        .arg(format!("exec \"$0\" \"$@\" {redirect}"))
         .arg(path)
         .args(args)
         .stdin(Stdio::null())

@@ -8,11 +8,16 @@
 //! <!-- transcript: 09_ws_handshake c2hvcnQ= scene 1 -->
 //! ```
 //!
-//! The words between the example's name and `scene`/`scenes` are the arguments it runs with. A **scene**
+//! The words between the example's name and `scene`/`scenes` are the arguments it runs with, except
+//! `(stdout)`: the block shows standard output only, without the server's log lines on standard error
+//! (which a block may otherwise show where they fall, as a terminal does). A **scene**
 //! is a paragraph of the example's output: a run of non-blank lines, numbered from 1 in the order the
 //! example prints them. A block shows one or more ranges of scenes, exactly as printed (blank lines
 //! included); where it skips scenes it has one paragraph of its own that starts with `...` and says what
 //! was left out. A block whose first line is `$ cargo run ...` shows that command above the output.
+
+/// The marker word that leaves standard error out.
+pub const STDOUT_ONLY: &str = "(stdout)";
 
 /// One marked transcript block in a chapter.
 #[derive(Debug, Clone)]
@@ -25,6 +30,8 @@ pub struct Block {
     pub example: String,
     /// The arguments it runs with.
     pub args: Vec<String>,
+    /// Whether the block shows standard output only.
+    pub stdout_only: bool,
     /// The scene ranges, 1-based and inclusive.
     pub ranges: Vec<(usize, usize)>,
     /// For a block that shows part of one scene: which of its lines, 1-based and inclusive.
@@ -136,8 +143,10 @@ pub fn blocks(chapter: &str, text: &str) -> Result<Vec<Block>, String> {
             continue;
         };
         let at = format!("{chapter}:{}", i + 1);
-        let (example, args, ranges, selected_lines) =
+        let (example, mut args, ranges, selected_lines) =
             parse_marker(marker).map_err(|e| format!("{at}: {e}"))?;
+        let stdout_only = args.iter().any(|arg| arg == STDOUT_ONLY);
+        args.retain(|arg| arg != STDOUT_ONLY);
         if lines.get(i + 1) != Some(&"```text") {
             return Err(format!(
                 "{at}: a transcript marker must stand right above a ```text fence"
@@ -151,6 +160,7 @@ pub fn blocks(chapter: &str, text: &str) -> Result<Vec<Block>, String> {
             marker_line: i + 1,
             example,
             args,
+            stdout_only,
             ranges,
             lines: selected_lines,
             content_lines: (i + 2, end),
@@ -262,6 +272,10 @@ mod tests {
             "$ cargo run --example demo -- --x\nlistening\n\n...more...\n\nthree"
         );
         assert_eq!(block.args, ["--x"]);
+        assert!(!block.stdout_only);
+        let quiet = self::block("demo (stdout) --x scene 1", "x");
+        assert!(quiet.stdout_only);
+        assert_eq!(quiet.args, ["--x"]);
     }
 
     #[test]
