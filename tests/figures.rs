@@ -160,3 +160,23 @@ fn the_sequence_diagram_shows_every_event_and_hold() {
         assert!(svg.contains(needed), "the diagram lacks {needed:?}");
     }
 }
+
+/// The figures' page shows every figure and states the schedule the recordings use.
+#[test]
+fn the_figures_page_shows_every_figure_and_the_schedule() {
+    let page =
+        fs::read_to_string(figures_dir().join("README.md")).expect("tutorials/figures/README.md");
+    for (name, _) in drawn_figures() {
+        assert!(
+            page.contains(&format!("]({name})")),
+            "the page does not show {name}"
+        );
+    }
+    let times: Vec<String> = record::PUBLISH_MS.iter().map(u64::to_string).collect();
+    let (last, first) = times.split_last().expect("five times");
+    let schedule = format!("{} and {last} ms", first.join(", "));
+    assert!(
+        page.contains(&schedule),
+        "the page does not say `{schedule}`"
+    );
+}
