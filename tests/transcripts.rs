@@ -11,6 +11,10 @@
 //! PUSHLAB_TRANSCRIPTS=write cargo test --test transcripts        # regenerate the blocks that differ
 //! ```
 //!
+//! Chapter 1's example is a server that waits for curl. The test plays curl for it: it replays the
+//! exact requests curl sent for the chapter ([`CURL_REQUESTS`]), so the transcript of what the server
+//! received and sent is checked like every other.
+//!
 //! Regenerating rewrites only blocks whose text (durations aside) changed; where a block's new text has
 //! as many durations as the old one, the old measurements are kept, so the prose around it stays true.
 //!
@@ -25,7 +29,8 @@ mod book;
 mod normalise;
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -215,13 +220,29 @@ fn run_example(path: &Path, args: &[String], stdout_only: bool) -> String {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut first_line = String::new();
+    let driver = driver_for(path);
+    if driver.is_some() {
+        // The example waits for clients: its first line says where.
+        let _ = stdout.read_line(&mut first_line);
+    }
+    let listening = listening_addr(&first_line);
     let reader = std::thread::spawn(move || {
-        let mut output = Vec::new();
+        let mut output = first_line.into_bytes();
         let _ = stdout.read_to_end(&mut output);
         output
     });
     let started = Instant::now();
+    if let Some(drive) = driver {
+        match listening {
+            Some(addr) => drive(addr),
+            None => {
+                let _ = child.kill();
+                panic!("{} did not say where it listens", path.display());
+            }
+        }
+    }
     let status = loop {
         if let Some(status) = child.try_wait().expect("the child can be waited for") {
             break status;
@@ -244,4 +265,40 @@ fn run_example(path: &Path, args: &[String], stdout_only: bool) -> String {
         path.display()
     );
     output
+}
+
+/// The requests curl 7.88.1 sent to chapter 1's server (`curl http://127.0.0.1:8081/hello` and
+/// `curl -d hello=world http://127.0.0.1:8081/publish/chat`), replayed byte for byte: chapter 1 shows
+/// what its server prints when a client sends them.
+const CURL_REQUESTS: [&[u8]; 2] = [
+    b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n",
+    b"POST /publish/chat HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nUser-Agent: curl/7.88.1\r\n\
+      Accept: */*\r\nContent-Length: 11\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n\
+      hello=world",
+];
+
+/// The client an example needs, for an example that is a server waiting for one (chapter 1's).
+fn driver_for(path: &Path) -> Option<fn(SocketAddr)> {
+    let name = path.file_name()?.to_str()?;
+    (name == "01_raw_http").then_some(replay_curl_requests as fn(SocketAddr))
+}
+
+/// Sends each of [`CURL_REQUESTS`] on its own connection and reads the answer to its end (the
+/// example answers `Connection: close`).
+fn replay_curl_requests(addr: SocketAddr) {
+    for request in CURL_REQUESTS {
+        let mut socket = TcpStream::connect(addr).expect("the example listens");
+        socket
+            .set_read_timeout(Some(RUN_TIMEOUT))
+            .expect("a read timeout");
+        socket.write_all(request).expect("send a request");
+        let mut answer = Vec::new();
+        socket.read_to_end(&mut answer).expect("read the answer");
+    }
+}
+
+/// `127.0.0.1:PORT` from a line like `listening on http://127.0.0.1:PORT/ ; ...`.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let after = line.split("http://").nth(1)?;
+    after.split('/').next()?.parse().ok()
 }
