@@ -34,8 +34,9 @@ pub struct Block {
     pub stdout_only: bool,
     /// The scene ranges, 1-based and inclusive.
     pub ranges: Vec<(usize, usize)>,
-    /// For a block that shows part of one scene: which of its lines, 1-based and inclusive.
-    pub lines: Option<(usize, usize)>,
+    /// For a block that shows part of one range of scenes: which of its lines, 1-based and inclusive,
+    /// the last one open (to the end of the range) when `None`.
+    pub lines: Option<(usize, Option<usize>)>,
     /// The lines of the fence's content: `content_lines.0 .. content_lines.1` of the chapter.
     pub content_lines: (usize, usize),
     /// The block as it is in the chapter.
@@ -79,17 +80,18 @@ impl Block {
             };
             let lines: Vec<&str> = output.lines().collect();
             let (from, to) = match self.lines {
-                Some((first_line, last_line)) if start.0 + last_line <= end.1 => {
-                    (start.0 + first_line - 1, start.0 + last_line)
-                }
-                Some(_) => {
-                    return Err(format!(
-                        "{}:{}: scene {first} of {} is shorter than the lines the marker asks for",
-                        self.chapter, self.marker_line, self.example
-                    ))
-                }
                 None => (start.0, end.1),
+                Some((first_line, last_line)) => (
+                    start.0 + first_line - 1,
+                    last_line.map_or(end.1, |last_line| start.0 + last_line),
+                ),
             };
+            if to > end.1 || from >= to {
+                return Err(format!(
+                    "{}:{}: scenes {first}-{last} of {} are shorter than the lines the marker asks for",
+                    self.chapter, self.marker_line, self.example
+                ));
+            }
             parts.push(lines[from..to].join("\n"));
             previous_end = Some(last);
         }
@@ -175,7 +177,7 @@ type Marker = (
     String,
     Vec<String>,
     Vec<(usize, usize)>,
-    Option<(usize, usize)>,
+    Option<(usize, Option<usize>)>,
 );
 
 /// `04_long_poll --flag scenes 2-4, 7` or `11_websocket scene 5 lines 1-2` into its parts.
@@ -196,9 +198,15 @@ fn parse_marker(marker: &str) -> Result<Marker, String> {
     let ranges = parse_ranges(&scene_words.join(""))?;
     let lines = match line_words {
         None => None,
-        Some(words) => match parse_ranges(&words)?.as_slice() {
-            [one] if ranges.len() == 1 && ranges[0].0 == ranges[0].1 => Some(*one),
-            _ => return Err("`lines` takes one range, of one scene".to_string()),
+        Some(_) if ranges.len() != 1 => {
+            return Err("`lines` needs one range of scenes".to_string());
+        }
+        Some(words) => match words.strip_suffix('-') {
+            Some(open) if !open.contains('-') => Some((parse_ranges(open)?[0].0, None)),
+            _ => match parse_ranges(&words)?.as_slice() {
+                [(first, last)] => Some((*first, Some(*last))),
+                _ => return Err("`lines` takes one range".to_string()),
+            },
         },
     };
     let args = args.iter().map(|a| a.to_string()).collect();
@@ -279,6 +287,12 @@ mod tests {
     }
 
     #[test]
+    fn lines_from_a_range_of_scenes_to_its_end() {
+        let tail = block("demo scenes 2-3 lines 2-", "old");
+        assert_eq!(tail.expected(OUTPUT).unwrap(), "two\n\nthree");
+    }
+
+    #[test]
     fn some_lines_of_one_scene() {
         let second_line = block("demo scene 4 lines 2-2", "old");
         assert_eq!(second_line.expected(OUTPUT).unwrap(), "five");
@@ -299,7 +313,8 @@ mod tests {
             "demo scenes 2-1",
             "demo scenes 3, 2",
             "demo scenes x",
-            "demo scenes 1-2 lines 1",
+            "demo scenes 1, 3 lines 1",
+            "demo scene 1 lines 1-2, 4",
         ] {
             let chapter = format!("<!-- transcript: {marker} -->\n```text\nx\n```\n");
             let error = blocks("ch.md", &chapter).unwrap_err();
