@@ -10,11 +10,18 @@
 //!
 //! The words between the example's name and `scene`/`scenes` are the arguments it runs with, except
 //! `(stdout)`: the block shows standard output only, without the server's log lines on standard error
-//! (which a block may otherwise show where they fall, as a terminal does). A **scene**
-//! is a paragraph of the example's output: a run of non-blank lines, numbered from 1 in the order the
-//! example prints them. A block shows one or more ranges of scenes, exactly as printed (blank lines
-//! included); where it skips scenes it has one paragraph of its own that starts with `...` and says what
-//! was left out. A block whose first line is `$ cargo run ...` shows that command above the output.
+//! (which a block may otherwise show where they fall, as a terminal does).
+//!
+//! A **scene** is a paragraph of the example's output: a run of non-blank lines, numbered from 1 in the
+//! order the example prints them. A block shows one or more ranges of scenes, exactly as printed (blank
+//! lines included); where it skips scenes it has one paragraph of its own that starts with `...` and
+//! says what was left out. A block whose first line is `$ cargo run ...` shows that command above the
+//! output.
+//!
+//! A block that shows part of one range of scenes says which lines, counted from the range's first
+//! line: `scene 5 lines 1-2`, `scenes 4-5 lines 2-` (from line 2 to the end of the range),
+//! `scene 2 lines 1, 7-14`. Where it skips lines, it has one line of its own that starts with `...`
+//! (after any indentation).
 
 /// The marker word that leaves standard error out.
 pub const STDOUT_ONLY: &str = "(stdout)";
@@ -35,8 +42,8 @@ pub struct Block {
     /// The scene ranges, 1-based and inclusive.
     pub ranges: Vec<(usize, usize)>,
     /// For a block that shows part of one range of scenes: which of its lines, 1-based and inclusive,
-    /// the last one open (to the end of the range) when `None`.
-    pub lines: Option<(usize, Option<usize>)>,
+    /// in order; a range whose end is `None` runs to the end of the scenes. Empty: all of them.
+    pub lines: Vec<(usize, Option<usize>)>,
     /// The lines of the fence's content: `content_lines.0 .. content_lines.1` of the chapter.
     pub content_lines: (usize, usize),
     /// The block as it is in the chapter.
@@ -79,20 +86,11 @@ impl Block {
                 ));
             };
             let lines: Vec<&str> = output.lines().collect();
-            let (from, to) = match self.lines {
-                None => (start.0, end.1),
-                Some((first_line, last_line)) => (
-                    start.0 + first_line - 1,
-                    last_line.map_or(end.1, |last_line| start.0 + last_line),
-                ),
+            let selected = match self.lines.as_slice() {
+                [] => lines[start.0..end.1].join("\n"),
+                ranges => self.selected_lines(&lines[start.0..end.1], ranges)?,
             };
-            if to > end.1 || from >= to {
-                return Err(format!(
-                    "{}:{}: scenes {first}-{last} of {} are shorter than the lines the marker asks for",
-                    self.chapter, self.marker_line, self.example
-                ));
-            }
-            parts.push(lines[from..to].join("\n"));
+            parts.push(selected);
             previous_end = Some(last);
         }
         let scenes_text = parts.join("\n\n");
@@ -100,6 +98,41 @@ impl Block {
             true => Ok(format!("{}\n{scenes_text}", self.command())),
             false => Ok(scenes_text),
         }
+    }
+}
+
+impl Block {
+    /// The lines a marker selects from `lines` (its range of scenes), with the block's own `...` lines
+    /// where it skips some.
+    fn selected_lines(
+        &self,
+        lines: &[&str],
+        ranges: &[(usize, Option<usize>)],
+    ) -> Result<String, String> {
+        let mut elisions = self
+            .text
+            .lines()
+            .filter(|line| line.trim_start().starts_with("..."));
+        let mut selected: Vec<&str> = Vec::new();
+        let mut previous_end = None;
+        for &(first, last) in ranges {
+            let last = last.unwrap_or(lines.len());
+            let Some(range) = lines.get(first - 1..last) else {
+                return Err(format!(
+                    "{}:{}: {} printed {} lines there, the marker asks for {first}-{last}",
+                    self.chapter,
+                    self.marker_line,
+                    self.example,
+                    lines.len()
+                ));
+            };
+            if previous_end.is_some_and(|end| first > end + 1) {
+                selected.push(elisions.next().unwrap_or("..."));
+            }
+            selected.extend(range);
+            previous_end = Some(last);
+        }
+        Ok(selected.join("\n"))
     }
 }
 
@@ -177,7 +210,7 @@ type Marker = (
     String,
     Vec<String>,
     Vec<(usize, usize)>,
-    Option<(usize, Option<usize>)>,
+    Vec<(usize, Option<usize>)>,
 );
 
 /// `04_long_poll --flag scenes 2-4, 7` or `11_websocket scene 5 lines 1-2` into its parts.
@@ -197,20 +230,40 @@ fn parse_marker(marker: &str) -> Result<Marker, String> {
     };
     let ranges = parse_ranges(&scene_words.join(""))?;
     let lines = match line_words {
-        None => None,
+        None => Vec::new(),
         Some(_) if ranges.len() != 1 => {
             return Err("`lines` needs one range of scenes".to_string());
         }
-        Some(words) => match words.strip_suffix('-') {
-            Some(open) if !open.contains('-') => Some((parse_ranges(open)?[0].0, None)),
-            _ => match parse_ranges(&words)?.as_slice() {
-                [(first, last)] => Some((*first, Some(*last))),
-                _ => return Err("`lines` takes one range".to_string()),
-            },
-        },
+        Some(words) => parse_line_ranges(&words)?,
     };
     let args = args.iter().map(|a| a.to_string()).collect();
     Ok((example.to_string(), args, ranges, lines))
+}
+
+/// `1,7-14` or `2-` into line ranges: like [`parse_ranges`], and the last may be open (`2-`).
+fn parse_line_ranges(list: &str) -> Result<Vec<(usize, Option<usize>)>, String> {
+    let (closed, open) = match list.strip_suffix('-') {
+        Some(head) => match head.rsplit_once(',') {
+            Some((closed, open)) => (Some(closed), open),
+            None => (None, head),
+        },
+        None => (Some(list), ""),
+    };
+    let mut found: Vec<(usize, Option<usize>)> = match closed {
+        Some(closed) => parse_ranges(closed)?
+            .into_iter()
+            .map(|(first, last)| (first, Some(last)))
+            .collect(),
+        None => Vec::new(),
+    };
+    if !open.is_empty() {
+        let first = parse_ranges(open)?[0].0;
+        if found.last().is_some_and(|&(_, end)| end >= Some(first)) {
+            return Err(format!("`{list}`: ranges count from 1, in order"));
+        }
+        found.push((first, None));
+    }
+    Ok(found)
 }
 
 /// `2-4,7` into `[(2, 4), (7, 7)]`: counted from 1, in order, not overlapping.
@@ -287,6 +340,21 @@ mod tests {
     }
 
     #[test]
+    fn skipped_lines_keep_the_blocks_own_elision_line() {
+        let output = "head\none\ntwo\nthree\nfour\n";
+        let own_elision = block("demo scene 1 lines 1, 4-", "old\n  ...\nold");
+        assert_eq!(
+            own_elision.expected(output).unwrap(),
+            "head\n  ...\nthree\nfour"
+        );
+        let default_elision = block("demo scene 1 lines 1-2, 5", "x");
+        assert_eq!(
+            default_elision.expected(output).unwrap(),
+            "head\none\n...\nfour"
+        );
+    }
+
+    #[test]
     fn lines_from_a_range_of_scenes_to_its_end() {
         let tail = block("demo scenes 2-3 lines 2-", "old");
         assert_eq!(tail.expected(OUTPUT).unwrap(), "two\n\nthree");
@@ -314,7 +382,8 @@ mod tests {
             "demo scenes 3, 2",
             "demo scenes x",
             "demo scenes 1, 3 lines 1",
-            "demo scene 1 lines 1-2, 4",
+            "demo scene 1 lines 3, 2",
+            "demo scene 1 lines 3-4, 2-",
         ] {
             let chapter = format!("<!-- transcript: {marker} -->\n```text\nx\n```\n");
             let error = blocks("ch.md", &chapter).unwrap_err();
