@@ -110,6 +110,7 @@ pub mod http;
 pub mod hub;
 pub mod json;
 pub mod lab;
+pub mod redis;
 pub mod server;
 pub mod transport;
 pub mod ws;
