@@ -4,6 +4,8 @@
 //! Reading order:
 //!
 //! 1. [`resp`]: RESP2 framing, commands out and replies in, incremental and bounded;
+//! 2. [`link`]: one connection to Redis driven by `mio`: pipelining, replies in order, reconnect;
+//! 3. [`process`]: a `redis-server` child for tests, examples and the lab.
 #![cfg_attr(
     not(test),
     deny(
@@ -19,4 +21,6 @@
     )
 )]
 
+pub mod link;
+pub mod process;
 pub mod resp;
