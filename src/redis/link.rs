@@ -99,6 +99,11 @@ impl<T> Link<T> {
         }
     }
 
+    /// The token its socket is registered under.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
     /// Whether commands may be sent.
     pub fn is_up(&self) -> bool {
         matches!(self.state, State::Up(_))

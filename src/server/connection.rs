@@ -56,7 +56,8 @@ use crate::http::{chunked, Decoded, Request, RequestDecoder, Response};
 use crate::hub::Replay;
 use crate::server::input::InputBuffer;
 use crate::server::output::Output;
-use crate::server::room::{Room, Subscription};
+use crate::hub::HubError;
+use crate::server::room::{Room, Subscription, Ticket, Waiter};
 use crate::server::routes::{self, Opening, RouteError};
 use crate::server::{log, trace_head};
 use crate::transport::websocket::{self, Inbound, SocketRole};
@@ -88,6 +89,9 @@ pub enum State {
     Stream(PushStream),
     /// After `101 Switching Protocols`.
     WebSocket(WebSocket),
+    /// A `POST /publish` waiting for the shared log (the Redis backend) to store the message: the
+    /// answer, `{"id":N}` or 503, goes out when Redis replies or `until` passes.
+    Storing(Storing),
     /// Flushing the last bytes; the connection closes after `until` at the latest.
     Closing {
         /// When to give up and close.
@@ -113,6 +117,17 @@ pub struct Held {
     /// The subscription that wakes it.
     pub subscription: Subscription,
     /// When to answer with an empty list.
+    pub until: Instant,
+    /// Whether the connection stays open after the answer.
+    pub keep_alive: bool,
+}
+
+/// A publish waiting to be stored.
+#[derive(Debug)]
+pub struct Storing {
+    /// The publish's number in the room.
+    pub ticket: Ticket,
+    /// When to give up and answer 503 (the message may still be stored: see `redis::backend`).
     pub until: Instant,
     /// Whether the connection stays open after the answer.
     pub keep_alive: bool,
@@ -220,6 +235,7 @@ impl Connection {
             State::Held(_) => "held",
             State::Stream(_) => "stream",
             State::WebSocket(_) => "websocket",
+            State::Storing(_) => "storing",
             State::Closing { .. } => "closing",
         }
     }
@@ -252,7 +268,7 @@ impl Connection {
             State::Held(held) => Some(&held.subscription),
             State::Stream(stream) => Some(&stream.subscription),
             State::WebSocket(ws) => ws.subscription.as_deref(),
-            State::Request { .. } | State::Closing { .. } => None,
+            State::Request { .. } | State::Storing(_) | State::Closing { .. } => None,
         }
     }
 
@@ -271,6 +287,7 @@ impl Connection {
                 let protocol = ws.protocol.next_deadline()?;
                 Some(ws.ping_deferred_until.map_or(protocol, |d| d.max(protocol)))
             }
+            State::Storing(storing) => Some(storing.until),
             State::Closing { until } => Some(*until),
         }
     }
@@ -382,8 +399,43 @@ impl Connection {
             }
             State::Stream(_) => self.heartbeat(room, now),
             State::WebSocket(_) => self.websocket_timer(room, now),
+            State::Storing(_) => {
+                log(Some(self.peer), format_args!("503: the shared log did not answer in time"));
+                let response = Response::error(503, "the shared message log did not answer in time");
+                self.answer_storing(&response, room, now);
+            }
             State::Closing { .. } => self.dead = true,
         }
+    }
+
+    /// The shared log answered the publish with `ticket`.
+    pub fn on_stored(
+        &mut self,
+        ticket: Ticket,
+        result: Result<u64, HubError>,
+        room: &mut Room,
+        now: Instant,
+    ) {
+        if !matches!(&self.state, State::Storing(storing) if storing.ticket == ticket) {
+            return; // answered already (its time ran out)
+        }
+        let response = match result {
+            Ok(id) => routes::published_response(id),
+            Err(error) => RouteError::from(error).response(),
+        };
+        self.answer_storing(&response, room, now);
+    }
+
+    /// Answers a waiting publish, then reads the next request.
+    fn answer_storing(&mut self, response: &Response, room: &mut Room, now: Instant) {
+        let State::Storing(storing) = &self.state else {
+            return;
+        };
+        let keep_alive = storing.keep_alive;
+        self.state = State::reading();
+        self.last_active = now;
+        self.respond(response, false, keep_alive, room, now);
+        self.process_input(room, now);
     }
 
     // ----- the request state -----
@@ -403,7 +455,7 @@ impl Connection {
                     false
                 }
                 // Pipelined requests wait in the input buffer until the held response is done.
-                State::Held(_) | State::Stream(_) => false,
+                State::Held(_) | State::Stream(_) | State::Storing(_) => false,
             };
             if !progressed {
                 return;
@@ -479,6 +531,15 @@ impl Connection {
                 role,
                 after,
             }) => self.open_websocket(accept, role, after, room, now),
+            Ok(Opening::AwaitStore { ticket }) => {
+                room.await_store(ticket, Waiter::Connection(self.token));
+                self.state = State::Storing(Storing {
+                    ticket,
+                    until: now + room.config.redis_limits.store_timeout,
+                    keep_alive,
+                });
+                Ok(())
+            }
             Err(error) => Err(error),
         };
         if let Err(error) = result {
@@ -583,7 +644,7 @@ impl Connection {
             State::Held(_) => self.pull_held(room, now),
             State::Stream(_) => self.pull_stream(room, now),
             State::WebSocket(_) => self.pull_websocket(room, now),
-            State::Request { .. } | State::Closing { .. } => {}
+            State::Request { .. } | State::Storing(_) | State::Closing { .. } => {}
         }
     }
 

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use crate::channel::{Action, ClientId, Outbox, Sessions, SESSION_TOPIC_PREFIX};
@@ -33,6 +34,41 @@ pub struct Subscription {
     /// The id of the last message this subscriber was given, or the point it asked to start after
     /// (0 for `after=0`: "everything the log still has", never a reset).
     pub cursor: u64,
+}
+
+/// A publish sent to the shared log (the Redis backend), numbered until Redis answers.
+pub type Ticket = u64;
+
+/// Where a publish stands once the room took it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Stored in the local hub (the in-memory backend): this is its id.
+    Now(u64),
+    /// Queued for the shared log; its id (or refusal) comes later under this ticket.
+    Later(Ticket),
+}
+
+/// Who waits for a publish to be stored by the shared log.
+#[derive(Debug)]
+pub enum Waiter {
+    /// A connection in `State::Storing` (its token).
+    Connection(usize),
+    /// Another thread, through a [`crate::server::ServerHandle`].
+    Handle(Sender<Result<u64, HubError>>),
+}
+
+/// The room's side of the Redis backend: sans-IO, like the rest of the room. Publishes wait in
+/// `outbox` until the event loop hands them to the backend, and their answers come back through
+/// [`Room::on_stored`].
+#[derive(Debug, Default)]
+pub struct SharedLog {
+    /// Whether the backend can store a publish now (set by the event loop); if not, 503 at once.
+    pub reachable: bool,
+    /// Publishes for the backend: ticket, topic, data.
+    pub outbox: Vec<(Ticket, String, String)>,
+    /// Who waits for which ticket.
+    waiters: HashMap<Ticket, Waiter>,
+    next_ticket: Ticket,
 }
 
 /// Where new channel session ids come from (the operating system's random source in the server; a
@@ -64,6 +100,11 @@ pub struct Room {
     pub scratch: Vec<u8>,
     /// Each client address's publish rate (`publish_rate_per_ip`).
     pub publish_buckets: PublishBuckets,
+    /// With `--redis`: publishes go to the shared log, and the hub is its mirror (`None`: the hub
+    /// alone is the log).
+    pub shared_log: Option<SharedLog>,
+    /// Publishes the shared log answered, for their waiting connections: (token, ticket, result).
+    pub stored: Vec<(usize, Ticket, Result<u64, HubError>)>,
 }
 
 impl std::fmt::Debug for Room {
@@ -84,7 +125,6 @@ impl Room {
         let publish_buckets =
             PublishBuckets::new(config.publish_rate_per_ip, config.publish_burst_per_ip);
         Room {
-            config,
             hub,
             sessions,
             session_ids,
@@ -96,18 +136,67 @@ impl Room {
             buffered_bytes: 0,
             scratch: Vec::new(),
             publish_buckets,
+            shared_log: config.redis.is_some().then(SharedLog::default),
+            stored: Vec::new(),
+            config,
         }
     }
 
-    /// Publishes `data` to `topic` and wakes its subscribers. Returns the new id.
-    pub fn publish(&mut self, topic: &str, data: String, now: Instant) -> Result<u64, HubError> {
-        let published = self.hub.publish(topic, data, now)?;
-        for subscription in published.subscribers {
-            if let Some(&token) = self.subscribers.get(&subscription) {
-                self.woken.push((token, subscription));
+    /// Publishes `data` to `topic`. With the in-memory hub the message is stored and its subscribers
+    /// woken at once ([`Stored::Now`]); with the shared log it is queued for Redis ([`Stored::Later`]),
+    /// and reaches subscribers, here and on every node, when the feed brings it back.
+    pub fn publish(&mut self, topic: &str, data: String, now: Instant) -> Result<Stored, HubError> {
+        let Some(shared) = &mut self.shared_log else {
+            let published = self.hub.publish(topic, data, now)?;
+            self.wake(&published.subscribers);
+            return Ok(Stored::Now(published.message.id));
+        };
+        // The same refusals as the in-memory hub, before anything goes to Redis.
+        if !Hub::valid_topic(topic) {
+            return Err(HubError::BadTopic);
+        }
+        if data.len() > self.config.hub.max_publish_bytes {
+            return Err(HubError::TooLarge);
+        }
+        if !shared.reachable {
+            return Err(HubError::Unavailable);
+        }
+        shared.next_ticket += 1;
+        let ticket = shared.next_ticket;
+        shared.outbox.push((ticket, topic.to_string(), data));
+        Ok(Stored::Later(ticket))
+    }
+
+    /// Who is told when the publish with `ticket` is stored (or not).
+    pub fn await_store(&mut self, ticket: Ticket, waiter: Waiter) {
+        if let Some(shared) = &mut self.shared_log {
+            shared.waiters.insert(ticket, waiter);
+        }
+    }
+
+    /// The shared log answered the publish with `ticket`: a handle is answered here, a connection
+    /// through [`Room::stored`].
+    pub fn on_stored(&mut self, ticket: Ticket, result: Result<u64, HubError>) {
+        let waiter = self
+            .shared_log
+            .as_mut()
+            .and_then(|shared| shared.waiters.remove(&ticket));
+        match waiter {
+            Some(Waiter::Connection(token)) => self.stored.push((token, ticket, result)),
+            Some(Waiter::Handle(reply)) => {
+                let _ = reply.send(result);
+            }
+            None => {}
+        }
+    }
+
+    /// Wakes the connections of these subscriptions: their topic has news.
+    pub fn wake(&mut self, subscriptions: &[SubscriberId]) {
+        for subscription in subscriptions {
+            if let Some(&token) = self.subscribers.get(subscription) {
+                self.woken.push((token, *subscription));
             }
         }
-        Ok(published.message.id)
     }
 
     /// Subscribes connection `token` to `topic`, starting after `after` (`None`: from now). Nothing is
