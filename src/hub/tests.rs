@@ -742,6 +742,18 @@ fn a_rebase_resets_readers_who_missed_messages_and_carries_those_who_did_not() {
     let replay = hub.read("fresh", Some(cursor), 10, now).unwrap();
     assert_eq!((replay.reset, ids(&replay)), (false, vec![7001]));
 
+    // Nobody waiting: nothing is carried, because the old head (this hub's own number) may also be
+    // an id of the shared log that a reader legitimately resumes after.
+    hub.rebase("quiet", 999, 1003, now).unwrap();
+    for id in 1000..=1003 {
+        hub.append_at("quiet", id, format!("q{id}"), now).unwrap();
+    }
+    let replay = hub.read("quiet", Some(1000), 10, now).unwrap();
+    assert_eq!(
+        (replay.reset, ids(&replay)),
+        (false, vec![1001, 1002, 1003])
+    );
+
     // A topic that had messages: readers after its old head did miss the ones in the jump.
     publish_n(&mut hub, "old", 2, now);
     hub.rebase("old", 9000, 9000, now).unwrap();

@@ -134,11 +134,13 @@ impl Topic {
     }
 
     /// Forgets the log and makes `head_before` the head, so that the next message appended is
-    /// `head_before + 1` (the Redis backend, when the shared log's ids jump). A topic that never had a
-    /// message remembers that its readers at the old head missed nothing: they resume after
-    /// `alias_after`. Readers of a topic that had messages get a reset, as for any gap.
+    /// `head_before + 1` (the Redis backend, when the shared log's ids jump). Readers of a topic that
+    /// had messages get a reset, as for any gap. On a topic that never had a message, the subscribers
+    /// waiting now sit at the old head and missed nothing: until the last of them leaves, a reader at
+    /// the old head resumes after `alias_after`. (Only while they wait: the old head is this process's
+    /// own number, which may also be an id of the shared log.)
     pub(super) fn rebase(&mut self, head_before: u64, alias_after: u64) {
-        if !self.published {
+        if !self.published && self.has_subscribers() {
             self.alias = Some((self.head, alias_after));
         }
         self.log.clear();
@@ -242,6 +244,9 @@ impl Topic {
     /// Removes a subscriber (no-op if absent).
     pub(super) fn unsubscribe(&mut self, subscriber: SubscriberId) {
         self.subscribers.remove(&subscriber);
+        if self.subscribers.is_empty() {
+            self.alias = None;
+        }
     }
 
     /// Subscribers now, in subscription-number order.

@@ -272,6 +272,7 @@ impl Backend {
 
     /// Sends `data` to `topic`'s shared log. Its fate comes back as [`Outcome::Stored`] with `ticket`;
     /// `Err` now when Redis cannot take it.
+    #[allow(clippy::too_many_arguments)] // the loop's context (hub, registry, clock, outcomes) and the message
     pub fn publish(
         &mut self,
         ticket: Ticket,
@@ -645,11 +646,20 @@ impl Backend {
             return;
         }
         let in_step = self.in_step.contains(&entry.topic);
-        if entry.first || !may_load {
-            // A new counter (a new topic, or Redis restarted): the log starts over at this id.
+        if entry.first {
+            // A new counter (a new topic, or Redis restarted and lost its data): the log starts over
+            // at this id, unless this node has it already (it published it).
             if !(in_step && hub.head(&entry.topic) == entry.id) {
-                self.apply(&entry.topic, entry.id, entry.data, hub, now, out);
+                let previous = entry.id.saturating_sub(1);
+                if hub.rebase(&entry.topic, previous, previous, now).is_ok() {
+                    self.apply(&entry.topic, entry.id, entry.data, hub, now, out);
+                }
             }
+            self.in_step.insert(entry.topic);
+            return;
+        }
+        if !may_load {
+            self.apply(&entry.topic, entry.id, entry.data, hub, now, out);
             self.in_step.insert(entry.topic);
             return;
         }

@@ -53,10 +53,10 @@ use std::time::Instant;
 
 use crate::channel::session_of_topic;
 use crate::http::{chunked, Decoded, Request, RequestDecoder, Response};
+use crate::hub::HubError;
 use crate::hub::Replay;
 use crate::server::input::InputBuffer;
 use crate::server::output::Output;
-use crate::hub::HubError;
 use crate::server::room::{Room, Subscription, Ticket, Waiter};
 use crate::server::routes::{self, Opening, RouteError};
 use crate::server::{log, trace_head};
@@ -400,8 +400,12 @@ impl Connection {
             State::Stream(_) => self.heartbeat(room, now),
             State::WebSocket(_) => self.websocket_timer(room, now),
             State::Storing(_) => {
-                log(Some(self.peer), format_args!("503: the shared log did not answer in time"));
-                let response = Response::error(503, "the shared message log did not answer in time");
+                log(
+                    Some(self.peer),
+                    format_args!("503: the shared log did not answer in time"),
+                );
+                let response =
+                    Response::error(503, "the shared message log did not answer in time");
                 self.answer_storing(&response, room, now);
             }
             State::Closing { .. } => self.dead = true,

@@ -32,9 +32,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::channel::ChannelHandler;
+use crate::redis::backend::Outcome;
 use crate::server::connection::{Connection, Fate};
 use crate::server::log;
-use crate::redis::backend::Outcome;
 use crate::server::room::{Room, SessionIds, Stored};
 use crate::server::slab::Slab;
 use crate::server::timers::{TimerEntry, Timers};
@@ -361,8 +361,26 @@ impl Core {
         self.deliver(now);
     }
 
-    /// Publishes from outside any connection (another thread, the clock).
+    /// Publishes from outside any connection (another thread, a test) into the in-memory hub and
+    /// returns the id. With the shared log the id is not known until Redis answers: this refuses
+    /// (`HubError::Unavailable`) and queues nothing; use [`Core::submit`].
     pub fn publish(
+        &mut self,
+        topic: &str,
+        data: String,
+        now: Instant,
+    ) -> Result<u64, crate::hub::HubError> {
+        if self.room.shared_log.is_some() {
+            return Err(crate::hub::HubError::Unavailable);
+        }
+        self.submit(topic, data, now)?
+            .id()
+            .ok_or(crate::hub::HubError::Unavailable)
+    }
+
+    /// Publishes from outside any connection, with either backend: stored now (its id), or queued for
+    /// the shared log (a ticket to wait on with [`Room::await_store`]).
+    pub fn submit(
         &mut self,
         topic: &str,
         data: String,

@@ -342,7 +342,7 @@ impl Server {
         while let Ok(command) = self.commands.try_recv() {
             match command {
                 Command::Publish { topic, data, reply } => {
-                    match self.core.publish(&topic, data, now) {
+                    match self.core.submit(&topic, data, now) {
                         Ok(Stored::Now(id)) => {
                             let _ = reply.send(Ok(id));
                         }

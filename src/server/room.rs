@@ -48,6 +48,16 @@ pub enum Stored {
     Later(Ticket),
 }
 
+impl Stored {
+    /// The id, when it is known already.
+    pub fn id(self) -> Option<u64> {
+        match self {
+            Stored::Now(id) => Some(id),
+            Stored::Later(_) => None,
+        }
+    }
+}
+
 /// Who waits for a publish to be stored by the shared log.
 #[derive(Debug)]
 pub enum Waiter {

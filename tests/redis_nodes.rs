@@ -1,0 +1,397 @@
+//! Two pushlab nodes sharing their topics through one Redis (`--redis`), over real sockets: publish on
+//! one node, read on the other through every door; Redis stopped and restarted under a stream; a node
+//! killed under a stream, its client resuming on the other node.
+//!
+//! Each test starts its own `redis-server` on a free loopback port with persistence off and stops it
+//! by its PID. Without `redis-server` the tests print that they skipped; with `CI` set they fail.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use pushlab::client::iframe::IframeClient;
+use pushlab::client::json::{self, JsonValue};
+use pushlab::client::jsonp::jsonp_poll;
+use pushlab::client::poll::{long_poll, short_poll};
+use pushlab::client::sse::SseClient;
+use pushlab::client::stream::XhrStreamClient;
+use pushlab::client::{door_path, http, publish, ws, PushEvent, ReceivedMessage};
+use pushlab::redis::process::RedisProcess;
+use pushlab::server::RunningServer;
+use pushlab::ws::Event;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether redis-server is here; prints the skip, and under `CI` fails instead.
+fn redis_or_skip(test: &str) -> Option<RedisProcess> {
+    if !RedisProcess::available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: redis-server is not installed, and CI must run this test (apt-get install redis-server)"
+        );
+        println!("SKIPPED {test}: redis-server is not installed (apt-get install redis-server)");
+        return None;
+    }
+    Some(RedisProcess::start().expect("redis-server starts"))
+}
+
+/// A node of the cluster: a server on a free port sharing topics through `redis`.
+fn node(redis: &RedisProcess) -> RunningServer {
+    let node = common::server_with(|config| {
+        config.redis = Some(redis.addr());
+        config.hold_timeout = Duration::from_secs(3);
+    });
+    // A node can store publishes once its connections to Redis are up.
+    wait_for("the node to reach Redis", || {
+        let answer = http::post(node.addr, "/publish/warmup", b"x").ok()?;
+        (answer.status == 200).then_some(())
+    });
+    node
+}
+
+/// Retries `probe` until it gives a value; fails the test after [`TIMEOUT`].
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `node`'s mirror of `topic` holds every message up to `last`.
+fn wait_for_mirror(node: SocketAddr, topic: &str, last: u64) {
+    wait_for("the other node's mirror", || {
+        let batch = short_poll(node, topic, Some(0)).ok()?;
+        batch
+            .messages
+            .last()
+            .is_some_and(|m| m.id == last)
+            .then_some(())
+    });
+}
+
+fn message(id: u64, data: &str) -> ReceivedMessage {
+    ReceivedMessage {
+        id,
+        data: data.to_string(),
+    }
+}
+
+/// The seven doors, each as "read `count` messages after `after`" on one node.
+#[derive(Clone, Copy, Debug)]
+enum Door {
+    ShortPoll,
+    LongPoll,
+    Jsonp,
+    XhrStream,
+    Iframe,
+    Sse,
+    WebSocket,
+}
+
+const DOORS: [Door; 7] = [
+    Door::ShortPoll,
+    Door::LongPoll,
+    Door::Jsonp,
+    Door::XhrStream,
+    Door::Iframe,
+    Door::Sse,
+    Door::WebSocket,
+];
+
+/// A door opened on a node, reading messages in order; resets are reported as such.
+enum Reader {
+    Batch {
+        door: Door,
+        addr: SocketAddr,
+        topic: String,
+        after: Option<u64>,
+    },
+    Stream(XhrStreamClient),
+    Iframe(IframeClient),
+    Sse(SseClient),
+    WebSocket(ws::Client),
+}
+
+impl Reader {
+    fn open(door: Door, addr: SocketAddr, topic: &str, after: Option<u64>) -> Reader {
+        match door {
+            Door::ShortPoll | Door::LongPoll | Door::Jsonp => Reader::Batch {
+                door,
+                addr,
+                topic: topic.to_string(),
+                after,
+            },
+            Door::XhrStream => {
+                Reader::Stream(XhrStreamClient::connect(addr, topic, after, TIMEOUT).unwrap())
+            }
+            Door::Iframe => {
+                Reader::Iframe(IframeClient::connect(addr, topic, after, "got", TIMEOUT).unwrap())
+            }
+            Door::Sse => Reader::Sse(
+                SseClient::connect(addr, &door_path("sse", topic, after, &[]), None, TIMEOUT)
+                    .unwrap(),
+            ),
+            Door::WebSocket => {
+                let mut client =
+                    ws::Client::connect(addr, &door_path("ws", topic, after, &[])).unwrap();
+                client.set_read_timeout(Some(TIMEOUT)).unwrap();
+                Reader::WebSocket(client)
+            }
+        }
+    }
+
+    /// The next events (messages or resets) this door hands over; blocks up to the timeout.
+    fn next(&mut self) -> Vec<PushEvent> {
+        match self {
+            Reader::Batch {
+                door,
+                addr,
+                topic,
+                after,
+            } => {
+                let batch = match door {
+                    Door::ShortPoll => {
+                        std::thread::sleep(Duration::from_millis(20));
+                        short_poll(*addr, topic, *after)
+                    }
+                    Door::LongPoll => long_poll(*addr, topic, *after, TIMEOUT),
+                    _ => jsonp_poll(*addr, topic, *after, "got", TIMEOUT),
+                }
+                .unwrap();
+                *after = Some(batch.last);
+                let mut events: Vec<PushEvent> = Vec::new();
+                if batch.reset {
+                    events.push(PushEvent::Reset { last: batch.last });
+                }
+                events.extend(batch.messages.into_iter().map(PushEvent::Message));
+                events
+            }
+            Reader::Stream(client) => client.next_event().unwrap().into_iter().collect(),
+            Reader::Iframe(client) => client.next_event().unwrap().into_iter().collect(),
+            Reader::Sse(client) => {
+                let event = client.next_event().unwrap().expect("the stream goes on");
+                match event.event_type.as_str() {
+                    "message" => vec![PushEvent::Message(message(
+                        event.last_event_id.parse().unwrap(),
+                        &event.data,
+                    ))],
+                    "reset" => vec![PushEvent::Reset {
+                        last: event.last_event_id.parse().unwrap(),
+                    }],
+                    _ => vec![PushEvent::Heartbeat],
+                }
+            }
+            Reader::WebSocket(client) => match client.recv().unwrap() {
+                Event::Text(text) => {
+                    let value: JsonValue = json::parse(&text).unwrap();
+                    PushEvent::from_json(&value).into_iter().collect()
+                }
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    /// Reads until `count` messages came; returns every message and reset, in order.
+    fn read(&mut self, count: usize) -> Vec<PushEvent> {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut events = Vec::new();
+        while events
+            .iter()
+            .filter(|e| matches!(e, PushEvent::Message(_)))
+            .count()
+            < count
+        {
+            assert!(Instant::now() < deadline, "timed out; got {events:?}");
+            events.extend(
+                self.next()
+                    .into_iter()
+                    .filter(|e| !matches!(e, PushEvent::Heartbeat)),
+            );
+        }
+        events
+    }
+}
+
+fn messages(events: &[PushEvent]) -> Vec<ReceivedMessage> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PushEvent::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn published_on_one_node_read_on_the_other_through_every_door() {
+    let Some(redis) = redis_or_skip("published_on_one_node_read_on_the_other_through_every_door")
+    else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    for door in DOORS {
+        let topic = format!("doors-{door:?}");
+        // History: published on A before anyone reads on B.
+        let first = publish(a.addr, &topic, "one").unwrap();
+        let second = publish(a.addr, &topic, "two").unwrap();
+        assert_eq!(second, first + 1, "ids increase by one per topic");
+        wait_for_mirror(b.addr, &topic, second);
+        let mut reader = Reader::open(door, b.addr, &topic, Some(first - 1));
+        let replay = reader.read(2);
+        assert_eq!(
+            replay,
+            vec![
+                PushEvent::Message(message(first, "one")),
+                PushEvent::Message(message(second, "two"))
+            ],
+            "{door:?}: the replay on B"
+        );
+        // Live: published on A while B's reader waits.
+        let third = publish(a.addr, &topic, "three <&> \u{2028}").unwrap();
+        assert_eq!(third, second + 1);
+        assert_eq!(
+            reader.read(1),
+            vec![PushEvent::Message(message(third, "three <&> \u{2028}"))],
+            "{door:?}: live on B"
+        );
+        // And the other way round: published on B, the id continues the same sequence.
+        let fourth = publish(b.addr, &topic, "four").unwrap();
+        assert_eq!(fourth, third + 1, "one sequence per topic across nodes");
+        assert_eq!(
+            reader.read(1),
+            vec![PushEvent::Message(message(fourth, "four"))],
+            "{door:?}: published on B"
+        );
+    }
+}
+
+#[test]
+fn a_websocket_publisher_on_one_node_reaches_subscribers_on_both() {
+    let Some(redis) =
+        redis_or_skip("a_websocket_publisher_on_one_node_reaches_subscribers_on_both")
+    else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let head = publish(a.addr, "wsroom", "start").unwrap();
+    wait_for_mirror(b.addr, "wsroom", head);
+    let mut on_a = Reader::open(Door::Sse, a.addr, "wsroom", Some(head));
+    let mut on_b = Reader::open(Door::XhrStream, b.addr, "wsroom", Some(head));
+    let mut publisher = ws::Client::connect(a.addr, "/ws/wsroom").unwrap();
+    for i in 0..20 {
+        publisher.send_text(&format!("frame {i}")).unwrap();
+    }
+    let expected: Vec<ReceivedMessage> = (0..20)
+        .map(|i| message(head + 1 + i, &format!("frame {i}")))
+        .collect();
+    assert_eq!(messages(&on_a.read(20)), expected);
+    assert_eq!(messages(&on_b.read(20)), expected);
+}
+
+#[test]
+fn while_redis_is_down_publish_answers_503_and_subscribers_stay() {
+    let Some(mut redis) =
+        redis_or_skip("while_redis_is_down_publish_answers_503_and_subscribers_stay")
+    else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let head = publish(a.addr, "outage", "before").unwrap();
+    wait_for_mirror(b.addr, "outage", head);
+    let mut subscriber = Reader::open(Door::Sse, b.addr, "outage", Some(head));
+    wait_for("the subscription", || {
+        (b.subscriber_count("outage").ok()? == 1).then_some(())
+    });
+
+    redis.stop();
+    let refused = wait_for("a 503", || {
+        let answer = http::post(a.addr, "/publish/outage", b"lost?").ok()?;
+        (answer.status == 503).then_some(answer)
+    });
+    assert!(
+        refused.text().unwrap().contains("retry"),
+        "{:?}",
+        refused.text()
+    );
+    assert_eq!(
+        b.subscriber_count("outage").unwrap(),
+        1,
+        "the subscriber is kept"
+    );
+
+    // Redis comes back empty (no persistence): the counter starts over above every id handed out,
+    // and the subscriber on B gets what is published next.
+    redis.restart().unwrap();
+    let after = wait_for("publish to work again", || {
+        publish(a.addr, "outage", "after").ok()
+    });
+    assert!(after > head, "{after} must pass {head}: ids never repeat");
+    let events = subscriber.read(1);
+    assert_eq!(messages(&events), vec![message(after, "after")]);
+    // Redis lost its log, so B cannot vouch that nothing was published in between: it says so.
+    assert!(
+        matches!(events.first(), Some(PushEvent::Reset { .. })),
+        "an explicit reset before the message: {events:?}"
+    );
+}
+
+#[test]
+fn a_client_of_a_killed_node_resumes_on_the_other_with_nothing_lost_or_repeated() {
+    let Some(redis) = redis_or_skip(
+        "a_client_of_a_killed_node_resumes_on_the_other_with_nothing_lost_or_repeated",
+    ) else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let head = publish(b.addr, "failover", "start").unwrap();
+    wait_for_mirror(a.addr, "failover", head);
+    let mut on_a = Reader::open(Door::Sse, a.addr, "failover", Some(head));
+    let published: Vec<u64> = (0..30)
+        .map(|i| publish(b.addr, "failover", &format!("m{i}")).unwrap())
+        .collect();
+    let mut got = messages(&on_a.read(10));
+    let last_seen = got.last().unwrap().id;
+    drop(on_a);
+    drop(a); // the node goes away with its client's stream
+    let mut on_b = Reader::open(Door::Sse, b.addr, "failover", Some(last_seen));
+    let rest = on_b.read(published.len() - got.len());
+    assert!(
+        !rest.iter().any(|e| matches!(e, PushEvent::Reset { .. })),
+        "{rest:?}"
+    );
+    got.extend(messages(&rest));
+    let expected: Vec<ReceivedMessage> = published
+        .iter()
+        .enumerate()
+        .map(|(i, id)| message(*id, &format!("m{i}")))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn a_node_started_later_loads_the_history_from_redis() {
+    let Some(redis) = redis_or_skip("a_node_started_later_loads_the_history_from_redis") else {
+        return;
+    };
+    let a = node(&redis);
+    let ids: Vec<u64> = (0..5)
+        .map(|i| publish(a.addr, "history", &format!("h{i}")).unwrap())
+        .collect();
+    let b = node(&redis);
+    wait_for_mirror(b.addr, "history", ids[4]);
+    let batch = short_poll(b.addr, "history", Some(ids[1])).unwrap();
+    assert!(!batch.reset);
+    assert_eq!(
+        batch.messages,
+        vec![
+            message(ids[2], "h2"),
+            message(ids[3], "h3"),
+            message(ids[4], "h4")
+        ]
+    );
+}
