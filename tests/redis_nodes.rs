@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use pushlab::client::sse::SseClient;
 use pushlab::client::stream::XhrStreamClient;
 use pushlab::client::{door_path, http, publish, ws, PushEvent, ReceivedMessage};
 use pushlab::redis::process::RedisProcess;
+use pushlab::redis::resp::{encode_command, Reply, ReplyParser};
 use pushlab::server::RunningServer;
 use pushlab::ws::Event;
 
@@ -394,4 +396,70 @@ fn a_node_started_later_loads_the_history_from_redis() {
             message(ids[4], "h4")
         ]
     );
+}
+
+/// One blocking command to Redis, its reply parsed by the crate's own RESP parser.
+fn redis_command(redis: &RedisProcess, args: &[&str]) -> Reply {
+    let mut stream = std::net::TcpStream::connect(redis.addr()).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut out = Vec::new();
+    encode_command(args, &mut out);
+    stream.write_all(&out).unwrap();
+    let mut parser = ReplyParser::default();
+    let mut buffer = Vec::new();
+    loop {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "Redis closed the connection");
+        buffer.extend_from_slice(&chunk[..n]);
+        let (used, reply) = parser.parse(&buffer).unwrap();
+        buffer.drain(..used);
+        if let Some(reply) = reply {
+            return reply;
+        }
+    }
+}
+
+#[test]
+fn a_wire_id_n_is_stream_entry_n_0_and_quiet_topics_expire() {
+    let Some(redis) = redis_or_skip("a_wire_id_n_is_stream_entry_n_0_and_quiet_topics_expire")
+    else {
+        return;
+    };
+    let a = node(&redis);
+    let first = publish(a.addr, "layout", "α").unwrap();
+    let second = publish(a.addr, "layout", "β").unwrap();
+    let Reply::Array(entries) =
+        redis_command(&redis, &["XRANGE", "pushlab:topic:layout", "-", "+"])
+    else {
+        panic!("not an array");
+    };
+    let expected = |id: u64, data: &str| {
+        Reply::Array(vec![
+            Reply::Bulk(format!("{id}-0").into_bytes()),
+            Reply::Array(vec![
+                Reply::Bulk(b"d".to_vec()),
+                Reply::Bulk(data.as_bytes().to_vec()),
+            ]),
+        ])
+    };
+    assert_eq!(entries, vec![expected(first, "α"), expected(second, "β")]);
+    assert_eq!(
+        redis_command(&redis, &["GET", "pushlab:next:layout"]),
+        Reply::Bulk(second.to_string().into_bytes()),
+        "the counter holds the last id handed out"
+    );
+    // Ids are milliseconds-based and far below 2^53, what JavaScript holds exactly.
+    assert!(second < 1 << 53);
+    for key in ["pushlab:topic:layout", "pushlab:next:layout"] {
+        let Reply::Integer(ttl) = redis_command(&redis, &["PTTL", key]) else {
+            panic!("PTTL");
+        };
+        assert!(ttl > 0, "{key} expires when the topic falls silent ({ttl})");
+    }
+    let Reply::Integer(members) = redis_command(&redis, &["SISMEMBER", "pushlab:topics", "layout"])
+    else {
+        panic!("SISMEMBER");
+    };
+    assert_eq!(members, 1);
 }

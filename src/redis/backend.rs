@@ -44,6 +44,9 @@
 //!   log hands out ids larger than the old ones, and a client resuming with an old id gets a reset.
 //!   The first message of such a counter is flagged in the feed (`f=1`), so that nodes rebase their
 //!   mirror instead of taking the jump for a loss.
+//! - *A topic silent for [`RedisLimits::topic_ttl`]* loses its keys in Redis (so Redis does not keep
+//!   every topic ever used); its next message starts a new counter as above, and a client resuming
+//!   across that silence gets a reset.
 //! - *At most 2^53.* Milliseconds since 1970 are about 1.8 × 10^12, far below 2^53 ≈ 9 × 10^15
 //!   (`Number.MAX_SAFE_INTEGER`, what `pushlab.js` can hold exactly); the script refuses an id past it.
 //!
@@ -91,7 +94,8 @@ pub fn counter_key(topic: &str) -> String {
 
 /// The publish script. KEYS: the topic's stream, its counter, the feed, the set of topic names.
 /// ARGV: the topic, the data, the publishing node's head of the topic (the floor of a new counter),
-/// the topic's retention, the feed's retention. Returns the new id.
+/// the topic's retention, the feed's retention, how long a silent topic's keys live (ms). Returns the
+/// new id.
 pub const PUBLISH_SCRIPT: &str = r#"
 local first = 0
 if redis.call('EXISTS', KEYS[2]) == 0 then
@@ -110,6 +114,8 @@ local entry = string.format('%d-0', id)
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], entry, 'd', ARGV[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 't', ARGV[1], 'i', entry, 'f', first, 'd', ARGV[2])
 redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
 return id
 "#;
 
@@ -289,8 +295,9 @@ impl Backend {
         let floor = hub.head(topic).to_string();
         let retention = self.retention.to_string();
         let feed_retention = self.limits.feed_retention.to_string();
+        let ttl = self.limits.topic_ttl.as_millis().to_string();
         let (stream, counter) = (stream_key(topic), counter_key(topic));
-        let args: [&[u8]; 12] = [
+        let args: [&[u8]; 13] = [
             b"EVAL",
             PUBLISH_SCRIPT.as_bytes(),
             b"4",
@@ -303,6 +310,7 @@ impl Backend {
             floor.as_bytes(),
             retention.as_bytes(),
             feed_retention.as_bytes(),
+            ttl.as_bytes(),
         ];
         let tag = CommandTag::Publish {
             ticket,
