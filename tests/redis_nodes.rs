@@ -463,3 +463,45 @@ fn a_wire_id_n_is_stream_entry_n_0_and_quiet_topics_expire() {
     };
     assert_eq!(members, 1);
 }
+
+/// A "Redis" that answers every command with bytes that are not RESP: the node's parser refuses them,
+/// the link is dropped and retried with backoff, publishes answer 503, and everything else the node
+/// serves goes on. (Needs no redis-server.)
+#[test]
+fn a_redis_that_breaks_the_protocol_costs_only_the_shared_log() {
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fake_addr = fake.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in fake.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 || stream.write_all(b"?not RESP\r\n").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let node = common::server_with(|config| config.redis = Some(fake_addr));
+    for _ in 0..5 {
+        let answer = http::post(node.addr, "/publish/t", b"x").unwrap();
+        assert_eq!(answer.status, 503, "{:?}", answer.text());
+    }
+    // The link reconnects after each refusal (with backoff): more than the first two connections.
+    wait_for("a reconnection", || {
+        let _ = http::post(node.addr, "/publish/t", b"x");
+        (accepted.load(std::sync::atomic::Ordering::SeqCst) > 2).then_some(())
+    });
+    let batch = short_poll(node.addr, "t", Some(0)).unwrap();
+    assert!(batch.messages.is_empty(), "nothing was stored");
+    assert_eq!(
+        node.handle.internal_errors().unwrap(),
+        0,
+        "no panic anywhere"
+    );
+}
