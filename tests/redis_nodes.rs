@@ -18,6 +18,7 @@ use pushlab::client::poll::{long_poll, short_poll};
 use pushlab::client::sse::SseClient;
 use pushlab::client::stream::XhrStreamClient;
 use pushlab::client::{door_path, http, publish, ws, PushEvent, ReceivedMessage};
+use pushlab::redis::backend::LOAD_PAGE;
 use pushlab::redis::process::RedisProcess;
 use pushlab::redis::resp::{encode_command, Reply, ReplyParser};
 use pushlab::server::RunningServer;
@@ -43,6 +44,8 @@ fn node(redis: &RedisProcess) -> RunningServer {
     let node = common::server_with(|config| {
         config.redis = Some(redis.addr());
         config.hold_timeout = Duration::from_secs(3);
+        // The tests publish from one address faster than the default rate allows.
+        config.publish_rate_per_ip = 0;
     });
     // A node can store publishes once its connections to Redis are up.
     wait_for("the node to reach Redis", || {
@@ -67,7 +70,7 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 /// Waits until `node`'s mirror of `topic` holds every message up to `last`.
 fn wait_for_mirror(node: SocketAddr, topic: &str, last: u64) {
     wait_for("the other node's mirror", || {
-        let batch = short_poll(node, topic, Some(0)).ok()?;
+        let batch = short_poll(node, topic, Some(last - 1)).ok()?;
         batch
             .messages
             .last()
@@ -381,21 +384,25 @@ fn a_node_started_later_loads_the_history_from_redis() {
         return;
     };
     let a = node(&redis);
-    let ids: Vec<u64> = (0..5)
+    // More than one page of a load (`LOAD_PAGE`), so the history comes in several `XRANGE`s.
+    let count = 2 * LOAD_PAGE + 50;
+    let ids: Vec<u64> = (0..count)
         .map(|i| publish(a.addr, "history", &format!("h{i}")).unwrap())
         .collect();
     let b = node(&redis);
-    wait_for_mirror(b.addr, "history", ids[4]);
-    let batch = short_poll(b.addr, "history", Some(ids[1])).unwrap();
-    assert!(!batch.reset);
-    assert_eq!(
-        batch.messages,
-        vec![
-            message(ids[2], "h2"),
-            message(ids[3], "h3"),
-            message(ids[4], "h4")
-        ]
-    );
+    wait_for_mirror(b.addr, "history", ids[count - 1]);
+    let mut after = ids[1];
+    let mut read = Vec::new();
+    while read.len() < count - 2 {
+        let batch = short_poll(b.addr, "history", Some(after)).unwrap();
+        assert!(!batch.reset);
+        after = batch.last;
+        read.extend(batch.messages);
+    }
+    let expected: Vec<ReceivedMessage> = (2..count)
+        .map(|i| message(ids[i], &format!("h{i}")))
+        .collect();
+    assert_eq!(read, expected);
 }
 
 /// One blocking command to Redis, its reply parsed by the crate's own RESP parser.

@@ -74,6 +74,10 @@ use super::link::{Link, LinkEvent};
 use super::resp::Reply;
 use crate::hub::{Appended, Hub, HubError, Published};
 
+/// Entries asked for per `XRANGE` when loading a topic: 256 of the largest messages (64 KiB) are 16 MiB,
+/// a quarter of the RESP parser's bound on one reply.
+pub const LOAD_PAGE: usize = 256;
+
 /// A publish waiting for Redis, numbered by the caller.
 pub type Ticket = u64;
 
@@ -469,24 +473,31 @@ impl Backend {
         } else {
             "-".to_string()
         };
-        // Approximate trimming may keep somewhat more than the retention; the hub trims the rest.
-        let count = self.retention.saturating_mul(2).to_string();
+        self.load_page(topic, &start, hub, registry, now, out);
+    }
+
+    /// One page of a load: at most [`LOAD_PAGE`] entries from `start`, so that one reply stays well
+    /// inside the RESP limits even with the largest messages.
+    fn load_page(
+        &mut self,
+        topic: &str,
+        start: &str,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let count = LOAD_PAGE.to_string();
         let key = stream_key(topic);
-        let args = [
-            "XRANGE",
-            key.as_str(),
-            start.as_str(),
-            "+",
-            "COUNT",
-            count.as_str(),
-        ];
+        let args = ["XRANGE", key.as_str(), start, "+", "COUNT", count.as_str()];
         let tag = CommandTag::Load {
             topic: topic.to_string(),
         };
         self.send_command(tag, &args, hub, registry, now, out);
     }
 
-    /// A topic's stream arrived: append what the mirror lacks, then the feed entries that waited.
+    /// A page of a topic's stream arrived: append what the mirror lacks; ask for the next page, or
+    /// when this was the last, replay the feed entries that waited.
     fn on_loaded(
         &mut self,
         topic: &str,
@@ -496,7 +507,6 @@ impl Backend {
         now: Instant,
         out: &mut Vec<Outcome>,
     ) {
-        let waited = self.loading.remove(topic).unwrap_or_default();
         let entries: Vec<(u64, String)> = reply
             .as_array()
             .unwrap_or_default()
@@ -509,15 +519,22 @@ impl Backend {
             entries.last(),
         ) {
             // The mirror did not know this topic: it starts where the kept log starts. Readers who
-            // subscribed "from now" before the load resume after its end (they asked for nothing old).
+            // subscribed "from now" before the load resume after this page (they asked for nothing old).
             let _ = hub.rebase(topic, first.0.saturating_sub(1), last.0, now);
         }
         if !entries.is_empty() {
             self.in_step.insert(topic.to_string());
         }
+        let next_page = (entries.len() >= LOAD_PAGE)
+            .then(|| entries.last().map(|(id, _)| format!("({id}-0")))
+            .flatten();
         for (id, data) in entries {
             self.apply(topic, id, data, hub, now, out);
         }
+        if let Some(start) = next_page {
+            return self.load_page(topic, &start, hub, registry, now, out);
+        }
+        let waited = self.loading.remove(topic).unwrap_or_default();
         for entry in waited {
             self.on_feed_entry(entry, false, hub, registry, now, out);
         }

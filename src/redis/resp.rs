@@ -53,6 +53,9 @@ pub struct RespLimits {
     pub max_array_len: usize,
     /// Deepest nesting of arrays (an `XREAD` reply needs 4).
     pub max_depth: usize,
+    /// Most bytes of one whole reply, nested elements included (the other limits bound its shape; this
+    /// bounds its size: a million elements of a megabyte each would otherwise pass).
+    pub max_reply_bytes: usize,
 }
 
 impl Default for RespLimits {
@@ -62,6 +65,7 @@ impl Default for RespLimits {
             max_bulk_bytes: 1024 * 1024,
             max_array_len: 1024 * 1024,
             max_depth: 8,
+            max_reply_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -128,6 +132,8 @@ pub enum RespError {
     ArrayTooLong,
     /// Arrays nest deeper than `max_depth`.
     TooDeep,
+    /// One reply is larger than `max_reply_bytes`.
+    ReplyTooLong,
 }
 
 impl fmt::Display for RespError {
@@ -152,6 +158,9 @@ impl fmt::Display for RespError {
                 f.write_str("RESP: an array has more elements than the client accepts")
             }
             RespError::TooDeep => f.write_str("RESP: arrays nest deeper than the client accepts"),
+            RespError::ReplyTooLong => {
+                f.write_str("RESP: a reply is larger than the client accepts")
+            }
         }
     }
 }
@@ -189,6 +198,8 @@ pub struct ReplyParser {
     limits: RespLimits,
     /// The arrays the parser is inside, outermost first.
     open: Vec<OpenArray>,
+    /// Bytes of the reply being read that earlier calls consumed.
+    reply_bytes: usize,
 }
 
 /// One step of the parser: a whole element, or the news that its bytes are not all there.
@@ -207,6 +218,7 @@ impl ReplyParser {
         ReplyParser {
             limits,
             open: Vec::new(),
+            reply_bytes: 0,
         }
     }
 
@@ -217,8 +229,19 @@ impl ReplyParser {
         let mut consumed = 0;
         loop {
             let rest = buf.get(consumed..).unwrap_or_default();
-            let (mut value, len) = match self.element(rest)? {
-                Element::Incomplete => return Ok((consumed, None)),
+            let element = self.element(rest)?;
+            let taken = match &element {
+                Element::Value(_, len) | Element::ArrayStart(_, len) => *len,
+                Element::Incomplete => 0,
+            };
+            if self.reply_bytes + consumed + taken > self.limits.max_reply_bytes {
+                return Err(RespError::ReplyTooLong);
+            }
+            let (mut value, len) = match element {
+                Element::Incomplete => {
+                    self.reply_bytes += consumed;
+                    return Ok((consumed, None));
+                }
                 Element::ArrayStart(count, len) => {
                     if self.open.len() >= self.limits.max_depth {
                         return Err(RespError::TooDeep);
@@ -237,6 +260,7 @@ impl ReplyParser {
             // Hand the value to the innermost open array; a filled array becomes a value in turn.
             loop {
                 let Some(innermost) = self.open.last_mut() else {
+                    self.reply_bytes = 0;
                     return Ok((consumed, Some(value)));
                 };
                 innermost.items.push(value);
@@ -560,6 +584,7 @@ mod tests {
             max_bulk_bytes: 4,
             max_array_len: 2,
             max_depth: 2,
+            max_reply_bytes: 1024,
         };
         let parse = |bytes: &[u8]| ReplyParser::new(limits.clone()).parse(bytes);
         assert_eq!(parse(b"+12345678\r\n").map(|r| r.0), Ok(11));
@@ -570,6 +595,28 @@ mod tests {
         assert_eq!(parse(b"*3\r\n"), Err(RespError::ArrayTooLong));
         assert_eq!(parse(b"*1\r\n*1\r\n:1\r\n").map(|r| r.0), Ok(12));
         assert_eq!(parse(b"*1\r\n*1\r\n*1\r\n"), Err(RespError::TooDeep));
+    }
+
+    #[test]
+    fn a_reply_is_bounded_as_a_whole_across_calls() {
+        let limits = RespLimits {
+            max_reply_bytes: 20,
+            ..RespLimits::default()
+        };
+        let mut parser = ReplyParser::new(limits);
+        // 4 + 3 * 7 = 25 bytes in all, fed one element at a time: refused once past 20.
+        assert_eq!(parser.parse(b"*3\r\n"), Ok((4, None)));
+        assert_eq!(parser.parse(b":1234\r\n"), Ok((7, None)));
+        assert_eq!(parser.parse(b":1234\r\n"), Ok((7, None)));
+        assert_eq!(parser.parse(b":1234\r\n"), Err(RespError::ReplyTooLong));
+        // A reply within the bound resets the count for the next one.
+        let mut parser = ReplyParser::new(RespLimits {
+            max_reply_bytes: 20,
+            ..RespLimits::default()
+        });
+        for _ in 0..5 {
+            assert_eq!(parser.parse(b"*2\r\n:1\r\n:2\r\n").map(|r| r.0), Ok(12));
+        }
     }
 
     #[test]
