@@ -392,6 +392,7 @@ fn length(line: &[u8]) -> Result<Option<usize>, RespError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// Parses `bytes` fed in pieces of `piece` bytes, the way reads would deliver them.
     fn parse_in_pieces(bytes: &[u8], piece: usize) -> Result<Vec<Reply>, RespError> {
@@ -637,5 +638,65 @@ mod tests {
                     .collect()
             ))
         );
+    }
+
+    /// A reply as a server writes it: the parser's inverse, for the property tests.
+    fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
+        match reply {
+            Reply::Simple(text) => out.extend_from_slice(format!("+{text}\r\n").as_bytes()),
+            Reply::Error(text) => out.extend_from_slice(format!("-{text}\r\n").as_bytes()),
+            Reply::Integer(n) => out.extend_from_slice(format!(":{n}\r\n").as_bytes()),
+            Reply::Null => out.extend_from_slice(b"$-1\r\n"),
+            Reply::Bulk(bytes) => {
+                out.extend_from_slice(format!("${}\r\n", bytes.len()).as_bytes());
+                out.extend_from_slice(bytes);
+                out.extend_from_slice(b"\r\n");
+            }
+            Reply::Array(items) => {
+                out.extend_from_slice(format!("*{}\r\n", items.len()).as_bytes());
+                for item in items {
+                    encode_reply(item, out);
+                }
+            }
+        }
+    }
+
+    /// Any reply, nested up to four arrays deep.
+    fn any_reply() -> impl Strategy<Value = Reply> {
+        let leaf = prop_oneof![
+            "[a-zA-Z0-9 _-]{0,20}".prop_map(Reply::Simple),
+            "[a-zA-Z0-9 _-]{0,20}".prop_map(Reply::Error),
+            any::<i64>().prop_map(Reply::Integer),
+            prop::collection::vec(any::<u8>(), 0..40).prop_map(Reply::Bulk),
+            Just(Reply::Null),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop::collection::vec(inner, 0..8).prop_map(Reply::Array)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_reply_comes_back_whatever_the_pieces(reply in any_reply(), piece in 1usize..17) {
+            let mut bytes = Vec::new();
+            encode_reply(&reply, &mut bytes);
+            prop_assert_eq!(parse_in_pieces(&bytes, piece), Ok(vec![reply]));
+        }
+
+        #[test]
+        fn random_bytes_end_in_a_reply_an_error_or_a_wait(
+            bytes in prop::collection::vec(any::<u8>(), 0..200),
+        ) {
+            // No panic, and the parser never claims more bytes than it was given.
+            let mut parser = ReplyParser::default();
+            let mut at = 0;
+            while let Ok((used, reply)) = parser.parse(&bytes[at..]) {
+                prop_assert!(used <= bytes.len() - at);
+                at += used;
+                if reply.is_none() {
+                    break;
+                }
+            }
+        }
     }
 }
