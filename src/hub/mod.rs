@@ -77,6 +77,15 @@
 //! assert_eq!(hub.evict_idle(later), 1);
 //! assert_eq!(hub.publish("chat", "back".to_string(), later).unwrap().message.id, 1003);
 //! ```
+//!
+//! # A mirror of a shared log
+//!
+//! With `--redis` the hub is the in-memory mirror of logs that Redis keeps for every node (see
+//! `crate::redis::backend`). The ids then come from Redis, and two methods take them:
+//! [`Hub::append_at`] appends a message numbered elsewhere only when it is the next one (and reports a
+//! duplicate, a gap or an unknown topic otherwise, so the backend can fetch what is missing), and
+//! [`Hub::rebase`] empties a topic so that its next message may jump (the shared log was trimmed, or
+//! restarted). Every reader keeps the same contract as above.
 #![cfg_attr(
     not(test),
     deny(

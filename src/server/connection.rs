@@ -26,7 +26,8 @@
 //!   accept ─► Request ──(long poll / JSONP, nothing new)──► Held ──(news or hold timeout)
 //!            │   │
 //!            │   ├──(stream, iframe, SSE)──► Stream ──(body limit reached)──► Request
-//!            │   └──(101 Switching Protocols)──► WebSocket ──(close handshake)──► Closing
+//!            │   ├──(101 Switching Protocols)──► WebSocket ──(close handshake)──► Closing
+//!            │   └──(POST /publish with --redis)──► Storing ──(Redis answered, or timeout)──► Request
 //!            │
 //!            └──(error, Connection: close, peer gone)──► Closing ──(output flushed, peer quiet)──► closed
 //! ```

@@ -14,6 +14,14 @@
 //! answered, and its pipelined successor parked again in the same turn) therefore wakes at most the new
 //! subscription, and that one reads from its own cursor: nobody can get a message twice.
 
+//!
+//! # With the shared log (`--redis`)
+//!
+//! A publish is not stored here but queued in [`SharedLog::outbox`]; the event loop hands it to the
+//! Redis backend, and the answer comes back through [`Room::on_stored`] to whoever waits for it (a
+//! connection in `State::Storing`, or a handle). Messages reach the hub, now a mirror, from the backend,
+//! and [`Room::wake`] wakes their subscribers as a local publish would.
+
 use std::collections::HashMap;
 use std::io;
 use std::sync::mpsc::Sender;
