@@ -537,3 +537,114 @@ fn a_redis_that_breaks_the_protocol_costs_only_the_shared_log() {
         "no panic anywhere"
     );
 }
+
+/// A node whose channel sessions end after `grace` without use.
+fn node_with_grace(redis: &RedisProcess, grace: Duration) -> RunningServer {
+    let node = common::server_with(|config| {
+        config.redis = Some(redis.addr());
+        config.session_grace = grace;
+        config.publish_rate_per_ip = 0;
+    });
+    wait_for("the node to reach Redis", || {
+        let answer = http::post(node.addr, "/publish/warmup", b"x").ok()?;
+        (answer.status == 200).then_some(())
+    });
+    node
+}
+
+/// `POST /channel/echo`: a new session's id.
+fn open_session(addr: SocketAddr) -> String {
+    let answer = http::post(addr, "/channel/echo", b"").unwrap();
+    assert_eq!(answer.status, 200, "{:?}", answer.text());
+    let value = json::parse(answer.text().unwrap()).unwrap();
+    value
+        .get("session")
+        .and_then(JsonValue::as_str)
+        .unwrap()
+        .to_string()
+}
+
+/// The status of `GET /channel/echo/{id}`: 200 while the node knows the session, 404 after.
+fn session_status(addr: SocketAddr, id: &str) -> u16 {
+    http::get(addr, &format!("/channel/echo/{id}"))
+        .unwrap()
+        .status
+}
+
+#[test]
+fn a_channel_session_moves_between_nodes() {
+    let Some(redis) = redis_or_skip("a_channel_session_moves_between_nodes") else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let id = open_session(a.addr);
+    let topic = format!("session-{id}");
+    // B learns of the session from the shared feed, and serves it from then on.
+    wait_for("B to know the session", || {
+        (session_status(b.addr, &id) == 200).then_some(())
+    });
+    let head = short_poll(b.addr, &topic, None).unwrap().last;
+    let mut on_b = Reader::open(Door::LongPoll, b.addr, &topic, Some(head));
+    // A message sent through A is echoed into the private queue, read on B; and the other way round.
+    let sent = http::post(a.addr, &format!("/channel/echo/{id}"), b"via A").unwrap();
+    assert_eq!(sent.status, 200);
+    assert_eq!(messages(&on_b.read(1))[0].data, "via A");
+    let sent = http::post(b.addr, &format!("/channel/echo/{id}"), b"via B").unwrap();
+    assert_eq!(sent.status, 200);
+    assert_eq!(messages(&on_b.read(1))[0].data, "via B");
+    // Closed on B: A forgets it too.
+    let closed = http::post(b.addr, &format!("/channel/echo/{id}/close"), b"").unwrap();
+    assert_eq!(closed.status, 200);
+    wait_for("A to forget the session", || {
+        (session_status(a.addr, &id) == 404).then_some(())
+    });
+    assert_eq!(session_status(b.addr, &id), 404);
+}
+
+#[test]
+fn a_session_used_on_one_node_lives_on_every_node_until_its_ttl_runs_out() {
+    let Some(redis) =
+        redis_or_skip("a_session_used_on_one_node_lives_on_every_node_until_its_ttl_runs_out")
+    else {
+        return;
+    };
+    let grace = Duration::from_millis(1500);
+    let (a, b) = (
+        node_with_grace(&redis, grace),
+        node_with_grace(&redis, grace),
+    );
+    let id = open_session(a.addr);
+    wait_for("B to know the session", || {
+        (session_status(b.addr, &id) == 200).then_some(())
+    });
+    let Reply::Integer(ttl) = redis_command(&redis, &["PTTL", &format!("pushlab:session:{id}")])
+    else {
+        panic!("PTTL");
+    };
+    assert!(
+        ttl > 0 && ttl <= 1500,
+        "the record's TTL is the grace period ({ttl} ms)"
+    );
+    // Used only on B, for three grace periods: A, which saw no use, must not end it.
+    let until = Instant::now() + 3 * grace;
+    while Instant::now() < until {
+        let sent = http::post(b.addr, &format!("/channel/echo/{id}"), b"still here").unwrap();
+        assert_eq!(sent.status, 200);
+        assert_eq!(
+            session_status(a.addr, &id),
+            200,
+            "A keeps a session used on B"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Unused everywhere: its TTL runs out in Redis, and every node ends it.
+    wait_for("both nodes to end the session", || {
+        (session_status(a.addr, &id) == 404 && session_status(b.addr, &id) == 404).then_some(())
+    });
+    let Reply::Integer(exists) =
+        redis_command(&redis, &["EXISTS", &format!("pushlab:session:{id}")])
+    else {
+        panic!("EXISTS");
+    };
+    assert_eq!(exists, 0);
+}

@@ -124,7 +124,7 @@ return id
 "#;
 
 /// What the backend tells the server.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// A message entered the local mirror: wake these subscribers.
     Delivered(Published),
@@ -135,7 +135,89 @@ pub enum Outcome {
         /// The wire id, or why it was not stored.
         result: Result<u64, HubError>,
     },
+    /// A channel session was opened on some node (this one included): adopt it.
+    SessionOpened {
+        /// The session id.
+        id: String,
+        /// Its application.
+        app: String,
+    },
+    /// A channel session was closed on some node: forget it (its `on_close` ran there).
+    SessionClosed {
+        /// The session id.
+        id: String,
+    },
+    /// The answer to [`SessionCommand::Check`]: the session lives on (used on some node), or its TTL
+    /// ran out; then `run_on_close` is true on exactly one node.
+    SessionChecked {
+        /// The session id.
+        id: String,
+        /// Whether Redis still has its record.
+        alive: bool,
+        /// Whether this node is the one that runs the application's `on_close`.
+        run_on_close: bool,
+    },
 }
+
+/// What the server asks of Redis about channel sessions (see `Sessions::adopt` in `crate::channel`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionCommand {
+    /// A session was opened here: record it with a TTL of the grace period, and tell the other nodes.
+    Open {
+        /// The session id.
+        id: String,
+        /// Its application.
+        app: String,
+    },
+    /// The session was used here: its TTL starts again.
+    Refresh {
+        /// The session id.
+        id: String,
+    },
+    /// Nobody used the session here for the grace period: does Redis still have it?
+    Check {
+        /// The session id.
+        id: String,
+    },
+    /// The client closed the session here (its `on_close` ran here): delete it and tell the others.
+    Close {
+        /// The session id.
+        id: String,
+    },
+}
+
+/// The key of a session's record, which expires after the grace period unless refreshed.
+pub fn session_key(id: &str) -> String {
+    format!("pushlab:session:{id}")
+}
+
+/// The key that says a session has ended, so that its `on_close` runs on one node only.
+fn session_end_key(id: &str) -> String {
+    format!("pushlab:session-end:{id}")
+}
+
+/// Opens a session. KEYS: its record, the feed. ARGV: id, application, grace (ms), feed retention.
+const SESSION_OPEN_SCRIPT: &str = r#"
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'k', 'open', 's', ARGV[1], 'a', ARGV[2])
+return 1
+"#;
+
+/// Checks an idle session. KEYS: its record, its end marker. ARGV: grace (ms). Returns 1 while the
+/// record lives; 0 to the one node that claims its end (and runs `on_close`); -1 to the others.
+const SESSION_CHECK_SCRIPT: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+return -1
+"#;
+
+/// Closes a session. KEYS: its record, its end marker, the feed. ARGV: id, grace (ms), feed retention.
+const SESSION_CLOSE_SCRIPT: &str = r#"
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'k', 'close', 's', ARGV[1])
+return 1
+"#;
 
 /// What a command on the command link was for.
 #[derive(Debug)]
@@ -150,6 +232,10 @@ enum CommandTag {
     Members,
     /// `XRANGE` of one topic's stream.
     Load { topic: String },
+    /// A session command whose reply only confirms it.
+    SessionWrite,
+    /// The check of an idle session.
+    SessionCheck { id: String },
 }
 
 /// What a command on the follower link was for.
@@ -327,6 +413,70 @@ impl Backend {
         sent.map_err(|_| HubError::Unavailable)
     }
 
+    /// Carries out a session command (nothing while Redis is unreachable: a session's requests are
+    /// then served from this node's copy, and it is checked again later).
+    pub fn session(
+        &mut self,
+        command: SessionCommand,
+        grace_ms: u64,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        if !self.can_store() {
+            return;
+        }
+        let (grace, feed_retention) =
+            (grace_ms.to_string(), self.limits.feed_retention.to_string());
+        match command {
+            SessionCommand::Open { id, app } => {
+                let args = [
+                    "EVAL",
+                    SESSION_OPEN_SCRIPT,
+                    "2",
+                    &session_key(&id),
+                    FEED_KEY,
+                    &id,
+                    &app,
+                    &grace,
+                    &feed_retention,
+                ];
+                self.send_command(CommandTag::SessionWrite, &args, hub, registry, now, out);
+            }
+            SessionCommand::Refresh { id } => {
+                let args = ["PEXPIRE", &session_key(&id), &grace];
+                self.send_command(CommandTag::SessionWrite, &args, hub, registry, now, out);
+            }
+            SessionCommand::Check { id } => {
+                let args = [
+                    "EVAL",
+                    SESSION_CHECK_SCRIPT,
+                    "2",
+                    &session_key(&id),
+                    &session_end_key(&id),
+                    &grace,
+                ];
+                let tag = CommandTag::SessionCheck { id: id.clone() };
+                self.send_command(tag, &args, hub, registry, now, out);
+            }
+            SessionCommand::Close { id } => {
+                let args = [
+                    "EVAL",
+                    SESSION_CLOSE_SCRIPT,
+                    "3",
+                    &session_key(&id),
+                    &session_end_key(&id),
+                    FEED_KEY,
+                    &id,
+                    &grace,
+                    &feed_retention,
+                ];
+                self.send_command(CommandTag::SessionWrite, &args, hub, registry, now, out);
+            }
+        }
+    }
+
     // ----- the command link: publishes and loads -----
 
     fn send_command<A: AsRef<[u8]>>(
@@ -369,7 +519,9 @@ impl Backend {
                             CommandTag::Load { topic } => {
                                 self.loading.remove(&topic);
                             }
-                            CommandTag::Members => {}
+                            CommandTag::Members
+                            | CommandTag::SessionWrite
+                            | CommandTag::SessionCheck { .. } => {}
                         }
                     }
                     self.report(&reason);
@@ -426,6 +578,20 @@ impl Backend {
                 }
             }
             CommandTag::Load { topic } => self.on_loaded(&topic, &reply, hub, registry, now, out),
+            CommandTag::SessionWrite => {}
+            CommandTag::SessionCheck { id } => {
+                // Anything but the script's answer leaves the session be: it is checked again later.
+                let (alive, run_on_close) = match reply {
+                    Reply::Integer(0) => (false, true),
+                    Reply::Integer(-1) => (false, false),
+                    _ => (true, false),
+                };
+                out.push(Outcome::SessionChecked {
+                    id,
+                    alive,
+                    run_on_close,
+                });
+            }
         }
     }
 
@@ -601,8 +767,12 @@ impl Backend {
                 LinkEvent::Reply(FollowTag::Read, reply) => {
                     for (entry_id, entry) in feed_entries(&reply) {
                         self.feed_cursor = Some(entry_id);
-                        if let Some(entry) = entry {
-                            self.on_feed_entry(entry, true, hub, registry, now, out);
+                        match entry {
+                            Some(FeedItem::Message(entry)) => {
+                                self.on_feed_entry(entry, true, hub, registry, now, out)
+                            }
+                            Some(FeedItem::Session(outcome)) => out.push(outcome),
+                            None => {}
                         }
                     }
                     self.follow(hub, registry, now, out);
@@ -756,9 +926,18 @@ fn field<'r>(fields: &'r Reply, name: &str) -> Option<&'r str> {
         })
 }
 
-/// The entries of an `XREAD` reply on the feed: each entry's id (the next cursor), and the message it
-/// carries (`None` for an entry that is not one of ours, which is skipped).
-fn feed_entries(reply: &Reply) -> Vec<(String, Option<FeedEntry>)> {
+/// What a feed entry carries.
+#[derive(Debug, PartialEq, Eq)]
+enum FeedItem {
+    /// A message of a topic.
+    Message(FeedEntry),
+    /// A channel session opened or closed on some node.
+    Session(Outcome),
+}
+
+/// The entries of an `XREAD` reply on the feed: each entry's id (the next cursor), and what it carries
+/// (`None` for an entry that is not one of ours, which is skipped).
+fn feed_entries(reply: &Reply) -> Vec<(String, Option<FeedItem>)> {
     let Some([stream]) = reply.as_array() else {
         return Vec::new(); // a null reply: the block timed out with nothing new
     };
@@ -773,17 +952,29 @@ fn feed_entries(reply: &Reply) -> Vec<(String, Option<FeedEntry>)> {
             let [id, fields] = entry.as_array()? else {
                 return None;
             };
-            let message = (|| {
-                Some(FeedEntry {
-                    topic: field(fields, "t")?.to_string(),
-                    id: wire_id(field(fields, "i")?)?,
-                    first: field(fields, "f")? == "1",
-                    data: field(fields, "d")?.to_string(),
-                })
-            })();
-            Some((id.as_str()?.to_string(), message))
+            Some((id.as_str()?.to_string(), feed_item(fields)))
         })
         .collect()
+}
+
+/// One feed entry's fields: a message (`t`, `i`, `f`, `d`) or a session event (`k`, `s`, `a`).
+fn feed_item(fields: &Reply) -> Option<FeedItem> {
+    match field(fields, "k") {
+        Some("open") => Some(FeedItem::Session(Outcome::SessionOpened {
+            id: field(fields, "s")?.to_string(),
+            app: field(fields, "a")?.to_string(),
+        })),
+        Some("close") => Some(FeedItem::Session(Outcome::SessionClosed {
+            id: field(fields, "s")?.to_string(),
+        })),
+        Some(_) => None,
+        None => Some(FeedItem::Message(FeedEntry {
+            topic: field(fields, "t")?.to_string(),
+            id: wire_id(field(fields, "i")?)?,
+            first: field(fields, "f")? == "1",
+            data: field(fields, "d")?.to_string(),
+        })),
+    }
 }
 
 #[cfg(test)]
@@ -815,6 +1006,8 @@ mod tests {
             Reply::Array(vec![
                 entry("9-1", &["t", "chat", "i", "1001-0", "f", "1", "d", "hi"]),
                 entry("9-2", &["x", "y"]),
+                entry("9-3", &["k", "open", "s", "abc", "a", "echo"]),
+                entry("9-4", &["k", "close", "s", "abc"]),
             ]),
         ])]);
         assert_eq!(
@@ -822,14 +1015,27 @@ mod tests {
             vec![
                 (
                     "9-1".to_string(),
-                    Some(FeedEntry {
+                    Some(FeedItem::Message(FeedEntry {
                         topic: "chat".into(),
                         id: 1001,
                         first: true,
                         data: "hi".into()
-                    })
+                    }))
                 ),
                 ("9-2".to_string(), None),
+                (
+                    "9-3".to_string(),
+                    Some(FeedItem::Session(Outcome::SessionOpened {
+                        id: "abc".into(),
+                        app: "echo".into()
+                    }))
+                ),
+                (
+                    "9-4".to_string(),
+                    Some(FeedItem::Session(Outcome::SessionClosed {
+                        id: "abc".into()
+                    }))
+                ),
             ]
         );
         assert!(feed_entries(&Reply::Null).is_empty());

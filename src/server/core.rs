@@ -398,6 +398,7 @@ impl Core {
             match outcome {
                 Outcome::Delivered(published) => self.room.wake(&published.subscribers),
                 Outcome::Stored { ticket, result } => self.room.on_stored(ticket, result),
+                session => self.room.on_session(session, now),
             }
         }
         self.deliver(now);

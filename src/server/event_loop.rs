@@ -211,11 +211,24 @@ impl Server {
             return false;
         };
         let outbox = std::mem::take(&mut shared.outbox);
-        if outbox.is_empty() {
+        let sessions = std::mem::take(&mut shared.sessions);
+        if outbox.is_empty() && sessions.is_empty() {
             return false;
         }
         let mut outcomes = Vec::new();
         let hub = &mut self.core.room.hub;
+        let grace_ms =
+            u64::try_from(self.core.room.config.session_grace.as_millis()).unwrap_or(u64::MAX);
+        for command in sessions {
+            backend.session(
+                command,
+                grace_ms,
+                hub,
+                self.poll.registry(),
+                now,
+                &mut outcomes,
+            );
+        }
         for (ticket, topic, data) in outbox {
             let registry = self.poll.registry();
             if let Err(error) =

@@ -29,6 +29,7 @@ use std::time::Instant;
 
 use crate::channel::{Action, ClientId, Outbox, Sessions, SESSION_TOPIC_PREFIX};
 use crate::hub::{Hub, HubError, SubscriberId};
+use crate::redis::backend::{Outcome, SessionCommand};
 use crate::server::rate::PublishBuckets;
 use crate::Config;
 
@@ -84,10 +85,18 @@ pub struct SharedLog {
     pub reachable: bool,
     /// Publishes for the backend: ticket, topic, data.
     pub outbox: Vec<(Ticket, String, String)>,
+    /// Session commands for the backend (sessions are shared between nodes: see `Sessions::adopt`).
+    pub sessions: Vec<SessionCommand>,
     /// Who waits for which ticket.
     waiters: HashMap<Ticket, Waiter>,
     next_ticket: Ticket,
+    /// Idle sessions being checked in Redis, and since when (a check lost with the connection is
+    /// asked again after a while).
+    checking: HashMap<String, Instant>,
 }
+
+/// How long a session check may go unanswered before it is asked again.
+const SESSION_CHECK_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where new channel session ids come from (the operating system's random source in the server; a
 /// counter in tests).
@@ -270,8 +279,67 @@ impl Room {
         }
     }
 
-    /// Ends the channel sessions nobody used for the grace period.
+    /// A session was opened here: with the shared log, Redis records it and the other nodes adopt it.
+    pub fn session_opened(&mut self, client: &ClientId, app: &str) {
+        if let Some(shared) = &mut self.shared_log {
+            shared.sessions.push(SessionCommand::Open {
+                id: client.0.clone(),
+                app: app.to_string(),
+            });
+        }
+    }
+
+    /// A session was closed here at its client's request: with the shared log, every node forgets it.
+    pub fn session_closed(&mut self, client: &ClientId) {
+        if let Some(shared) = &mut self.shared_log {
+            shared.sessions.push(SessionCommand::Close {
+                id: client.0.clone(),
+            });
+        }
+    }
+
+    /// What the shared log says about a session: opened or closed on some node, or checked.
+    pub fn on_session(&mut self, outcome: Outcome, now: Instant) {
+        match outcome {
+            Outcome::SessionOpened { id, app } => {
+                self.sessions.adopt(&app, &id, now);
+            }
+            Outcome::SessionClosed { id } => {
+                if self.sessions.forget(&id) {
+                    self.end_session_topic(&ClientId(id));
+                }
+            }
+            Outcome::SessionChecked {
+                id,
+                alive,
+                run_on_close,
+            } => {
+                if let Some(shared) = &mut self.shared_log {
+                    shared.checking.remove(&id);
+                }
+                if alive {
+                    // Used on another node: idle here, alive there.
+                    self.sessions.touch(&id, now);
+                } else if run_on_close {
+                    if let Some((client, outbox)) = self.sessions.end_now(&id) {
+                        self.carry_out(outbox, now);
+                        self.end_session_topic(&client);
+                    }
+                } else if self.sessions.forget(&id) {
+                    self.end_session_topic(&ClientId(id));
+                }
+            }
+            Outcome::Delivered(_) | Outcome::Stored { .. } => {}
+        }
+    }
+
+    /// Ends the channel sessions nobody used for the grace period. With the shared log a session may
+    /// be used on another node, so this node refreshes the TTL in Redis of those it used, and asks
+    /// Redis about those idle here; one node then runs `on_close` ([`Room::on_session`]).
     pub fn expire_sessions(&mut self, now: Instant) {
+        if self.shared_log.is_some() {
+            return self.check_shared_sessions(now);
+        }
         let hub = &self.hub;
         let expired = self.sessions.expire(now, |id| {
             hub.subscriber_count(&format!("{SESSION_TOPIC_PREFIX}{id}")) > 0
@@ -279,6 +347,30 @@ impl Room {
         for (client, outbox) in expired {
             self.carry_out(outbox, now);
             self.end_session_topic(&client);
+        }
+    }
+
+    fn check_shared_sessions(&mut self, now: Instant) {
+        let hub = &self.hub;
+        let used = self.sessions.take_used(now, |id| {
+            hub.subscriber_count(&format!("{SESSION_TOPIC_PREFIX}{id}")) > 0
+        });
+        let idle = self.sessions.idle(now);
+        let Some(shared) = &mut self.shared_log else {
+            return;
+        };
+        for id in used {
+            shared.sessions.push(SessionCommand::Refresh { id });
+        }
+        for id in idle {
+            let asked_lately = shared
+                .checking
+                .get(&id)
+                .is_some_and(|since| now.saturating_duration_since(*since) < SESSION_CHECK_RETRY);
+            if !asked_lately {
+                shared.checking.insert(id.clone(), now);
+                shared.sessions.push(SessionCommand::Check { id });
+            }
         }
     }
 
