@@ -54,6 +54,15 @@
 //! JavaScript number without packing, and they jump by the clock, while the hub's log and every door's
 //! `after` expect consecutive integers.
 //!
+//! # Channel sessions
+//!
+//! A session's record lives in Redis (`pushlab:session:<id>`, its application) with a TTL of the grace
+//! period. Opens and closes go through the feed, so every node adopts or forgets the record
+//! ([`Outcome::SessionOpened`], [`Outcome::SessionClosed`]); a node refreshes the TTL of the sessions it
+//! served ([`SessionCommand::Refresh`]); and a node where a session is idle does not end it on its own
+//! clock but asks ([`SessionCommand::Check`]): while the record lives, the session is busy elsewhere;
+//! once it expired, the first node to set `pushlab:session-end:<id>` runs `on_close`, the others forget.
+//!
 //! # While Redis is away
 //!
 //! A publish answers 503 at once (nothing is acknowledged that was not stored); one whose reply was
