@@ -648,3 +648,24 @@ fn a_session_used_on_one_node_lives_on_every_node_until_its_ttl_runs_out() {
     };
     assert_eq!(exists, 0);
 }
+
+#[test]
+fn a_node_started_later_knows_the_sessions_opened_before() {
+    let Some(redis) = redis_or_skip("a_node_started_later_knows_the_sessions_opened_before") else {
+        return;
+    };
+    let a = node(&redis);
+    let ids: Vec<String> = (0..3).map(|_| open_session(a.addr)).collect();
+    let late = node(&redis);
+    for id in &ids {
+        wait_for("the late node to load the session", || {
+            (session_status(late.addr, id) == 200).then_some(())
+        });
+        let sent = http::post(late.addr, &format!("/channel/echo/{id}"), b"hi").unwrap();
+        assert_eq!(sent.status, 200, "served by a node that did not open it");
+    }
+    assert_eq!(
+        session_status(late.addr, "0123456789abcdef0123456789abcdef"),
+        404
+    );
+}

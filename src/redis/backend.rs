@@ -243,6 +243,10 @@ enum CommandTag {
     Load { topic: String },
     /// A session command whose reply only confirms it.
     SessionWrite,
+    /// One page of `SCAN` over the session records, at (re)connection; `seen` counts records so far.
+    SessionScan { seen: usize },
+    /// The applications of these sessions (`MGET` of their records).
+    SessionApps { ids: Vec<String> },
     /// The check of an idle session.
     SessionCheck { id: String },
 }
@@ -276,6 +280,8 @@ pub struct Backend {
     retention: usize,
     /// Most topics loaded at (re)connection.
     max_topics: usize,
+    /// Most session records loaded at (re)connection.
+    max_sessions: usize,
     /// The feed entry id after which the follower reads next; `None` until known on this connection.
     feed_cursor: Option<String>,
     /// Whether the topics were loaded since both links came up.
@@ -291,14 +297,15 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// A backend for Redis at `addr`; its two connections use `tokens`. Connection attempts start at
-    /// the first [`Backend::on_timer`].
+    /// A backend for Redis at `addr`; its two connections use `tokens`; `retention` messages per topic;
+    /// at most `max_topics` topics and `max_sessions` sessions are loaded at (re)connection.
+    /// Connection attempts start at the first [`Backend::on_timer`].
     pub fn new(
         addr: SocketAddr,
         tokens: (Token, Token),
         limits: RedisLimits,
         retention: usize,
-        max_topics: usize,
+        (max_topics, max_sessions): (usize, usize),
         now: Instant,
     ) -> Backend {
         Backend {
@@ -307,6 +314,7 @@ impl Backend {
             limits,
             retention,
             max_topics,
+            max_sessions,
             feed_cursor: None,
             synced_since_up: false,
             in_step: HashSet::new(),
@@ -530,6 +538,8 @@ impl Backend {
                             }
                             CommandTag::Members
                             | CommandTag::SessionWrite
+                            | CommandTag::SessionScan { .. }
+                            | CommandTag::SessionApps { .. }
                             | CommandTag::SessionCheck { .. } => {}
                         }
                     }
@@ -588,6 +598,18 @@ impl Backend {
             }
             CommandTag::Load { topic } => self.on_loaded(&topic, &reply, hub, registry, now, out),
             CommandTag::SessionWrite => {}
+            CommandTag::SessionScan { seen } => {
+                self.on_session_scan(&reply, seen, hub, registry, now, out)
+            }
+            CommandTag::SessionApps { ids } => {
+                let apps = reply.as_array().unwrap_or_default();
+                for (id, app) in ids.into_iter().zip(apps) {
+                    if let Some(app) = app.as_str() {
+                        let app = app.to_string();
+                        out.push(Outcome::SessionOpened { id, app });
+                    }
+                }
+            }
             CommandTag::SessionCheck { id } => {
                 // Anything but the script's answer leaves the session be: it is checked again later.
                 let (alive, run_on_close) = match reply {
@@ -625,8 +647,82 @@ impl Backend {
             now,
             out,
         );
+        self.scan_sessions("0", 0, hub, registry, now, out);
         for topic in hub.topic_names() {
             self.start_load(&topic, hub, registry, now, out);
+        }
+    }
+
+    /// Asks for a page of session records (so a node that starts, or comes back, knows the sessions
+    /// opened elsewhere meanwhile).
+    fn scan_sessions(
+        &mut self,
+        cursor: &str,
+        seen: usize,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let pattern = session_key("*");
+        let args = ["SCAN", cursor, "MATCH", pattern.as_str(), "COUNT", "1000"];
+        self.send_command(
+            CommandTag::SessionScan { seen },
+            &args,
+            hub,
+            registry,
+            now,
+            out,
+        );
+    }
+
+    /// A page of `SCAN`: fetch the records' applications, and the next page while there is one and
+    /// the sessions seen stay within `max_sessions`.
+    fn on_session_scan(
+        &mut self,
+        reply: &Reply,
+        seen: usize,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let Some([cursor, keys]) = reply.as_array() else {
+            return;
+        };
+        let prefix = session_key("");
+        let ids: Vec<String> = keys
+            .as_array()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|key| {
+                key.as_str()?
+                    .strip_prefix(prefix.as_str())
+                    .map(str::to_string)
+            })
+            .take(self.max_sessions.saturating_sub(seen))
+            .collect();
+        let seen = seen.saturating_add(ids.len());
+        if !ids.is_empty() {
+            let keys: Vec<String> = ids.iter().map(|id| session_key(id)).collect();
+            let mut args = vec!["MGET"];
+            args.extend(keys.iter().map(String::as_str));
+            self.send_command(
+                CommandTag::SessionApps { ids },
+                &args,
+                hub,
+                registry,
+                now,
+                out,
+            );
+        }
+        match cursor.as_str() {
+            Some("0") | None => {}
+            Some(_) if seen >= self.max_sessions => {}
+            Some(next) => {
+                let next = next.to_string();
+                self.scan_sessions(&next, seen, hub, registry, now, out);
+            }
         }
     }
 

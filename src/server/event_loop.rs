@@ -87,7 +87,7 @@ impl Server {
                 (REDIS_COMMANDS, REDIS_FOLLOWER),
                 config.redis_limits.clone(),
                 config.hub.max_messages_per_topic,
-                config.hub.max_topics,
+                (config.hub.max_topics, config.max_sessions),
                 Instant::now(),
             )
         });
