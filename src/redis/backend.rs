@@ -54,6 +54,14 @@
 //! JavaScript number without packing, and they jump by the clock, while the hub's log and every door's
 //! `after` expect consecutive integers.
 //!
+//! # What a node cannot know yet
+//!
+//! - Right after it starts (or reconnects), a node loads every topic with a round trip per page of 256
+//!   entries. Until a topic's load is in, its mirror may be empty or behind: a reader resuming there gets
+//!   a reset it did not need (told too much, never too little), and a subscriber "from now" resumes after
+//!   the loaded history.
+//! - The `clock` topic is published by every node's timer, so with two nodes it ticks twice a second.
+//!
 //! # Channel sessions
 //!
 //! A session's record lives in Redis (`pushlab:session:<id>`, its application) with a TTL of the grace
