@@ -9,6 +9,13 @@
 //!    resume, and what happens while Redis is away);
 //! 4. [`limits`]: the backend's bounds ([`RedisLimits`]);
 //! 5. [`process`]: a `redis-server` child for tests, examples and the lab.
+//!
+//! [`resp`] does no I/O, like `http` and `ws`. [`link`] owns its socket and is driven by the server's
+//! event loop (it is the one other place that reads and writes a socket in the server), and
+//! [`backend`] turns replies into hub appends and outcomes for the server core. A Redis reply is input
+//! from the network like any other: the same lints as in `http` and `ws` keep it from reaching a
+//! panic, and a reply that breaks RESP or a limit costs only the connection to Redis, which is made
+//! again.
 #![cfg_attr(
     not(test),
     deny(
@@ -28,7 +35,7 @@ pub mod backend;
 pub mod limits;
 pub mod link;
 pub mod process;
+pub mod resp;
 
 pub use backend::Backend;
 pub use limits::RedisLimits;
-pub mod resp;
