@@ -669,3 +669,32 @@ fn a_node_started_later_knows_the_sessions_opened_before() {
         404
     );
 }
+
+#[test]
+fn a_websocket_publisher_is_closed_with_1011_while_redis_is_away() {
+    let Some(mut redis) =
+        redis_or_skip("a_websocket_publisher_is_closed_with_1011_while_redis_is_away")
+    else {
+        return;
+    };
+    let a = node(&redis);
+    let mut publisher = ws::Client::connect(a.addr, "/ws/away").unwrap();
+    publisher.set_read_timeout(Some(TIMEOUT)).unwrap();
+    redis.stop();
+    wait_for("a 503", || {
+        let answer = http::post(a.addr, "/publish/away", b"x").ok()?;
+        (answer.status == 503).then_some(())
+    });
+    publisher.send_text("nobody can store this").unwrap();
+    let code = loop {
+        match publisher.recv().unwrap() {
+            Event::Close { code, .. } => break code,
+            _ => continue,
+        }
+    };
+    assert_eq!(
+        code,
+        Some(1011),
+        "RFC 6455 §7.4.1: the server could not fulfil it"
+    );
+}

@@ -984,6 +984,9 @@ impl Connection {
                 room.publish(&topic, text, now).err().map(|error| {
                     let code = match error {
                         crate::hub::HubError::TooLarge => close::MESSAGE_TOO_BIG,
+                        // RFC 6455 §7.4.1: 1011, a condition on the server's side (the shared log is
+                        // unreachable) kept it from fulfilling the request; the client may come back.
+                        crate::hub::HubError::Unavailable => close::INTERNAL_ERROR,
                         _ => close::POLICY_VIOLATION,
                     };
                     (code, error.to_string())
