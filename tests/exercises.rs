@@ -52,6 +52,8 @@ mod ch14;
 mod ch15;
 #[path = "../examples/solutions/ch16.rs"]
 mod ch16;
+#[path = "../examples/solutions/ch17.rs"]
+mod ch17;
 
 // The student's files, compiled in every build.
 #[allow(dead_code, unused_variables)]
@@ -1056,6 +1058,90 @@ fn ch16_what_an_idle_client_costs_in_requests() {
 
 // ---- the exercise pages ----
 
+// ---- chapter 17: scaling out ----
+
+/// Commands whose arguments are empty, carry CR and LF, NUL or multi-byte UTF-8.
+const CH17_COMMANDS: &[&[&[u8]]] = &[
+    &[b"PING"],
+    &[b"GET", b""],
+    &[
+        b"XADD",
+        b"pushlab:topic:chat",
+        b"7-0",
+        b"d",
+        b"line one\r\nline two",
+    ],
+    &[b"SET", b"k\0ey", "caf\u{e9} \u{1f600}".as_bytes()],
+    &[],
+];
+
+#[test]
+fn ch17_encode_frames_commands_as_pushlab_does() {
+    for args in CH17_COMMANDS {
+        let mut expected = Vec::new();
+        pushlab::redis::resp::encode_command(args, &mut expected);
+        assert_eq!(ch17::encode(args), expected, "{args:?}");
+    }
+}
+
+#[test]
+fn ch17_parse_flat_replies_whole_and_cut() {
+    use ch17::Flat;
+    use pushlab::redis::resp::{Reply, ReplyParser};
+    let replies: [&[u8]; 7] = [
+        b"+OK\r\n",
+        b"-ERR unknown command\r\n",
+        b":-42\r\n",
+        b"$5\r\nhello\r\n",
+        b"$0\r\n\r\n",
+        b"$4\r\na\r\nb\r\n",
+        b"$-1\r\n",
+    ];
+    for bytes in replies {
+        let (used, reply) = ReplyParser::default().parse(bytes).expect("a valid reply");
+        let expected = match reply.expect("whole") {
+            Reply::Simple(text) => Flat::Simple(text),
+            Reply::Error(text) => Flat::Error(text),
+            Reply::Integer(n) => Flat::Integer(n),
+            Reply::Bulk(data) => Flat::Bulk(data),
+            Reply::Null => Flat::Null,
+            Reply::Array(_) => unreachable!("only flat replies here"),
+        };
+        assert_eq!(ch17::parse_flat(bytes), Some((expected, used)), "{bytes:?}");
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                ch17::parse_flat(&bytes[..cut]),
+                None,
+                "{bytes:?} cut at {cut}"
+            );
+        }
+    }
+    // A reply followed by the next one (pipelining): only the first is taken.
+    assert_eq!(
+        ch17::parse_flat(b":1\r\n:2\r\n"),
+        Some((Flat::Integer(1), 4))
+    );
+}
+
+#[test]
+fn ch17_wire_ids_from_stream_ids() {
+    assert_eq!(ch17::wire_id("7-0"), Some(7));
+    assert_eq!(ch17::wire_id("1796318555315-0"), Some(1_796_318_555_315));
+    assert_eq!(ch17::wire_id("9007199254740992-0"), Some(1 << 53));
+    for not_ours in [
+        "9007199254740993-0",
+        "7-1",
+        "7",
+        "-0",
+        "+7-0",
+        "7-0-0",
+        "x-0",
+        "",
+    ] {
+        assert_eq!(ch17::wire_id(not_ours), None, "{not_ours}");
+    }
+}
+
 /// Every numbered chapter that has exercises links its page, each page names two or three exercises,
 /// and every check command on a page selects at least one test of this file.
 #[test]
@@ -1066,7 +1152,7 @@ fn every_exercise_page_names_checks_that_exist() {
         .lines()
         .filter_map(|line| line.strip_prefix("fn ch"))
         .collect();
-    for chapter in 1..=16 {
+    for chapter in 1..=17 {
         let page_name = format!("ch{chapter:02}.md");
         let page = std::fs::read_to_string(root.join("tutorials/exercises").join(&page_name))
             .unwrap_or_else(|e| panic!("{page_name}: {e}"));

@@ -1,9 +1,9 @@
-//! Chapter 16: scaling out. Two pushlab nodes share their topics through Redis Streams.
+//! Chapter 17: scaling out. Two pushlab nodes share their topics through Redis Streams.
 //!
 //! ```text
-//! cargo run --release --example 16_scaling_out                    # the scenes, then the measurement
-//! cargo run --release --example 16_scaling_out -- --serve         # then keep two nodes up for a browser
-//! cargo run --release --example 16_scaling_out -- --clients 400 --messages 200
+//! cargo run --release --example 17_scaling_out                    # the scenes, then the measurement
+//! cargo run --release --example 17_scaling_out -- --serve         # then keep two nodes up for a browser
+//! cargo run --release --example 17_scaling_out -- --clients 400 --messages 200
 //! ```
 //!
 //! It starts its own `redis-server` on a free loopback port (persistence off, stopped by its PID when the
