@@ -302,3 +302,174 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
     let after = line.split("http://").nth(1)?;
     after.split('/').next()?.parse().ok()
 }
+
+/// Numbers in a chapter's prose that are not read from one of its runs: limits and defaults of the
+/// code, schedules the text sets, and rules of the RFCs. Each is (chapter prefix, number, unit).
+const NUMBERS_NOT_FROM_A_RUN: &[(&str, &str, &str)] = &[
+    // The intervals a reader is asked to try.
+    ("03-", "100", "ms"),
+    // pushlab.js's backoff settings (chapter 12 shows them).
+    ("04-", "250", "ms"),
+    ("12-", "250", "ms"),
+    ("12-", "500", "ms"),
+    // The quiet-topic test of tests/browser.rs.
+    ("12-", "300", "ms"),
+    // The example's publish schedule, in the list of pauses it starts with.
+    ("07-", "900", "ms"),
+    // The iframe door's framing, counted in the text.
+    ("06-", "7", "bytes"),
+    ("06-", "34", "bytes"),
+    ("06-", "75", "bytes"),
+    // Long polling, for comparison (chapter 4's run: 297).
+    ("07-", "300", "bytes"),
+    // SSE's framing, counted in the text from story 1's 33-byte event (`21` in hex, above).
+    ("08-", "39", "bytes"),
+    ("08-", "7", "bytes"),
+    ("08-", "7", "byte"),
+    // The clock tick's text frame in the demo server's bytes (`81 38`), shown with curl.
+    ("11-", "56", "bytes"),
+    // RFC 6455 §5.2 and §5.5.
+    ("10-", "14", "bytes"),
+    ("10-", "14", "byte"),
+    ("10-", "125", "bytes"),
+    ("11-", "125", "bytes"),
+];
+
+/// The units of the numbers a run prints: sizes and short durations.
+const RUN_UNITS: [&str; 4] = ["bytes", "byte", "µs", "ms"];
+
+/// Every byte count and short duration that the prose of chapters 1 to 13 and 15 quotes appears in one
+/// of the chapter's checked blocks (a transcript or a listing), in decimal or, for a chunk, as its hex
+/// size line; or it is a number the text sets itself ([`NUMBERS_NOT_FROM_A_RUN`]). So when the code
+/// changes what a run prints, the prose that quotes the old number fails with the block. (Chapters 14
+/// and 16 quote the comparison lab's results, which `tests/lab.rs` and the lab's own files check.)
+#[test]
+fn numbers_in_the_prose_come_from_checked_blocks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut unbacked = Vec::new();
+    for (name, text) in chapters(&root.join("tutorials")) {
+        let numbered = name.as_bytes().first().is_some_and(u8::is_ascii_digit);
+        if !numbered || name.starts_with("14-") || name.starts_with("16-") {
+            continue;
+        }
+        let (prose, checked) = prose_and_checked_blocks(&text);
+        for (line_number, line) in prose {
+            for (number, unit) in numbers_with_units(line) {
+                let exempt = NUMBERS_NOT_FROM_A_RUN
+                    .iter()
+                    .any(|&(chapter, n, u)| name.starts_with(chapter) && n == number && u == unit);
+                if !exempt && !appears_in(&number, unit, &checked) {
+                    unbacked.push(format!("{name}:{line_number}: {number} {unit}"));
+                }
+            }
+        }
+    }
+    assert!(
+        unbacked.is_empty(),
+        "numbers in the prose that no checked block shows (quote the block, or say why in \
+         NUMBERS_NOT_FROM_A_RUN):\n{}",
+        unbacked.join("\n")
+    );
+}
+
+/// The check can fail: a byte count that the block does not show is caught, the one it shows is not.
+#[test]
+fn a_number_no_block_shows_is_caught() {
+    let chapter =
+        "Prose: 186 bytes, and 187 bytes, and 33 bytes.\n\n<!-- transcript: x scene 1 -->\n\
+                   ```text\n---- response, 186 bytes ----\n21\\r\\n\n```\n";
+    let (prose, checked) = prose_and_checked_blocks(chapter);
+    let found: Vec<(String, &str)> = prose
+        .iter()
+        .flat_map(|(_, line)| numbers_with_units(line))
+        .filter(|(number, unit)| !appears_in(number, unit, &checked))
+        .collect();
+    assert_eq!(found, [("187".to_string(), "bytes")]);
+}
+
+/// The prose lines of a chapter, numbered from 1, and the text of its checked blocks.
+fn prose_and_checked_blocks(text: &str) -> (Vec<(usize, &str)>, String) {
+    let lines: Vec<&str> = text.lines().collect();
+    let (mut prose, mut checked) = (Vec::new(), String::new());
+    let (mut in_fence, mut fence_checked, mut in_comment) = (false, false, false);
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with("```") {
+            let marker = i
+                .checked_sub(1)
+                .and_then(|before| lines.get(before))
+                .map(|before| before.trim_start())
+                .unwrap_or("");
+            fence_checked = !in_fence
+                && (marker.starts_with("<!-- transcript:") || marker.starts_with("<!-- listing:"));
+            in_fence = !in_fence;
+        } else if in_fence {
+            if fence_checked {
+                checked.push_str(line);
+                checked.push('\n');
+            }
+        } else if in_comment || line.trim_start().starts_with("<!--") {
+            in_comment = !line.contains("-->");
+        } else {
+            prose.push((i + 1, *line));
+        }
+    }
+    (prose, checked)
+}
+
+/// `(number, unit)` for each `186 bytes`, `186-byte`, `1,173 bytes`, `411.2 µs` in a line of prose.
+fn numbers_with_units(line: &str) -> Vec<(String, &'static str)> {
+    let chars: Vec<char> = line.chars().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let starts_number = chars[i].is_ascii_digit()
+            && (i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '.'));
+        if !starts_number {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == ',' || chars[i] == '.') {
+            i += 1;
+        }
+        let number: String = chars[start..i]
+            .iter()
+            .filter(|c| **c != ',')
+            .collect::<String>()
+            .trim_end_matches(['.', ','])
+            .to_string();
+        let after: String = chars[i..].iter().collect();
+        let after = after
+            .strip_prefix(' ')
+            .or_else(|| after.strip_prefix('-'))
+            .unwrap_or(&after);
+        let unit = RUN_UNITS.iter().find(|unit| {
+            after.starts_with(*unit)
+                && !after[unit.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphanumeric)
+        });
+        if let Some(unit) = unit {
+            found.push((number, *unit));
+        }
+    }
+    found
+}
+
+/// Whether `number` stands in `checked` as a whole number, or, for a byte count, as a chunk's hex
+/// size line (`21\r\n` for 33 bytes).
+fn appears_in(number: &str, unit: &str, checked: &str) -> bool {
+    let whole = checked.match_indices(number).any(|(at, _)| {
+        let before = checked[..at].chars().next_back();
+        let after = checked[at + number.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit() || c == '.')
+            && !after.is_some_and(|c| c.is_ascii_digit())
+    });
+    let as_chunk_size = unit.starts_with("byte")
+        && number.parse::<u64>().is_ok_and(|n| {
+            let size_line = format!("{n:x}\\r\\n");
+            checked.lines().any(|line| line.trim_start() == size_line)
+        });
+    whole || as_chunk_size
+}
