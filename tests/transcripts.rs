@@ -473,3 +473,176 @@ fn appears_in(number: &str, unit: &str, checked: &str) -> bool {
         });
     whole || as_chunk_size
 }
+
+// ---- what curl shows ----
+
+/// The addresses the chapters' curl commands name; the check points them at the server it started.
+const BOOK_ADDRESSES: [&str; 3] = ["127.0.0.1:8081", "127.0.0.1:18080", "127.0.0.1:8080"];
+
+/// A curl block: `<!-- curl: SERVER -->` over a ` ```text ` fence whose first line is `$ curl ...`,
+/// then what curl printed. SERVER is `demo` (a pushlab with the demo server's defaults, started in this
+/// process) or an example that serves one request (`01_raw_http`). A line `...` in the block stands
+/// for any lines of the output.
+struct CurlBlock {
+    at: String,
+    server: String,
+    command: String,
+    expected: Vec<String>,
+}
+
+fn curl_blocks(chapter: &str, text: &str) -> Vec<CurlBlock> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(server) = line
+            .trim()
+            .strip_prefix("<!-- curl:")
+            .and_then(|rest| rest.strip_suffix("-->"))
+        else {
+            continue;
+        };
+        let at = format!("{chapter}:{}", i + 1);
+        assert_eq!(lines.get(i + 1), Some(&"```text"), "{at}: no fence");
+        let command = lines
+            .get(i + 2)
+            .and_then(|first| first.strip_prefix("$ "))
+            .unwrap_or_else(|| panic!("{at}: the block does not start with `$ curl`"));
+        let expected = lines[i + 3..]
+            .iter()
+            .take_while(|line| **line != "```")
+            .map(|line| line.to_string())
+            .collect();
+        found.push(CurlBlock {
+            at,
+            server: server.trim().to_string(),
+            command: command.to_string(),
+            expected,
+        });
+    }
+    found
+}
+
+/// Whether curl's output matches the block, `...` standing for any lines.
+fn matches_with_elisions(expected: &[String], output: &[String]) -> bool {
+    match expected.split_first() {
+        None => output.is_empty(),
+        Some((first, rest)) if first == "..." => {
+            (0..=output.len()).any(|skip| matches_with_elisions(rest, &output[skip..]))
+        }
+        Some((first, rest)) => output
+            .split_first()
+            .is_some_and(|(line, more)| line == first && matches_with_elisions(rest, more)),
+    }
+}
+
+/// Runs a chapter's curl command against `addr` and returns what it printed, normalised.
+fn run_curl(command: &str, addr: SocketAddr) -> String {
+    let mut command = command.to_string();
+    for book_addr in BOOK_ADDRESSES {
+        command = command.replace(book_addr, &addr.to_string());
+    }
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{command} --max-time 10"))
+        .output()
+        .expect("sh runs");
+    let text = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
+    normalise(&text)
+}
+
+/// A block's expected lines with the book's dates and addresses made to stand still as a run's are.
+fn normalised_lines(text: &str) -> Vec<String> {
+    normalise(text)
+        .trim_end()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// What curl prints against the demo server and chapter 1's example is what the chapters show: every
+/// block marked `<!-- curl: ... -->` runs the real curl against a fresh server.
+#[test]
+fn every_curl_block_is_what_curl_prints() {
+    let curl_here = Command::new("curl").arg("--version").output().is_ok();
+    if !curl_here {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "curl is not installed, and CI must run this test"
+        );
+        println!("SKIPPED every_curl_block_is_what_curl_prints: curl is not installed");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let blocks: Vec<CurlBlock> = chapters(&root.join("tutorials"))
+        .iter()
+        .flat_map(|(name, text)| curl_blocks(name, text))
+        .collect();
+    assert!(
+        blocks.len() >= 5,
+        "only {} curl blocks: a marker was lost",
+        blocks.len()
+    );
+    let examples = build_examples(root);
+    let mut failures = Vec::new();
+    for block in &blocks {
+        let printed = match block.server.as_str() {
+            "demo" => {
+                let config = pushlab::Config {
+                    addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    ..pushlab::Config::default()
+                };
+                let server = pushlab::server::spawn(config).expect("the demo server starts");
+                run_curl(&block.command, server.addr)
+            }
+            example => curl_one_request(&examples.join(example), &block.command),
+        };
+        let printed: Vec<String> = printed.trim_end().lines().map(str::to_string).collect();
+        let expected = normalised_lines(&block.expected.join("\n"));
+        if !matches_with_elisions(&expected, &printed) {
+            failures.push(format!(
+                "{}: curl printed\n{}\nthe book shows\n{}",
+                block.at,
+                printed.join("\n"),
+                expected.join("\n")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Starts an example that serves one request, runs the curl command against it, and waits for it.
+fn curl_one_request(example: &Path, command: &str) -> String {
+    let mut child = Command::new(example)
+        .args(["--addr", "127.0.0.1:0", "--requests", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", example.display()));
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut first_line = String::new();
+    let _ = stdout.read_line(&mut first_line);
+    let Some(addr) = listening_addr(&first_line) else {
+        let _ = child.kill();
+        panic!("{} did not say where it listens", example.display());
+    };
+    let printed = run_curl(command, addr);
+    let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    let _ = child.wait();
+    printed
+}
+
+#[test]
+fn an_elision_stands_for_any_lines() {
+    let lines = |text: &str| -> Vec<String> { text.lines().map(str::to_string).collect() };
+    let output = lines("HTTP/1.1 421\nDate: x\nServer: y\n\n421 body");
+    assert!(matches_with_elisions(
+        &lines("HTTP/1.1 421\n...\n421 body"),
+        &output
+    ));
+    assert!(!matches_with_elisions(
+        &lines("HTTP/1.1 421\n...\n400 body"),
+        &output
+    ));
+    assert!(!matches_with_elisions(&lines("HTTP/1.1 421"), &output));
+}
