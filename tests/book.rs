@@ -295,3 +295,20 @@ fn the_rendered_book_builds_and_its_links_resolve() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Chapter 1 says how long its example is: the lines of code, to the nearest ten, and all its lines.
+#[test]
+fn chapter_1_states_the_length_of_its_example() {
+    let example = fs::read_to_string(root().join("examples/01_raw_http.rs")).expect("the example");
+    let all_lines = example.lines().count();
+    let code_lines = example
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .count();
+    let rounded = (code_lines + 5) / 10 * 10;
+    let chapter = fs::read_to_string(root().join("tutorials/01-raw-http.md")).expect("chapter 1");
+    let prose = chapter.split_whitespace().collect::<Vec<_>>().join(" ");
+    let stated = format!("about {rounded} lines of code ({all_lines} with its comments)");
+    assert!(prose.contains(&stated), "chapter 1 should say `{stated}`");
+}
