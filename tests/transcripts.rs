@@ -477,12 +477,19 @@ fn appears_in(number: &str, unit: &str, checked: &str) -> bool {
 // ---- what curl shows ----
 
 /// The addresses the chapters' curl commands name; the check points them at the server it started.
-const BOOK_ADDRESSES: [&str; 3] = ["127.0.0.1:8081", "127.0.0.1:18080", "127.0.0.1:8080"];
+const BOOK_ADDRESSES: [&str; 4] = [
+    "127.0.0.1:8081",
+    "127.0.0.1:8082",
+    "127.0.0.1:18080",
+    "127.0.0.1:8080",
+];
 
 /// A curl block: `<!-- curl: SERVER -->` over a ` ```text ` fence whose first line is `$ curl ...`,
 /// then what curl printed. SERVER is `demo` (a pushlab with the demo server's defaults, started in this
-/// process) or an example that serves one request (`01_raw_http`). A line `...` in the block stands
-/// for any lines of the output.
+/// process) or an example and its arguments (`01_raw_http --requests 1`), started with
+/// `--addr 127.0.0.1:0` and stopped after curl if it is still running. A line `...` in the block stands
+/// for any lines of the output. With `-v`, the block shows what curl prints on both streams, without
+/// its `*` notes on the connection.
 struct CurlBlock {
     at: String,
     server: String,
@@ -537,25 +544,53 @@ fn matches_with_elisions(expected: &[String], output: &[String]) -> bool {
 
 /// Runs a chapter's curl command against `addr` and returns what it printed, normalised.
 fn run_curl(command: &str, addr: SocketAddr) -> String {
-    let mut command = command.to_string();
-    for book_addr in BOOK_ADDRESSES {
-        command = command.replace(book_addr, &addr.to_string());
-    }
+    let book_addr = BOOK_ADDRESSES
+        .into_iter()
+        .find(|book_addr| command.contains(book_addr))
+        .unwrap_or("127.0.0.1:8080");
+    let command = command.replace(book_addr, &addr.to_string());
+    let verbose = command.split_whitespace().any(|word| word == "-v");
+    let redirect = if verbose { "2>&1" } else { "" };
     let output = Command::new("sh")
         .arg("-c")
-        .arg(format!("{command} --max-time 10"))
+        .arg(format!(
+            "{command} --max-time 10 --no-progress-meter {redirect}"
+        ))
         .output()
         .expect("sh runs");
-    let text = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
-    normalise(&text)
+    // The server's address as the book's command named it (curl prints it in `Host`).
+    let text = String::from_utf8_lossy(&output.stdout)
+        .replace("\r\n", "\n")
+        .replace(&addr.to_string(), book_addr);
+    let text: Vec<String> = text
+        .lines()
+        .filter(|line| !(verbose && is_curl_note(line)))
+        .map(with_book_curl_version)
+        .collect();
+    normalise(&(text.join("\n") + "\n"))
 }
 
-/// A block's expected lines with the book's dates and addresses made to stand still as a run's are.
+/// What `curl -v` says about the transfer rather than what went over it: `* Connected to ...`, and
+/// `{ [35 bytes data]` when its output is not a terminal.
+fn is_curl_note(line: &str) -> bool {
+    line.starts_with("* ") || line.starts_with("{ [") || line.starts_with("} [")
+}
+
+/// The chapters show curl 7.88.1's `User-Agent`; another version's is made to read the same.
+fn with_book_curl_version(line: &str) -> String {
+    match line.split_once("User-Agent: curl/") {
+        Some((before, _version)) => format!("{before}User-Agent: curl/7.88.1"),
+        None => line.to_string(),
+    }
+}
+
+/// A block's lines with dates and ids made to stand still as a run's are, and without the spaces at
+/// their ends (which an editor removes from a chapter, and `curl -v` leaves after `>`).
 fn normalised_lines(text: &str) -> Vec<String> {
     normalise(text)
         .trim_end()
         .lines()
-        .map(str::to_string)
+        .map(|line| line.trim_end().to_string())
         .collect()
 }
 
@@ -594,9 +629,14 @@ fn every_curl_block_is_what_curl_prints() {
                 let server = pushlab::server::spawn(config).expect("the demo server starts");
                 run_curl(&block.command, server.addr)
             }
-            example => curl_one_request(&examples.join(example), &block.command),
+            example => {
+                let mut words = example.split_whitespace();
+                let name = words.next().unwrap_or_default();
+                let args: Vec<&str> = words.collect();
+                curl_example(&examples.join(name), &args, &block.command)
+            }
         };
-        let printed: Vec<String> = printed.trim_end().lines().map(str::to_string).collect();
+        let printed = normalised_lines(&printed);
         let expected = normalised_lines(&block.expected.join("\n"));
         if !matches_with_elisions(&expected, &printed) {
             failures.push(format!(
@@ -610,10 +650,12 @@ fn every_curl_block_is_what_curl_prints() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// Starts an example that serves one request, runs the curl command against it, and waits for it.
-fn curl_one_request(example: &Path, command: &str) -> String {
+/// Starts an example on a port the system picks, runs the curl command against it, and stops it (by
+/// its own process handle) if it did not end by itself.
+fn curl_example(example: &Path, args: &[&str], command: &str) -> String {
     let mut child = Command::new(example)
-        .args(["--addr", "127.0.0.1:0", "--requests", "1"])
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -627,8 +669,11 @@ fn curl_one_request(example: &Path, command: &str) -> String {
         panic!("{} did not say where it listens", example.display());
     };
     let printed = run_curl(command, addr);
-    let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    if child.try_wait().ok().flatten().is_none() {
+        let _ = child.kill();
+    }
     let _ = child.wait();
+    let _ = std::io::copy(&mut stdout, &mut std::io::sink());
     printed
 }
 
