@@ -621,13 +621,26 @@ fn every_curl_block_is_what_curl_prints() {
     let mut failures = Vec::new();
     for block in &blocks {
         let printed = match block.server.as_str() {
-            "demo" => {
+            demo if demo == "demo" || demo.starts_with("demo, publish ") => {
                 let config = pushlab::Config {
                     addr: SocketAddr::from(([127, 0, 0, 1], 0)),
                     ..pushlab::Config::default()
                 };
                 let server = pushlab::server::spawn(config).expect("the demo server starts");
-                run_curl(&block.command, server.addr)
+                let publisher = delayed_publish(demo).map(|(topic, data, delay)| {
+                    let handle = server.handle.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(delay);
+                        handle
+                            .publish(&topic, &data)
+                            .expect("the demo server publishes");
+                    })
+                });
+                let printed = run_curl(&block.command, server.addr);
+                if let Some(publisher) = publisher {
+                    publisher.join().expect("the publisher ends");
+                }
+                printed
             }
             example => {
                 let mut words = example.split_whitespace();
@@ -648,6 +661,19 @@ fn every_curl_block_is_what_curl_prints() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// `demo, publish "DATA" on TOPIC after N ms`: a message a second terminal publishes while curl waits.
+fn delayed_publish(server: &str) -> Option<(String, String, Duration)> {
+    let rest = server.strip_prefix("demo, publish \"")?;
+    let (data, rest) = rest.split_once("\" on ")?;
+    let (topic, rest) = rest.split_once(" after ")?;
+    let millis = rest.strip_suffix(" ms")?.parse().ok()?;
+    Some((
+        topic.to_string(),
+        data.to_string(),
+        Duration::from_millis(millis),
+    ))
 }
 
 /// Starts an example on a port the system picks, runs the curl command against it, and stops it (by
@@ -675,6 +701,19 @@ fn curl_example(example: &Path, args: &[&str], command: &str) -> String {
     let _ = child.wait();
     let _ = std::io::copy(&mut stdout, &mut std::io::sink());
     printed
+}
+
+#[test]
+fn a_curl_block_may_have_a_message_published_while_curl_waits() {
+    assert_eq!(
+        delayed_publish("demo, publish \"hello, long poll\" on chat after 1000 ms"),
+        Some((
+            "chat".to_string(),
+            "hello, long poll".to_string(),
+            Duration::from_millis(1000)
+        ))
+    );
+    assert_eq!(delayed_publish("demo"), None);
 }
 
 #[test]
