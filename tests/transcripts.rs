@@ -550,11 +550,16 @@ fn run_curl(command: &str, addr: SocketAddr) -> String {
         .unwrap_or("127.0.0.1:8080");
     let command = command.replace(book_addr, &addr.to_string());
     let verbose = command.split_whitespace().any(|word| word == "-v");
+    // A stream never ends: its command says how long curl listens; anything else gets 10 s.
+    let time_limit = match command.contains("--max-time") {
+        true => "",
+        false => " --max-time 10",
+    };
     let redirect = if verbose { "2>&1" } else { "" };
     let output = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "{command} --max-time 10 --no-progress-meter {redirect}"
+            "{command}{time_limit} --no-progress-meter {redirect}"
         ))
         .output()
         .expect("sh runs");
@@ -627,7 +632,15 @@ fn every_curl_block_is_what_curl_prints() {
                     ..pushlab::Config::default()
                 };
                 let server = pushlab::server::spawn(config).expect("the demo server starts");
-                let publisher = delayed_publish(demo).map(|(topic, data, delay)| {
+                let publish = delayed_publish(demo);
+                // "after 0 ms": already in the log when curl connects.
+                if let Some((topic, data, Duration::ZERO)) = &publish {
+                    server
+                        .publish(topic, data)
+                        .expect("the demo server publishes");
+                }
+                let later = publish.filter(|(_, _, delay)| !delay.is_zero());
+                let publisher = later.map(|(topic, data, delay)| {
                     let handle = server.handle.clone();
                     std::thread::spawn(move || {
                         std::thread::sleep(delay);
@@ -663,7 +676,8 @@ fn every_curl_block_is_what_curl_prints() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// `demo, publish "DATA" on TOPIC after N ms`: a message a second terminal publishes while curl waits.
+/// `demo, publish "DATA" on TOPIC after N ms`: a message a second terminal publishes while curl waits
+/// (after 0 ms: before curl connects).
 fn delayed_publish(server: &str) -> Option<(String, String, Duration)> {
     let rest = server.strip_prefix("demo, publish \"")?;
     let (data, rest) = rest.split_once("\" on ")?;
