@@ -15,6 +15,11 @@
 //! exact requests curl sent for the chapter ([`CURL_REQUESTS`]), so the transcript of what the server
 //! received and sent is checked like every other.
 //!
+//! Blocks that show a `$ curl` command against the demo server or an example are checked by running that
+//! command (see [`CurlBlock`]), and the byte counts and durations the prose quotes must appear in the
+//! chapter's checked blocks (see [`NUMBERS_NOT_FROM_A_RUN`]). Neither is regenerated: a difference is
+//! shown, and the chapter is corrected by hand.
+//!
 //! Regenerating rewrites only blocks whose text (durations aside) changed; where a block's new text has
 //! as many durations as the old one, the old measurements are kept, so the prose around it stays true.
 //!
@@ -485,22 +490,36 @@ const BOOK_ADDRESSES: [&str; 4] = [
 ];
 
 /// A curl block: `<!-- curl: SERVER -->` over a ` ```text ` fence whose first line is `$ curl ...`,
-/// then what curl printed. SERVER is `demo` (a pushlab with the demo server's defaults, started in this
-/// process) or an example and its arguments (`01_raw_http --requests 1`), started with
-/// `--addr 127.0.0.1:0` and stopped after curl if it is still running. A line `...` in the block stands
-/// for any lines of the output. With `-v`, the block shows what curl prints on both streams, without
-/// its `*` notes on the connection.
+/// then what curl printed. SERVER is `demo` (the `pushlab` binary with `--trace`, as a reader starts
+/// it), optionally with a message to publish (`demo, publish "DATA" on TOPIC after N ms`), or an example
+/// and its arguments (`01_raw_http --requests 1`). Either is started with `--addr 127.0.0.1:0` and
+/// stopped after curl if it is still running. A line `...` in the block stands for any lines of the
+/// output. With `-v`, the block shows what curl prints on both streams, without its `*` notes on the
+/// connection. A later block marked `<!-- curl trace -->` shows the demo server's trace of that run.
 struct CurlBlock {
     at: String,
     server: String,
     command: String,
     expected: Vec<String>,
+    /// The demo server's `--trace` during the run, when a block marked `<!-- curl trace -->` follows.
+    trace: Option<Vec<String>>,
 }
 
 fn curl_blocks(chapter: &str, text: &str) -> Vec<CurlBlock> {
     let lines: Vec<&str> = text.lines().collect();
     let mut found = Vec::new();
     for (i, line) in lines.iter().enumerate() {
+        if line.trim() == "<!-- curl trace -->" {
+            let trace = lines[i + 2..]
+                .iter()
+                .take_while(|line| **line != "```")
+                .map(|line| line.to_string())
+                .collect();
+            let last: Option<&mut CurlBlock> = found.last_mut();
+            last.unwrap_or_else(|| panic!("{chapter}:{}: a trace needs a curl block", i + 1))
+                .trace = Some(trace);
+            continue;
+        }
         let Some(server) = line
             .trim()
             .strip_prefix("<!-- curl:")
@@ -524,6 +543,7 @@ fn curl_blocks(chapter: &str, text: &str) -> Vec<CurlBlock> {
             server: server.trim().to_string(),
             command: command.to_string(),
             expected,
+            trace: None,
         });
     }
     found
@@ -627,31 +647,16 @@ fn every_curl_block_is_what_curl_prints() {
     for block in &blocks {
         let printed = match block.server.as_str() {
             demo if demo == "demo" || demo.starts_with("demo, publish ") => {
-                let config = pushlab::Config {
-                    addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                    ..pushlab::Config::default()
-                };
-                let server = pushlab::server::spawn(config).expect("the demo server starts");
-                let publish = delayed_publish(demo);
-                // "after 0 ms": already in the log when curl connects.
-                if let Some((topic, data, Duration::ZERO)) = &publish {
-                    server
-                        .publish(topic, data)
-                        .expect("the demo server publishes");
-                }
-                let later = publish.filter(|(_, _, delay)| !delay.is_zero());
-                let publisher = later.map(|(topic, data, delay)| {
-                    let handle = server.handle.clone();
-                    std::thread::spawn(move || {
-                        std::thread::sleep(delay);
-                        handle
-                            .publish(&topic, &data)
-                            .expect("the demo server publishes");
-                    })
-                });
-                let printed = run_curl(&block.command, server.addr);
-                if let Some(publisher) = publisher {
-                    publisher.join().expect("the publisher ends");
+                let (printed, trace) = curl_the_demo_server(demo, &block.command);
+                if let Some(book_trace) = &block.trace {
+                    let trace = normalised_lines(&trace);
+                    if !matches_with_elisions(&normalised_lines(&book_trace.join("\n")), &trace) {
+                        failures.push(format!(
+                            "{}: the server's trace was\n{}",
+                            block.at,
+                            trace.join("\n")
+                        ));
+                    }
                 }
                 printed
             }
@@ -674,6 +679,58 @@ fn every_curl_block_is_what_curl_prints() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Runs a curl block against the demo server as a reader starts it, `pushlab --trace`, on a port the
+/// system picks, with the marker's message published by curl as from a second terminal. Returns what
+/// curl printed and the server's trace, with the server's address as the book names it.
+fn curl_the_demo_server(marker: &str, command: &str) -> (String, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_pushlab"))
+        .args(["--addr", "127.0.0.1:0", "--trace"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the demo server starts");
+    let mut stdout = BufReader::new(server.stdout.take().expect("stdout is piped"));
+    let mut first_line = String::new();
+    let _ = stdout.read_line(&mut first_line);
+    let Some(addr) = listening_addr(&first_line) else {
+        let _ = server.kill();
+        panic!("the demo server did not say where it listens: {first_line:?}");
+    };
+    let trace_reader = std::thread::spawn(move || {
+        let mut trace = String::new();
+        let _ = stdout.read_to_string(&mut trace);
+        trace
+    });
+    let publish = delayed_publish(marker).map(|(topic, data, delay)| {
+        let publish = format!("curl -s -o /dev/null -d '{data}' http://{addr}/publish/{topic}");
+        match delay.is_zero() {
+            // "after 0 ms": already in the log when curl connects.
+            true => {
+                run_curl(&publish, addr);
+                None
+            }
+            false => Some(std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                run_curl(&publish, addr);
+            })),
+        }
+    });
+    let printed = run_curl(command, addr);
+    if let Some(Some(publisher)) = publish {
+        publisher.join().expect("the publisher ends");
+    }
+    // The server is this test's own child: stopped by its handle.
+    let _ = server.kill();
+    let _ = server.wait();
+    let trace = trace_reader.join().expect("the trace reader ends");
+    let book_addr = BOOK_ADDRESSES
+        .into_iter()
+        .find(|book_addr| command.contains(book_addr))
+        .unwrap_or("127.0.0.1:8080");
+    (printed, trace.replace(&addr.to_string(), book_addr))
 }
 
 /// `demo, publish "DATA" on TOPIC after N ms`: a message a second terminal publishes while curl waits
