@@ -699,11 +699,18 @@ fn curl_the_demo_server(marker: &str, command: &str) -> (String, String) {
         let _ = server.kill();
         panic!("the demo server did not say where it listens: {first_line:?}");
     };
-    let trace_reader = std::thread::spawn(move || {
-        let mut trace = String::new();
-        let _ = stdout.read_to_string(&mut trace);
-        trace
-    });
+    // The trace as it grows, so that a delayed publish can wait for curl's request to arrive.
+    let trace = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let trace_reader = {
+        let trace = trace.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while stdout.read_line(&mut line).is_ok_and(|read| read > 0) {
+                trace.lock().expect("no reader panics").push_str(&line);
+                line.clear();
+            }
+        })
+    };
     let publish = delayed_publish(marker).map(|(topic, data, delay)| {
         let publish = format!("curl -s -o /dev/null -d '{data}' http://{addr}/publish/{topic}");
         match delay.is_zero() {
@@ -712,10 +719,20 @@ fn curl_the_demo_server(marker: &str, command: &str) -> (String, String) {
                 run_curl(&publish, addr);
                 None
             }
-            false => Some(std::thread::spawn(move || {
-                std::thread::sleep(delay);
-                run_curl(&publish, addr);
-            })),
+            // "after N ms": N ms after the server has curl's request, as a reader watching the
+            // trace would publish (a loaded machine may be slow to start curl).
+            false => {
+                let trace = trace.clone();
+                Some(std::thread::spawn(move || {
+                    let arrived = || trace.lock().expect("no reader panics").contains("\n<- ");
+                    let started = Instant::now();
+                    while !arrived() && started.elapsed() < RUN_TIMEOUT {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    std::thread::sleep(delay);
+                    run_curl(&publish, addr);
+                }))
+            }
         }
     });
     let printed = run_curl(command, addr);
@@ -725,7 +742,8 @@ fn curl_the_demo_server(marker: &str, command: &str) -> (String, String) {
     // The server is this test's own child: stopped by its handle.
     let _ = server.kill();
     let _ = server.wait();
-    let trace = trace_reader.join().expect("the trace reader ends");
+    trace_reader.join().expect("the trace reader ends");
+    let trace = trace.lock().expect("no reader panics").clone();
     let book_addr = BOOK_ADDRESSES
         .into_iter()
         .find(|book_addr| command.contains(book_addr))
