@@ -331,8 +331,8 @@ const NUMBERS_NOT_FROM_A_RUN: &[(&str, &str, &str)] = &[
     ("08-", "39", "bytes"),
     ("08-", "7", "bytes"),
     ("08-", "7", "byte"),
-    // The clock tick's text frame in the demo server's bytes (`81 38`), shown with curl.
-    ("11-", "56", "bytes"),
+    // The length byte of the text frame curl shows in hex (`81 23`).
+    ("11-", "35", "bytes"),
     // RFC 6455 §5.2 and §5.5.
     ("10-", "14", "bytes"),
     ("10-", "14", "byte"),
@@ -529,11 +529,18 @@ fn curl_blocks(chapter: &str, text: &str) -> Vec<CurlBlock> {
         };
         let at = format!("{chapter}:{}", i + 1);
         assert_eq!(lines.get(i + 1), Some(&"```text"), "{at}: no fence");
-        let command = lines
+        let first = lines
             .get(i + 2)
             .and_then(|first| first.strip_prefix("$ "))
             .unwrap_or_else(|| panic!("{at}: the block does not start with `$ curl`"));
-        let expected = lines[i + 3..]
+        // A long command goes on over lines that end in `\`, as in a shell.
+        let mut command = first.to_string();
+        let mut next = i + 3;
+        while let Some(continued) = command.strip_suffix('\\') {
+            command = format!("{continued} {}", lines.get(next).unwrap_or(&"").trim());
+            next += 1;
+        }
+        let expected = lines[next..]
             .iter()
             .take_while(|line| **line != "```")
             .map(|line| line.to_string())
@@ -541,7 +548,7 @@ fn curl_blocks(chapter: &str, text: &str) -> Vec<CurlBlock> {
         found.push(CurlBlock {
             at,
             server: server.trim().to_string(),
-            command: command.to_string(),
+            command,
             expected,
             trace: None,
         });
@@ -573,14 +580,18 @@ fn run_curl(command: &str, addr: SocketAddr) -> String {
     // A stream never ends: its command says how long curl listens; anything else gets 10 s.
     let time_limit = match command.contains("--max-time") {
         true => "",
-        false => " --max-time 10",
+        false => "--max-time 10 ",
     };
+    // The options go right after `curl`, as the command may pipe curl's output on.
+    let command = command.replacen(
+        "curl ",
+        &format!("curl {time_limit}--no-progress-meter "),
+        1,
+    );
     let redirect = if verbose { "2>&1" } else { "" };
     let output = Command::new("sh")
         .arg("-c")
-        .arg(format!(
-            "{command}{time_limit} --no-progress-meter {redirect}"
-        ))
+        .arg(format!("{command} {redirect}"))
         .output()
         .expect("sh runs");
     // The server's address as the book's command named it (curl prints it in `Host`).
