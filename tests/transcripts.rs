@@ -830,3 +830,68 @@ fn an_elision_stands_for_any_lines() {
     ));
     assert!(!matches_with_elisions(&lines("HTTP/1.1 421"), &output));
 }
+
+/// The introduction's table of the doors quotes each chapter's run: every number in its latency, bytes
+/// and requests columns (sizes in KiB aside, which are limits) appears in a checked block of the door's
+/// chapter, or is one the chapter's text counts itself ([`NUMBERS_NOT_FROM_A_RUN`]).
+#[test]
+fn the_introductions_table_quotes_the_chapters_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chapters = chapters(&root.join("tutorials"));
+    let checked_of = |prefix: &str| -> String {
+        let (_, text) = chapters
+            .iter()
+            .find(|(name, _)| name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no chapter {prefix}"));
+        prose_and_checked_blocks(text).1
+    };
+    let doors = [
+        ("| short polling |", "03-"),
+        ("| long polling |", "04-"),
+        ("| JSONP |", "05-"),
+        ("| iframe |", "06-"),
+        ("| XHR stream |", "07-"),
+        ("| SSE |", "08-"),
+        ("| WebSocket |", "11-"),
+    ];
+    let intro =
+        std::fs::read_to_string(root.join("tutorials/README.md")).expect("the introduction");
+    let mut unbacked = Vec::new();
+    for (row_start, chapter) in doors {
+        let row = intro
+            .lines()
+            .find(|line| line.starts_with(row_start))
+            .unwrap_or_else(|| panic!("the table has no row `{row_start}`"));
+        let checked = checked_of(chapter);
+        // Columns 2 to 4: latency, bytes per message, requests.
+        for cell in row.split('|').skip(2).take(3) {
+            for number in numbers_not_in_kib(cell) {
+                let counted_in_the_text = NUMBERS_NOT_FROM_A_RUN
+                    .iter()
+                    .any(|&(prefix, n, _)| prefix == chapter && n == number);
+                if !counted_in_the_text && !appears_in(&number, "", &checked) {
+                    unbacked.push(format!("{row_start} {number} (chapter {chapter})"));
+                }
+            }
+        }
+    }
+    assert!(
+        unbacked.is_empty(),
+        "numbers in the introduction's table that the chapter's run does not show:\n{}",
+        unbacked.join("\n")
+    );
+}
+
+/// Every number in a table cell, except a size in KiB (`1.2 KiB`, `128 KiB`: limits, not results).
+fn numbers_not_in_kib(cell: &str) -> Vec<String> {
+    let words: Vec<&str> = cell.split_whitespace().collect();
+    words
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| words.get(i + 1).is_none_or(|next| !next.starts_with("KiB")))
+        .flat_map(|(_, word)| word.split(|c: char| !c.is_ascii_digit() && c != '.'))
+        .map(|number| number.trim_matches('.'))
+        .filter(|number| !number.is_empty())
+        .map(str::to_string)
+        .collect()
+}
