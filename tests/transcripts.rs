@@ -321,13 +321,15 @@ const NUMBERS_NOT_FROM_A_RUN: &[(&str, &str, &str)] = &[
     ("12-", "300", "ms"),
     // The example's publish schedule, in the list of pauses it starts with.
     ("07-", "900", "ms"),
-    // The iframe door's framing, counted in the text.
+    // The iframe door's framing, counted in the text (and computed from the door's code by
+    // `the_sizes_the_text_counts_are_the_doors_framing`).
     ("06-", "7", "bytes"),
     ("06-", "34", "bytes"),
     ("06-", "75", "bytes"),
     // Long polling, for comparison (chapter 4's run: 297).
     ("07-", "300", "bytes"),
-    // SSE's framing, counted in the text from story 1's 33-byte event (`21` in hex, above).
+    // SSE's framing, counted in the text from story 1's 33-byte event (`21` in hex, above), and
+    // computed from the door's code by `the_sizes_the_text_counts_are_the_doors_framing`.
     ("08-", "39", "bytes"),
     ("08-", "7", "bytes"),
     ("08-", "7", "byte"),
@@ -894,4 +896,70 @@ fn numbers_not_in_kib(cell: &str) -> Vec<String> {
         .filter(|number| !number.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// The sizes chapters 6 and 8 count in their text are what the doors' own framing writes: the
+/// iframe's script around the JSON and its chunk, an event's bytes and its chunk, and the price of a
+/// payload's extra line.
+#[test]
+fn the_sizes_the_text_counts_are_the_doors_framing() {
+    use pushlab::hub::Message;
+    use pushlab::transport::{iframe::IframeStream, sse::SseStream, StreamFormat};
+    let message = |data: &str| Message {
+        id: normalise::FIXED_FIRST_ID,
+        data: data.to_string(),
+        json: pushlab::json::message_json(normalise::FIXED_FIRST_ID, data),
+    };
+    let chunk_of = |payload: &[u8]| {
+        let mut chunk = Vec::new();
+        pushlab::http::chunked::encode_chunk(payload, &mut chunk);
+        chunk.len()
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let words_of = |chapter: &str| -> String {
+        let text =
+            std::fs::read_to_string(root.join("tutorials").join(chapter)).expect("a chapter");
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+
+    let iframe = IframeStream::new("onNews").expect("a valid callback");
+    let hello = message("hello");
+    let mut script = Vec::new();
+    iframe.message(&hello, &mut script);
+    let around_the_json = script.len() - hello.json.len();
+    let chunk = chunk_of(&script);
+    let chapter_6 = words_of("06-iframe.md");
+    for stated in [
+        format!("({around_the_json} bytes with this callback) around the JSON: {chunk} bytes for the message `hello`"),
+        // A script under 256 bytes has a two-digit size line; a longer one (an escaped message), three.
+        format!(
+            "(size line and CRLF, {}–{} bytes)",
+            chunk - script.len(),
+            chunk_of(&[b' '; 256]) - 256
+        ),
+    ] {
+        assert!(chapter_6.contains(&stated), "chapter 6 should say `{stated}`");
+    }
+
+    let sse = SseStream { retry_ms: 500 };
+    let framed = |data: &str| {
+        let mut event = Vec::new();
+        sse.message(&message(data), &mut event);
+        event
+    };
+    let story = framed("story 1");
+    let extra_line = framed("a\nb").len() - framed("ab").len();
+    let chapter_8 = words_of("08-sse.md");
+    for stated in [
+        format!(
+            "**Overhead per message: {} bytes** for the 7-byte payload `story 1`",
+            chunk_of(&story)
+        ),
+        format!("A multi-line payload pays {extra_line} bytes (`data: ` and `\\n`) per extra line"),
+    ] {
+        assert!(
+            chapter_8.contains(&stated),
+            "chapter 8 should say `{stated}`"
+        );
+    }
 }
