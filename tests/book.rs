@@ -199,14 +199,16 @@ fn every_markdown_link_resolves() {
     assert!(problems.is_empty(), "broken links:\n{}", report(&problems));
 }
 
-/// The link check can fail: a page with a wrong file and a wrong fragment has two problems.
+/// The link check can fail: a page with a wrong file, a wrong fragment and a missing image has three
+/// problems.
 #[test]
 fn a_broken_link_is_caught() {
     let dir = root().join("target").join("book-link-selftest");
     fs::create_dir_all(&dir).expect("a scratch folder");
     fs::write(
         dir.join("page.md"),
-        "# A page\n\n## On the wire\n\n[ok](#on-the-wire) [bad](#on-the-air) [gone](nope.md)\n",
+        "# A page\n\n## On the wire\n\n[ok](#on-the-wire) [bad](#on-the-air) [gone](nope.md)\n\n\
+         ![a figure that is not there](figures/nope.svg)\n",
     )
     .expect("a scratch page");
     let page = dir
@@ -214,7 +216,7 @@ fn a_broken_link_is_caught() {
         .expect("under the root")
         .join("page.md");
     let problems = links::check_markdown(&root(), &[page]);
-    assert_eq!(problems.len(), 2, "{}", report(&problems));
+    assert_eq!(problems.len(), 3, "{}", report(&problems));
     fs::remove_dir_all(&dir).expect("remove the scratch folder");
 }
 
@@ -259,18 +261,20 @@ fn the_rendered_book_builds_and_its_links_resolve() {
     );
     let book = root().join("book");
     assert!(book.join("index.html").exists(), "no book/index.html");
-    // The HTML check can fail: a page with a link to a missing file and one to a missing id.
+    // The HTML check can fail: a page with a link to a missing file, one to a missing id, and an
+    // image that is not there.
     let scratch = book.join("link-selftest.html");
     fs::write(
         &scratch,
-        "<a href=\"nope.html\"></a><a href=\"index.html#no-such-id\"></a>",
+        "<a href=\"nope.html\"></a><a href=\"index.html#no-such-id\"></a>\
+         <img src=\"figures/nope.svg\" alt=\"\">",
     )
     .expect("a scratch page");
     let caught = links::check_html(&root(), &book)
         .into_iter()
         .filter(|problem| problem.file.ends_with("link-selftest.html"))
         .count();
-    assert_eq!(caught, 2);
+    assert_eq!(caught, 3);
     fs::remove_file(&scratch).expect("remove the scratch page");
     let problems = links::check_html(&root(), &book);
     assert!(
@@ -290,4 +294,21 @@ fn the_rendered_book_builds_and_its_links_resolve() {
         "mdbook test failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Chapter 1 says how long its example is: the lines of code, to the nearest ten, and all its lines.
+#[test]
+fn chapter_1_states_the_length_of_its_example() {
+    let example = fs::read_to_string(root().join("examples/01_raw_http.rs")).expect("the example");
+    let all_lines = example.lines().count();
+    let code_lines = example
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .count();
+    let rounded = (code_lines + 5) / 10 * 10;
+    let chapter = fs::read_to_string(root().join("tutorials/01-raw-http.md")).expect("chapter 1");
+    let prose = chapter.split_whitespace().collect::<Vec<_>>().join(" ");
+    let stated = format!("about {rounded} lines of code ({all_lines} with its comments)");
+    assert!(prose.contains(&stated), "chapter 1 should say `{stated}`");
 }

@@ -140,12 +140,13 @@ mod track {
     }
 }
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use pushlab::hub::{Message, Replay};
 use pushlab::json::message_json;
+use pushlab::ws::frame::Opcode;
 
 /// Payloads that are hard to frame: quotes, backslashes, every line end, HTML, Unicode line
 /// separators, control characters, empty.
@@ -645,6 +646,54 @@ fn ch09_only_keys_of_16_bytes_are_valid() {
     }
 }
 
+/// The RFC's key, sent as a handshake for `/ws/echo` with `version` and `origin`.
+fn handshake(addr: std::net::SocketAddr, version: &str, origin: Option<&str>) -> Vec<u8> {
+    let origin = origin.map_or(String::new(), |origin| format!("Origin: {origin}\r\n"));
+    format!(
+        "GET /ws/echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: {version}\r\n{origin}\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn ch09_the_answer_to_each_handshake_is_what_pushlab_sends() {
+    let server = common::server();
+    let own = format!("http://{}", server.addr);
+    let cases = [
+        ("13", None),
+        ("13", Some(own.as_str())),
+        ("8", None),
+        ("8", Some("https://evil.example")),
+        ("13", Some("https://evil.example")),
+        ("13", Some("null")),
+    ];
+    for (version, origin) in cases {
+        let (status, headers) =
+            ch09::expected_answer("dGhlIHNhbXBsZSBub25jZQ==", version, origin, &own);
+        let mut socket = common::connect(server.addr);
+        socket
+            .write_all(&handshake(server.addr, version, origin))
+            .unwrap();
+        let answer = common::read_response(&mut socket, true);
+        let case = format!("version {version}, origin {origin:?}");
+        assert_eq!(status, answer.status, "{case}");
+        for (name, value) in headers {
+            assert_eq!(answer.header(name), Some(value.as_str()), "{case}: {name}");
+        }
+    }
+    let (_, switched) = ch09::expected_answer("dGhlIHNhbXBsZSBub25jZQ==", "13", None, &own);
+    assert!(switched.contains(&(
+        "Sec-WebSocket-Accept",
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_string()
+    )));
+    let (_, refused) = ch09::expected_answer("dGhlIHNhbXBsZSBub25jZQ==", "8", None, &own);
+    assert!(
+        refused.iter().any(|(name, _)| *name == "Upgrade"),
+        "RFC 9110 §15.5.22: a 426 names the protocol to upgrade to"
+    );
+}
+
 // ---- chapter 10: WebSocket frames (build-it-yourself track) ----
 
 /// The example frames of RFC 6455 §5.7, and what they hold.
@@ -761,6 +810,42 @@ fn ch10_encoded_frames_are_pushlabs_and_decode_back() {
     }
 }
 
+#[test]
+fn ch10_a_ping_gets_the_pong_pushlab_sends() {
+    // A client's empty ping, masked with the key 11 22 33 44: the server answers an empty pong.
+    let empty_ping = [0x89, 0x80, 0x11, 0x22, 0x33, 0x44];
+    assert_eq!(ch10::pong_for(&empty_ping), Ok(vec![0x8a, 0x00]));
+    // RFC 6455 §5.7's masked "Hello", as a ping.
+    let hello_ping = [
+        0x89, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+    let mut pushlabs = Vec::new();
+    pushlab::ws::frame::encode_frame(true, Opcode::Pong, b"Hello", None, &mut pushlabs);
+    assert_eq!(ch10::pong_for(&hello_ping), Ok(pushlabs));
+    for not_a_masked_ping in [
+        &[0x89, 0x05, b'H', b'e', b'l', b'l', b'o'][..],
+        &[0x81, 0x80, 0x11, 0x22, 0x33, 0x44],
+        &[0x8a, 0x80, 0x11, 0x22, 0x33, 0x44],
+        &hello_ping[..5],
+    ] {
+        assert!(
+            ch10::pong_for(not_a_masked_ping).is_err(),
+            "{not_a_masked_ping:02x?}"
+        );
+    }
+    // The real server answers the same ping with the same bytes.
+    let server = common::server();
+    let mut socket = common::connect(server.addr);
+    socket
+        .write_all(&handshake(server.addr, "13", None))
+        .unwrap();
+    assert_eq!(common::read_response(&mut socket, true).status, 101);
+    socket.write_all(&empty_ping).unwrap();
+    let mut pong = [0u8; 2];
+    socket.read_exact(&mut pong).unwrap();
+    assert_eq!(ch10::pong_for(&empty_ping), Ok(pong.to_vec()));
+}
+
 // ---- chapter 11: WebSocket in the server ----
 
 #[test]
@@ -839,6 +924,30 @@ fn ch12_backoff_doubles_to_its_cap_with_equal_jitter() {
     }
 }
 
+#[test]
+fn ch12_only_a_connection_that_stayed_open_resets_the_backoff() {
+    assert_eq!(ch12::STABLE_OPEN_MS, 5_000);
+    assert_eq!(ch12::attempt_after_close(3, 100), 4);
+    assert_eq!(ch12::attempt_after_close(3, 4_999), 4);
+    assert_eq!(ch12::attempt_after_close(3, 5_000), 0);
+    assert_eq!(ch12::attempt_after_close(0, 60_000), 0);
+    assert_eq!(ch12::attempt_after_close(u32::MAX, 0), u32::MAX);
+    // A server that accepts every connection and closes it 100 ms later: the delays grow to the cap
+    // instead of staying at the base, as they would if every open reset the backoff.
+    let mut attempt = 0;
+    let delays: Vec<u64> = (0..10)
+        .map(|_| {
+            attempt = ch12::attempt_after_close(attempt, 100);
+            ch12::backoff_delay_ms(attempt, 250, 10_000, 1.0)
+        })
+        .collect();
+    assert!(
+        delays.windows(2).all(|pair| pair[0] <= pair[1]),
+        "{delays:?}"
+    );
+    assert_eq!(delays.last(), Some(&10_000), "{delays:?}");
+}
+
 // ---- chapter 13: security ----
 
 #[test]
@@ -879,11 +988,18 @@ fn ch13_attacks_against_the_real_server() {
         "POST /publish/chat HTTP/1.1\r\n{host}Origin: http://{}\r\nContent-Length: 2\r\n\r\nhi",
         server.addr
     );
+    let opaque_origin =
+        format!("POST /publish/chat HTTP/1.1\r\n{host}Origin: null\r\nContent-Length: 2\r\n\r\nhi");
+    let same_site_channel = format!(
+        "POST /channel/chat/s1 HTTP/1.1\r\n{host}Sec-Fetch-Site: same-site\r\nContent-Length: 2\r\n\r\nhi"
+    );
     for (request, status) in [
         (csrf, 403),
         (rebinding, 421),
         (smuggling, 400),
         (own_page, 200),
+        (opaque_origin, 403),
+        (same_site_channel, 403),
     ] {
         assert_eq!(
             ch13::status_of(server.addr, request.as_bytes()).unwrap(),
@@ -891,6 +1007,40 @@ fn ch13_attacks_against_the_real_server() {
             "{request}"
         );
     }
+}
+
+#[test]
+fn ch13_the_publish_bucket_counts_as_pushlabs_does() {
+    use pushlab::server::rate::PublishBuckets;
+    let client = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    let start = Instant::now();
+    // (rate per second, burst, publish times in ms), each a schedule where the bucket runs dry.
+    let schedules: [(u32, u32, &[u64]); 4] = [
+        (2, 5, &[0, 0, 0, 0, 0, 0, 100, 499, 500, 501, 1_000]),
+        (10, 3, &[0, 0, 0, 0, 40, 100, 100, 250, 5_000]),
+        (3, 1, &[0, 1, 333, 334, 335, 1_000, 1_001]),
+        (1_000_000, 1, &[0, 0, 0, 1, 1]),
+    ];
+    for (rate, burst, times) in schedules {
+        let mut pushlabs = PublishBuckets::new(rate, burst);
+        let mut yours = ch13::Bucket::new(rate, burst);
+        for &at in times {
+            let expected = pushlabs
+                .take(client, start + Duration::from_millis(at))
+                .map_err(|wait| wait.as_millis() as u64);
+            assert_eq!(
+                yours.take(at),
+                expected,
+                "rate {rate}, burst {burst}, at {at} ms"
+            );
+        }
+    }
+    // After a very long silence the refill overflows a u64 unless it saturates: the bucket is full.
+    let mut yours = ch13::Bucket::new(1_000_000, 2);
+    assert_eq!(yours.take(0), Ok(()));
+    assert_eq!(yours.take(u64::MAX / 2), Ok(()));
+    assert_eq!(yours.take(u64::MAX / 2), Ok(()));
+    assert!(yours.take(u64::MAX / 2).is_err());
 }
 
 // ---- chapter 14: the comparison lab ----

@@ -180,3 +180,47 @@ fn the_figures_page_shows_every_figure_and_the_schedule() {
         "the page does not say `{schedule}`"
     );
 }
+
+/// The chapter that teaches with each figure (`tutorials/NN-name.md` starts with `NN-`).
+fn chapter_of(figure: &str) -> &'static str {
+    match figure {
+        "short-poll.svg" => "03-",
+        "long-poll.svg" => "04-",
+        "jsonp.svg" => "05-",
+        "iframe.svg" => "06-",
+        "xhr-stream.svg" => "07-",
+        "sse.svg" => "08-",
+        "ws-handshake.svg" => "09-",
+        "ws-frame.svg" => "10-",
+        "websocket.svg" => "11-",
+        _ => "16-",
+    }
+}
+
+/// Each figure stands in the chapter that teaches its flow, with a numbered caption; a door's caption
+/// links the trace it was drawn from.
+#[test]
+fn each_figure_is_shown_in_its_chapter_with_its_source() {
+    let tutorials = figures_dir().parent().expect("tutorials/").to_path_buf();
+    let mut problems = Vec::new();
+    for (name, _) in drawn_figures() {
+        let prefix = chapter_of(&name);
+        let chapter = fs::read_dir(&tutorials)
+            .expect("tutorials/ is readable")
+            .filter_map(|entry| entry.ok())
+            .find(|entry| entry.file_name().to_string_lossy().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no chapter {prefix}"));
+        let text = fs::read_to_string(chapter.path()).expect("a chapter");
+        let shown = text.contains(&format!("](figures/{name})\n\n*Figure "));
+        let door = name.trim_end_matches(".svg");
+        let traced = record::DOORS.contains(&door);
+        let sourced = !traced || text.contains(&format!("](figures/traces/{door}.txt)"));
+        if !shown || !sourced {
+            problems.push(format!(
+                "{}: {name} shown with a caption: {shown}, its trace linked: {sourced}",
+                chapter.file_name().to_string_lossy()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}

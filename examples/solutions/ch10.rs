@@ -102,3 +102,21 @@ pub fn encode_frame(opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8
     }
     out
 }
+
+/// Exercise 10.3: the server's answer to a client's ping: a pong with the same payload (RFC 6455
+/// §5.5.3), unmasked because servers never mask (§5.1). `Err` for anything that is not a whole, masked
+/// ping: a client that does not mask breaks §5.1, and other frames need no pong.
+pub fn pong_for(client_frame: &[u8]) -> Result<Vec<u8>, String> {
+    let masked = client_frame.get(1).is_some_and(|second| second & 0x80 != 0);
+    let (frame, _) = decode_frame(client_frame)?.ok_or("the frame is not all there")?;
+    if frame.opcode != 0x9 {
+        return Err(format!("opcode {} is not a ping", frame.opcode));
+    }
+    if !masked {
+        return Err("a client's frame must be masked (§5.1)".into());
+    }
+    // A ping's payload is at most 125 bytes (§5.5), so the 7-bit length always fits.
+    let mut pong = vec![0x8a, frame.payload.len() as u8];
+    pong.extend_from_slice(&frame.payload);
+    Ok(pong)
+}

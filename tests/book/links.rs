@@ -235,9 +235,10 @@ pub fn check_markdown(root: &Path, pages: &[PathBuf]) -> Vec<Problem> {
 }
 
 /// Whether mdBook renders this Markdown file (a path from the root) as a page of the same name: the
-/// pages of `tutorials/`, except its `README.md`, which becomes `index.html`.
+/// pages of `tutorials/`, except a `README.md` in any of its folders, which becomes that folder's
+/// `index.html` while a link to it still points to `README.html`.
 fn renders_as_page(file: &Path) -> bool {
-    file.starts_with("tutorials") && file != Path::new("tutorials/README.md")
+    file.starts_with("tutorials") && file.file_name().is_some_and(|name| name != "README.md")
 }
 
 /// Every broken `href` or `src` in the rendered book at `book_dir`, a folder of `root`.
