@@ -6,7 +6,7 @@
 //!
 //! Three chapters have a "build it yourself" track: the long-poll answer (chapter 4), the event-stream
 //! framing (chapter 8) and the frame decoder (chapter 10). The student writes those functions in
-//! `exercises/ch04.rs`, `exercises/ch08.rs` and `exercises/ch10.rs`, then runs the same checks against
+//! `examples/exercises/ch04.rs`, `examples/exercises/ch08.rs` and `examples/exercises/ch10.rs`, then runs the same checks against
 //! their own code by setting `PUSHLAB_STUDENT`:
 //!
 //! ```text
@@ -57,13 +57,13 @@ mod ch17;
 
 // The student's files, compiled in every build.
 #[allow(dead_code, unused_variables)]
-#[path = "../exercises/ch04.rs"]
+#[path = "../examples/exercises/ch04.rs"]
 mod student_ch04;
 #[allow(dead_code, unused_variables)]
-#[path = "../exercises/ch08.rs"]
+#[path = "../examples/exercises/ch08.rs"]
 mod student_ch08;
 #[allow(dead_code, unused_variables)]
-#[path = "../exercises/ch10.rs"]
+#[path = "../examples/exercises/ch10.rs"]
 mod student_ch10;
 
 /// What the "build it yourself" checks call: the model answers, or the student's with `PUSHLAB_STUDENT`
