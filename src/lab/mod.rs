@@ -28,6 +28,19 @@
 //! The target is the address the load goes to and, separately, the process that is measured
 //! ([`target`]): by default the lab starts its own server as a child, but the front may be a relay, a
 //! proxy or a peer server in front of the measured process.
+//!
+//! # Who serves: pushlab, pushlab behind nginx, and the peers
+//!
+//! Every scenario runs its phases once per [`Server`]: pushlab with the clients connecting straight
+//! to it; with `--proxy nginx`, pushlab behind a real nginx in each of its three buffering modes
+//! ([`nginx::Buffering`]: nginx's default, which a response may turn off with `X-Accel-Buffering: no`;
+//! buffering off; buffering that ignores the header); and with `--peers`, the two reference servers
+//! from npm ([`peers`]), each on the doors it offers, read by the same clients (SockJS through
+//! [`crate::client::sockjs`]). Every phase has its own fresh process, so each row's CPU and memory are
+//! that server's on that door alone. Behind nginx the clients (and the relay that counts their bytes)
+//! talk to nginx while the publisher posts to pushlab directly; nginx's own CPU is reported beside
+//! the server's. The Markdown then adds two tables that pivot the rows: every server side by side per
+//! door (p99 and CPU), and what each nginx mode costs each door against the direct run.
 
 pub mod load;
 pub mod machine;
@@ -43,8 +56,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use load::{Door, SubscriberPlan, Tally};
+use load::{Dialect, Door, SubscriberPlan, Tally};
 use machine::Machine;
+use nginx::{Buffering, Nginx};
+use peers::{Peer, PeerKind};
 use relay::Relay;
 use report::{DoorResult, RunReport};
 use target::Target;
@@ -67,6 +82,12 @@ usage: pushlab lab [options]
                       unless another scenario is named
   --quick             a tiny run (a few seconds): 3 clients per door, 10 messages at 50/s
   --rtt DURATION      put a relay that delays each direction by half of it, e.g. 100ms
+  --proxy nginx       also run every scenario behind nginx (/usr/sbin/nginx, started from a
+                      generated config on a loopback port) in its three buffering modes: default
+                      (X-Accel-Buffering honoured), buffering off, and buffering that ignores the header
+  --peers             also run the reference servers from benches/peers/npm (Node http + ws, and
+                      sockjs-node) on the doors they offer; needs node and npm (the first run does
+                      `npm ci`); not in the mix scenario
   --url URL           target a running server (http://127.0.0.1:PORT/) instead of starting one
   --server-pid PID    with --url: the process whose CPU and memory are measured
   --seed N            seeds the payload filler and the mix's door order (default: from the clock)
@@ -77,6 +98,83 @@ usage: pushlab lab [options]
 
   The seed and the machine (CPU model, cores, kernel) are printed first; a progress line goes to
   stderr; the Markdown table to stdout.";
+
+/// Who serves a phase's doors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    /// pushlab, with the clients connecting straight to it.
+    Pushlab,
+    /// pushlab behind nginx in one buffering mode.
+    BehindNginx(Buffering),
+    /// A reference server from npm.
+    Peer(PeerKind),
+}
+
+impl Server {
+    /// Its name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Pushlab => "pushlab",
+            Server::BehindNginx(Buffering::Default) => "pushlab / nginx-default",
+            Server::BehindNginx(Buffering::Off) => "pushlab / nginx-buffering-off",
+            Server::BehindNginx(Buffering::IgnoreAccelHeader) => "pushlab / nginx-ignore-accel",
+            Server::Peer(PeerKind::NodeHttpWs) => "node http + ws",
+            Server::Peer(PeerKind::Sockjs) => "sockjs-node",
+        }
+    }
+
+    /// A short name for topics and file names.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Server::Pushlab => "direct",
+            Server::BehindNginx(Buffering::Default) => "nginx-default",
+            Server::BehindNginx(Buffering::Off) => "nginx-off",
+            Server::BehindNginx(Buffering::IgnoreAccelHeader) => "nginx-ignore-accel",
+            Server::Peer(PeerKind::NodeHttpWs) => "node",
+            Server::Peer(PeerKind::Sockjs) => "sockjs",
+        }
+    }
+
+    /// The doors it offers, in the course's order.
+    pub fn doors(self) -> Vec<Door> {
+        match self {
+            Server::Pushlab | Server::BehindNginx(_) => Door::ALL.to_vec(),
+            Server::Peer(kind) => Door::ALL
+                .into_iter()
+                .filter(|door| peer_door(*door).is_some_and(|d| kind.doors().contains(&d)))
+                .collect(),
+        }
+    }
+
+    /// How its doors are reached.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Server::Peer(PeerKind::Sockjs) => Dialect::Sockjs,
+            _ => Dialect::Pushlab,
+        }
+    }
+
+    /// What stands for `door` on this server, when it is not the door itself (SockJS's transports).
+    pub fn transport_name(self, door: Door) -> Option<&'static str> {
+        match self.dialect() {
+            Dialect::Sockjs => Dialect::sockjs_transport(door).map(|t| t.name()),
+            Dialect::Pushlab => None,
+        }
+    }
+}
+
+/// The peers' name for a door; neither peer has short polling.
+fn peer_door(door: Door) -> Option<peers::Door> {
+    Some(match door {
+        Door::ShortPoll => return None,
+        Door::LongPoll => peers::Door::LongPoll,
+        Door::Jsonp => peers::Door::Jsonp,
+        Door::XhrStream => peers::Door::XhrStream,
+        Door::Iframe => peers::Door::Iframe,
+        Door::Sse => peers::Door::Sse,
+        Door::WebSocket => peers::Door::WebSocket,
+    })
+}
 
 /// One workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +222,10 @@ pub struct LabOptions {
     pub quick: bool,
     /// The simulated round-trip time (zero: none, but the counting relay is still there).
     pub rtt: Duration,
+    /// `--proxy nginx`: also run behind nginx in each buffering mode.
+    pub proxy_nginx: bool,
+    /// `--peers`: also run the reference servers from npm.
+    pub peers: bool,
     /// A running server to target instead of a child.
     pub url: Option<String>,
     /// The process to measure with `url`.
@@ -150,6 +252,8 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
         mix_clients: 700,
         quick: false,
         rtt: Duration::ZERO,
+        proxy_nginx: false,
+        peers: false,
         url: None,
         server_pid: None,
         seed: clock_seed(),
@@ -184,6 +288,11 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
             }
             "--quick" => options.quick = true,
             "--rtt" => options.rtt = parse_duration(value("--rtt")?)?,
+            "--proxy" => match value("--proxy")?.as_str() {
+                "nginx" => options.proxy_nginx = true,
+                other => return Err(format!("--proxy {other}: the lab knows only nginx")),
+            },
+            "--peers" => options.peers = true,
             "--url" => options.url = Some(value("--url")?.clone()),
             "--server-pid" => options.server_pid = Some(number(value("--server-pid")?)? as u32),
             "--seed" => options.seed = number(value("--seed")?)?,
@@ -235,8 +344,33 @@ pub fn main(args: &[String]) -> u8 {
     }
 }
 
+/// The servers a run measures, in the order of its tables; an error when a tool they need is missing.
+pub fn servers(options: &LabOptions) -> Result<Vec<Server>, String> {
+    let mut servers = vec![Server::Pushlab];
+    if options.proxy_nginx {
+        if !Nginx::available() {
+            return Err(
+                "--proxy nginx: nginx is not installed (apt-get install nginx-light)".into(),
+            );
+        }
+        servers.extend(Buffering::ALL.map(Server::BehindNginx));
+    }
+    if options.peers {
+        if !Peer::available() {
+            return Err("--peers: node and npm are not installed".into());
+        }
+        servers.extend(PeerKind::ALL.map(Server::Peer));
+    }
+    Ok(servers)
+}
+
+/// The most clients the mix runs behind nginx: each client costs nginx two connections (one to the
+/// client, one upstream), under the generated config's `worker_connections 16384`.
+const MAX_MIX_CLIENTS_BEHIND_NGINX: usize = 5000;
+
 /// Runs every scenario, prints the table and writes the files.
 pub fn run(options: &LabOptions) -> Result<RunReport, String> {
+    let servers = servers(options)?;
     let machine = Machine::read();
     println!(
         "seed {}; machine: {}, {} cores, Linux {}",
@@ -246,20 +380,35 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
     let mut report = RunReport::new(options, machine);
     for scenario in &options.scenarios {
         let workload = workload_for(*scenario, options);
-        let results = if *scenario == Scenario::Mix {
-            let doors = mixed_doors(workload.clients, options.seed);
-            let target = phase_target(options)?;
-            run_phase(&target, &doors, workload, options, epoch, scenario.name())?
-        } else {
-            let mut results = Vec::new();
-            for door in Door::ALL {
+        let mut results = Vec::new();
+        for &server in &servers {
+            if *scenario == Scenario::Mix {
+                if let Some(why) = skip_in_mix(server, workload.clients) {
+                    report.note(format!("mix: {} skipped: {why}", server.name()));
+                    continue;
+                }
+                let doors = mixed_doors(workload.clients, options.seed);
+                let target = phase_target(options, server)?;
+                results.extend(run_phase(
+                    &target, server, &doors, workload, options, epoch, "mix",
+                )?);
+                continue;
+            }
+            for door in server.doors() {
                 let doors = vec![door; workload.clients];
-                let target = phase_target(options)?;
-                let phase = run_phase(&target, &doors, workload, options, epoch, scenario.name());
+                let target = phase_target(options, server)?;
+                let phase = run_phase(
+                    &target,
+                    server,
+                    &doors,
+                    workload,
+                    options,
+                    epoch,
+                    scenario.name(),
+                );
                 results.extend(phase?);
             }
-            results
-        };
+        }
         report.add(scenario.name(), workload, results);
     }
     eprintln!();
@@ -270,15 +419,39 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
     Ok(report)
 }
 
+/// Why `server` sits out the mix, if it does: the mix is pushlab's seven doors at once, which no
+/// peer has, and nginx's connection limit caps it.
+fn skip_in_mix(server: Server, clients: usize) -> Option<String> {
+    match server {
+        Server::Pushlab => None,
+        Server::Peer(_) => Some("the mix uses all seven doors, which a peer does not offer".into()),
+        Server::BehindNginx(_) if clients > MAX_MIX_CLIENTS_BEHIND_NGINX => Some(format!(
+            "more than {MAX_MIX_CLIENTS_BEHIND_NGINX} clients need more connections than the \
+             generated nginx config allows"
+        )),
+        Server::BehindNginx(_) => None,
+    }
+}
+
 /// The target of one phase: `--url` if given, or else a fresh server of its own, so that one door's
-/// memory and CPU are never mixed with what an earlier phase left in the allocator.
-fn phase_target(options: &LabOptions) -> Result<Target, String> {
-    match &options.url {
+/// memory and CPU are never mixed with what an earlier phase left in the allocator; behind a fresh
+/// nginx, or a fresh peer.
+fn phase_target(options: &LabOptions, server: Server) -> Result<Target, String> {
+    let pushlab = || match &options.url {
         Some(url) => Ok(Target::existing(
             target::parse_url(url)?,
             options.server_pid,
         )),
         None => Target::spawn_own_server().map_err(|e| format!("cannot start the server: {e}")),
+    };
+    match server {
+        Server::Pushlab => pushlab(),
+        Server::BehindNginx(buffering) => pushlab()?
+            .behind_nginx(buffering)
+            .map_err(|e| format!("cannot start nginx: {e}")),
+        Server::Peer(kind) => {
+            Target::peer(kind).map_err(|e| format!("cannot start the {} peer: {e}", kind.name()))
+        }
     }
 }
 
@@ -318,6 +491,7 @@ fn mixed_doors(clients: usize, seed: u64) -> Vec<Door> {
 /// One phase: a relay per door present, one subscriber thread per entry of `doors`, the publisher.
 fn run_phase(
     target: &Target,
+    server: Server,
     doors: &[Door],
     workload: Workload,
     options: &LabOptions,
@@ -343,12 +517,19 @@ fn run_phase(
         Vec::new()
     };
     let relay_of = |door: Door| relays.iter().find(|(d, _)| *d == door).map(|(_, r)| r);
-    let label = if present.len() == 1 {
+    let doors_label = if present.len() == 1 {
         present[0].name()
     } else {
         "every door"
     };
-    let topic = format!("lab-{}-{}-{}", options.seed, scenario, topic_suffix(label));
+    let topic = format!(
+        "lab-{}-{}-{}-{}",
+        options.seed,
+        scenario,
+        topic_suffix(doors_label),
+        server.slug()
+    );
+    let label = &format!("{doors_label} on {}", server.name());
     let publish_time = Duration::from_secs_f64(workload.messages as f64 / workload.rate_per_s);
     // Generous bounds: a run that goes well ends as soon as every subscriber has every message; these
     // only decide how long a broken or overloaded run may take before it reports what it has.
@@ -364,9 +545,11 @@ fn run_phase(
     let rss_before = target.server_pid.and_then(machine::rss_kib);
     let ready = Arc::new(AtomicUsize::new(0));
     let mut threads = Vec::with_capacity(doors.len());
-    for door in doors {
+    for (index, door) in doors.iter().enumerate() {
         let plan = SubscriberPlan {
             door: *door,
+            dialect: server.dialect(),
+            index,
             addr: relay_of(*door).map(Relay::addr).unwrap_or(target.front),
             topic: topic.clone(),
             expected: workload.messages,
@@ -392,6 +575,7 @@ fn run_phase(
     let rss_after = target.server_pid.and_then(machine::rss_kib);
     let cpu_before = target.server_pid.and_then(machine::cpu_time_ms);
     let own_cpu_before = machine::cpu_time_ms(std::process::id());
+    let proxy_cpu_before = target.proxy_pid.and_then(machine::cpu_time_ms);
     publish_all(target, &topic, workload, options, epoch, scenario, label)?;
     let tallies: Vec<(Door, Tally)> = threads
         .into_iter()
@@ -399,10 +583,14 @@ fn run_phase(
         .collect();
     let cpu_after = target.server_pid.and_then(machine::cpu_time_ms);
     let own_cpu_after = machine::cpu_time_ms(std::process::id());
+    let proxy_cpu_after = target.proxy_pid.and_then(machine::cpu_time_ms);
     let measured = report::ServerMeasure {
         cpu_ms: cpu_before.zip(cpu_after).map(|(b, a)| a.saturating_sub(b)),
         generator_cpu_ms: own_cpu_before
             .zip(own_cpu_after)
+            .map(|(b, a)| a.saturating_sub(b)),
+        proxy_cpu_ms: proxy_cpu_before
+            .zip(proxy_cpu_after)
             .map(|(b, a)| a.saturating_sub(b)),
         rss_delta_kib: rss_before.zip(rss_after).map(|(b, a)| a as i64 - b as i64),
         clients: doors.len(),
@@ -419,6 +607,7 @@ fn run_phase(
             let counters = relay_of(*door).map(Relay::counters);
             DoorResult::new(
                 *door,
+                server,
                 &door_tallies,
                 counters,
                 workload,
@@ -499,7 +688,7 @@ fn publish_all(
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
         let stamp = epoch.elapsed().as_micros() as u64;
         let data = load::stamped_payload(seq, stamp, options.payload_bytes, filler);
-        crate::client::publish(target.front, topic, &data)
+        crate::client::publish(target.publish_to, topic, &data)
             .map_err(|e| format!("publish {seq} to {topic}: {e}"))?;
         progress(
             scenario,
