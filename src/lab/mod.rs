@@ -42,6 +42,7 @@
 //! the server's. The Markdown then adds two tables that pivot the rows: every server side by side per
 //! door (p99 and CPU), and what each nginx mode costs each door against the direct run.
 
+pub mod browser;
 pub mod load;
 pub mod machine;
 pub mod nginx;
@@ -88,6 +89,9 @@ usage: pushlab lab [options]
   --peers             also run the reference servers from benches/peers/npm (Node http + ws, and
                       sockjs-node) on the doors they offer; needs node and npm (the first run does
                       `npm ci`); not in the mix scenario
+  --browser           also drive headless Chromium (/usr/bin/chromium) through pushlab.js for each
+                      transport: request head sizes as the browser sends them, connections per host,
+                      and whether a second tab's request waits while the first holds six channels
   --url URL           target a running server (http://127.0.0.1:PORT/) instead of starting one
   --server-pid PID    with --url: the process whose CPU and memory are measured
   --seed N            seeds the payload filler and the mix's door order (default: from the clock)
@@ -226,6 +230,8 @@ pub struct LabOptions {
     pub proxy_nginx: bool,
     /// `--peers`: also run the reference servers from npm.
     pub peers: bool,
+    /// `--browser`: also measure what headless Chromium sends through `pushlab.js`.
+    pub browser: bool,
     /// A running server to target instead of a child.
     pub url: Option<String>,
     /// The process to measure with `url`.
@@ -254,6 +260,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
         rtt: Duration::ZERO,
         proxy_nginx: false,
         peers: false,
+        browser: false,
         url: None,
         server_pid: None,
         seed: clock_seed(),
@@ -293,6 +300,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
                 other => return Err(format!("--proxy {other}: the lab knows only nginx")),
             },
             "--peers" => options.peers = true,
+            "--browser" => options.browser = true,
             "--url" => options.url = Some(value("--url")?.clone()),
             "--server-pid" => options.server_pid = Some(number(value("--server-pid")?)? as u32),
             "--seed" => options.seed = number(value("--seed")?)?,
@@ -371,6 +379,9 @@ const MAX_MIX_CLIENTS_BEHIND_NGINX: usize = 5000;
 /// Runs every scenario, prints the table and writes the files.
 pub fn run(options: &LabOptions) -> Result<RunReport, String> {
     let servers = servers(options)?;
+    if options.browser && !browser::available() {
+        return Err("--browser: chromium is not installed (apt-get install chromium)".into());
+    }
     let machine = Machine::read();
     println!(
         "seed {}; machine: {}, {} cores, Linux {}",
@@ -410,6 +421,11 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
             }
         }
         report.add(scenario.name(), workload, results);
+    }
+    if options.browser {
+        let progress =
+            |transport: &str| progress("browser", transport, "Chromium through pushlab.js");
+        report.browser = Some(browser::run(&progress)?);
     }
     eprintln!();
     print!("{}", report.markdown());

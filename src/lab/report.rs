@@ -19,6 +19,7 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::browser::{self, BrowserReport, BrowserRow, SecondTab};
 use super::load::{Door, Tally};
 use super::machine::Machine;
 use super::nginx::Buffering;
@@ -218,6 +219,8 @@ pub struct RunReport {
     machine: Machine,
     /// The scenarios, in the order they ran.
     pub scenarios: Vec<ScenarioReport>,
+    /// What `--browser` measured.
+    pub browser: Option<BrowserReport>,
 }
 
 impl RunReport {
@@ -226,6 +229,7 @@ impl RunReport {
         RunReport {
             command: options.command.clone(),
             notes: Vec::new(),
+            browser: None,
             seed: options.seed,
             rtt_ms: options.rtt.as_secs_f64() * 1000.0,
             machine,
@@ -249,10 +253,17 @@ impl RunReport {
 
     /// True when no message was lost, duplicated or reordered, and no client failed.
     pub fn all_delivered(&self) -> bool {
-        self.scenarios
+        let browser_delivered = self
+            .browser
             .iter()
-            .flat_map(|s| &s.rows)
-            .all(DoorResult::delivered_cleanly)
+            .flat_map(|b| &b.rows)
+            .all(|row| row.received == row.messages);
+        browser_delivered
+            && self
+                .scenarios
+                .iter()
+                .flat_map(|s| &s.rows)
+                .all(DoorResult::delivered_cleanly)
     }
 
     /// The run as Markdown: the command, the seed, the machine, one table per scenario.
@@ -339,6 +350,9 @@ impl RunReport {
             out.push_str(&side_by_side(scenario));
             out.push_str(&behind_nginx(scenario));
         }
+        if let Some(browser) = &self.browser {
+            out.push_str(&browser_markdown(browser));
+        }
         for note in &self.notes {
             out.push_str(&format!("\n{note}\n"));
         }
@@ -349,14 +363,17 @@ impl RunReport {
     pub fn json(&self) -> String {
         let scenarios: Vec<String> = self.scenarios.iter().map(scenario_json).collect();
         format!(
-            "{{\"command\":{},\"seed\":{},\"rtt_ms\":{},\"machine\":{{\"cpu_model\":{},\"cores\":{},\"kernel\":{}}},\"scenarios\":[\n{}\n]}}\n",
+            "{{\"command\":{},\"seed\":{},\"rtt_ms\":{},\"machine\":{{\"cpu_model\":{},\"cores\":{},\"kernel\":{}}},\"scenarios\":[\n{}\n],\"browser\":{}}}\n",
             json_string(&self.command),
             self.seed,
             self.rtt_ms,
             json_string(&self.machine.cpu_model),
             self.machine.cores,
             json_string(&self.machine.kernel),
-            scenarios.join(",\n")
+            scenarios.join(",\n"),
+            self.browser
+                .as_ref()
+                .map_or("null".to_string(), browser_json)
         )
     }
 
@@ -399,6 +416,91 @@ impl RunReport {
         }
         Ok(())
     }
+}
+
+/// The `--browser` table: one line per transport of `pushlab.js`.
+fn browser_markdown(browser: &BrowserReport) -> String {
+    let mut out = format!(
+        "\n### browser: {} through pushlab.js, one channel per transport, {} messages\n\n\
+         | transport | door | delivered | door requests | request head B (browser) | \
+         request head B (lab client) | bytes sent / msg | connections used | channels open of {} | \
+         sockets to the host while held | a second tab's request while {} are held |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        browser.version,
+        browser::BROWSER_MESSAGES,
+        browser::HELD_CHANNELS,
+        browser::HELD_CHANNELS
+    );
+    for row in &browser.rows {
+        out.push_str(&format!(
+            "| {} | {} | {} of {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            row.transport,
+            row.door.name(),
+            row.received,
+            row.messages,
+            row.door_requests,
+            optional(row.request_head_bytes),
+            optional(row.lab_client_head_bytes),
+            svg::number(row.bytes_sent_per_message),
+            row.connections,
+            row.held_open,
+            row.sockets_while_held,
+            second_tab_text(row.second_tab)
+        ));
+    }
+    out.push_str(&format!(
+        "\nA second tab's request is blocked when it is not answered within {} s; it is then answered \
+         once the first tab closes its channels.\n",
+        browser::SECOND_TAB_WAIT.as_secs()
+    ));
+    out
+}
+
+fn second_tab_text(second_tab: SecondTab) -> String {
+    match second_tab {
+        SecondTab::Answered(ms) => format!("answered in {} ms", svg::number(ms)),
+        SecondTab::Blocked(Some(ms)) => {
+            format!(
+                "blocked; answered after {} ms, once the first tab let go",
+                svg::number(ms)
+            )
+        }
+        SecondTab::Blocked(None) => "blocked, never answered".to_string(),
+    }
+}
+
+fn browser_json(browser: &BrowserReport) -> String {
+    let rows: Vec<String> = browser.rows.iter().map(browser_row_json).collect();
+    format!(
+        "{{\"version\":{},\"transports\":[\n{}\n]}}",
+        json_string(&browser.version),
+        rows.join(",\n")
+    )
+}
+
+fn browser_row_json(row: &BrowserRow) -> String {
+    let (blocked, second_tab_ms) = match row.second_tab {
+        SecondTab::Answered(ms) => (false, Some(ms)),
+        SecondTab::Blocked(ms) => (true, ms),
+    };
+    format!(
+        "{{\"transport\":{},\"door\":{},\"messages\":{},\"received\":{},\"door_requests\":{},\
+         \"request_head_bytes\":{},\"lab_client_head_bytes\":{},\"bytes_sent_per_msg\":{:.3},\
+         \"connections\":{},\"held_open\":{},\"sockets_while_held\":{},\
+         \"second_tab_blocked\":{blocked},\"second_tab_ms\":{}}}",
+        json_string(row.transport),
+        json_string(row.door.name()),
+        row.messages,
+        row.received,
+        row.door_requests,
+        json_number(row.request_head_bytes),
+        json_number(row.lab_client_head_bytes),
+        row.bytes_sent_per_message,
+        row.connections,
+        row.held_open,
+        row.sockets_while_held,
+        json_number(second_tab_ms)
+    )
 }
 
 fn optional(value: Option<f64>) -> String {
