@@ -77,8 +77,11 @@ usage: pushlab lab [options]
                         single   one client per door, 1 message/s, 5 messages
                         fanout   100 clients per door, 100 messages/s, 200 messages
                         idle     1,000 idle clients per door, then one broadcast
+                        broadcast  1,000 clients per door, 200 messages at 50/s (the workload
+                                 of issue 11's comparison with the peers)
                         mix      --clients N clients spread over the doors, 100 messages at 50/s
-                        all      single, fanout and idle (and mix when --clients is given)
+                        all      single, fanout, idle and broadcast (and mix when --clients is
+                                 given)
   --clients N         clients for the mix scenario (1..=10000; default 700); implies --scenario mix
                       unless another scenario is named
   --quick             a tiny run (a few seconds): 3 clients per door, 10 messages at 50/s
@@ -92,6 +95,8 @@ usage: pushlab lab [options]
   --browser           also drive headless Chromium (/usr/bin/chromium) through pushlab.js for each
                       transport: request head sizes as the browser sends them, connections per host,
                       and whether a second tab's request waits while the first holds six channels
+  --pin               with taskset (util-linux): the lab on the last core, every measured process
+                      (server, nginx, peer) on core 0, so the load never takes the server's core
   --url URL           target a running server (http://127.0.0.1:PORT/) instead of starting one
   --server-pid PID    with --url: the process whose CPU and memory are measured
   --seed N            seeds the payload filler and the mix's door order (default: from the clock)
@@ -189,6 +194,8 @@ pub enum Scenario {
     Fanout,
     /// 1,000 idle clients per door and one broadcast.
     Idle,
+    /// 1,000 clients per door, 200 messages at 50/s.
+    Broadcast,
     /// `--clients N` spread over the doors, all at once.
     Mix,
 }
@@ -199,6 +206,7 @@ impl Scenario {
             Scenario::Single => "single",
             Scenario::Fanout => "fanout",
             Scenario::Idle => "idle",
+            Scenario::Broadcast => "broadcast",
             Scenario::Mix => "mix",
         }
     }
@@ -232,6 +240,8 @@ pub struct LabOptions {
     pub peers: bool,
     /// `--browser`: also measure what headless Chromium sends through `pushlab.js`.
     pub browser: bool,
+    /// `--pin`: the lab on the last core, the measured processes on core 0.
+    pub pin: bool,
     /// A running server to target instead of a child.
     pub url: Option<String>,
     /// The process to measure with `url`.
@@ -261,6 +271,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
         proxy_nginx: false,
         peers: false,
         browser: false,
+        pin: false,
         url: None,
         server_pid: None,
         seed: clock_seed(),
@@ -278,12 +289,14 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
                 "single" => options.scenarios.push(Scenario::Single),
                 "fanout" => options.scenarios.push(Scenario::Fanout),
                 "idle" => options.scenarios.push(Scenario::Idle),
+                "broadcast" => options.scenarios.push(Scenario::Broadcast),
                 "mix" => options.scenarios.push(Scenario::Mix),
-                "all" => {
-                    options
-                        .scenarios
-                        .extend([Scenario::Single, Scenario::Fanout, Scenario::Idle])
-                }
+                "all" => options.scenarios.extend([
+                    Scenario::Single,
+                    Scenario::Fanout,
+                    Scenario::Idle,
+                    Scenario::Broadcast,
+                ]),
                 other => return Err(format!("unknown scenario {other}")),
             },
             "--clients" => {
@@ -301,6 +314,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
             },
             "--peers" => options.peers = true,
             "--browser" => options.browser = true,
+            "--pin" => options.pin = true,
             "--url" => options.url = Some(value("--url")?.clone()),
             "--server-pid" => options.server_pid = Some(number(value("--server-pid")?)? as u32),
             "--seed" => options.seed = number(value("--seed")?)?,
@@ -383,6 +397,10 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
         return Err("--browser: chromium is not installed (apt-get install chromium)".into());
     }
     let machine = Machine::read();
+    if options.pin {
+        machine::pin(std::process::id(), machine.cores.saturating_sub(1))
+            .map_err(|e| format!("--pin: {e}"))?;
+    }
     println!(
         "seed {}; machine: {}, {} cores, Linux {}",
         options.seed, machine.cpu_model, machine.cores, machine.kernel
@@ -453,6 +471,17 @@ fn skip_in_mix(server: Server, clients: usize) -> Option<String> {
 /// memory and CPU are never mixed with what an earlier phase left in the allocator; behind a fresh
 /// nginx, or a fresh peer.
 fn phase_target(options: &LabOptions, server: Server) -> Result<Target, String> {
+    let target = start_target(options, server)?;
+    if options.pin {
+        for pid in target.server_pid.iter().chain(&target.proxy_pid) {
+            machine::pin(*pid, 0).map_err(|e| format!("--pin: {e}"))?;
+        }
+    }
+    Ok(target)
+}
+
+/// Starts (or names) the target of one phase.
+fn start_target(options: &LabOptions, server: Server) -> Result<Target, String> {
     let pushlab = || match &options.url {
         Some(url) => Ok(Target::existing(
             target::parse_url(url)?,
@@ -480,6 +509,8 @@ fn workload_for(scenario: Scenario, options: &LabOptions) -> Workload {
         (Scenario::Single, false) => (1, 5, 1.0),
         (Scenario::Idle, true) => (20, 1, 1.0),
         (Scenario::Idle, false) => (1000, 1, 1.0),
+        (Scenario::Broadcast, true) => (20, 10, 50.0),
+        (Scenario::Broadcast, false) => (1000, 200, 50.0),
         (Scenario::Fanout, true) => (3, 10, 50.0),
         (Scenario::Fanout, false) => (100, 200, 100.0),
     };
