@@ -413,10 +413,15 @@ pub struct Chromium {
 }
 
 impl Chromium {
-    /// Starts Chromium on `about:blank` and waits for its debugger's port.
+    /// Starts the installed Chromium (see [`available`]) on `about:blank`.
     pub fn start() -> io::Result<Chromium> {
         let program = find_program("chromium", Some(USUAL_PATH))
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "chromium is not installed"))?;
+        Chromium::start_program(&program)
+    }
+
+    /// Starts the Chromium at `program` on `about:blank` and waits for its debugger's port.
+    pub fn start_program(program: &Path) -> io::Result<Chromium> {
         let profile = TempDir::new("pushlab-lab-chromium")?;
         let mut command = Command::new(program);
         command
@@ -451,7 +456,8 @@ impl Chromium {
     }
 
     /// Opens a tab on `url` (`PUT /json/new?URL`), attaches to it, enables the `Network` domain and
-    /// waits until the document is `url`'s and loaded.
+    /// waits until the document is `url`'s and parsed. (Not until it is `complete`: a page with a
+    /// forever frame, the iframe door, never finishes loading.)
     pub fn open_tab(&self, url: &str) -> io::Result<Tab> {
         let answer = http::request(
             self.debugger,
@@ -481,7 +487,7 @@ impl Chromium {
         tab.command("Network.enable", "{}")?;
         tab.wait_until(
             &format!(
-                "location.href === {} && document.readyState === 'complete'",
+                "location.href.startsWith({}) && document.readyState !== 'loading'",
                 json_string(url)
             ),
             ATTACH_TIMEOUT,
@@ -512,7 +518,8 @@ fn wait_for_port(profile: &Path) -> io::Result<u16> {
     ))
 }
 
-/// One tab's debugger connection, keeping the `Network` events that arrive between answers.
+/// One tab's debugger connection, keeping the `Network` events that arrive between answers. The
+/// browser tests (`tests/browser_pages.rs`) look into the demo pages through it too.
 pub struct Tab {
     socket: ws::Client,
     next_id: u64,

@@ -95,6 +95,8 @@ usage: pushlab lab [options]
   --browser           also drive headless Chromium (/usr/bin/chromium) through pushlab.js for each
                       transport: request head sizes as the browser sends them, connections per host,
                       and whether a second tab's request waits while the first holds six channels
+  --door NAME         only this door (repeatable): short-poll, long-poll, jsonp, xhr-stream, iframe,
+                      sse, websocket; not in the mix
   --pin               with taskset (util-linux): the lab on the last core, every measured process
                       (server, nginx, peer) on core 0, so the load never takes the server's core
   --url URL           target a running server (http://127.0.0.1:PORT/) instead of starting one
@@ -242,6 +244,8 @@ pub struct LabOptions {
     pub browser: bool,
     /// `--pin`: the lab on the last core, the measured processes on core 0.
     pub pin: bool,
+    /// `--door`: the doors to run (all when empty).
+    pub doors: Vec<Door>,
     /// A running server to target instead of a child.
     pub url: Option<String>,
     /// The process to measure with `url`.
@@ -272,6 +276,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
         peers: false,
         browser: false,
         pin: false,
+        doors: Vec::new(),
         url: None,
         server_pid: None,
         seed: clock_seed(),
@@ -315,6 +320,14 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
             "--peers" => options.peers = true,
             "--browser" => options.browser = true,
             "--pin" => options.pin = true,
+            "--door" => {
+                let name = value("--door")?;
+                let door = Door::ALL
+                    .into_iter()
+                    .find(|d| d.name().to_ascii_lowercase().replace(' ', "-") == *name)
+                    .ok_or(format!("unknown door {name}"))?;
+                options.doors.push(door);
+            }
             "--url" => options.url = Some(value("--url")?.clone()),
             "--server-pid" => options.server_pid = Some(number(value("--server-pid")?)? as u32),
             "--seed" => options.seed = number(value("--seed")?)?,
@@ -423,7 +436,8 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
                 )?);
                 continue;
             }
-            for door in server.doors() {
+            let chosen = |door: &Door| options.doors.is_empty() || options.doors.contains(door);
+            for door in server.doors().into_iter().filter(chosen) {
                 let doors = vec![door; workload.clients];
                 let target = phase_target(options, server)?;
                 let phase = run_phase(
@@ -615,7 +629,7 @@ fn run_phase(
     wait_until_ready(&ready, doors.len(), connected_by, scenario, label);
     for (door, relay) in &relays {
         let clients = doors.iter().filter(|d| *d == door).count();
-        wait_until_held(*door, relay, clients, connected_by, scenario);
+        wait_until_held(*door, relay, clients, connected_by, scenario, label);
     }
     // Let the last requests cross the relay's delay and park before memory is read.
     std::thread::sleep(Duration::from_millis(200) + options.rtt * 2);
@@ -696,7 +710,14 @@ fn wait_until_ready(
 /// Every door but short polling holds one connection per client while it waits: wait (bounded by
 /// `until`) until the relay has them all open, so that no message is published before its subscribers
 /// are listening (they would still get it from the log, but late, and the latency would be the lab's).
-fn wait_until_held(door: Door, relay: &Relay, clients: usize, until: Instant, scenario: &str) {
+fn wait_until_held(
+    door: Door,
+    relay: &Relay,
+    clients: usize,
+    until: Instant,
+    scenario: &str,
+    label: &str,
+) {
     if door == Door::ShortPoll {
         return;
     }
@@ -704,7 +725,7 @@ fn wait_until_held(door: Door, relay: &Relay, clients: usize, until: Instant, sc
     while open() < clients && Instant::now() < until {
         progress(
             scenario,
-            door.name(),
+            label,
             &format!("{} of {clients} connections held", open()),
         );
         std::thread::sleep(Duration::from_millis(20));
