@@ -71,7 +71,8 @@ usage: pushlab lab [options]
   Runs the same workload through all seven doors and reports, per door: latency p50/p99/max,
   HTTP requests per 1,000 messages, connections held, bytes per message on the wire (overhead and
   payload), server CPU per 1,000 deliveries, server memory per client, and lost/duplicated/out-of-order
-  messages (any of those makes the lab exit with status 1).
+  messages (any of those on pushlab, straight or behind nginx, makes the lab exit with status 1; a
+  peer's are reported as its result).
 
   --scenario NAME     which workload (repeatable; default: fanout):
                         single   one client per door, 1 message/s, 5 messages
