@@ -462,7 +462,8 @@ impl Chromium {
         let answer = http::request(
             self.debugger,
             "PUT",
-            &format!("/json/new?{url}"),
+            // The whole query is the URL, unescaped by Chromium: escape it, or its own `&` would end it.
+            &format!("/json/new?{}", http::percent_encode(url)),
             &[],
             b"",
             ATTACH_TIMEOUT,
