@@ -22,7 +22,8 @@
 //!                                 └► channel sessions: one client whatever its door (open, message, close)
 //! json                                 the shared JSON text writer (escaping, the message object): a leaf
 //! client                               blocking Rust clients for every door, client::ws for WebSocket
-//! lab                                  `pushlab lab`: every door measured side by side (a relay, charts)
+//! lab                                  `pushlab lab`: every door measured side by side (a relay, charts),
+//!                                      behind nginx, beside the npm peers, in headless Chromium
 //! static/pushlab.js                    the browser client: auto fallback, resume by id, sessions
 //! ```
 //!
