@@ -79,7 +79,7 @@ usage: pushlab lab [options]
                         fanout   100 clients per door, 100 messages/s, 200 messages
                         idle     1,000 idle clients per door, then one broadcast
                         broadcast  1,000 clients per door, 200 messages at 50/s (the workload
-                                 of issue 11's comparison with the peers)
+                                 of chapter 14's comparison with the peers)
                         mix      --clients N clients spread over the doors, 100 messages at 50/s
                         all      single, fanout, idle and broadcast (and mix when --clients is
                                  given)

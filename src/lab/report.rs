@@ -10,7 +10,7 @@
 //! When a scenario has more than one server, the Markdown adds two pivots of the same rows:
 //!
 //! - **side by side**: one line per door, one column per server, each cell `p99 ms / CPU ms per 1k`,
-//!   the comparison of issue 11's item 7 from one run;
+//!   the comparison with the peers from one run;
 //! - **behind nginx**: one line per door, pushlab direct against each nginx mode, with what the proxy
 //!   adds to p99 and whether the door still delivers in real time ([`real_time_behind`]).
 
