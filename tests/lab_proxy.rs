@@ -374,8 +374,9 @@ const BACKLOG_PIECE_BYTES: usize = 32 * 1024;
 const FILLER_PIECES: usize = 4;
 
 /// `pushlab lab --quick --proxy nginx`: a row for every door in each of nginx's three modes beside
-/// the direct run, every column filled (nginx's CPU included), nothing lost, and the table that sets
-/// each mode against the direct run has every door with a verdict. How fast is not checked.
+/// the direct run, every column filled (nginx's CPU included), nothing lost, the table that sets
+/// each mode against the direct run has every door with a verdict, and the slow reader's table has
+/// every stream in every mode. How fast is not checked.
 #[test]
 fn the_lab_behind_nginx_fills_every_row_and_loses_nothing() {
     if !nginx_or_skip("the_lab_behind_nginx_fills_every_row_and_loses_nothing") {
@@ -420,8 +421,27 @@ fn the_lab_behind_nginx_fills_every_row_and_loses_nothing() {
         let verdict = lab_support::cells(line).pop().unwrap();
         assert!(!verdict.is_empty(), "{door}: no verdict");
     }
+    // The slow reader: each streaming door behind each mode, with what happened to its tail (whether
+    // it was held is `after_a_backlog_buffering_holds_the_next_message_back`'s to check).
+    let slow_reader: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("### a slow reader behind nginx"))
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| door"))
+        .collect();
+    assert_eq!(slow_reader.len(), 3, "{stdout}");
+    for line in slow_reader {
+        let cells = lab_support::cells(line);
+        assert_eq!(cells.len(), 4, "{line}");
+        for cell in &cells[1..] {
+            assert!(
+                cell.starts_with("with the backlog") || cell.starts_with("held back"),
+                "{line}"
+            );
+        }
+    }
     let json = std::fs::read_to_string(out.join("fanout.json")).expect("fanout.json written");
     assert!(json.contains("\"server\":\"pushlab / nginx-ignore-accel\""));
+    assert!(json.contains("\"slow_reader_behind_nginx\":[{"));
     for chart in ["fanout-nginx-default-latency.svg", "fanout-p99.svg"] {
         assert!(out.join(chart).is_file(), "{chart} written");
     }

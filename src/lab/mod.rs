@@ -42,6 +42,7 @@
 //! the server's. The Markdown then adds two tables that pivot the rows: every server side by side per
 //! door (p99 and CPU), and what each nginx mode costs each door against the direct run.
 
+pub mod backlog;
 pub mod browser;
 pub mod load;
 pub mod machine;
@@ -89,7 +90,8 @@ usage: pushlab lab [options]
   --rtt DURATION      put a relay that delays each direction by half of it, e.g. 100ms
   --proxy nginx       also run every scenario behind nginx (/usr/sbin/nginx, started from a
                       generated config on a loopback port) in its three buffering modes: default
-                      (X-Accel-Buffering honoured), buffering off, and buffering that ignores the header
+                      (X-Accel-Buffering honoured), buffering off, and buffering that ignores the
+                      header; then a reader that stops for a while behind each mode, on each stream
   --peers             also run the reference servers from benches/peers/npm (Node http + ws, and
                       sockjs-node) on the doors they offer; needs node and npm (the first run does
                       `npm ci`); not in the mix scenario
@@ -454,6 +456,10 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
             }
         }
         report.add(scenario.name(), workload, results);
+    }
+    if options.proxy_nginx {
+        let progress = |what: &str| progress("slow reader", what, "backlog, then the tail");
+        report.backlog = Some(backlog::run(&progress));
     }
     if options.browser {
         let progress =

@@ -19,6 +19,7 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::backlog::{self, BacklogRow, Tail};
 use super::browser::{self, BrowserReport, BrowserRow, SecondTab};
 use super::load::{Door, Tally};
 use super::machine::Machine;
@@ -219,6 +220,8 @@ pub struct RunReport {
     machine: Machine,
     /// The scenarios, in the order they ran.
     pub scenarios: Vec<ScenarioReport>,
+    /// What the slow reader behind nginx saw (with `--proxy nginx`).
+    pub backlog: Option<Vec<BacklogRow>>,
     /// What `--browser` measured.
     pub browser: Option<BrowserReport>,
 }
@@ -229,6 +232,7 @@ impl RunReport {
         RunReport {
             command: options.command.clone(),
             notes: Vec::new(),
+            backlog: None,
             browser: None,
             seed: options.seed,
             rtt_ms: options.rtt.as_secs_f64() * 1000.0,
@@ -354,6 +358,9 @@ impl RunReport {
             out.push_str(&side_by_side(scenario));
             out.push_str(&behind_nginx(scenario));
         }
+        if let Some(rows) = &self.backlog {
+            out.push_str(&backlog_markdown(rows));
+        }
         if let Some(browser) = &self.browser {
             out.push_str(&browser_markdown(browser));
         }
@@ -367,7 +374,7 @@ impl RunReport {
     pub fn json(&self) -> String {
         let scenarios: Vec<String> = self.scenarios.iter().map(scenario_json).collect();
         format!(
-            "{{\"command\":{},\"seed\":{},\"rtt_ms\":{},\"machine\":{{\"cpu_model\":{},\"cores\":{},\"kernel\":{}}},\"scenarios\":[\n{}\n],\"browser\":{}}}\n",
+            "{{\"command\":{},\"seed\":{},\"rtt_ms\":{},\"machine\":{{\"cpu_model\":{},\"cores\":{},\"kernel\":{}}},\"scenarios\":[\n{}\n],\"slow_reader_behind_nginx\":{},\"browser\":{}}}\n",
             json_string(&self.command),
             self.seed,
             self.rtt_ms,
@@ -375,6 +382,9 @@ impl RunReport {
             self.machine.cores,
             json_string(&self.machine.kernel),
             scenarios.join(",\n"),
+            self.backlog
+                .as_ref()
+                .map_or("null".to_string(), |rows| backlog_json(rows)),
             self.browser
                 .as_ref()
                 .map_or("null".to_string(), browser_json)
@@ -420,6 +430,69 @@ impl RunReport {
         }
         Ok(())
     }
+}
+
+/// The slow reader's table: one line per streaming door, one column per nginx mode.
+fn backlog_markdown(rows: &[BacklogRow]) -> String {
+    let mut out = format!(
+        "\n### a slow reader behind nginx: {} messages of {} KiB while the client reads nothing, then \
+         the tail\n\n| door | {} |\n|---|{}\n",
+        backlog::BACKLOG_MESSAGES,
+        backlog::MESSAGE_BYTES / 1024,
+        Buffering::ALL.map(|b| b.name()).join(" | "),
+        "---|".repeat(Buffering::ALL.len())
+    );
+    for door in backlog::DOORS {
+        let cells: Vec<String> = Buffering::ALL
+            .iter()
+            .map(|mode| {
+                rows.iter()
+                    .find(|r| r.door == door && r.buffering == *mode)
+                    .map_or("-".to_string(), |r| tail_text(&r.tail))
+            })
+            .collect();
+        out.push_str(&format!("| {} | {} |\n", door.name(), cells.join(" | ")));
+    }
+    out.push_str(&format!(
+        "\nA tail not read within {} s of the backlog is held back; {} more messages are then published, \
+         and the time is from them to the tail.\n",
+        backlog::TAIL_WAIT.as_secs(),
+        backlog::FILLER_MESSAGES
+    ));
+    out
+}
+
+fn tail_text(tail: &Tail) -> String {
+    match tail {
+        Tail::WithTheBacklog(ms) => format!("with the backlog ({} ms after it)", svg::number(*ms)),
+        Tail::HeldUntilMoreBytes(ms) => format!(
+            "held back until more bytes came ({} ms after them)",
+            svg::number(*ms)
+        ),
+        Tail::Failed(why) => format!("failed: {why}"),
+    }
+}
+
+fn backlog_json(rows: &[BacklogRow]) -> String {
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let (outcome, ms, error) = match &row.tail {
+                Tail::WithTheBacklog(ms) => ("with_the_backlog", Some(*ms), None),
+                Tail::HeldUntilMoreBytes(ms) => ("held_until_more_bytes", Some(*ms), None),
+                Tail::Failed(why) => ("failed", None, Some(why.as_str())),
+            };
+            format!(
+                "{{\"door\":{},\"nginx\":{},\"tail\":{},\"ms\":{},\"error\":{}}}",
+                json_string(row.door.name()),
+                json_string(row.buffering.name()),
+                json_string(outcome),
+                json_number(ms),
+                error.map_or("null".to_string(), json_string)
+            )
+        })
+        .collect();
+    format!("[{}]", rows.join(","))
 }
 
 /// The `--browser` table: one line per transport of `pushlab.js`.
