@@ -41,6 +41,10 @@
 //! talk to nginx while the publisher posts to pushlab directly; nginx's own CPU is reported beside
 //! the server's. The Markdown then adds two tables that pivot the rows: every server side by side per
 //! door (p99 and CPU), and what each nginx mode costs each door against the direct run.
+//!
+//! After the scenarios, `--proxy nginx` also runs [`backlog`] (a reader that falls behind, on each
+//! stream behind each nginx mode: where buffering holds the newest message back) and `--browser` runs
+//! [`browser`] (headless Chromium through `pushlab.js`).
 
 pub mod backlog;
 pub mod browser;
