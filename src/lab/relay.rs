@@ -23,7 +23,8 @@
 //! may be written. Readable sockets are drained until `WouldBlock` into the other side's pipe; every
 //! turn (after any readiness, a writable socket included), the listener is drained of new
 //! connections, and pipes with chunks that are due are written until `WouldBlock`. The upstream
-//! connection is opened without blocking, so one slow `connect` never stalls the other pairs. The poll timeout is the next
+//! connection is opened without blocking, so one slow `connect` never stalls the other pairs. The
+//! poll timeout is the next
 //! due instant (at most `TICK`), so a delayed chunk leaves on time without busy waiting. A side that
 //! reads end-of-file shuts the other side's writing half once its pipe is empty, so `Connection: close`
 //! responses and closing handshakes pass through unchanged.
