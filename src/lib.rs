@@ -24,7 +24,8 @@
 //!                                      second backend, a mirror of topics shared through Redis Streams
 //! json                                 the shared JSON text writer (escaping, the message object): a leaf
 //! client                               blocking Rust clients for every door, client::ws for WebSocket
-//! lab                                  `pushlab lab`: every door measured side by side (a relay, charts)
+//! lab                                  `pushlab lab`: every door measured side by side (a relay, charts),
+//!                                      behind nginx, beside the npm peers, in headless Chromium
 //! static/pushlab.js                    the browser client: auto fallback, resume by id, sessions
 //! ```
 //!

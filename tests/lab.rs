@@ -1,6 +1,8 @@
 //! The comparison lab, run for real: `pushlab lab --quick` against its own server, the relay's delay
 //! over loopback, and the well-formedness of what the lab writes (Markdown, JSON, SVG).
 //!
+//! The last test drives headless Chromium through `pushlab.js` (`--browser`).
+//!
 //! Nothing here asserts how fast anything is. The lab's numbers are read by people; these tests check
 //! that the instrument works: every door has a complete row, nothing was lost, the relay delays at
 //! least by what it says and passes every byte, and the files parse.
@@ -355,4 +357,102 @@ fn over_a_slow_relay_no_door_delivers_faster_than_half_a_round_trip() {
         // The publisher is next to the server; the message still crosses the relay once: 30 ms.
         assert!(p50 >= 30.0, "{door}: p50 {p50} ms through a 60 ms relay");
     }
+}
+
+/// Chromium, or a skip that says so; under `CI` a missing browser fails instead.
+fn chromium_or_skip(test: &str) -> bool {
+    if pushlab::lab::browser::available() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: chromium is not installed, and CI must run this test (apt-get install chromium)"
+    );
+    println!("SKIPPED {test}: chromium is not installed (apt-get install chromium)");
+    false
+}
+
+/// `pushlab lab --browser`: a row for every transport of `pushlab.js`, each message delivered, the
+/// browser's request heads measured (and larger than the lab client's, which sends only what the
+/// protocol needs), and SSE, which holds one HTTP connection per channel, leaving a second tab's
+/// request waiting while six channels are open. Nothing here bounds how fast anything is: "blocked"
+/// means still unanswered after a wait, which a slow machine cannot turn into "answered".
+#[test]
+fn the_lab_drives_chromium_through_every_transport() {
+    if !chromium_or_skip("the_lab_drives_chromium_through_every_transport") {
+        return;
+    }
+    let out = scratch_dir("lab-browser");
+    let output = Command::new(env!("CARGO_BIN_EXE_pushlab"))
+        .args([
+            "lab",
+            "--quick",
+            "--scenario",
+            "single",
+            "--browser",
+            "--seed",
+            "19",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "lab failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("| transport | door |"))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .collect();
+    let transports: Vec<String> = table
+        .iter()
+        .map(|line| cells(line)[0].to_string())
+        .collect();
+    assert_eq!(
+        transports,
+        [
+            "poll",
+            "longpoll",
+            "jsonp",
+            "stream",
+            "iframe",
+            "sse",
+            "websocket"
+        ]
+    );
+    let header = cells(
+        stdout
+            .lines()
+            .find(|line| line.starts_with("| transport | door |"))
+            .unwrap(),
+    );
+    let column = |name: &str| header.iter().position(|c| c.starts_with(name)).unwrap();
+    for line in &table {
+        let row = cells(line);
+        assert_eq!(row.len(), header.len(), "{line}");
+        assert_eq!(row[column("delivered")], "5 of 5", "{line}");
+        let browser: f64 = row[column("request head B (browser)")].parse().unwrap();
+        let lab: f64 = row[column("request head B (lab client)")].parse().unwrap();
+        assert!(browser > lab, "{line}");
+        assert!(!row[column("a second tab")].is_empty(), "{line}");
+    }
+    let sse = cells(table[5]);
+    assert!(
+        sse[column("a second tab")].starts_with("blocked"),
+        "six SSE channels hold all six connections: {}",
+        table[5]
+    );
+    let json = std::fs::read_to_string(out.join("single.json")).expect("single.json written");
+    let value = json::parse(&json).expect("single.json parses");
+    let rows = value
+        .get("browser")
+        .and_then(|b| b.get("transports"))
+        .and_then(JsonValue::as_array)
+        .expect("the browser's rows in the JSON");
+    assert_eq!(rows.len(), 7);
 }

@@ -5,19 +5,24 @@
 //!
 //! The Node `http` + `ws` peer speaks pushlab's URL contract, so the door clients in
 //! `pushlab::client` read it unchanged. SockJS wraps every transport in its own session framing (`o`
-//! open, `h` heartbeat, `a["..",..]` messages), so its doors are read with the crate's lower-level
-//! pieces (the HTTP client, the SSE client, the WebSocket client, the JSON reader) and the few lines of
-//! [`sockjs_messages`] that unwrap a frame; each SockJS message is pushlab's `{"id":N,"data":".."}`.
+//! open, `h` heartbeat, `a["..",..]` messages), so its doors are read with
+//! [`pushlab::client::sockjs::SockjsClient`], the same client the lab uses; each SockJS message is
+//! pushlab's `{"id":N,"data":".."}`.
+//!
+//! The last test runs the lab itself with `--peers` and checks that both peers have a complete row
+//! for every door they offer, measured in the same run as pushlab's.
 //!
 //! Without `node` and `npm` the tests print that they skipped; with `CI` set they fail instead.
+
+mod lab_support;
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use pushlab::client::http::{self, HttpConnection, ResponseStream};
 use pushlab::client::json;
 use pushlab::client::poll::long_poll;
+use pushlab::client::sockjs::{SockjsClient, Transport};
 use pushlab::client::sse::SseClient;
 use pushlab::client::stream::XhrStreamClient;
 use pushlab::client::ws::Client as WsClient;
@@ -159,7 +164,7 @@ impl Subscriber for WebSocket {
 }
 
 fn json_message(text: &str) -> io::Result<Option<ReceivedMessage>> {
-    let value = json::parse(text).map_err(invalid_data)?;
+    let value = json::parse(text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     Ok(PushEvent::from_json(&value).and_then(message))
 }
 
@@ -202,175 +207,31 @@ fn node_http_ws_delivers_in_order_on_every_door() {
     }
 }
 
-// ---- SockJS: its transports, unwrapped ----
+// ---- SockJS: its transports, through the crate's SockJS client ----
 
-/// The messages in one SockJS frame: `a["..",..]` holds JSON strings, each pushlab's message object;
-/// `o` (open), `h` (heartbeat) and the `h…h` prelude of `xhr_streaming` hold none; `c[..]` is a close.
-fn sockjs_messages(frame: &str) -> io::Result<Vec<ReceivedMessage>> {
-    let frame = frame.trim_end();
-    if let Some(array) = frame.strip_prefix('a') {
-        let value = json::parse(array).map_err(invalid_data)?;
-        let strings = value.as_array().ok_or(io::ErrorKind::InvalidData)?;
-        let mut messages = Vec::new();
-        for string in strings {
-            let text = string.as_str().ok_or(io::ErrorKind::InvalidData)?;
-            messages.extend(json_message(text)?);
-        }
-        return Ok(messages);
-    }
-    if frame.starts_with('c') {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("SockJS closed: {frame}"),
-        ));
-    }
-    Ok(Vec::new())
-}
+/// One SockJS session; each read is one poll, one chunk or event of a stream, or one frame.
+struct Sockjs(SockjsClient);
 
-/// Reads the next chunk of a held response onto the text not used yet.
-fn append_next_chunk(response: &mut ResponseStream, partial: &mut String) -> io::Result<()> {
-    let chunk = response.next_chunk()?.ok_or(io::ErrorKind::UnexpectedEof)?;
-    partial.push_str(std::str::from_utf8(&chunk).map_err(invalid_data)?);
-    Ok(())
-}
-
-/// `POST …/xhr_streaming`: a chunked body of newline-ended frames.
-struct SockjsXhrStreaming {
-    response: ResponseStream,
-    partial: String,
-}
-
-impl Subscriber for SockjsXhrStreaming {
+impl Subscriber for Sockjs {
     fn read(&mut self) -> io::Result<Vec<ReceivedMessage>> {
-        append_next_chunk(&mut self.response, &mut self.partial)?;
-        let mut messages = Vec::new();
-        while let Some(newline) = self.partial.find('\n') {
-            let frame: String = self.partial.drain(..=newline).collect();
-            messages.extend(sockjs_messages(&frame)?);
-        }
-        Ok(messages)
+        self.0.next_messages()
     }
 }
 
-/// `GET …/eventsource`: one frame in each event's data.
-struct SockjsEventSource(SseClient);
-
-impl Subscriber for SockjsEventSource {
-    fn read(&mut self) -> io::Result<Vec<ReceivedMessage>> {
-        let event = self.0.next_event()?.ok_or(io::ErrorKind::UnexpectedEof)?;
-        sockjs_messages(&event.data)
-    }
-}
-
-/// A SockJS polling transport: each response is one frame, and the session (in the path) remembers
-/// what was sent. `POST …/xhr` answers the frame as it is; `GET …/jsonp?c=F` wraps it as
-/// `/**/F("frame");`.
-struct SockjsPolling {
-    addr: SocketAddr,
-    path: String,
-    jsonp: bool,
-}
-
-impl Subscriber for SockjsPolling {
-    fn read(&mut self) -> io::Result<Vec<ReceivedMessage>> {
-        let method = if self.jsonp { "GET" } else { "POST" };
-        let response = http::request(self.addr, method, &self.path, &[], b"", READ_TIMEOUT)?;
-        if response.status != 200 {
-            return Err(io::Error::other(format!("HTTP {}", response.status)));
-        }
-        let body = response.text()?.trim_end();
-        if !self.jsonp {
-            return sockjs_messages(body);
-        }
-        let literal = body
-            .strip_prefix(&format!("/**/{SOCKJS_CALLBACK}("))
-            .and_then(|rest| rest.strip_suffix(");"))
-            .ok_or_else(|| invalid_data(format!("not a JSONP frame: {body}")))?;
-        sockjs_quoted_messages(literal)
-    }
-}
-
-/// A frame that arrives as a JavaScript string literal (a JSON string), as `htmlfile` and `jsonp` wrap it.
-fn sockjs_quoted_messages(literal: &str) -> io::Result<Vec<ReceivedMessage>> {
-    let value = json::parse(literal).map_err(invalid_data)?;
-    sockjs_messages(value.as_str().ok_or(io::ErrorKind::InvalidData)?)
-}
-
-/// `GET …/htmlfile?c=F`: a forever frame, one `<script>\np("frame");\n</script>` per frame after a
-/// prelude that defines `p` to hand the frame to `parent.F`.
-struct SockjsHtmlfile {
-    response: ResponseStream,
-    partial: String,
-}
-
-impl Subscriber for SockjsHtmlfile {
-    fn read(&mut self) -> io::Result<Vec<ReceivedMessage>> {
-        const OPEN: &str = "<script>\np(";
-        const CLOSE: &str = ");\n</script>";
-        append_next_chunk(&mut self.response, &mut self.partial)?;
-        let mut messages = Vec::new();
-        while let Some(start) = self.partial.find(OPEN) {
-            let Some(length) = self.partial[start..].find(CLOSE) else {
-                break;
-            };
-            let literal = self.partial[start + OPEN.len()..start + length].to_string();
-            self.partial.drain(..start + length + CLOSE.len());
-            messages.extend(sockjs_quoted_messages(&literal)?);
-        }
-        Ok(messages)
-    }
-}
-
-/// The callback name the `htmlfile` and `jsonp` transports are asked to call.
-const SOCKJS_CALLBACK: &str = "onFrame";
-
-fn invalid_data(error: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, error.to_string())
-}
-
-/// A SockJS session path, `/sockjs/{server}/{session}/{transport}`, with the topic and `after=0` in
-/// the query (SockJS owns the path). The topic names the session: each is fresh.
-fn sockjs_path(transport: &str, topic: &str) -> String {
-    format!("/sockjs/000/{topic}/{transport}?topic={topic}&after=0")
-}
-
+/// The SockJS transport that stands for `door`, on a fresh session named by the topic, with the
+/// topic and `after=0` in the query (SockJS owns the path).
 fn sockjs_subscriber(door: Door, addr: SocketAddr, topic: &str) -> io::Result<Box<dyn Subscriber>> {
-    Ok(match door {
-        Door::LongPoll => Box::new(SockjsPolling {
-            addr,
-            path: sockjs_path("xhr", topic),
-            jsonp: false,
-        }),
-        Door::XhrStream => {
-            let mut connection = HttpConnection::connect(addr, READ_TIMEOUT)?;
-            connection.send_request("POST", &sockjs_path("xhr_streaming", topic), &[], b"")?;
-            Box::new(SockjsXhrStreaming {
-                response: connection.into_stream()?,
-                partial: String::new(),
-            })
-        }
-        Door::Sse => Box::new(SockjsEventSource(SseClient::connect(
-            addr,
-            &sockjs_path("eventsource", topic),
-            None,
-            READ_TIMEOUT,
-        )?)),
-        Door::Iframe => {
-            let path = format!("{}&c={SOCKJS_CALLBACK}", sockjs_path("htmlfile", topic));
-            Box::new(SockjsHtmlfile {
-                response: http::open_stream(addr, &path, &[], READ_TIMEOUT)?,
-                partial: String::new(),
-            })
-        }
-        Door::Jsonp => Box::new(SockjsPolling {
-            addr,
-            path: format!("{}&c={SOCKJS_CALLBACK}", sockjs_path("jsonp", topic)),
-            jsonp: true,
-        }),
-        Door::WebSocket => {
-            WebSocket::connect(addr, &format!("/sockjs/websocket?topic={topic}&after=0"))?
-        }
-    })
+    let transport = match door {
+        Door::LongPoll => Transport::XhrPolling,
+        Door::XhrStream => Transport::XhrStreaming,
+        Door::Sse => Transport::EventSource,
+        Door::Iframe => Transport::Htmlfile,
+        Door::Jsonp => Transport::JsonpPolling,
+        Door::WebSocket => Transport::WebSocket,
+    };
+    let query = format!("topic={topic}&after=0");
+    let client = SockjsClient::open(addr, "/sockjs", topic, transport, &query, READ_TIMEOUT)?;
+    Ok(Box::new(Sockjs(client)))
 }
 
 #[test]
@@ -405,4 +266,54 @@ fn peers_run_side_by_side_and_stop_on_drop() {
         "nothing listens on {addr}"
     );
     assert!(publish(sockjs.addr(), "still-there", "x").is_ok());
+}
+
+/// `pushlab lab --quick --peers`: beside pushlab's seven rows, a complete row for every door each peer
+/// offers (SockJS's named by its transport), nothing lost, and the side-by-side table has every door.
+#[test]
+fn the_lab_measures_the_peers_in_the_same_run() {
+    if !node_or_skip("the_lab_measures_the_peers_in_the_same_run") {
+        return;
+    }
+    let out = lab_support::scratch_dir("lab-peers");
+    let (output, stdout) = lab_support::run_lab(&["--quick", "--seed", "17", "--peers"], &out);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "lab failed:\n{stdout}\n{stderr}");
+    let rows = lab_support::main_table(&stdout);
+    let expected: [(&str, &[&str]); 3] = [
+        ("pushlab", &lab_support::DOORS),
+        (
+            "node http + ws",
+            &["long poll", "XHR stream", "SSE", "WebSocket"],
+        ),
+        (
+            "sockjs-node",
+            &[
+                "long poll",
+                "JSONP",
+                "XHR stream",
+                "iframe",
+                "SSE",
+                "WebSocket",
+            ],
+        ),
+    ];
+    let total: usize = expected.iter().map(|(_, doors)| doors.len()).sum();
+    assert_eq!(rows.len(), total, "{stdout}");
+    for (server, doors) in expected {
+        for door in doors {
+            lab_support::assert_complete(lab_support::find_row(&rows, door, server), 30);
+        }
+    }
+    assert_eq!(
+        lab_support::find_row(&rows, "SSE", "sockjs-node").get("server"),
+        "sockjs-node (eventsource)"
+    );
+    let side_by_side = stdout
+        .split("#### fanout: side by side")
+        .nth(1)
+        .expect("a side-by-side table");
+    for door in lab_support::DOORS {
+        assert!(side_by_side.contains(&format!("| {door} |")), "{door}");
+    }
 }

@@ -16,9 +16,13 @@
 //! [`pushlab::lab::nginx`]: nginx passes on each chunk of an HTTP/1.1 chunked response as it
 //! completes, until a backlog has made it spill to a temp file.
 //!
+//! The last test runs the lab itself, `pushlab lab --quick --proxy nginx`, and checks that its table
+//! is complete: every door behind every nginx mode, beside the direct run, nothing lost.
+//!
 //! Without nginx the tests print that they skipped; with `CI` set they fail instead.
 
 mod common;
+mod lab_support;
 
 use std::io;
 use std::net::SocketAddr;
@@ -368,3 +372,77 @@ const BACKLOG_PIECE_BYTES: usize = 32 * 1024;
 
 /// Filler after the held tail: 4 × 32 KiB fills any of nginx's buffers (`proxy_buffers 8 4k|8k`).
 const FILLER_PIECES: usize = 4;
+
+/// `pushlab lab --quick --proxy nginx`: a row for every door in each of nginx's three modes beside
+/// the direct run, every column filled (nginx's CPU included), nothing lost, the table that sets
+/// each mode against the direct run has every door with a verdict, and the slow reader's table has
+/// every stream in every mode. How fast is not checked.
+#[test]
+fn the_lab_behind_nginx_fills_every_row_and_loses_nothing() {
+    if !nginx_or_skip("the_lab_behind_nginx_fills_every_row_and_loses_nothing") {
+        return;
+    }
+    let out = lab_support::scratch_dir("lab-proxy");
+    let (output, stdout) =
+        lab_support::run_lab(&["--quick", "--seed", "13", "--proxy", "nginx"], &out);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "lab failed:\n{stdout}\n{stderr}");
+    let rows = lab_support::main_table(&stdout);
+    let servers = [
+        "pushlab",
+        "pushlab / nginx-default",
+        "pushlab / nginx-buffering-off",
+        "pushlab / nginx-ignore-accel",
+    ];
+    assert_eq!(rows.len(), 7 * servers.len(), "{stdout}");
+    for server in servers {
+        for door in lab_support::DOORS {
+            let row = lab_support::find_row(&rows, door, server);
+            lab_support::assert_complete(row, 30);
+        }
+    }
+    let proxy_cpu = stdout
+        .lines()
+        .find(|line| line.starts_with("nginx's own CPU"))
+        .expect("nginx's CPU is reported");
+    assert_eq!(proxy_cpu.matches("nginx-").count(), 21, "{proxy_cpu}");
+
+    let verdicts: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("#### fanout: behind nginx"))
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| door"))
+        .take_while(|line| !line.is_empty())
+        .collect();
+    for door in lab_support::DOORS {
+        let line = verdicts
+            .iter()
+            .find(|line| line.starts_with(&format!("| {door} |")))
+            .unwrap_or_else(|| panic!("{door} missing behind nginx:\n{stdout}"));
+        let verdict = lab_support::cells(line).pop().unwrap();
+        assert!(!verdict.is_empty(), "{door}: no verdict");
+    }
+    // The slow reader: each streaming door behind each mode, with what happened to its tail (whether
+    // it was held is `after_a_backlog_buffering_holds_the_next_message_back`'s to check).
+    let slow_reader: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("### a slow reader behind nginx"))
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| door"))
+        .collect();
+    assert_eq!(slow_reader.len(), 3, "{stdout}");
+    for line in slow_reader {
+        let cells = lab_support::cells(line);
+        assert_eq!(cells.len(), 4, "{line}");
+        for cell in &cells[1..] {
+            assert!(
+                cell.starts_with("with the backlog") || cell.starts_with("held back"),
+                "{line}"
+            );
+        }
+    }
+    let json = std::fs::read_to_string(out.join("fanout.json")).expect("fanout.json written");
+    assert!(json.contains("\"server\":\"pushlab / nginx-ignore-accel\""));
+    assert!(json.contains("\"slow_reader_behind_nginx\":[{"));
+    for chart in ["fanout-nginx-default-latency.svg", "fanout-p99.svg"] {
+        assert!(out.join(chart).is_file(), "{chart} written");
+    }
+}

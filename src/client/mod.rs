@@ -11,6 +11,7 @@
 //! | iframe streaming | [`iframe`] | finds each `<script>parent.F(...);</script>` and reads the object inside |
 //! | Server-Sent Events | [`sse`] | a sans-IO parser with the WHATWG rules, and a client sending `Last-Event-ID` |
 //! | WebSocket | [`ws`] | the upgrade handshake, then RFC 6455 frames through [`crate::ws::WsProtocol`] |
+//! | SockJS (the lab's peer) | [`sockjs`] | one session over a SockJS transport, its `o`/`h`/`a[..]`/`c[..]` frames unwrapped |
 //!
 //! Underneath are [`http`], a minimal HTTP/1.1 client (request writing, response heads with
 //! `httparse`, `Content-Length` and chunked bodies, held responses read piece by piece), and [`json`], a
@@ -21,6 +22,7 @@ pub mod iframe;
 pub mod json;
 pub mod jsonp;
 pub mod poll;
+pub mod sockjs;
 pub mod sse;
 pub mod stream;
 pub mod ws;

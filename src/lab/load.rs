@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::client::sockjs::{SockjsClient, Transport};
 use crate::client::{self, iframe, json, poll, sse, stream, ws, PushEvent};
 
 /// The seven doors, in the order of the course.
@@ -72,11 +73,43 @@ impl Door {
     }
 }
 
+/// How a server's doors are reached: pushlab's URL contract (pushlab itself, behind a proxy or not,
+/// and the Node `http` + `ws` peer, which copies it), or SockJS sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// `/poll/{topic}`, `/sse/{topic}`, `/ws/{topic}`, ... as in design.md §3.
+    Pushlab,
+    /// `/sockjs/{server}/{session}/{transport}?topic=T&after=N` (see [`crate::client::sockjs`]).
+    Sockjs,
+}
+
+impl Dialect {
+    /// The SockJS transport that stands for `door`, if any (SockJS has no short polling).
+    pub fn sockjs_transport(door: Door) -> Option<Transport> {
+        Some(match door {
+            Door::ShortPoll => return None,
+            Door::LongPoll => Transport::XhrPolling,
+            Door::Jsonp => Transport::JsonpPolling,
+            Door::XhrStream => Transport::XhrStreaming,
+            Door::Iframe => Transport::Htmlfile,
+            Door::Sse => Transport::EventSource,
+            Door::WebSocket => Transport::WebSocket,
+        })
+    }
+}
+
+/// The prefix the lab's SockJS peer serves under (`benches/peers/npm/sockjs.js`).
+pub const SOCKJS_PREFIX: &str = "/sockjs";
+
 /// What one subscriber needs to know.
 #[derive(Clone, Debug)]
 pub struct SubscriberPlan {
     /// Its door.
     pub door: Door,
+    /// How the server's doors are reached.
+    pub dialect: Dialect,
+    /// Its number in the phase (it names its SockJS session).
+    pub index: usize,
     /// Where it connects (a relay in front of the server).
     pub addr: SocketAddr,
     /// The run's topic.
@@ -177,6 +210,7 @@ pub fn read_stamp(data: &str) -> Option<(u64, u64)> {
 pub fn run_subscriber(plan: &SubscriberPlan, ready: &AtomicUsize) -> Tally {
     let mut tally = Tally::new(plan.expected);
     let result = match plan.door {
+        _ if plan.dialect == Dialect::Sockjs => sockjs_loop(plan, ready, &mut tally),
         Door::ShortPoll | Door::LongPoll | Door::Jsonp => poll_loop(plan, ready, &mut tally),
         Door::XhrStream | Door::Iframe | Door::Sse => stream_loop(plan, ready, &mut tally),
         Door::WebSocket => websocket_loop(plan, ready, &mut tally),
@@ -310,4 +344,41 @@ fn websocket_loop(plan: &SubscriberPlan, ready: &AtomicUsize, tally: &mut Tally)
     }
     let _ = socket.close_normal();
     Ok(())
+}
+
+/// A SockJS session over the transport that stands for the plan's door. The session name is unique
+/// in the phase (topic and subscriber number); the topic and `after=0` go in the query, since SockJS
+/// owns the path.
+fn sockjs_loop(plan: &SubscriberPlan, ready: &AtomicUsize, tally: &mut Tally) -> io::Result<()> {
+    let transport = Dialect::sockjs_transport(plan.door).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("SockJS has no transport for {}", plan.door.name()),
+        )
+    })?;
+    let session = format!("{}-{}", plan.topic, plan.index);
+    let query = format!("topic={}&after=0", plan.topic);
+    let opened = SockjsClient::open(
+        plan.addr,
+        SOCKJS_PREFIX,
+        &session,
+        transport,
+        &query,
+        time_left(plan),
+    );
+    // Count the opening request even when it fails, as the other doors do.
+    let mut client = opened.inspect_err(|_| tally.requests += 1)?;
+    ready.fetch_add(1, Ordering::SeqCst);
+    // Bounded by the deadline: every request and read times out at the time left when it was opened.
+    let result = (|| {
+        while !tally.complete() && Instant::now() < plan.deadline {
+            client.set_timeout(time_left(plan));
+            for message in client.next_messages()? {
+                tally.on_payload(&message.data, plan.epoch);
+            }
+        }
+        Ok(())
+    })();
+    tally.requests += client.requests();
+    result
 }

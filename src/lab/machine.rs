@@ -49,6 +49,24 @@ impl Machine {
     }
 }
 
+/// Pins every thread of process `pid` to CPU `core` with `taskset -a -p -c` (util-linux), so that
+/// threads it starts later inherit the pin. The lab uses it to keep the load off the server's core.
+pub fn pin(pid: u32, core: usize) -> Result<(), String> {
+    let status = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", &core.to_string(), &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("taskset: {e} (install util-linux)"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "taskset could not pin process {pid} to core {core}: {status}"
+        ))
+    }
+}
+
 /// This process's soft limit on open file descriptors (`Max open files` in `/proc/self/limits`).
 pub fn max_open_files() -> Option<u64> {
     let limits = fs::read_to_string("/proc/self/limits").ok()?;

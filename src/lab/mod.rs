@@ -28,7 +28,26 @@
 //! The target is the address the load goes to and, separately, the process that is measured
 //! ([`target`]): by default the lab starts its own server as a child, but the front may be a relay, a
 //! proxy or a peer server in front of the measured process.
+//!
+//! # Who serves: pushlab, pushlab behind nginx, and the peers
+//!
+//! Every scenario runs its phases once per [`Server`]: pushlab with the clients connecting straight
+//! to it; with `--proxy nginx`, pushlab behind a real nginx in each of its three buffering modes
+//! ([`nginx::Buffering`]: nginx's default, which a response may turn off with `X-Accel-Buffering: no`;
+//! buffering off; buffering that ignores the header); and with `--peers`, the two reference servers
+//! from npm ([`peers`]), each on the doors it offers, read by the same clients (SockJS through
+//! [`crate::client::sockjs`]). Every phase has its own fresh process, so each row's CPU and memory are
+//! that server's on that door alone. Behind nginx the clients (and the relay that counts their bytes)
+//! talk to nginx while the publisher posts to pushlab directly; nginx's own CPU is reported beside
+//! the server's. The Markdown then adds two tables that pivot the rows: every server side by side per
+//! door (p99 and CPU), and what each nginx mode costs each door against the direct run.
+//!
+//! After the scenarios, `--proxy nginx` also runs [`backlog`] (a reader that falls behind, on each
+//! stream behind each nginx mode: where buffering holds the newest message back) and `--browser` runs
+//! [`browser`] (headless Chromium through `pushlab.js`).
 
+pub mod backlog;
+pub mod browser;
 pub mod load;
 pub mod machine;
 pub mod nginx;
@@ -43,8 +62,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use load::{Door, SubscriberPlan, Tally};
+use load::{Dialect, Door, SubscriberPlan, Tally};
 use machine::Machine;
+use nginx::{Buffering, Nginx};
+use peers::{Peer, PeerKind};
 use relay::Relay;
 use report::{DoorResult, RunReport};
 use target::Target;
@@ -55,18 +76,36 @@ usage: pushlab lab [options]
   Runs the same workload through all seven doors and reports, per door: latency p50/p99/max,
   HTTP requests per 1,000 messages, connections held, bytes per message on the wire (overhead and
   payload), server CPU per 1,000 deliveries, server memory per client, and lost/duplicated/out-of-order
-  messages (any of those makes the lab exit with status 1).
+  messages (any of those on pushlab, straight or behind nginx, makes the lab exit with status 1; a
+  peer's are reported as its result).
 
   --scenario NAME     which workload (repeatable; default: fanout):
                         single   one client per door, 1 message/s, 5 messages
                         fanout   100 clients per door, 100 messages/s, 200 messages
                         idle     1,000 idle clients per door, then one broadcast
+                        broadcast  1,000 clients per door, 200 messages at 50/s (the workload
+                                 of chapter 14's comparison with the peers)
                         mix      --clients N clients spread over the doors, 100 messages at 50/s
-                        all      single, fanout and idle (and mix when --clients is given)
+                        all      single, fanout, idle and broadcast (and mix when --clients is
+                                 given)
   --clients N         clients for the mix scenario (1..=10000; default 700); implies --scenario mix
                       unless another scenario is named
   --quick             a tiny run (a few seconds): 3 clients per door, 10 messages at 50/s
   --rtt DURATION      put a relay that delays each direction by half of it, e.g. 100ms
+  --proxy nginx       also run every scenario behind nginx (/usr/sbin/nginx, started from a
+                      generated config on a loopback port) in its three buffering modes: default
+                      (X-Accel-Buffering honoured), buffering off, and buffering that ignores the
+                      header; then a reader that stops for a while behind each mode, on each stream
+  --peers             also run the reference servers from benches/peers/npm (Node http + ws, and
+                      sockjs-node) on the doors they offer; needs node and npm (the first run does
+                      `npm ci`); not in the mix scenario
+  --browser           also drive headless Chromium (/usr/bin/chromium) through pushlab.js for each
+                      transport: request head sizes as the browser sends them, connections per host,
+                      and whether a second tab's request waits while the first holds six channels
+  --door NAME         only this door (repeatable): short-poll, long-poll, jsonp, xhr-stream, iframe,
+                      sse, websocket; not in the mix
+  --pin               with taskset (util-linux): the lab on the last core, every measured process
+                      (server, nginx, peer) on core 0, so the load never takes the server's core
   --url URL           target a running server (http://127.0.0.1:PORT/) instead of starting one
   --server-pid PID    with --url: the process whose CPU and memory are measured
   --seed N            seeds the payload filler and the mix's door order (default: from the clock)
@@ -78,6 +117,83 @@ usage: pushlab lab [options]
   The seed and the machine (CPU model, cores, kernel) are printed first; a progress line goes to
   stderr; the Markdown table to stdout.";
 
+/// Who serves a phase's doors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    /// pushlab, with the clients connecting straight to it.
+    Pushlab,
+    /// pushlab behind nginx in one buffering mode.
+    BehindNginx(Buffering),
+    /// A reference server from npm.
+    Peer(PeerKind),
+}
+
+impl Server {
+    /// Its name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Pushlab => "pushlab",
+            Server::BehindNginx(Buffering::Default) => "pushlab / nginx-default",
+            Server::BehindNginx(Buffering::Off) => "pushlab / nginx-buffering-off",
+            Server::BehindNginx(Buffering::IgnoreAccelHeader) => "pushlab / nginx-ignore-accel",
+            Server::Peer(PeerKind::NodeHttpWs) => "node http + ws",
+            Server::Peer(PeerKind::Sockjs) => "sockjs-node",
+        }
+    }
+
+    /// A short name for topics and file names.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Server::Pushlab => "direct",
+            Server::BehindNginx(Buffering::Default) => "nginx-default",
+            Server::BehindNginx(Buffering::Off) => "nginx-off",
+            Server::BehindNginx(Buffering::IgnoreAccelHeader) => "nginx-ignore-accel",
+            Server::Peer(PeerKind::NodeHttpWs) => "node",
+            Server::Peer(PeerKind::Sockjs) => "sockjs",
+        }
+    }
+
+    /// The doors it offers, in the course's order.
+    pub fn doors(self) -> Vec<Door> {
+        match self {
+            Server::Pushlab | Server::BehindNginx(_) => Door::ALL.to_vec(),
+            Server::Peer(kind) => Door::ALL
+                .into_iter()
+                .filter(|door| peer_door(*door).is_some_and(|d| kind.doors().contains(&d)))
+                .collect(),
+        }
+    }
+
+    /// How its doors are reached.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Server::Peer(PeerKind::Sockjs) => Dialect::Sockjs,
+            _ => Dialect::Pushlab,
+        }
+    }
+
+    /// What stands for `door` on this server, when it is not the door itself (SockJS's transports).
+    pub fn transport_name(self, door: Door) -> Option<&'static str> {
+        match self.dialect() {
+            Dialect::Sockjs => Dialect::sockjs_transport(door).map(|t| t.name()),
+            Dialect::Pushlab => None,
+        }
+    }
+}
+
+/// The peers' name for a door; neither peer has short polling.
+fn peer_door(door: Door) -> Option<peers::Door> {
+    Some(match door {
+        Door::ShortPoll => return None,
+        Door::LongPoll => peers::Door::LongPoll,
+        Door::Jsonp => peers::Door::Jsonp,
+        Door::XhrStream => peers::Door::XhrStream,
+        Door::Iframe => peers::Door::Iframe,
+        Door::Sse => peers::Door::Sse,
+        Door::WebSocket => peers::Door::WebSocket,
+    })
+}
+
 /// One workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scenario {
@@ -87,6 +203,8 @@ pub enum Scenario {
     Fanout,
     /// 1,000 idle clients per door and one broadcast.
     Idle,
+    /// 1,000 clients per door, 200 messages at 50/s.
+    Broadcast,
     /// `--clients N` spread over the doors, all at once.
     Mix,
 }
@@ -97,6 +215,7 @@ impl Scenario {
             Scenario::Single => "single",
             Scenario::Fanout => "fanout",
             Scenario::Idle => "idle",
+            Scenario::Broadcast => "broadcast",
             Scenario::Mix => "mix",
         }
     }
@@ -124,6 +243,16 @@ pub struct LabOptions {
     pub quick: bool,
     /// The simulated round-trip time (zero: none, but the counting relay is still there).
     pub rtt: Duration,
+    /// `--proxy nginx`: also run behind nginx in each buffering mode.
+    pub proxy_nginx: bool,
+    /// `--peers`: also run the reference servers from npm.
+    pub peers: bool,
+    /// `--browser`: also measure what headless Chromium sends through `pushlab.js`.
+    pub browser: bool,
+    /// `--pin`: the lab on the last core, the measured processes on core 0.
+    pub pin: bool,
+    /// `--door`: the doors to run (all when empty).
+    pub doors: Vec<Door>,
     /// A running server to target instead of a child.
     pub url: Option<String>,
     /// The process to measure with `url`.
@@ -150,6 +279,11 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
         mix_clients: 700,
         quick: false,
         rtt: Duration::ZERO,
+        proxy_nginx: false,
+        peers: false,
+        browser: false,
+        pin: false,
+        doors: Vec::new(),
         url: None,
         server_pid: None,
         seed: clock_seed(),
@@ -167,12 +301,14 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
                 "single" => options.scenarios.push(Scenario::Single),
                 "fanout" => options.scenarios.push(Scenario::Fanout),
                 "idle" => options.scenarios.push(Scenario::Idle),
+                "broadcast" => options.scenarios.push(Scenario::Broadcast),
                 "mix" => options.scenarios.push(Scenario::Mix),
-                "all" => {
-                    options
-                        .scenarios
-                        .extend([Scenario::Single, Scenario::Fanout, Scenario::Idle])
-                }
+                "all" => options.scenarios.extend([
+                    Scenario::Single,
+                    Scenario::Fanout,
+                    Scenario::Idle,
+                    Scenario::Broadcast,
+                ]),
                 other => return Err(format!("unknown scenario {other}")),
             },
             "--clients" => {
@@ -184,6 +320,21 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
             }
             "--quick" => options.quick = true,
             "--rtt" => options.rtt = parse_duration(value("--rtt")?)?,
+            "--proxy" => match value("--proxy")?.as_str() {
+                "nginx" => options.proxy_nginx = true,
+                other => return Err(format!("--proxy {other}: the lab knows only nginx")),
+            },
+            "--peers" => options.peers = true,
+            "--browser" => options.browser = true,
+            "--pin" => options.pin = true,
+            "--door" => {
+                let name = value("--door")?;
+                let door = Door::ALL
+                    .into_iter()
+                    .find(|d| d.name().to_ascii_lowercase().replace(' ', "-") == *name)
+                    .ok_or(format!("unknown door {name}"))?;
+                options.doors.push(door);
+            }
             "--url" => options.url = Some(value("--url")?.clone()),
             "--server-pid" => options.server_pid = Some(number(value("--server-pid")?)? as u32),
             "--seed" => options.seed = number(value("--seed")?)?,
@@ -235,9 +386,41 @@ pub fn main(args: &[String]) -> u8 {
     }
 }
 
+/// The servers a run measures, in the order of its tables; an error when a tool they need is missing.
+pub fn servers(options: &LabOptions) -> Result<Vec<Server>, String> {
+    let mut servers = vec![Server::Pushlab];
+    if options.proxy_nginx {
+        if !Nginx::available() {
+            return Err(
+                "--proxy nginx: nginx is not installed (apt-get install nginx-light)".into(),
+            );
+        }
+        servers.extend(Buffering::ALL.map(Server::BehindNginx));
+    }
+    if options.peers {
+        if !Peer::available() {
+            return Err("--peers: node and npm are not installed".into());
+        }
+        servers.extend(PeerKind::ALL.map(Server::Peer));
+    }
+    Ok(servers)
+}
+
+/// The most clients the mix runs behind nginx: each client costs nginx two connections (one to the
+/// client, one upstream), under the generated config's `worker_connections 16384`.
+const MAX_MIX_CLIENTS_BEHIND_NGINX: usize = 5000;
+
 /// Runs every scenario, prints the table and writes the files.
 pub fn run(options: &LabOptions) -> Result<RunReport, String> {
+    let servers = servers(options)?;
+    if options.browser && !browser::available() {
+        return Err("--browser: chromium is not installed (apt-get install chromium)".into());
+    }
     let machine = Machine::read();
+    if options.pin {
+        machine::pin(std::process::id(), machine.cores.saturating_sub(1))
+            .map_err(|e| format!("--pin: {e}"))?;
+    }
     println!(
         "seed {}; machine: {}, {} cores, Linux {}",
         options.seed, machine.cpu_model, machine.cores, machine.kernel
@@ -246,21 +429,46 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
     let mut report = RunReport::new(options, machine);
     for scenario in &options.scenarios {
         let workload = workload_for(*scenario, options);
-        let results = if *scenario == Scenario::Mix {
-            let doors = mixed_doors(workload.clients, options.seed);
-            let target = phase_target(options)?;
-            run_phase(&target, &doors, workload, options, epoch, scenario.name())?
-        } else {
-            let mut results = Vec::new();
-            for door in Door::ALL {
+        let mut results = Vec::new();
+        for &server in &servers {
+            if *scenario == Scenario::Mix {
+                if let Some(why) = skip_in_mix(server, workload.clients) {
+                    report.note(format!("mix: {} skipped: {why}", server.name()));
+                    continue;
+                }
+                let doors = mixed_doors(workload.clients, options.seed);
+                let target = phase_target(options, server)?;
+                results.extend(run_phase(
+                    &target, server, &doors, workload, options, epoch, "mix",
+                )?);
+                continue;
+            }
+            let chosen = |door: &Door| options.doors.is_empty() || options.doors.contains(door);
+            for door in server.doors().into_iter().filter(chosen) {
                 let doors = vec![door; workload.clients];
-                let target = phase_target(options)?;
-                let phase = run_phase(&target, &doors, workload, options, epoch, scenario.name());
+                let target = phase_target(options, server)?;
+                let phase = run_phase(
+                    &target,
+                    server,
+                    &doors,
+                    workload,
+                    options,
+                    epoch,
+                    scenario.name(),
+                );
                 results.extend(phase?);
             }
-            results
-        };
+        }
         report.add(scenario.name(), workload, results);
+    }
+    if options.proxy_nginx {
+        let progress = |what: &str| progress("slow reader", what, "backlog, then the tail");
+        report.backlog = Some(backlog::run(&progress));
+    }
+    if options.browser {
+        let progress =
+            |transport: &str| progress("browser", transport, "Chromium through pushlab.js");
+        report.browser = Some(browser::run(&progress)?);
     }
     eprintln!();
     print!("{}", report.markdown());
@@ -270,15 +478,50 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
     Ok(report)
 }
 
+/// Why `server` sits out the mix, if it does: the mix is pushlab's seven doors at once, which no
+/// peer has, and nginx's connection limit caps it.
+fn skip_in_mix(server: Server, clients: usize) -> Option<String> {
+    match server {
+        Server::Pushlab => None,
+        Server::Peer(_) => Some("the mix uses all seven doors, which a peer does not offer".into()),
+        Server::BehindNginx(_) if clients > MAX_MIX_CLIENTS_BEHIND_NGINX => Some(format!(
+            "more than {MAX_MIX_CLIENTS_BEHIND_NGINX} clients need more connections than the \
+             generated nginx config allows"
+        )),
+        Server::BehindNginx(_) => None,
+    }
+}
+
 /// The target of one phase: `--url` if given, or else a fresh server of its own, so that one door's
-/// memory and CPU are never mixed with what an earlier phase left in the allocator.
-fn phase_target(options: &LabOptions) -> Result<Target, String> {
-    match &options.url {
+/// memory and CPU are never mixed with what an earlier phase left in the allocator; behind a fresh
+/// nginx, or a fresh peer.
+fn phase_target(options: &LabOptions, server: Server) -> Result<Target, String> {
+    let target = start_target(options, server)?;
+    if options.pin {
+        for pid in target.server_pid.iter().chain(&target.proxy_pid) {
+            machine::pin(*pid, 0).map_err(|e| format!("--pin: {e}"))?;
+        }
+    }
+    Ok(target)
+}
+
+/// Starts (or names) the target of one phase.
+fn start_target(options: &LabOptions, server: Server) -> Result<Target, String> {
+    let pushlab = || match &options.url {
         Some(url) => Ok(Target::existing(
             target::parse_url(url)?,
             options.server_pid,
         )),
         None => Target::spawn_own_server().map_err(|e| format!("cannot start the server: {e}")),
+    };
+    match server {
+        Server::Pushlab => pushlab(),
+        Server::BehindNginx(buffering) => pushlab()?
+            .behind_nginx(buffering)
+            .map_err(|e| format!("cannot start nginx: {e}")),
+        Server::Peer(kind) => {
+            Target::peer(kind).map_err(|e| format!("cannot start the {} peer: {e}", kind.name()))
+        }
     }
 }
 
@@ -291,6 +534,8 @@ fn workload_for(scenario: Scenario, options: &LabOptions) -> Workload {
         (Scenario::Single, false) => (1, 5, 1.0),
         (Scenario::Idle, true) => (20, 1, 1.0),
         (Scenario::Idle, false) => (1000, 1, 1.0),
+        (Scenario::Broadcast, true) => (20, 10, 50.0),
+        (Scenario::Broadcast, false) => (1000, 200, 50.0),
         (Scenario::Fanout, true) => (3, 10, 50.0),
         (Scenario::Fanout, false) => (100, 200, 100.0),
     };
@@ -318,6 +563,7 @@ fn mixed_doors(clients: usize, seed: u64) -> Vec<Door> {
 /// One phase: a relay per door present, one subscriber thread per entry of `doors`, the publisher.
 fn run_phase(
     target: &Target,
+    server: Server,
     doors: &[Door],
     workload: Workload,
     options: &LabOptions,
@@ -343,12 +589,19 @@ fn run_phase(
         Vec::new()
     };
     let relay_of = |door: Door| relays.iter().find(|(d, _)| *d == door).map(|(_, r)| r);
-    let label = if present.len() == 1 {
+    let doors_label = if present.len() == 1 {
         present[0].name()
     } else {
         "every door"
     };
-    let topic = format!("lab-{}-{}-{}", options.seed, scenario, topic_suffix(label));
+    let topic = format!(
+        "lab-{}-{}-{}-{}",
+        options.seed,
+        scenario,
+        topic_suffix(doors_label),
+        server.slug()
+    );
+    let label = &format!("{doors_label} on {}", server.name());
     let publish_time = Duration::from_secs_f64(workload.messages as f64 / workload.rate_per_s);
     // Generous bounds: a run that goes well ends as soon as every subscriber has every message; these
     // only decide how long a broken or overloaded run may take before it reports what it has.
@@ -364,9 +617,11 @@ fn run_phase(
     let rss_before = target.server_pid.and_then(machine::rss_kib);
     let ready = Arc::new(AtomicUsize::new(0));
     let mut threads = Vec::with_capacity(doors.len());
-    for door in doors {
+    for (index, door) in doors.iter().enumerate() {
         let plan = SubscriberPlan {
             door: *door,
+            dialect: server.dialect(),
+            index,
             addr: relay_of(*door).map(Relay::addr).unwrap_or(target.front),
             topic: topic.clone(),
             expected: workload.messages,
@@ -385,13 +640,14 @@ fn run_phase(
     wait_until_ready(&ready, doors.len(), connected_by, scenario, label);
     for (door, relay) in &relays {
         let clients = doors.iter().filter(|d| *d == door).count();
-        wait_until_held(*door, relay, clients, connected_by, scenario);
+        wait_until_held(*door, relay, clients, connected_by, scenario, label);
     }
     // Let the last requests cross the relay's delay and park before memory is read.
     std::thread::sleep(Duration::from_millis(200) + options.rtt * 2);
     let rss_after = target.server_pid.and_then(machine::rss_kib);
     let cpu_before = target.server_pid.and_then(machine::cpu_time_ms);
     let own_cpu_before = machine::cpu_time_ms(std::process::id());
+    let proxy_cpu_before = target.proxy_pid.and_then(machine::cpu_time_ms);
     publish_all(target, &topic, workload, options, epoch, scenario, label)?;
     let tallies: Vec<(Door, Tally)> = threads
         .into_iter()
@@ -399,10 +655,14 @@ fn run_phase(
         .collect();
     let cpu_after = target.server_pid.and_then(machine::cpu_time_ms);
     let own_cpu_after = machine::cpu_time_ms(std::process::id());
+    let proxy_cpu_after = target.proxy_pid.and_then(machine::cpu_time_ms);
     let measured = report::ServerMeasure {
         cpu_ms: cpu_before.zip(cpu_after).map(|(b, a)| a.saturating_sub(b)),
         generator_cpu_ms: own_cpu_before
             .zip(own_cpu_after)
+            .map(|(b, a)| a.saturating_sub(b)),
+        proxy_cpu_ms: proxy_cpu_before
+            .zip(proxy_cpu_after)
             .map(|(b, a)| a.saturating_sub(b)),
         rss_delta_kib: rss_before.zip(rss_after).map(|(b, a)| a as i64 - b as i64),
         clients: doors.len(),
@@ -419,6 +679,7 @@ fn run_phase(
             let counters = relay_of(*door).map(Relay::counters);
             DoorResult::new(
                 *door,
+                server,
                 &door_tallies,
                 counters,
                 workload,
@@ -460,7 +721,14 @@ fn wait_until_ready(
 /// Every door but short polling holds one connection per client while it waits: wait (bounded by
 /// `until`) until the relay has them all open, so that no message is published before its subscribers
 /// are listening (they would still get it from the log, but late, and the latency would be the lab's).
-fn wait_until_held(door: Door, relay: &Relay, clients: usize, until: Instant, scenario: &str) {
+fn wait_until_held(
+    door: Door,
+    relay: &Relay,
+    clients: usize,
+    until: Instant,
+    scenario: &str,
+    label: &str,
+) {
     if door == Door::ShortPoll {
         return;
     }
@@ -468,7 +736,7 @@ fn wait_until_held(door: Door, relay: &Relay, clients: usize, until: Instant, sc
     while open() < clients && Instant::now() < until {
         progress(
             scenario,
-            door.name(),
+            label,
             &format!("{} of {clients} connections held", open()),
         );
         std::thread::sleep(Duration::from_millis(20));
@@ -499,7 +767,7 @@ fn publish_all(
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
         let stamp = epoch.elapsed().as_micros() as u64;
         let data = load::stamped_payload(seq, stamp, options.payload_bytes, filler);
-        crate::client::publish(target.front, topic, &data)
+        crate::client::publish(target.publish_to, topic, &data)
             .map_err(|e| format!("publish {seq} to {topic}: {e}"))?;
         progress(
             scenario,

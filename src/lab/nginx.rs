@@ -266,15 +266,16 @@ http {{
     )
 }
 
-/// A fresh directory under the system's temp directory, removed with everything in it when dropped.
+/// A fresh directory under the system's temp directory, removed with everything in it when dropped
+/// (nginx's files here, Chromium's profile in [`super::browser`]).
 #[derive(Debug)]
-struct TempDir {
-    path: PathBuf,
+pub(crate) struct TempDir {
+    pub(crate) path: PathBuf,
 }
 
 impl TempDir {
     /// `{tmp}/{prefix}-{pid}-{n}`: the process id and a counter make it unique among concurrent labs.
-    fn new(prefix: &str) -> io::Result<TempDir> {
+    pub(crate) fn new(prefix: &str) -> io::Result<TempDir> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));

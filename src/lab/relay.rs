@@ -21,8 +21,10 @@
 //! One thread runs one `mio::Poll`. A `Pair` is an accepted client socket and its upstream socket;
 //! each of its two directions is a `Pipe`: a queue of byte chunks, each stamped with the instant it
 //! may be written. Readable sockets are drained until `WouldBlock` into the other side's pipe; every
-//! turn (after any readiness, a writable socket included), pipes with chunks that are due are
-//! written until `WouldBlock`. The poll timeout is the next
+//! turn (after any readiness, a writable socket included), the listener is drained of new
+//! connections, and pipes with chunks that are due are written until `WouldBlock`. The upstream
+//! connection is opened without blocking, so one slow `connect` never stalls the other pairs. The
+//! poll timeout is the next
 //! due instant (at most `TICK`), so a delayed chunk leaves on time without busy waiting. A side that
 //! reads end-of-file shuts the other side's writing half once its pipe is empty, so `Connection: close`
 //! responses and closing handshakes pass through unchanged.
@@ -42,6 +44,10 @@ use mio::{Events, Interest, Poll, Token};
 const TICK: Duration = Duration::from_millis(20);
 /// The listener's token; pairs use `2 * index` (client side) and `2 * index + 1` (upstream side).
 const LISTENER: Token = Token(usize::MAX);
+/// `accept` errors that mean "no descriptor left" (errno 24 and 23 on Linux): the connection stays
+/// queued and is accepted on a later turn.
+const EMFILE: i32 = 24;
+const ENFILE: i32 = 23;
 /// Bytes read from a socket at once.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 
@@ -182,11 +188,14 @@ impl RelayLoop {
                 return;
             }
             for event in events.iter() {
-                match event.token() {
-                    LISTENER => self.accept_all(),
-                    Token(token) => self.read_side(token / 2, token % 2 == 1),
+                let Token(token) = event.token();
+                if event.token() != LISTENER {
+                    self.read_side(token / 2, token % 2 == 1);
                 }
             }
+            // Every turn, not only on the listener's readiness: a queue left behind when descriptors
+            // ran out (EMFILE) raises no new edge, so it is retried here until it drains.
+            self.accept_all();
             self.write_due();
         }
     }
@@ -211,18 +220,24 @@ impl RelayLoop {
                     }
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                // The listener is edge-triggered: returning on any other error (a connection reset
+                // before it was accepted, no descriptor left) would leave the rest of the queue
+                // unaccepted until a new connection arrives. Report it and go on with the queue.
+                Err(error) if matches!(error.raw_os_error(), Some(EMFILE | ENFILE)) => return,
+                Err(error) => eprintln!("lab relay: accept: {error}"),
             }
         }
     }
 
     fn open_pair(&mut self, mut client: TcpStream) -> io::Result<()> {
-        // A blocking connect on loopback is immediate, and the socket is then connected for sure.
-        let upstream = std::net::TcpStream::connect(self.upstream)?;
-        upstream.set_nonblocking(true)?;
-        upstream.set_nodelay(true)?;
+        // A non-blocking connect: the relay thread must never wait. A server whose accept queue is
+        // full drops the SYN and the kernel retries it a second later; a blocking connect would stall
+        // every other connection of the relay meanwhile. Bytes from the client wait in the pipe until
+        // the socket is writable, which is also how a non-blocking connect reports success.
+        let mut server = TcpStream::connect(self.upstream)?;
+        let _ = server.set_nodelay(true);
         client.set_nodelay(true)?;
-        let mut server = TcpStream::from_std(upstream);
         let index = self.next_pair;
         self.next_pair += 1;
         let registry = self.poll.registry();

@@ -5,17 +5,28 @@
 //! of what the client received is *overhead*: status lines and headers, chunk sizes, JSON or
 //! `<script>` wrapping, `data:` fields, frame headers, padding, heartbeats. Everything the client sent
 //! (requests, WebSocket handshakes and close frames) is overhead too.
+//!
+//! Each row names its server ([`super::Server`]): pushlab, pushlab behind an nginx mode, or a peer.
+//! When a scenario has more than one server, the Markdown adds two pivots of the same rows:
+//!
+//! - **side by side**: one line per door, one column per server, each cell `p99 ms / CPU ms per 1k`,
+//!   the comparison with the peers from one run;
+//! - **behind nginx**: one line per door, pushlab direct against each nginx mode, with what the proxy
+//!   adds to p99 and whether the door still delivers in real time ([`real_time_behind`]).
 
 use std::fs;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::backlog::{self, BacklogRow, Tail};
+use super::browser::{self, BrowserReport, BrowserRow, SecondTab};
 use super::load::{Door, Tally};
 use super::machine::Machine;
+use super::nginx::Buffering;
 use super::relay::RelayCounters;
 use super::svg::{self, Bar, Curve};
-use super::{LabOptions, Workload};
+use super::{LabOptions, Server, Workload};
 use crate::json::json_string;
 
 /// What was read from the server process around a phase.
@@ -24,6 +35,8 @@ pub struct ServerMeasure {
     pub cpu_ms: Option<u64>,
     /// CPU time of the lab itself (clients, relays, publisher) over the same span, in milliseconds.
     pub generator_cpu_ms: Option<u64>,
+    /// CPU time of the proxy in front of the server, if any, over the same span, in milliseconds.
+    pub proxy_cpu_ms: Option<u64>,
     /// Resident memory after the clients connected minus before, in KiB.
     pub rss_delta_kib: Option<i64>,
     /// Clients connected during the phase (all doors).
@@ -44,6 +57,10 @@ impl ServerMeasure {
 pub struct DoorResult {
     /// The door's name.
     pub door: &'static str,
+    /// Who served it.
+    pub server: Server,
+    /// The server's name for what stands for the door, when it has its own (SockJS's transports).
+    pub transport: Option<&'static str>,
     /// Its clients.
     pub clients: usize,
     /// Messages delivered (distinct, summed over clients).
@@ -65,6 +82,8 @@ pub struct DoorResult {
     /// The lab's own CPU per 1,000 deliveries over the same span (the load generator's cost, which
     /// bounds what the lab can measure), in milliseconds.
     pub generator_cpu_ms_per_1k: Option<f64>,
+    /// The proxy's CPU per 1,000 deliveries, in milliseconds (rows behind nginx).
+    pub proxy_cpu_ms_per_1k: Option<f64>,
     /// Server memory per connected client, in KiB.
     pub rss_kib_per_client: Option<f64>,
     /// Messages never received, summed over clients.
@@ -83,6 +102,7 @@ impl DoorResult {
     /// Sums the door's tallies and reads its relay.
     pub fn new(
         door: Door,
+        served_by: Server,
         tallies: &[&Tally],
         counters: Option<&RelayCounters>,
         workload: Workload,
@@ -104,6 +124,8 @@ impl DoorResult {
         let bytes_out = load(|c| &c.bytes_to_server);
         DoorResult {
             door: door.name(),
+            server: served_by,
+            transport: served_by.transport_name(door),
             clients: tallies.len(),
             deliveries,
             percentiles_ms: (0..=20)
@@ -120,6 +142,7 @@ impl DoorResult {
             generator_cpu_ms_per_1k: server
                 .generator_cpu_ms
                 .map(|ms| server.per_1k_deliveries(ms)),
+            proxy_cpu_ms_per_1k: server.proxy_cpu_ms.map(|ms| server.per_1k_deliveries(ms)),
             rss_kib_per_client: server
                 .rss_delta_kib
                 .map(|kib| kib as f64 / server.clients.max(1) as f64),
@@ -146,6 +169,27 @@ impl DoorResult {
     fn delivered_cleanly(&self) -> bool {
         self.lost == 0 && self.duplicated == 0 && self.out_of_order == 0 && self.errors == 0
     }
+
+    /// The server column: its name, and the transport that stands for the door when it has one.
+    pub fn server_label(&self) -> String {
+        match self.transport {
+            Some(transport) => format!("{} ({transport})", self.server.name()),
+            None => self.server.name().to_string(),
+        }
+    }
+}
+
+/// How much later than the direct run a door's slowest message may arrive behind a proxy and still
+/// count as real time: twice the direct maximum plus this margin. A proxy that buffers holds a
+/// message until its buffer fills or the response ends, which costs seconds or forever, far beyond
+/// this; one more hop on loopback, even on a busy machine, costs well under it.
+pub const REAL_TIME_MARGIN_MS: f64 = 500.0;
+
+/// Whether `behind` (a row behind a proxy) still delivers in real time, judged against `direct` (the
+/// same door, same scenario, no proxy): every message arrived, and the slowest within twice direct's
+/// slowest plus [`REAL_TIME_MARGIN_MS`].
+pub fn real_time_behind(direct: &DoorResult, behind: &DoorResult) -> bool {
+    behind.delivered_cleanly() && behind.max() <= 2.0 * direct.max() + REAL_TIME_MARGIN_MS
 }
 
 /// The `percent`-th percentile (nearest rank) of sorted microseconds, in milliseconds.
@@ -170,11 +214,16 @@ pub struct ScenarioReport {
 /// Everything one run measured.
 pub struct RunReport {
     command: String,
+    notes: Vec<String>,
     seed: u64,
     rtt_ms: f64,
     machine: Machine,
     /// The scenarios, in the order they ran.
     pub scenarios: Vec<ScenarioReport>,
+    /// What the slow reader behind nginx saw (with `--proxy nginx`).
+    pub backlog: Option<Vec<BacklogRow>>,
+    /// What `--browser` measured.
+    pub browser: Option<BrowserReport>,
 }
 
 impl RunReport {
@@ -182,6 +231,9 @@ impl RunReport {
     pub fn new(options: &LabOptions, machine: Machine) -> RunReport {
         RunReport {
             command: options.command.clone(),
+            notes: Vec::new(),
+            backlog: None,
+            browser: None,
             seed: options.seed,
             rtt_ms: options.rtt.as_secs_f64() * 1000.0,
             machine,
@@ -198,12 +250,28 @@ impl RunReport {
         });
     }
 
-    /// True when no message was lost, duplicated or reordered, and no client failed.
+    /// Adds a line that the Markdown prints after the tables (a server that sat a scenario out).
+    pub fn note(&mut self, line: String) {
+        self.notes.push(line);
+    }
+
+    /// True when pushlab (straight or behind nginx) lost, duplicated or reordered no message, no
+    /// client of it failed, and the browser received everything. A peer's incomplete row is reported
+    /// in its table (`incomplete` in the side-by-side view) but is the peer's result, not the lab's
+    /// failure.
     pub fn all_delivered(&self) -> bool {
-        self.scenarios
+        let browser_delivered = self
+            .browser
             .iter()
-            .flat_map(|s| &s.rows)
-            .all(DoorResult::delivered_cleanly)
+            .flat_map(|b| &b.rows)
+            .all(|row| row.received == row.messages);
+        browser_delivered
+            && self
+                .scenarios
+                .iter()
+                .flat_map(|s| &s.rows)
+                .filter(|row| !matches!(row.server, Server::Peer(_)))
+                .all(DoorResult::delivered_cleanly)
     }
 
     /// The run as Markdown: the command, the seed, the machine, one table per scenario.
@@ -233,12 +301,12 @@ impl RunReport {
                 svg::number(w.rate_per_s)
             ));
             out.push_str(
-                "| door | clients | delivered | p50 ms | p99 ms | max ms | requests / 1k msg | \
+                "| door | server | clients | delivered | p50 ms | p99 ms | max ms | requests / 1k msg | \
                  connections held | bytes in / msg (overhead + payload) | bytes out / msg | \
                  server CPU ms / 1k | server KiB / client | lost | dup | out of order |\n",
             );
             out.push_str(
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
             );
             for row in &scenario.rows {
                 out.push_str(&table_row(row));
@@ -246,20 +314,58 @@ impl RunReport {
             let lab_cpu: Vec<String> = scenario
                 .rows
                 .iter()
-                .map(|r| format!("{} {}", r.door, optional(r.generator_cpu_ms_per_1k)))
+                .map(|r| {
+                    format!(
+                        "{}{} {}",
+                        r.door,
+                        server_suffix(r),
+                        optional(r.generator_cpu_ms_per_1k)
+                    )
+                })
                 .collect();
             out.push_str(&format!(
                 "\nThe lab's own CPU (clients, relay, publisher), ms per 1k deliveries: {}.\n",
                 lab_cpu.join(", ")
             ));
+            let proxy_cpu: Vec<String> = scenario
+                .rows
+                .iter()
+                .filter_map(|r| {
+                    let ms = r.proxy_cpu_ms_per_1k?;
+                    Some(format!(
+                        "{}{} {}",
+                        r.door,
+                        server_suffix(r),
+                        svg::number(ms)
+                    ))
+                })
+                .collect();
+            if !proxy_cpu.is_empty() {
+                out.push_str(&format!(
+                    "\nnginx's own CPU, ms per 1k deliveries: {}.\n",
+                    proxy_cpu.join(", ")
+                ));
+            }
             for row in scenario.rows.iter().filter(|r| r.errors > 0) {
                 out.push_str(&format!(
-                    "\n{}: {} client errors, the first: {}\n",
+                    "\n{}{}: {} client errors, the first: {}\n",
                     row.door,
+                    server_suffix(row),
                     row.errors,
                     row.first_error.as_deref().unwrap_or("?")
                 ));
             }
+            out.push_str(&side_by_side(scenario));
+            out.push_str(&behind_nginx(scenario));
+        }
+        if let Some(rows) = &self.backlog {
+            out.push_str(&backlog_markdown(rows));
+        }
+        if let Some(browser) = &self.browser {
+            out.push_str(&browser_markdown(browser));
+        }
+        for note in &self.notes {
+            out.push_str(&format!("\n{note}\n"));
         }
         out
     }
@@ -268,14 +374,20 @@ impl RunReport {
     pub fn json(&self) -> String {
         let scenarios: Vec<String> = self.scenarios.iter().map(scenario_json).collect();
         format!(
-            "{{\"command\":{},\"seed\":{},\"rtt_ms\":{},\"machine\":{{\"cpu_model\":{},\"cores\":{},\"kernel\":{}}},\"scenarios\":[\n{}\n]}}\n",
+            "{{\"command\":{},\"seed\":{},\"rtt_ms\":{},\"machine\":{{\"cpu_model\":{},\"cores\":{},\"kernel\":{}}},\"scenarios\":[\n{}\n],\"slow_reader_behind_nginx\":{},\"browser\":{}}}\n",
             json_string(&self.command),
             self.seed,
             self.rtt_ms,
             json_string(&self.machine.cpu_model),
             self.machine.cores,
             json_string(&self.machine.kernel),
-            scenarios.join(",\n")
+            scenarios.join(",\n"),
+            self.backlog
+                .as_ref()
+                .map_or("null".to_string(), |rows| backlog_json(rows)),
+            self.browser
+                .as_ref()
+                .map_or("null".to_string(), browser_json)
         )
     }
 
@@ -293,23 +405,337 @@ impl RunReport {
         fs::write(dir.join(format!("{stem}.json")), self.json())?;
         fs::write(dir.join(format!("{stem}.md")), self.markdown())?;
         for scenario in &self.scenarios {
-            for (kind, chart) in charts(scenario, self.rtt_ms) {
-                let name = format!("{}{rtt}-{kind}.svg", scenario.name);
-                fs::write(dir.join(name), chart)?;
+            for server in servers_of(scenario) {
+                let rows: Vec<&DoorResult> = scenario
+                    .rows
+                    .iter()
+                    .filter(|r| r.server == server)
+                    .collect();
+                let (part, title) = match server {
+                    Server::Pushlab => (String::new(), scenario.name.to_string()),
+                    _ => (
+                        format!("-{}", server.slug()),
+                        format!("{} on {}", scenario.name, server.name()),
+                    ),
+                };
+                for (kind, chart) in charts(&title, &rows, self.rtt_ms) {
+                    let name = format!("{}{rtt}{part}-{kind}.svg", scenario.name);
+                    fs::write(dir.join(name), chart)?;
+                }
+            }
+            if servers_of(scenario).len() > 1 {
+                let name = format!("{}{rtt}-p99.svg", scenario.name);
+                fs::write(dir.join(name), p99_chart(scenario, self.rtt_ms))?;
             }
         }
         Ok(())
     }
 }
 
+/// The slow reader's table: one line per streaming door, one column per nginx mode.
+fn backlog_markdown(rows: &[BacklogRow]) -> String {
+    let mut out = format!(
+        "\n### a slow reader behind nginx: {} messages of {} KiB while the client reads nothing, then \
+         the tail\n\n| door | {} |\n|---|{}\n",
+        backlog::BACKLOG_MESSAGES,
+        backlog::MESSAGE_BYTES / 1024,
+        Buffering::ALL.map(|b| b.name()).join(" | "),
+        "---|".repeat(Buffering::ALL.len())
+    );
+    for door in backlog::DOORS {
+        let cells: Vec<String> = Buffering::ALL
+            .iter()
+            .map(|mode| {
+                rows.iter()
+                    .find(|r| r.door == door && r.buffering == *mode)
+                    .map_or("-".to_string(), |r| tail_text(&r.tail))
+            })
+            .collect();
+        out.push_str(&format!("| {} | {} |\n", door.name(), cells.join(" | ")));
+    }
+    out.push_str(&format!(
+        "\nA tail not read within {} s of the backlog is held back; {} more messages are then published, \
+         and the time is from them to the tail.\n",
+        backlog::TAIL_WAIT.as_secs(),
+        backlog::FILLER_MESSAGES
+    ));
+    out
+}
+
+fn tail_text(tail: &Tail) -> String {
+    match tail {
+        Tail::WithTheBacklog(ms) => format!("with the backlog ({} ms after it)", svg::number(*ms)),
+        Tail::HeldUntilMoreBytes(ms) => format!(
+            "held back until more bytes came ({} ms after them)",
+            svg::number(*ms)
+        ),
+        Tail::Failed(why) => format!("failed: {why}"),
+    }
+}
+
+fn backlog_json(rows: &[BacklogRow]) -> String {
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let (outcome, ms, error) = match &row.tail {
+                Tail::WithTheBacklog(ms) => ("with_the_backlog", Some(*ms), None),
+                Tail::HeldUntilMoreBytes(ms) => ("held_until_more_bytes", Some(*ms), None),
+                Tail::Failed(why) => ("failed", None, Some(why.as_str())),
+            };
+            format!(
+                "{{\"door\":{},\"nginx\":{},\"tail\":{},\"ms\":{},\"error\":{}}}",
+                json_string(row.door.name()),
+                json_string(row.buffering.name()),
+                json_string(outcome),
+                json_number(ms),
+                error.map_or("null".to_string(), json_string)
+            )
+        })
+        .collect();
+    format!("[{}]", rows.join(","))
+}
+
+/// The `--browser` table: one line per transport of `pushlab.js`.
+fn browser_markdown(browser: &BrowserReport) -> String {
+    let mut out = format!(
+        "\n### browser: {} through pushlab.js, one channel per transport, {} messages\n\n\
+         | transport | door | delivered | door requests | request head B (browser) | \
+         request head B (lab client) | bytes sent / msg | connections used | channels open of {} | \
+         sockets to the host while held | a second tab's request while {} are held |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        browser.version,
+        browser::BROWSER_MESSAGES,
+        browser::HELD_CHANNELS,
+        browser::HELD_CHANNELS
+    );
+    for row in &browser.rows {
+        out.push_str(&format!(
+            "| {} | {} | {} of {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            row.transport,
+            row.door.name(),
+            row.received,
+            row.messages,
+            row.door_requests,
+            optional(row.request_head_bytes),
+            optional(row.lab_client_head_bytes),
+            svg::number(row.bytes_sent_per_message),
+            row.connections,
+            row.held_open,
+            row.sockets_while_held,
+            second_tab_text(row.second_tab)
+        ));
+    }
+    out.push_str(&format!(
+        "\nA second tab's request is blocked when it is not answered within {} s; it is then answered \
+         once the first tab closes its channels.\n",
+        browser::SECOND_TAB_WAIT.as_secs()
+    ));
+    out
+}
+
+fn second_tab_text(second_tab: SecondTab) -> String {
+    match second_tab {
+        SecondTab::Answered(ms) => format!("answered in {} ms", svg::number(ms)),
+        SecondTab::Blocked(Some(ms)) => {
+            format!(
+                "blocked; answered after {} ms, once the first tab let go",
+                svg::number(ms)
+            )
+        }
+        SecondTab::Blocked(None) => "blocked, never answered".to_string(),
+    }
+}
+
+fn browser_json(browser: &BrowserReport) -> String {
+    let rows: Vec<String> = browser.rows.iter().map(browser_row_json).collect();
+    format!(
+        "{{\"version\":{},\"transports\":[\n{}\n]}}",
+        json_string(&browser.version),
+        rows.join(",\n")
+    )
+}
+
+fn browser_row_json(row: &BrowserRow) -> String {
+    let (blocked, second_tab_ms) = match row.second_tab {
+        SecondTab::Answered(ms) => (false, Some(ms)),
+        SecondTab::Blocked(ms) => (true, ms),
+    };
+    format!(
+        "{{\"transport\":{},\"door\":{},\"messages\":{},\"received\":{},\"door_requests\":{},\
+         \"request_head_bytes\":{},\"lab_client_head_bytes\":{},\"bytes_sent_per_msg\":{:.3},\
+         \"connections\":{},\"held_open\":{},\"sockets_while_held\":{},\
+         \"second_tab_blocked\":{blocked},\"second_tab_ms\":{}}}",
+        json_string(row.transport),
+        json_string(row.door.name()),
+        row.messages,
+        row.received,
+        row.door_requests,
+        json_number(row.request_head_bytes),
+        json_number(row.lab_client_head_bytes),
+        row.bytes_sent_per_message,
+        row.connections,
+        row.held_open,
+        row.sockets_while_held,
+        json_number(second_tab_ms)
+    )
+}
+
 fn optional(value: Option<f64>) -> String {
     value.map_or("n/a".to_string(), svg::number)
 }
 
+/// ` (server)` after a door's name, except for pushlab direct.
+fn server_suffix(row: &DoorResult) -> String {
+    match row.server {
+        Server::Pushlab => String::new(),
+        _ => format!(" ({})", row.server_label()),
+    }
+}
+
+/// The servers of a scenario, in the order they ran.
+fn servers_of(scenario: &ScenarioReport) -> Vec<Server> {
+    let mut servers: Vec<Server> = Vec::new();
+    for row in &scenario.rows {
+        if !servers.contains(&row.server) {
+            servers.push(row.server);
+        }
+    }
+    servers
+}
+
+/// The doors of a scenario, in the course's order.
+fn doors_of(scenario: &ScenarioReport) -> Vec<&'static str> {
+    Door::ALL
+        .iter()
+        .map(|d| d.name())
+        .filter(|name| scenario.rows.iter().any(|r| r.door == *name))
+        .collect()
+}
+
+fn row_of<'a>(scenario: &'a ScenarioReport, door: &str, server: Server) -> Option<&'a DoorResult> {
+    scenario
+        .rows
+        .iter()
+        .find(|r| r.door == door && r.server == server)
+}
+
+/// Every server side by side, one line per door: `p99 ms / server CPU ms per 1k deliveries`, and `-`
+/// where a server has no such door. Empty when only one server ran.
+fn side_by_side(scenario: &ScenarioReport) -> String {
+    let servers = servers_of(scenario);
+    if servers.len() < 2 {
+        return String::new();
+    }
+    let names: Vec<&str> = servers.iter().map(|s| s.name()).collect();
+    let mut out = format!(
+        "\n#### {}: side by side, p99 ms / server CPU ms per 1k deliveries\n\n| door | {} |\n|---|{}\n",
+        scenario.name,
+        names.join(" | "),
+        "---:|".repeat(servers.len())
+    );
+    for door in doors_of(scenario) {
+        let cells: Vec<String> = servers
+            .iter()
+            .map(|server| match row_of(scenario, door, *server) {
+                Some(row) => {
+                    let transport = row.transport.map(|t| format!(" ({t})")).unwrap_or_default();
+                    let flag = if row.delivered_cleanly() {
+                        ""
+                    } else {
+                        " (incomplete)"
+                    };
+                    format!(
+                        "{} / {}{transport}{flag}",
+                        svg::number(row.p99()),
+                        optional(row.cpu_ms_per_1k)
+                    )
+                }
+                None => "-".to_string(),
+            })
+            .collect();
+        out.push_str(&format!("| {door} | {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+/// pushlab direct against each nginx mode that ran: p99 and what the proxy added, then the verdict.
+/// Empty when no nginx mode ran.
+fn behind_nginx(scenario: &ScenarioReport) -> String {
+    let modes: Vec<Server> = servers_of(scenario)
+        .into_iter()
+        .filter(|s| matches!(s, Server::BehindNginx(_)))
+        .collect();
+    if modes.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = modes
+        .iter()
+        .map(|m| format!("{} p99 ms (+ added)", nginx_mode(*m)))
+        .collect();
+    let mut out = format!(
+        "\n#### {}: behind nginx (real time: every message, the slowest within 2 × direct's + {} ms)\n\n\
+         | door | direct p99 ms | {} | real time behind |\n|---|---:|{}---|\n",
+        scenario.name,
+        svg::number(REAL_TIME_MARGIN_MS),
+        names.join(" | "),
+        "---:|".repeat(modes.len())
+    );
+    for door in doors_of(scenario) {
+        let Some(direct) = row_of(scenario, door, Server::Pushlab) else {
+            continue;
+        };
+        let mut cells = Vec::new();
+        let mut real_time = Vec::new();
+        for mode in &modes {
+            let Some(row) = row_of(scenario, door, *mode) else {
+                cells.push("-".to_string());
+                continue;
+            };
+            let lost = if row.lost > 0 {
+                format!(", {} lost", row.lost)
+            } else {
+                String::new()
+            };
+            cells.push(format!(
+                "{} ({:+.1}{lost})",
+                svg::number(row.p99()),
+                row.p99() - direct.p99()
+            ));
+            if real_time_behind(direct, row) {
+                real_time.push(nginx_mode(*mode));
+            }
+        }
+        let verdict = if real_time.len() == modes.len() {
+            "every mode".to_string()
+        } else if real_time.is_empty() {
+            "none".to_string()
+        } else {
+            real_time.join(", ")
+        };
+        out.push_str(&format!(
+            "| {door} | {} | {} | {verdict} |\n",
+            svg::number(direct.p99()),
+            cells.join(" | ")
+        ));
+    }
+    out
+}
+
+/// An nginx mode's short name.
+fn nginx_mode(server: Server) -> &'static str {
+    match server {
+        Server::BehindNginx(Buffering::Default) => "default",
+        Server::BehindNginx(Buffering::Off) => "buffering off",
+        Server::BehindNginx(Buffering::IgnoreAccelHeader) => "header ignored",
+        other => other.name(),
+    }
+}
+
 fn table_row(row: &DoorResult) -> String {
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         row.door,
+        row.server_label(),
         row.clients,
         row.deliveries,
         svg::number(row.p50()),
@@ -358,12 +784,14 @@ fn row_json(row: &DoorResult) -> String {
         .map(|p| format!("{p:.3}"))
         .collect();
     format!(
-        "{{\"door\":{},\"clients\":{},\"deliveries\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\
+        "{{\"door\":{},\"server\":{},\"transport\":{},\"clients\":{},\"deliveries\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\
          \"percentiles_ms\":[{}],\"requests_per_1k\":{:.3},\"connections_held\":{},\
          \"bytes_in_overhead_per_msg\":{},\"bytes_in_payload_per_msg\":{:.3},\"bytes_out_per_msg\":{},\
-         \"server_cpu_ms_per_1k\":{},\"lab_cpu_ms_per_1k\":{},\"server_kib_per_client\":{},\"lost\":{},\"duplicated\":{},\
+         \"server_cpu_ms_per_1k\":{},\"lab_cpu_ms_per_1k\":{},\"proxy_cpu_ms_per_1k\":{},\"server_kib_per_client\":{},\"lost\":{},\"duplicated\":{},\
          \"out_of_order\":{},\"errors\":{}}}",
         json_string(row.door),
+        json_string(row.server.name()),
+        row.transport.map_or("null".to_string(), json_string),
         row.clients,
         row.deliveries,
         row.p50(),
@@ -377,6 +805,7 @@ fn row_json(row: &DoorResult) -> String {
         json_number(row.bytes_out_per_message),
         json_number(row.cpu_ms_per_1k),
         json_number(row.generator_cpu_ms_per_1k),
+        json_number(row.proxy_cpu_ms_per_1k),
         json_number(row.rss_kib_per_client),
         row.lost,
         row.duplicated,
@@ -386,10 +815,32 @@ fn row_json(row: &DoorResult) -> String {
 }
 
 /// The three charts of a scenario: latency distribution, bytes per message, requests per message.
-fn charts(scenario: &ScenarioReport, rtt_ms: f64) -> Vec<(&'static str, String)> {
-    let suffix = format!("{}, rtt {} ms", scenario.name, svg::number(rtt_ms));
-    let curves: Vec<Curve> = scenario
-        .rows
+/// p99 of every row of a scenario, grouped by door, one bar per server: the side-by-side table drawn.
+fn p99_chart(scenario: &ScenarioReport, rtt_ms: f64) -> String {
+    let mut bars = Vec::new();
+    for door in doors_of(scenario) {
+        for row in scenario.rows.iter().filter(|r| r.door == door) {
+            bars.push(Bar {
+                label: format!("{} · {}", row.door, row.server_label()),
+                segments: vec![row.p99()],
+            });
+        }
+    }
+    svg::bar_chart(
+        &format!(
+            "p99 delivery latency per door and server ({}, rtt {} ms)",
+            scenario.name,
+            svg::number(rtt_ms)
+        ),
+        "ms",
+        &["p99"],
+        &bars,
+    )
+}
+
+fn charts(title: &str, rows: &[&DoorResult], rtt_ms: f64) -> Vec<(&'static str, String)> {
+    let suffix = format!("{title}, rtt {} ms", svg::number(rtt_ms));
+    let curves: Vec<Curve> = rows
         .iter()
         .map(|row| Curve {
             label: row.door.to_string(),
@@ -400,8 +851,7 @@ fn charts(scenario: &ScenarioReport, rtt_ms: f64) -> Vec<(&'static str, String)>
                 .collect(),
         })
         .collect();
-    let bytes: Vec<Bar> = scenario
-        .rows
+    let bytes: Vec<Bar> = rows
         .iter()
         .map(|row| Bar {
             label: row.door.to_string(),
@@ -412,8 +862,7 @@ fn charts(scenario: &ScenarioReport, rtt_ms: f64) -> Vec<(&'static str, String)>
             ],
         })
         .collect();
-    let requests: Vec<Bar> = scenario
-        .rows
+    let requests: Vec<Bar> = rows
         .iter()
         .map(|row| Bar {
             label: row.door.to_string(),

@@ -20,6 +20,8 @@ pub const PALETTE: [&str; 8] = [
 
 const WIDTH: f64 = 760.0;
 const LABEL_WIDTH: f64 = 120.0;
+/// The width of one character of a label, roughly, at the charts' font size.
+const CHAR_WIDTH: f64 = 7.0;
 const ROW_HEIGHT: f64 = 26.0;
 const TOP: f64 = 40.0;
 
@@ -118,8 +120,12 @@ pub struct Bar {
 /// Horizontal stacked bars, one per row, scaled to the largest total; each bar ends with its total.
 pub fn bar_chart(title: &str, unit: &str, segment_names: &[&str], bars: &[Bar]) -> String {
     let height = TOP + ROW_HEIGHT * bars.len() as f64 + 50.0;
-    let mut svg = Svg::new(WIDTH, height, title);
-    let plot_width = WIDTH - LABEL_WIDTH - 110.0;
+    // Long labels (a door and its server) widen the chart rather than run into the bars.
+    let longest_label = bars.iter().map(|b| b.label.chars().count()).max();
+    let label_width = LABEL_WIDTH.max(longest_label.unwrap_or(0) as f64 * CHAR_WIDTH + 16.0);
+    let width = WIDTH - LABEL_WIDTH + label_width;
+    let mut svg = Svg::new(width, height, title);
+    let plot_width = width - label_width - 110.0;
     let largest = bars
         .iter()
         .map(|bar| bar.segments.iter().sum::<f64>())
@@ -131,8 +137,8 @@ pub fn bar_chart(title: &str, unit: &str, segment_names: &[&str], bars: &[Bar]) 
     };
     for (row, bar) in bars.iter().enumerate() {
         let y = TOP + ROW_HEIGHT * row as f64;
-        svg.text(LABEL_WIDTH - 8.0, y + 16.0, "end", &bar.label);
-        let mut x = LABEL_WIDTH;
+        svg.text(label_width - 8.0, y + 16.0, "end", &bar.label);
+        let mut x = label_width;
         for (segment, value) in bar.segments.iter().enumerate() {
             let width = value * scale;
             svg.rect(x, y + 4.0, width, ROW_HEIGHT - 8.0, PALETTE[segment % 8]);

@@ -5,10 +5,18 @@
 //! the same binary, and both are that child. A run can instead target `--url` (a server started by
 //! hand, a reverse proxy in front of one, a peer implementation) and name the measured process with
 //! `--server-pid`; without it the CPU and memory columns say `n/a`.
+//!
+//! Two fronts the lab starts itself: nginx in front of the server ([`Target::behind_nginx`]: the
+//! clients go through the proxy, the publisher still posts straight to the server, and nginx's own
+//! CPU is read beside the server's), and a reference peer from npm ([`Target::peer`]: the peer is
+//! both the front and the measured process).
 
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+
+use super::nginx::{Buffering, Nginx};
+use super::peers::{Peer, PeerKind};
 
 /// The server's argument list when the lab starts it: a free loopback port, and the per-address limits
 /// lifted, since every lab client comes from 127.0.0.1 (the limits protect against one address taking
@@ -29,10 +37,18 @@ const LISTENING: &str = "pushlab listening on http://";
 
 /// Where the load goes and what is measured.
 pub struct Target {
-    /// The address clients and the publisher connect to.
+    /// The address the clients connect to.
     pub front: SocketAddr,
+    /// The address the publisher posts to: the server itself, even when a proxy is the front.
+    pub publish_to: SocketAddr,
     /// The process whose CPU time and resident memory are read, if known.
     pub server_pid: Option<u32>,
+    /// A proxy between the clients and the server, whose CPU time is read too.
+    pub proxy_pid: Option<u32>,
+    /// The proxy the lab started, stopped before the server.
+    proxy: Option<Nginx>,
+    /// The peer the lab started, stopped by its PID when the target is dropped.
+    peer: Option<Peer>,
     /// The child the lab started, killed when the target is dropped.
     child: Option<Child>,
 }
@@ -42,9 +58,31 @@ impl Target {
     pub fn existing(front: SocketAddr, server_pid: Option<u32>) -> Target {
         Target {
             front,
+            publish_to: front,
             server_pid,
+            proxy_pid: None,
+            proxy: None,
+            peer: None,
             child: None,
         }
+    }
+
+    /// This target with nginx in front of it ([`Nginx::start`] on a free loopback port): the clients
+    /// connect to nginx, the publisher still posts to the server.
+    pub fn behind_nginx(mut self, buffering: Buffering) -> io::Result<Target> {
+        let nginx = Nginx::start(self.front, buffering)?;
+        self.front = nginx.addr();
+        self.proxy_pid = Some(nginx.pid());
+        self.proxy = Some(nginx);
+        Ok(self)
+    }
+
+    /// A reference peer ([`Peer::start`]), which is both the front and the measured process.
+    pub fn peer(kind: PeerKind) -> io::Result<Target> {
+        let peer = Peer::start(kind)?;
+        let mut target = Target::existing(peer.addr(), Some(peer.pid()));
+        target.peer = Some(peer);
+        Ok(target)
     }
 
     /// Starts this binary as the server (see [`CHILD_ARGS`]) and waits for its listening line.
@@ -65,16 +103,17 @@ impl Target {
             }
             None => return Err(io::Error::other("the server's stdout is not a pipe")),
         };
-        Ok(Target {
-            front,
-            server_pid: Some(pid),
-            child: Some(child),
-        })
+        let mut target = Target::existing(front, Some(pid));
+        target.child = Some(child);
+        Ok(target)
     }
 }
 
 impl Drop for Target {
     fn drop(&mut self) {
+        // The proxy goes first, so it never sees its upstream vanish under held connections.
+        self.proxy.take();
+        self.peer.take();
         if let Some(child) = self.child.as_mut() {
             let _ = child.kill();
             let _ = child.wait();
