@@ -26,7 +26,7 @@
 //!   else's.
 
 use std::collections::{HashMap, VecDeque};
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use crate::channel::ChannelHandler;
 use crate::server::connection::{Connection, Fate};
 use crate::server::log;
+use crate::server::output::MAX_WRITE_SLICES;
 use crate::server::room::{Room, SessionIds};
 use crate::server::slab::Slab;
 use crate::server::timers::{TimerEntry, Timers};
@@ -284,15 +285,28 @@ impl Core {
         self.deliver(now);
     }
 
-    /// Writes the connection's output with `write` (returns how much the socket took; `WouldBlock` when
-    /// full), up to this turn's quota. Once the socket has taken bytes, whatever the budget held back
-    /// goes on at once: a subscriber pulls its next messages, unparsed input is parsed, a paused reader
-    /// is read again.
+    /// Writes the connection's output with `write`, one buffer at a time (returns how much the socket
+    /// took; `WouldBlock` when full): [`Core::transmit_vectored`] for a writer that takes one slice.
     pub fn transmit(
         &mut self,
         token: usize,
         now: Instant,
         mut write: impl FnMut(&[u8]) -> io::Result<usize>,
+    ) {
+        self.transmit_vectored(token, now, |slices| {
+            write(slices.first().map_or(&[][..], |slice| &**slice))
+        });
+    }
+
+    /// Writes the connection's output with `write`, which hands the socket several buffers at once
+    /// (`writev(2)`; returns how much the socket took, `WouldBlock` when full), up to this turn's
+    /// quota. Once the socket has taken bytes, whatever the budget held back goes on at once: a
+    /// subscriber pulls its next messages, unparsed input is parsed, a paused reader is read again.
+    pub fn transmit_vectored(
+        &mut self,
+        token: usize,
+        now: Instant,
+        mut write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
     ) {
         let Some(mut slot) = self.slots.take(token) else {
             return;
@@ -302,7 +316,9 @@ impl Core {
         loop {
             let sent_before = sent;
             while slot.conn.output.pending() > 0 && sent < MAX_WRITE_BYTES_PER_TURN {
-                match write(slot.conn.output.unwritten()) {
+                let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+                let count = slot.conn.output.unwritten_slices(&mut slices);
+                match write(slices.get(..count).unwrap_or_default()) {
                     Ok(0) => {
                         failed = true;
                         break;
