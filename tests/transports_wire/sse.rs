@@ -140,8 +140,8 @@ fn sse_heartbeat_is_an_event_a_page_can_see() {
         TIMEOUT,
     )
     .unwrap();
-    // The exact bytes on the wire: the prelude, the message, then the heartbeat event after 200 ms of
-    // silence (each in its own chunk).
+    // The exact bytes on the wire: the prelude (the retry time and the resume point as the last event
+    // id), the message, then the heartbeat event after 200 ms of silence (each in its own chunk).
     let mut body = Vec::new();
     let heartbeat = b"event: heartbeat\ndata:\n\n";
     while !body.windows(heartbeat.len()).any(|w| w == heartbeat) {
@@ -151,7 +151,9 @@ fn sse_heartbeat_is_an_event_a_page_can_see() {
     assert_eq!(
         String::from_utf8(body.clone()).unwrap(),
         format!(
-            "retry: {retry}\n\nid: {before}\ndata: last message\n\nevent: heartbeat\ndata:\n\n"
+            "retry: {retry}\nid: {resume}\n\nid: {before}\ndata: last message\n\n\
+             event: heartbeat\ndata:\n\n",
+            resume = before - 1
         )
     );
     // As a browser parses it: a `heartbeat` event with empty data that keeps the last event id.
