@@ -231,6 +231,25 @@ fn an_idle_keep_alive_connection_is_closed_and_an_incomplete_request_gets_408() 
     assert!(h.is_closed(idle));
 }
 
+/// Memory per idle connection: a connection that opens and sends its request at once (a WebSocket
+/// upgrade here) leaves one entry in the deadline heap, not one for its idle timeout and another for
+/// its header timeout; and the early wake-up still closes an idle connection only at its idle timeout.
+#[test]
+fn each_new_connection_costs_one_wake_up() {
+    let mut h = Harness::new(Config::default());
+    let sockets: Vec<usize> = (0..50).map(|_| h.connect()).collect();
+    for &socket in &sockets {
+        let switched = h.request(socket, &upgrade("/ws/echo"));
+        assert!(switched.starts_with("HTTP/1.1 101"), "{switched}");
+    }
+    let silent = h.connect();
+    assert_eq!(h.core.scheduled_wake_ups(), sockets.len() + 1);
+    h.advance(Duration::from_secs(59));
+    assert!(!h.is_closed(silent), "an idle connection has 60 s");
+    h.advance(Duration::from_secs(1));
+    assert!(h.is_closed(silent));
+}
+
 /// Design §2, "one budget": a subscriber that does not read holds at most its budget (plus one piece),
 /// however long the replay; the rest stays in the log behind its cursor, and reaches it intact, once
 /// and in order, when it reads.

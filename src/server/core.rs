@@ -187,8 +187,19 @@ impl Core {
             half_closed: false,
             write_deferred: false,
         });
+        // One wake-up for the connection's first deadlines, at the earlier of the idle and the header
+        // timeout: its first request usually starts at once, and the header timeout it then gets
+        // would otherwise be a second, earlier entry in the heap beside the idle one, for every
+        // connection. A wake-up that comes early finds the real deadline later and re-arms once.
+        let first_wake_up = now + config.header_timeout.min(config.idle_timeout);
         if let Some(slot) = self.slots.get_mut(token) {
             slot.conn.token = token;
+            slot.scheduled = Some(first_wake_up);
+            self.timers.push(TimerEntry {
+                when: first_wake_up,
+                token,
+                serial: slot.serial,
+            });
         }
         self.finish(token, now, Fate::Keep);
         Some(token)
@@ -197,6 +208,11 @@ impl Core {
     /// How many connections are open.
     pub fn connection_count(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Entries in the deadline heap, stale ones included (each costs memory until it pops).
+    pub fn scheduled_wake_ups(&self) -> usize {
+        self.timers.len()
     }
 
     /// Panics caught and survived.
