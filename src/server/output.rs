@@ -37,7 +37,7 @@
 //!   once it holds [`BUFFER_BYTES`], so no buffer is ever grown (and copied) past that by small pieces.
 //! - A large payload the connection already owns, such as a WebSocket message being echoed, is *handed
 //!   over* ([`Output::send_owned`]): the `Vec` itself joins the queue, and its bytes are never copied in
-//!   user space. Echoing 64 KiB then costs the kernel's two copies (in and out of the socket) and the
+//!   user space (a small one, up to [`SMALL_PAYLOAD_BYTES`], is copied to the back buffer instead). Echoing 64 KiB then costs the kernel's two copies (in and out of the socket) and the
 //!   one pass that unmasked it, not three more copies into and around an output buffer.
 //! - The socket takes the front of the queue with one vectored write (`writev(2)`, at most
 //!   [`MAX_WRITE_SLICES`] buffers at once, see [`Output::unwritten_slices`]); buffers written out are
@@ -51,6 +51,11 @@ use std::io::IoSlice;
 /// A buffer that small pieces are appended to is closed once it holds this much: the next piece starts
 /// a new one. (A piece is appended whole, so a buffer may end larger by one piece.)
 pub const BUFFER_BYTES: usize = 64 * 1024;
+
+/// A payload handed over ([`Output::send_owned`]) of at most this many bytes is copied into the back
+/// buffer rather than queued as a buffer of its own: for a 32-byte echo, a copy is cheaper than the
+/// extra allocation and write slice.
+pub const SMALL_PAYLOAD_BYTES: usize = 4 * 1024;
 
 /// The most buffers one vectored write hands the socket (Linux allows 1,024; a few dozen already fill
 /// a socket's send buffer).
@@ -101,9 +106,11 @@ impl Queue {
         result
     }
 
-    /// Appends `payload` as a buffer of its own, without copying it.
+    /// Appends `payload` as a buffer of its own, without copying it; a small one is copied into the
+    /// back buffer instead, which costs less than a buffer and a write slice of its own.
     fn hand_over(&mut self, payload: Vec<u8>) {
-        if payload.is_empty() {
+        if payload.len() <= SMALL_PAYLOAD_BYTES {
+            self.append(payload.len(), |back| back.extend_from_slice(&payload));
             return;
         }
         self.close_back();
@@ -363,7 +370,8 @@ mod tests {
         output
             .send(100, |out| out.extend_from_slice(b"head"))
             .unwrap();
-        let payload = vec![7u8; 1000];
+        let len = SMALL_PAYLOAD_BYTES + 1;
+        let payload = vec![7u8; len];
         let payload_at = payload.as_ptr();
         output
             .send_owned(100, |out| {
@@ -371,40 +379,59 @@ mod tests {
                 Some(payload)
             })
             .unwrap();
-        assert_eq!(output.pending(), 4 + 14 + 1000);
+        assert_eq!(output.pending(), 4 + 14 + len);
         let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
         assert_eq!(output.unwritten_slices(&mut slices), 2);
         assert_eq!(&*slices[0], b"head|frame header|");
         assert_eq!(slices[1].as_ptr(), payload_at, "the payload's own buffer");
-        assert_eq!(slices[1].len(), 1000);
+        assert_eq!(slices[1].len(), len);
+    }
+
+    #[test]
+    fn a_small_payload_is_copied_behind_its_header() {
+        let mut output = Output::default();
+        output
+            .send_owned(100, |out| {
+                out.push(b'H');
+                Some(b"tiny".to_vec())
+            })
+            .unwrap();
+        assert_eq!(slices(&output), [&b"Htiny"[..]], "one buffer, one slice");
     }
 
     #[test]
     fn partial_writes_move_through_the_buffers_in_order() {
         let mut output = Output::default();
+        let big: Vec<u8> = (0..SMALL_PAYLOAD_BYTES + 5).map(|i| i as u8).collect();
         output
-            .send(100, |out| out.extend_from_slice(b"abc"))
+            .send(usize::MAX, |out| out.extend_from_slice(b"abc"))
             .unwrap();
         output
-            .send_owned(100, |out| {
+            .send_owned(usize::MAX, |out| {
                 out.push(b'H');
-                Some(b"defgh".to_vec())
+                Some(big.clone())
             })
             .unwrap();
         output
-            .send(100, |out| out.extend_from_slice(b"ij"))
+            .send(usize::MAX, |out| out.extend_from_slice(b"ij"))
             .unwrap();
-        assert_eq!(output.unwritten(), b"abcHdefghij");
-        assert_eq!(slices(&output), [&b"abcH"[..], b"defgh", b"ij"]);
+        let mut all = b"abcH".to_vec();
+        all.extend_from_slice(&big);
+        all.extend_from_slice(b"ij");
+        assert_eq!(output.unwritten(), all);
+        assert_eq!(slices(&output), [&b"abcH"[..], &big[..], b"ij"]);
         output.wrote(5);
-        assert_eq!(slices(&output), [&b"efgh"[..], b"ij"]);
-        output.wrote(4);
+        assert_eq!(slices(&output), [&big[1..], b"ij"]);
+        output.wrote(big.len() - 1);
         assert_eq!(slices(&output), [&b"ij"[..]]);
         output.wrote(1);
-        output.send(100, |out| out.push(b'k')).unwrap();
+        output.send(usize::MAX, |out| out.push(b'k')).unwrap();
         assert_eq!(slices(&output), [&b"jk"[..]]);
         output.wrote(2);
-        assert_eq!((output.pending(), output.total_written()), (0, 12));
+        assert_eq!(
+            (output.pending(), output.total_written()),
+            (0, all.len() as u64 + 1)
+        );
     }
 
     #[test]
