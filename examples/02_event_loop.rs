@@ -2,6 +2,7 @@
 //!
 //! Run it:   cargo run --example 02_event_loop            (serves on 127.0.0.1:8082 until Ctrl-C)
 //!           cargo run --example 02_event_loop -- --demo  (also starts 100 clients, prints what happened, exits)
+//!           cargo run --example 02_event_loop -- --addr 127.0.0.1:9002 [--demo]
 //!
 //! Lesson 1 answered one client at a time: while it waited for one browser, every other waited too. Here
 //! one thread asks the kernel "which of my sockets can make progress?" (`epoll` on Linux, through `mio`),
@@ -29,14 +30,7 @@ const LISTENER: Token = Token(0);
 // ANCHOR_END: state
 
 fn main() -> io::Result<()> {
-    let demo = std::env::args().any(|arg| arg == "--demo");
-    let addr: SocketAddr = if demo {
-        "127.0.0.1:0"
-    } else {
-        "127.0.0.1:8082"
-    }
-    .parse()
-    .unwrap();
+    let (addr, demo) = parse_args()?;
 
     // ANCHOR: setup
     let mut poll = Poll::new()?;
@@ -182,4 +176,30 @@ fn run_demo_clients(addr: SocketAddr, count: usize) -> io::Result<Duration> {
         );
     }
     Ok(start.elapsed())
+}
+
+/// `--addr HOST:PORT` and `--demo`. Without `--addr` the server takes 127.0.0.1:8082, or with `--demo`
+/// a free port (the demo's clients are told the address the kernel picked).
+fn parse_args() -> io::Result<(SocketAddr, bool)> {
+    let usage = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "usage: [--addr HOST:PORT] [--demo]",
+        )
+    };
+    let (mut addr, mut demo) = (None, false);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--demo" => demo = true,
+            "--addr" => {
+                let value = args.next().ok_or_else(usage)?;
+                addr = Some(value.parse().map_err(|_| usage())?);
+            }
+            _ => return Err(usage()),
+        }
+    }
+    let default_port = if demo { 0 } else { 8082 };
+    let addr = addr.unwrap_or(SocketAddr::from(([127, 0, 0, 1], default_port)));
+    Ok((addr, demo))
 }

@@ -22,8 +22,10 @@ use pushlab::Config;
 /// How often the client asks.
 const POLL_INTERVAL: Duration = Duration::from_millis(300);
 /// The pauses between the publisher's messages, in milliseconds: irregular, like real events, so that
-/// messages land at every point of the polling cycle, and some polls find two while others find none.
-const PUBLISH_GAPS_MS: [u64; 8] = [420, 610, 130, 700, 260, 540, 90, 480];
+/// some polls find two messages while others find none. Each message lands at least 100 ms away from
+/// the polls' 300 ms grid (at 450, 1000, 1100, 1950, 2230, 2560, 2820 and 3170 ms), so which poll
+/// finds it does not depend on a few milliseconds of scheduling, and every run prints the same polls.
+const PUBLISH_GAPS_MS: [u64; 8] = [450, 550, 100, 850, 280, 330, 260, 350];
 const MESSAGES: usize = PUBLISH_GAPS_MS.len();
 
 fn main() -> io::Result<()> {
@@ -45,11 +47,16 @@ fn main() -> io::Result<()> {
     let mut after = first.last;
     // ANCHOR_END: from_now
 
+    // The publisher and the poll timer count from the same moment, each to its own fixed schedule, so
+    // a late wake-up delays one message or one poll but never shifts the ones after it.
+    let started = Instant::now();
     let handle = server.handle.clone();
     let publisher = thread::spawn(move || -> io::Result<Vec<(u64, Instant)>> {
         let mut sent = Vec::new();
+        let mut due = started;
         for (n, gap_ms) in PUBLISH_GAPS_MS.into_iter().enumerate() {
-            thread::sleep(Duration::from_millis(gap_ms));
+            due += Duration::from_millis(gap_ms);
+            thread::sleep(due.saturating_duration_since(Instant::now()));
             let at = Instant::now();
             sent.push((handle.publish("news", &format!("story {}", n + 1))?, at));
         }
@@ -59,8 +66,12 @@ fn main() -> io::Result<()> {
     // ANCHOR: loop
     let mut received = Vec::new(); // (id, when it reached us)
     let (mut requests, mut empty_answers, mut total_bytes) = (1, 1, exchange.bytes());
+    let mut next_poll = started;
     while received.len() < MESSAGES && requests < 50 {
-        thread::sleep(POLL_INTERVAL);
+        // A timer like the browser's `setInterval`: a tick every POLL_INTERVAL from the start, however
+        // long each poll took.
+        next_poll += POLL_INTERVAL;
+        thread::sleep(next_poll.saturating_duration_since(Instant::now()));
         let (batch, exchange) = poll_once(&mut socket, server.addr, Some(after))?;
         let now = Instant::now();
         requests += 1;

@@ -149,6 +149,8 @@ impl std::error::Error for ChannelError {}
 struct Session {
     app: String,
     last_seen: Instant,
+    /// Used since [`Sessions::take_used`] last asked (the Redis backend then refreshes its TTL).
+    used: bool,
 }
 
 /// Every registered application and every open session.
@@ -205,6 +207,7 @@ impl Sessions {
             Session {
                 app: app.to_string(),
                 last_seen: now,
+                used: true,
             },
         );
         Ok((client, outbox))
@@ -235,6 +238,7 @@ impl Sessions {
         match self.sessions.get_mut(id) {
             Some(session) => {
                 session.last_seen = now;
+                session.used = true;
                 true
             }
             None => false,
@@ -267,6 +271,68 @@ impl Sessions {
             .collect()
     }
 
+    // ----- sessions shared between nodes (the Redis backend) -----
+    //
+    // With `--redis` the record of a session lives in Redis with a TTL of the grace period, and each
+    // node keeps a copy here: a session opened on one node is *adopted* by the others (its `on_open`
+    // ran where it was opened), any node may serve its requests, and it ends once, on one node.
+
+    /// Records session `id` of `app`, opened on another node. False if the application is unknown
+    /// here or the table is full; nothing happens if the session is known already.
+    pub fn adopt(&mut self, app: &str, id: &str, now: Instant) -> bool {
+        if self.sessions.contains_key(id) {
+            return true;
+        }
+        if !self.apps.contains_key(app) || self.sessions.len() >= self.max_sessions {
+            return false;
+        }
+        let session = Session {
+            app: app.to_string(),
+            last_seen: now,
+            used: false,
+        };
+        self.sessions.insert(id.to_string(), session);
+        true
+    }
+
+    /// Drops session `id`, ended on another node (its `on_close` ran there). Returns whether it was here.
+    pub fn forget(&mut self, id: &str) -> bool {
+        self.sessions.remove(id).is_some()
+    }
+
+    /// The sessions used since the last call (a request, or a client connected to their topic, as
+    /// `connected` tells), whose TTL in Redis is to be refreshed.
+    pub fn take_used(&mut self, now: Instant, connected: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut used = Vec::new();
+        for (id, session) in &mut self.sessions {
+            if connected(id) {
+                session.last_seen = now;
+                session.used = true;
+            }
+            if std::mem::take(&mut session.used) {
+                used.push(id.clone());
+            }
+        }
+        used
+    }
+
+    /// The sessions nobody used here for longer than the grace period, without ending them: another
+    /// node may have served them meanwhile, which only Redis knows.
+    pub fn idle(&self, now: Instant) -> Vec<String> {
+        self.sessions
+            .iter()
+            .filter(|(_, session)| now.saturating_duration_since(session.last_seen) > self.grace)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Ends session `id` here and now, running the application's `on_close`.
+    pub fn end_now(&mut self, id: &str) -> Option<(ClientId, Outbox)> {
+        self.sessions
+            .contains_key(id)
+            .then(|| (ClientId(id.to_string()), self.end(id)))
+    }
+
     /// How many sessions are open.
     pub fn len(&self) -> usize {
         self.sessions.len()
@@ -291,6 +357,7 @@ impl Sessions {
             return Err(ChannelError::WrongApp);
         }
         session.last_seen = now;
+        session.used = true;
         let handler = self.apps.get_mut(app).ok_or(ChannelError::NoSuchApp)?;
         Ok((ClientId(id.to_string()), handler))
     }

@@ -20,6 +20,8 @@
 //!                         └─ transport       each door's lifecycle: opening, one message, heartbeat, end
 //! server::routes ─► server::room ─► hub   topics: ordered, bounded logs with ids; subscribers
 //!                                 └► channel sessions: one client whatever its door (open, message, close)
+//! redis                                `--redis`: RESP (sans-IO), a mio-driven Redis link, and the hub's
+//!                                      second backend, a mirror of topics shared through Redis Streams
 //! json                                 the shared JSON text writer (escaping, the message object): a leaf
 //! client                               blocking Rust clients for every door, client::ws for WebSocket
 //! lab                                  `pushlab lab`: every door measured side by side (a relay, charts)
@@ -43,7 +45,7 @@
 //!
 //! One event loop serves every client, so a panic while handling one peer's bytes would drop them
 //! all: no byte from the wire may reach a panic. The code that reads the wire ([`http`], [`ws`],
-//! [`transport`], [`hub`], [`server`] and [`json`]) is written to be total, and Clippy holds it to
+//! [`transport`], [`hub`], [`server`], [`redis`] (the replies of a Redis server) and [`json`]) is written to be total, and Clippy holds it to
 //! that. Each of those module roots opens with
 //!
 //! ```text
@@ -109,6 +111,7 @@ pub mod http;
 pub mod hub;
 pub mod json;
 pub mod lab;
+pub mod redis;
 pub mod server;
 pub mod transport;
 pub mod ws;

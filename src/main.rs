@@ -5,9 +5,10 @@
 //! pushlab [--addr HOST:PORT] [--trace] [--refuse-websocket] [--hold-timeout-ms N]
 //!         [--max-connections N] [--max-connections-per-ip N] [--publish-rate N] [--publish-burst N]
 //!         [--max-body-bytes N] [--max-message-bytes N] [--allow-origin ORIGIN] [--allow-host NAME]
-//!         [--publish-token SECRET] [--no-jsonp]
+//!         [--publish-token SECRET] [--no-jsonp] [--redis HOST:PORT]
 //! ```
 
+use std::net::ToSocketAddrs;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -33,6 +34,8 @@ usage: pushlab [options]      (or: pushlab lab --help, the comparison lab)
                             (repeatable; any other name is refused with 421 against DNS rebinding)
   --publish-token SECRET    publishers must send Authorization: Bearer SECRET (or ?token= on /ws/)
   --no-jsonp                turn the JSONP door off (it lets any web site read a topic)
+  --redis HOST:PORT         share topics with other pushlab processes through this Redis server
+                            (Redis Streams; off by default: one process, no external service)
   --help                    this text";
 
 fn main() -> ExitCode {
@@ -65,6 +68,9 @@ fn main() -> ExitCode {
             "listening on every interface: clients reach it by IP address or localhost; \
              name other host names with --allow-host NAME"
         );
+    }
+    if let Some(redis) = config.redis {
+        println!("sharing topics through Redis at {redis} (pushlab:* keys)");
     }
     if config.refuse_websocket {
         println!("WebSocket upgrades will be refused with 500: the clients fall back to SSE or long polling");
@@ -110,6 +116,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
             "--allow-host" => config.allowed_hosts.push(value("--allow-host")?),
             "--publish-token" => config.publish_token = Some(value("--publish-token")?),
             "--no-jsonp" => config.jsonp = false,
+            "--redis" => {
+                let addr = value("--redis")?;
+                config.redis = Some(
+                    addr.to_socket_addrs()
+                        .map_err(|e| format!("--redis {addr}: {e}"))?
+                        .next()
+                        .ok_or_else(|| format!("--redis {addr}: no address"))?,
+                )
+            }
             "--max-body-bytes" => {
                 config.http.max_body_bytes = number(&value("--max-body-bytes")?)? as usize
             }

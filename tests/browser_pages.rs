@@ -31,13 +31,15 @@ static BROWSER_LOCK: Mutex<()> = Mutex::new(());
 /// Long enough for a slow machine to start Chromium, connect seven ways and see a few ticks.
 const LIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
-fn server() -> RunningServer {
-    let config = Config {
+/// The pages' server with a config changed by `change`.
+fn server_with(change: impl FnOnce(&mut Config)) -> RunningServer {
+    let mut config = Config {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         // A faster clock than the demo's one tick a second, so the pages have something to show sooner.
         clock_interval: Some(Duration::from_millis(250)),
         ..Config::default()
     };
+    change(&mut config);
     spawn(config).unwrap_or_else(|e| panic!("server did not start: {e}"))
 }
 
@@ -52,11 +54,16 @@ struct Visit {
 
 /// The server and a page on `path`, or `None` when Chromium is missing (and CI is not set).
 fn open(path: &str) -> Option<Visit> {
+    open_with(path, |_| {})
+}
+
+/// [`open`], on a server whose config `change` alters.
+fn open_with(path: &str, change: impl FnOnce(&mut Config)) -> Option<Visit> {
     let chromium = chromium_or_skip()?;
     let one_at_a_time = BROWSER_LOCK
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let server = server();
+    let server = server_with(change);
     let page = Page::open(&chromium, &format!("http://{}{path}", server.addr));
     Some(Visit {
         page,
@@ -114,6 +121,39 @@ fn the_chat_page_sends_a_line_and_shows_it_from_the_topic() {
             .any(|d| d == r#"{"name":"tester","text":"hello from chromium"}"#),
         "the line went to the chat topic as JSON: {published:?}"
     );
+}
+
+/// Chapter 12 opens with the chat page on a server that refuses WebSocket: its wire log, as the chapter
+/// prints it (without the times), is what the page logs.
+#[test]
+fn the_chat_page_falls_back_to_sse_as_chapter_12_shows() {
+    let chapter = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tutorials/12-auto-fallback.md"
+    ))
+    .expect("chapter 12");
+    let shown: Vec<&str> = chapter
+        .split("The wire log now reads:\n\n```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("chapter 12 shows the wire log")
+        .lines()
+        .collect();
+    assert!(shown.len() >= 3, "{shown:?}");
+    let Some(mut visit) = open_with("/chat.html", |config| config.refuse_websocket = true) else {
+        return;
+    };
+    let page = &mut visit.page;
+    wait_for_status(page, "sse: open");
+    let Json::String(log) = page.evaluate("document.getElementById('log').textContent") else {
+        panic!("no wire log")
+    };
+    // Each line of the log is `HH:MM:SS.mmm  text`.
+    let logged: Vec<&str> = log
+        .lines()
+        .map(|line| line.split_once("  ").map_or(line, |(_, text)| text))
+        .collect();
+    assert_eq!(logged, shown, "the page's wire log:\n{log}");
 }
 
 #[test]

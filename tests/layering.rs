@@ -21,6 +21,7 @@
 //! | `src/ws/`           | `server`, `transport`, `hub`, `client`, `lab`         |
 //! | `src/transport/`    | `server`, `client`, `lab`                             |
 //! | `src/hub/`          | `server`, `transport`, `http`, `ws`, `client`, `lab`  |
+//! | `src/redis/`        | `server`, `transport`, `http`, `ws`, `client`, `lab`, `channel` |
 //! | `src/json.rs`       | anything in the crate (it is the leaf every layer may use) |
 //! | `src/lab/`          | `transport`, `channel` (it is the top: it drives the server from outside, through clients) |
 //!
@@ -72,6 +73,20 @@ const RULES: &[Rule] = &[
         files: "src/hub/",
         forbidden: &["server", "transport", "http", "ws", "client", "lab"],
         why: "the hub knows nothing of HTTP, WebSocket, doors or the event loop",
+    },
+    Rule {
+        files: "src/redis/",
+        forbidden: &[
+            "server",
+            "transport",
+            "http",
+            "ws",
+            "client",
+            "lab",
+            "channel",
+        ],
+        why:
+            "the Redis backend speaks RESP and feeds the hub; the server drives it, not the reverse",
     },
     Rule {
         files: "src/json.rs",

@@ -30,6 +30,7 @@ const MODULE_ROOTS: &[&str] = &[
     "src/hub/mod.rs",
     "src/server/mod.rs",
     "src/json.rs",
+    "src/redis/mod.rs",
 ];
 
 /// What every module root denies outside tests: each is a way for a byte from the wire to panic.
@@ -71,6 +72,7 @@ const SCOPE: &[&str] = &[
     "src/hub",
     "src/server",
     "src/json.rs",
+    "src/redis",
 ];
 
 #[test]

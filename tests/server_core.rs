@@ -74,6 +74,7 @@ impl Harness {
         taken
     }
 
+    // ANCHOR: window
     /// The client reads at most `window` bytes (its receive window) and returns them.
     fn read(&mut self, token: usize, window: usize) -> Vec<u8> {
         let mut got = Vec::new();
@@ -89,6 +90,7 @@ impl Harness {
         self.settle();
         got
     }
+    // ANCHOR_END: window
 
     /// Reads everything the server has for this client, round after round (a fast client).
     fn read_all(&mut self, token: usize) -> Vec<u8> {
@@ -108,12 +110,14 @@ impl Harness {
         String::from_utf8(self.read_all(token)).expect("UTF-8 from the server")
     }
 
+    // ANCHOR: advance
     fn advance(&mut self, by: Duration) {
         self.now += by;
         self.core
             .on_timers(self.now, UNIX_MILLIS + by.as_millis() as u64);
         self.settle();
     }
+    // ANCHOR_END: advance
 
     /// Carries out what the core asked the driver for: here only closes matter (writes happen when
     /// the test reads, reads when the test sends).
@@ -169,6 +173,7 @@ fn count(haystack: &str, needle: &str) -> usize {
     haystack.matches(needle).count()
 }
 
+// ANCHOR: hold
 #[test]
 fn a_long_poll_is_held_until_its_hold_timeout_without_sleeping() {
     let mut h = Harness::new(Config::default());
@@ -184,6 +189,7 @@ fn a_long_poll_is_held_until_its_hold_timeout_without_sleeping() {
         "{answer}"
     );
 }
+// ANCHOR_END: hold
 
 #[test]
 fn a_held_long_poll_answers_the_first_news_then_serves_the_pipelined_request() {

@@ -409,6 +409,11 @@ mod handshake {
             response.contains("Sec-WebSocket-Version: 13\r\n"),
             "{response}"
         );
+        // RFC 9110 §15.5.22: "The server MUST send an Upgrade header field in a 426 response".
+        assert!(
+            response.contains("\r\nUpgrade: websocket\r\n"),
+            "{response}"
+        );
     }
 
     #[test]

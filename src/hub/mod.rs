@@ -77,6 +77,15 @@
 //! assert_eq!(hub.evict_idle(later), 1);
 //! assert_eq!(hub.publish("chat", "back".to_string(), later).unwrap().message.id, 1003);
 //! ```
+//!
+//! # A mirror of a shared log
+//!
+//! With `--redis` the hub is the in-memory mirror of logs that Redis keeps for every node (see
+//! `crate::redis::backend`). The ids then come from Redis, and two methods take them:
+//! [`Hub::append_at`] appends a message numbered elsewhere only when it is the next one (and reports a
+//! duplicate, a gap or an unknown topic otherwise, so the backend can fetch what is missing), and
+//! [`Hub::rebase`] empties a topic so that its next message may jump (the shared log was trimmed, or
+//! restarted). Every reader keeps the same contract as above.
 #![cfg_attr(
     not(test),
     deny(
@@ -161,6 +170,22 @@ pub struct Published {
     pub subscribers: Vec<SubscriberId>,
 }
 
+/// What [`Hub::append_at`] did with a message numbered elsewhere.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// It was the next message: appended, and here are the subscribers to wake.
+    Published(Published),
+    /// Its id is not past the head: the topic has it already.
+    Duplicate,
+    /// Its id is past `head + 1`: messages in between are missing here.
+    Gap {
+        /// The topic's head now.
+        head: u64,
+    },
+    /// The topic does not exist here.
+    Unknown,
+}
+
 /// A request the hub refuses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HubError {
@@ -171,6 +196,8 @@ pub enum HubError {
     /// Creating the topic would pass `max_topics`, and every topic has subscribers, so none can make
     /// room (HTTP 503).
     TooManyTopics,
+    /// The shared log (the Redis backend) cannot be reached, so nothing can be stored (HTTP 503).
+    Unavailable,
 }
 
 impl HubError {
@@ -179,7 +206,7 @@ impl HubError {
         match self {
             HubError::BadTopic => 400,
             HubError::TooLarge => 413,
-            HubError::TooManyTopics => 503,
+            HubError::TooManyTopics | HubError::Unavailable => 503,
         }
     }
 }
@@ -193,6 +220,9 @@ impl fmt::Display for HubError {
             HubError::TooLarge => f.write_str("the message is larger than the server accepts"),
             HubError::TooManyTopics => {
                 f.write_str("the server has as many topics as it may hold, all of them in use")
+            }
+            HubError::Unavailable => {
+                f.write_str("the shared message log is unreachable; nothing was stored, retry")
             }
         }
     }
@@ -257,6 +287,56 @@ impl Hub {
             message,
             subscribers: entry.subscribers(),
         })
+    }
+
+    /// Appends a message whose id was given elsewhere (by the shared log of the Redis backend, where
+    /// every node's publishes are numbered). Only `head + 1` is appended; anything else is reported, so
+    /// the caller can fetch what is missing. Creates no topic.
+    pub fn append_at(
+        &mut self,
+        topic: &str,
+        id: u64,
+        data: String,
+        now: Instant,
+    ) -> Result<Appended, HubError> {
+        Self::check_topic(topic)?;
+        let limits = self.limits.clone();
+        let use_number = self.next_use_number();
+        let Some(entry) = self.topics.get_mut(topic) else {
+            return Ok(Appended::Unknown);
+        };
+        entry.touch(now, use_number);
+        if id <= entry.head() {
+            return Ok(Appended::Duplicate);
+        }
+        match entry.append_at(id, data, &limits) {
+            Some(message) => Ok(Appended::Published(Published {
+                message,
+                subscribers: entry.subscribers(),
+            })),
+            None => Ok(Appended::Gap { head: entry.head() }),
+        }
+    }
+
+    /// Empties `topic`'s log (creating the topic if new) so that its next message is
+    /// `head_before + 1`: the shared log's ids jumped (its history was trimmed, or it restarted).
+    /// Readers of a topic that had messages get a reset; on a topic that never had one, readers at
+    /// the old head resume after `alias_after` (see `Topic::rebase`).
+    pub fn rebase(
+        &mut self,
+        topic: &str,
+        head_before: u64,
+        alias_after: u64,
+        now: Instant,
+    ) -> Result<(), HubError> {
+        Self::check_topic(topic)?;
+        self.use_topic(topic, now)?.rebase(head_before, alias_after);
+        Ok(())
+    }
+
+    /// The names of every topic held now.
+    pub fn topic_names(&self) -> Vec<String> {
+        self.topics.keys().cloned().collect()
     }
 
     /// The messages after `after` (at most `max`; `None` means "from now": none). Creates nothing, but

@@ -695,3 +695,69 @@ fn the_hub_imports_nothing_from_the_server() {
         assert!(!source.contains("crate::server"), "src/hub/{file}");
     }
 }
+
+/// The Redis backend numbers messages in the shared log; the hub takes them only in order.
+#[test]
+fn messages_numbered_elsewhere_are_appended_only_in_order() {
+    let now = Instant::now();
+    let mut hub = Hub::new(limits(10, 1 << 20), 1000);
+    assert_eq!(
+        hub.append_at("t", 5001, "x".into(), now),
+        Ok(Appended::Unknown),
+        "no topic is created by a message from elsewhere"
+    );
+    hub.rebase("t", 5000, 5000, now).unwrap();
+    hub.subscribe("t", 1, None, now).unwrap();
+    let Ok(Appended::Published(published)) = hub.append_at("t", 5001, "a".into(), now) else {
+        panic!("5001 follows 5000");
+    };
+    assert_eq!(published.message.json, r#"{"id":5001,"data":"a"}"#);
+    assert_eq!(published.subscribers, vec![1]);
+    assert_eq!(
+        hub.append_at("t", 5001, "a".into(), now),
+        Ok(Appended::Duplicate)
+    );
+    assert_eq!(
+        hub.append_at("t", 5003, "c".into(), now),
+        Ok(Appended::Gap { head: 5001 })
+    );
+    assert_eq!(hub.head("t"), 5001, "a gap changes nothing");
+    assert_eq!(
+        hub.append_at("bad name", 1, "x".into(), now),
+        Err(HubError::BadTopic)
+    );
+}
+
+/// A rebase on a topic that had messages is a gap for its readers; on a topic that never had one,
+/// readers at the old head missed nothing.
+#[test]
+fn a_rebase_resets_readers_who_missed_messages_and_carries_those_who_did_not() {
+    let now = Instant::now();
+    let mut hub = Hub::new(limits(10, 1 << 20), 1000);
+    // A subscriber "from now" on a topic this node has never seen: its cursor is the local head.
+    let cursor = hub.subscribe("fresh", 1, None, now).unwrap().last;
+    assert_eq!(cursor, 1000);
+    hub.rebase("fresh", 7000, 7000, now).unwrap();
+    hub.append_at("fresh", 7001, "first".into(), now).unwrap();
+    let replay = hub.read("fresh", Some(cursor), 10, now).unwrap();
+    assert_eq!((replay.reset, ids(&replay)), (false, vec![7001]));
+
+    // Nobody waiting: nothing is carried, because the old head (this hub's own number) may also be
+    // an id of the shared log that a reader legitimately resumes after.
+    hub.rebase("quiet", 999, 1003, now).unwrap();
+    for id in 1000..=1003 {
+        hub.append_at("quiet", id, format!("q{id}"), now).unwrap();
+    }
+    let replay = hub.read("quiet", Some(1000), 10, now).unwrap();
+    assert_eq!(
+        (replay.reset, ids(&replay)),
+        (false, vec![1001, 1002, 1003])
+    );
+
+    // A topic that had messages: readers after its old head did miss the ones in the jump.
+    publish_n(&mut hub, "old", 2, now);
+    hub.rebase("old", 9000, 9000, now).unwrap();
+    hub.append_at("old", 9001, "later".into(), now).unwrap();
+    let replay = hub.read("old", Some(1002), 10, now).unwrap();
+    assert_eq!((replay.reset, ids(&replay)), (true, vec![9001]));
+}

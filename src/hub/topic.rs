@@ -56,6 +56,9 @@ pub(super) struct Topic {
     head: u64,
     /// Whether anything was ever published here (a topic without messages or subscribers can go).
     published: bool,
+    /// Set by [`Topic::rebase`] on a topic that never had a message: a reader resuming after the old
+    /// head (`.0`) missed nothing, and resumes after `.1` instead of being told it missed something.
+    alias: Option<(u64, u64)>,
     /// Subscriptions now (a set: subscribing twice is once). Ordered, so subscribers are handed a
     /// message in the order they subscribed (the server numbers subscriptions increasingly).
     subscribers: BTreeSet<SubscriberId>,
@@ -74,6 +77,7 @@ impl Topic {
             log_bytes: 0,
             head: id_base,
             published: false,
+            alias: None,
             subscribers: BTreeSet::new(),
             last_used_at: now,
             last_use_number: use_number,
@@ -114,7 +118,39 @@ impl Topic {
     pub(super) fn append(&mut self, data: String, limits: &HubLimits) -> Rc<Message> {
         // Ids only grow; u64 starting from a millisecond clock will not reach the end, and saturating
         // keeps a pathological `id_base` from panicking.
-        self.head = self.head.saturating_add(1);
+        let id = self.head.saturating_add(1);
+        self.push(id, data, limits)
+    }
+
+    /// Appends `data` with the id another process gave it (the Redis backend). Only the id right after
+    /// the head fits; `None` otherwise, and nothing changes.
+    pub(super) fn append_at(
+        &mut self,
+        id: u64,
+        data: String,
+        limits: &HubLimits,
+    ) -> Option<Rc<Message>> {
+        (Some(id) == self.head.checked_add(1)).then(|| self.push(id, data, limits))
+    }
+
+    /// Forgets the log and makes `head_before` the head, so that the next message appended is
+    /// `head_before + 1` (the Redis backend, when the shared log's ids jump). Readers of a topic that
+    /// had messages get a reset, as for any gap. On a topic that never had a message, the subscribers
+    /// waiting now sit at the old head and missed nothing: until the last of them leaves, a reader at
+    /// the old head resumes after `alias_after`. (Only while they wait: the old head is this process's
+    /// own number, which may also be an id of the shared log.)
+    pub(super) fn rebase(&mut self, head_before: u64, alias_after: u64) {
+        if !self.published && self.has_subscribers() {
+            self.alias = Some((self.head, alias_after));
+        }
+        self.log.clear();
+        self.log_bytes = 0;
+        self.head = head_before;
+    }
+
+    /// Makes message `id` the new head.
+    fn push(&mut self, id: u64, data: String, limits: &HubLimits) -> Rc<Message> {
+        self.head = id;
         self.published = true;
         let json = message_json(self.head, &data);
         let message = Rc::new(Message::new(self.head, data, json));
@@ -178,6 +214,10 @@ impl Topic {
     /// Decides whether a reader resuming after `after` missed messages, and after which id it really
     /// resumes: `after` itself, or just before the oldest kept message on a reset.
     fn resume_point(&self, after: u64) -> (bool, u64) {
+        let after = match self.alias {
+            Some((old_head, resume_after)) if after == old_head => resume_after,
+            _ => after,
+        };
         let oldest_minus_one = self.oldest_minus_one();
         // Design §3: `after=0` means "everything the log still has"; never a reset.
         if after == 0 {
@@ -204,6 +244,9 @@ impl Topic {
     /// Removes a subscriber (no-op if absent).
     pub(super) fn unsubscribe(&mut self, subscriber: SubscriberId) {
         self.subscribers.remove(&subscriber);
+        if self.subscribers.is_empty() {
+            self.alias = None;
+        }
     }
 
     /// Subscribers now, in subscription-number order.

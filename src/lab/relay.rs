@@ -18,12 +18,12 @@
 //!
 //! # Theory of operation
 //!
-//! One thread runs one `mio::Poll`. A [`Pair`] is an accepted client socket and its upstream socket;
-//! each of its two directions is a [`Pipe`]: a queue of byte chunks, each stamped with the instant it
+//! One thread runs one `mio::Poll`. A `Pair` is an accepted client socket and its upstream socket;
+//! each of its two directions is a `Pipe`: a queue of byte chunks, each stamped with the instant it
 //! may be written. Readable sockets are drained until `WouldBlock` into the other side's pipe; every
 //! turn (after any readiness, a writable socket included), pipes with chunks that are due are
 //! written until `WouldBlock`. The poll timeout is the next
-//! due instant (at most [`TICK`]), so a delayed chunk leaves on time without busy waiting. A side that
+//! due instant (at most `TICK`), so a delayed chunk leaves on time without busy waiting. A side that
 //! reads end-of-file shuts the other side's writing half once its pipe is empty, so `Connection: close`
 //! responses and closing handshakes pass through unchanged.
 

@@ -42,13 +42,16 @@ pub fn answer(
         (_, None, _) => {
             let id = (room.session_ids)().map_err(|_| RouteError::NoRandomSource)?;
             let (client, outbox) = room.sessions.open(app, id, now)?;
+            room.session_opened(&client, app);
             room.carry_out(outbox, now);
             session_json(&client)
         }
         (_, Some(id), Some(_close)) => {
             let outbox = room.sessions.close(app, id, now)?;
             room.carry_out(outbox, now);
-            room.end_session_topic(&ClientId(id.to_string()));
+            let client = ClientId(id.to_string());
+            room.session_closed(&client);
+            room.end_session_topic(&client);
             "{}".to_string()
         }
         (_, Some(id), None) => {

@@ -13,6 +13,7 @@ use std::time::Duration;
 /// keep working.
 pub use crate::http::HttpLimits;
 pub use crate::hub::HubLimits;
+pub use crate::redis::RedisLimits;
 pub use crate::ws::WsConfig;
 
 /// The whole configuration of a pushlab server.
@@ -83,6 +84,11 @@ pub struct Config {
     pub ws: WsConfig,
     /// Hub retention.
     pub hub: HubLimits,
+    /// Share topics with other pushlab processes through the Redis server at this address
+    /// (`--redis HOST:PORT`); `None`, the default: the in-memory hub alone, no external service.
+    pub redis: Option<SocketAddr>,
+    /// The Redis backend's limits (used only with `redis`).
+    pub redis_limits: RedisLimits,
 }
 
 impl Default for Config {
@@ -114,6 +120,8 @@ impl Default for Config {
             http: HttpLimits::default(),
             ws: WsConfig::default(),
             hub: HubLimits::default(),
+            redis: None,
+            redis_limits: RedisLimits::default(),
         }
     }
 }

@@ -26,7 +26,8 @@
 //!   accept ─► Request ──(long poll / JSONP, nothing new)──► Held ──(news or hold timeout)
 //!            │   │
 //!            │   ├──(stream, iframe, SSE)──► Stream ──(body limit reached)──► Request
-//!            │   └──(101 Switching Protocols)──► WebSocket ──(close handshake)──► Closing
+//!            │   ├──(101 Switching Protocols)──► WebSocket ──(close handshake)──► Closing
+//!            │   └──(POST /publish with --redis)──► Storing ──(Redis answered, or timeout)──► Request
 //!            │
 //!            └──(error, Connection: close, peer gone)──► Closing ──(output flushed, peer quiet)──► closed
 //! ```
@@ -53,10 +54,11 @@ use std::time::Instant;
 
 use crate::channel::session_of_topic;
 use crate::http::{chunked, Decoded, Request, RequestDecoder, Response};
+use crate::hub::HubError;
 use crate::hub::Replay;
 use crate::server::input::InputBuffer;
 use crate::server::output::Output;
-use crate::server::room::{Room, Subscription};
+use crate::server::room::{Room, Subscription, Ticket, Waiter};
 use crate::server::routes::{self, Opening, RouteError};
 use crate::server::{log, trace_head};
 use crate::transport::websocket::{self, Inbound, SocketRole};
@@ -70,6 +72,7 @@ const PULL_BATCH: usize = 64;
 /// length; a server never masks).
 const MAX_FRAME_HEADER_BYTES: usize = 10;
 
+// ANCHOR: state
 /// The connection's state (see the module docs for the transitions).
 #[derive(Debug)]
 pub enum State {
@@ -88,12 +91,16 @@ pub enum State {
     Stream(PushStream),
     /// After `101 Switching Protocols`.
     WebSocket(WebSocket),
+    /// A `POST /publish` waiting for the shared log (the Redis backend) to store the message: the
+    /// answer, `{"id":N}` or 503, goes out when Redis replies or `until` passes.
+    Storing(Storing),
     /// Flushing the last bytes; the connection closes after `until` at the latest.
     Closing {
         /// When to give up and close.
         until: Instant,
     },
 }
+// ANCHOR_END: state
 
 impl State {
     /// Reading requests, idle: nothing of the next one has arrived.
@@ -113,6 +120,17 @@ pub struct Held {
     /// The subscription that wakes it.
     pub subscription: Subscription,
     /// When to answer with an empty list.
+    pub until: Instant,
+    /// Whether the connection stays open after the answer.
+    pub keep_alive: bool,
+}
+
+/// A publish waiting to be stored.
+#[derive(Debug)]
+pub struct Storing {
+    /// The publish's number in the room.
+    pub ticket: Ticket,
+    /// When to give up and answer 503 (the message may still be stored: see `redis::backend`).
     pub until: Instant,
     /// Whether the connection stays open after the answer.
     pub keep_alive: bool,
@@ -220,6 +238,7 @@ impl Connection {
             State::Held(_) => "held",
             State::Stream(_) => "stream",
             State::WebSocket(_) => "websocket",
+            State::Storing(_) => "storing",
             State::Closing { .. } => "closing",
         }
     }
@@ -252,10 +271,11 @@ impl Connection {
             State::Held(held) => Some(&held.subscription),
             State::Stream(stream) => Some(&stream.subscription),
             State::WebSocket(ws) => ws.subscription.as_deref(),
-            State::Request { .. } | State::Closing { .. } => None,
+            State::Request { .. } | State::Storing(_) | State::Closing { .. } => None,
         }
     }
 
+    // ANCHOR: deadline
     /// The moment this connection next needs [`Connection::on_deadline`].
     pub fn deadline(&self, room: &Room) -> Option<Instant> {
         let config = &room.config;
@@ -271,9 +291,11 @@ impl Connection {
                 let protocol = ws.protocol.next_deadline()?;
                 Some(ws.ping_deferred_until.map_or(protocol, |d| d.max(protocol)))
             }
+            State::Storing(storing) => Some(storing.until),
             State::Closing { until } => Some(*until),
         }
     }
+    // ANCHOR_END: deadline
 
     /// Whether the socket lives on after this piece of work.
     pub fn settle(&mut self, room: &mut Room, now: Instant) -> Fate {
@@ -382,8 +404,47 @@ impl Connection {
             }
             State::Stream(_) => self.heartbeat(room, now),
             State::WebSocket(_) => self.websocket_timer(room, now),
+            State::Storing(_) => {
+                log(
+                    Some(self.peer),
+                    format_args!("503: the shared log did not answer in time"),
+                );
+                let response =
+                    Response::error(503, "the shared message log did not answer in time");
+                self.answer_storing(&response, room, now);
+            }
             State::Closing { .. } => self.dead = true,
         }
+    }
+
+    /// The shared log answered the publish with `ticket`.
+    pub fn on_stored(
+        &mut self,
+        ticket: Ticket,
+        result: Result<u64, HubError>,
+        room: &mut Room,
+        now: Instant,
+    ) {
+        if !matches!(&self.state, State::Storing(storing) if storing.ticket == ticket) {
+            return; // answered already (its time ran out)
+        }
+        let response = match result {
+            Ok(id) => routes::published_response(id),
+            Err(error) => RouteError::from(error).response(),
+        };
+        self.answer_storing(&response, room, now);
+    }
+
+    /// Answers a waiting publish, then reads the next request.
+    fn answer_storing(&mut self, response: &Response, room: &mut Room, now: Instant) {
+        let State::Storing(storing) = &self.state else {
+            return;
+        };
+        let keep_alive = storing.keep_alive;
+        self.state = State::reading();
+        self.last_active = now;
+        self.respond(response, false, keep_alive, room, now);
+        self.process_input(room, now);
     }
 
     // ----- the request state -----
@@ -403,7 +464,7 @@ impl Connection {
                     false
                 }
                 // Pipelined requests wait in the input buffer until the held response is done.
-                State::Held(_) | State::Stream(_) => false,
+                State::Held(_) | State::Stream(_) | State::Storing(_) => false,
             };
             if !progressed {
                 return;
@@ -479,6 +540,15 @@ impl Connection {
                 role,
                 after,
             }) => self.open_websocket(accept, role, after, room, now),
+            Ok(Opening::AwaitStore { ticket }) => {
+                room.await_store(ticket, Waiter::Connection(self.token));
+                self.state = State::Storing(Storing {
+                    ticket,
+                    until: now + room.config.redis_limits.store_timeout,
+                    keep_alive,
+                });
+                Ok(())
+            }
             Err(error) => Err(error),
         };
         if let Err(error) = result {
@@ -583,7 +653,7 @@ impl Connection {
             State::Held(_) => self.pull_held(room, now),
             State::Stream(_) => self.pull_stream(room, now),
             State::WebSocket(_) => self.pull_websocket(room, now),
-            State::Request { .. } | State::Closing { .. } => {}
+            State::Request { .. } | State::Storing(_) | State::Closing { .. } => {}
         }
     }
 
@@ -919,6 +989,9 @@ impl Connection {
                 room.publish(&topic, text, now).err().map(|error| {
                     let code = match error {
                         crate::hub::HubError::TooLarge => close::MESSAGE_TOO_BIG,
+                        // RFC 6455 §7.4.1: 1011, a condition on the server's side (the shared log is
+                        // unreachable) kept it from fulfilling the request; the client may come back.
+                        crate::hub::HubError::Unavailable => close::INTERNAL_ERROR,
                         _ => close::POLICY_VIOLATION,
                     };
                     (code, error.to_string())

@@ -32,10 +32,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::channel::ChannelHandler;
+use crate::redis::backend::Outcome;
 use crate::server::connection::{Connection, Fate};
 use crate::server::log;
 use crate::server::output::MAX_WRITE_SLICES;
-use crate::server::room::{Room, SessionIds};
+use crate::server::room::{Room, SessionIds, Stored};
 use crate::server::slab::Slab;
 use crate::server::timers::{TimerEntry, Timers};
 use crate::Config;
@@ -392,16 +393,47 @@ impl Core {
         self.deliver(now);
     }
 
-    /// Publishes from outside any connection (another thread, the clock).
+    /// Publishes from outside any connection (another thread, a test) into the in-memory hub and
+    /// returns the id. With the shared log the id is not known until Redis answers: this refuses
+    /// (`HubError::Unavailable`) and queues nothing; use [`Core::submit`].
     pub fn publish(
         &mut self,
         topic: &str,
         data: String,
         now: Instant,
     ) -> Result<u64, crate::hub::HubError> {
-        let id = self.room.publish(topic, data, now);
+        if self.room.shared_log.is_some() {
+            return Err(crate::hub::HubError::Unavailable);
+        }
+        self.submit(topic, data, now)?
+            .id()
+            .ok_or(crate::hub::HubError::Unavailable)
+    }
+
+    /// Publishes from outside any connection, with either backend: stored now (its id), or queued for
+    /// the shared log (a ticket to wait on with [`Room::await_store`]).
+    pub fn submit(
+        &mut self,
+        topic: &str,
+        data: String,
+        now: Instant,
+    ) -> Result<Stored, crate::hub::HubError> {
+        let stored = self.room.publish(topic, data, now);
         self.deliver(now);
-        id
+        stored
+    }
+
+    /// News from the shared log (the Redis backend): messages that entered the hub, its mirror, wake
+    /// their subscribers; stored publishes answer whoever waits for them.
+    pub fn on_shared_log(&mut self, outcomes: Vec<Outcome>, now: Instant) {
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Delivered(published) => self.room.wake(&published.subscribers),
+                Outcome::Stored { ticket, result } => self.room.on_stored(ticket, result),
+                session => self.room.on_session(session, now),
+            }
+        }
+        self.deliver(now);
     }
 
     /// Closes one connection (the driver could not register its socket).
@@ -612,8 +644,18 @@ impl Core {
         loop {
             let woken = std::mem::take(&mut self.room.woken);
             let to_close = std::mem::take(&mut self.room.to_close);
-            if woken.is_empty() && to_close.is_empty() {
+            let stored = std::mem::take(&mut self.room.stored);
+            if woken.is_empty() && to_close.is_empty() && stored.is_empty() {
                 return;
+            }
+            for (token, ticket, result) in stored {
+                let Some(mut slot) = self.slots.take(token) else {
+                    continue;
+                };
+                let fate = self.guarded(&mut slot, now, |conn, room| {
+                    conn.on_stored(ticket, result, room, now)
+                });
+                self.put_back(token, slot, now, fate);
             }
             for (token, subscription) in woken {
                 let Some(mut slot) = self.slots.take(token) else {

@@ -30,13 +30,18 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::channel::ChannelHandler;
+use crate::redis::backend::{Backend, Outcome};
 use crate::server::core::{Action, Core};
+use crate::server::room::{Stored, Waiter};
 use crate::server::timers::poll_timeout;
 use crate::server::{log, unix_millis, Command, ServerHandle};
 use crate::Config;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
+/// The Redis backend's two connections: commands (publish, load) and the feed follower.
+const REDIS_COMMANDS: Token = Token(usize::MAX - 3);
+const REDIS_FOLLOWER: Token = Token(usize::MAX - 4);
 
 /// A pushlab server: bind it, then [`Server::run`] it on the current thread.
 pub struct Server {
@@ -48,6 +53,8 @@ pub struct Server {
     /// Sockets by the core's connection token.
     sockets: Vec<Option<TcpStream>>,
     core: Core,
+    /// With `--redis`: the connections to the shared log, whose mirror is the core's hub.
+    shared_log: Option<Backend>,
     /// Sockets to read on the next turn (see the module docs).
     read_next_turn: Vec<usize>,
     /// Sockets to write on the next turn (their quota for this one was used).
@@ -74,6 +81,16 @@ impl Server {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (command_sender, commands) = std::sync::mpsc::channel();
+        let shared_log = config.redis.map(|addr| {
+            Backend::new(
+                addr,
+                (REDIS_COMMANDS, REDIS_FOLLOWER),
+                config.redis_limits.clone(),
+                config.hub.max_messages_per_topic,
+                (config.hub.max_topics, config.max_sessions),
+                Instant::now(),
+            )
+        });
         // Ids start after the start time in milliseconds, so they do not repeat across a restart.
         let mut core = Core::new(
             config,
@@ -90,6 +107,7 @@ impl Server {
             command_sender,
             sockets: Vec::new(),
             core,
+            shared_log,
             read_next_turn: Vec::new(),
             write_next_turn: Vec::new(),
             running: true,
@@ -114,12 +132,14 @@ impl Server {
         self.core.register_channel(name, handler);
     }
 
+    // ANCHOR: turn
     /// Runs until a [`ServerHandle::shutdown`].
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         while self.running {
             let timeout = if self.read_next_turn.is_empty() && self.write_next_turn.is_empty() {
-                poll_timeout(Instant::now(), [self.core.next_deadline()])
+                let shared_log = self.shared_log.as_ref().and_then(Backend::next_deadline);
+                poll_timeout(Instant::now(), [self.core.next_deadline(), shared_log])
             } else {
                 Some(Duration::ZERO) // sockets wait for another round: just look for news first
             };
@@ -135,6 +155,9 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept_all(now),
                     WAKER => self.run_commands(now),
+                    token if self.shared_log.as_ref().is_some_and(|b| b.owns(token)) => {
+                        self.shared_log_ready(Some(token), now)
+                    }
                     Token(token) => {
                         let hung_up = event.is_read_closed() || event.is_error();
                         if event.is_readable() || hung_up {
@@ -157,9 +180,71 @@ impl Server {
                 self.carry_out_actions(now);
             }
             self.core.on_timers(Instant::now(), unix_millis());
+            self.shared_log_ready(None, now);
             self.carry_out_actions(now);
         }
         Ok(())
+    }
+    // ANCHOR_END: turn
+
+    /// Drives the Redis backend: a socket of its own is ready (`Some(token)`), or its timers may be
+    /// due (`None`). What it brings (messages, stored publishes) goes to the core.
+    fn shared_log_ready(&mut self, token: Option<Token>, now: Instant) {
+        let Some(backend) = &mut self.shared_log else {
+            return;
+        };
+        let mut outcomes = Vec::new();
+        let hub = &mut self.core.room.hub;
+        match token {
+            Some(token) => backend.on_ready(token, hub, self.poll.registry(), now, &mut outcomes),
+            None => backend.on_timer(hub, self.poll.registry(), now, &mut outcomes),
+        }
+        if let Some(shared) = &mut self.core.room.shared_log {
+            shared.reachable = backend.can_store();
+        }
+        self.core.on_shared_log(outcomes, now);
+        self.carry_out_actions(now);
+    }
+
+    /// Hands the publishes the core queued to the Redis backend. Returns whether there were any.
+    fn send_to_shared_log(&mut self, now: Instant) -> bool {
+        let (Some(backend), Some(shared)) = (&mut self.shared_log, &mut self.core.room.shared_log)
+        else {
+            return false;
+        };
+        let outbox = std::mem::take(&mut shared.outbox);
+        let sessions = std::mem::take(&mut shared.sessions);
+        if outbox.is_empty() && sessions.is_empty() {
+            return false;
+        }
+        let mut outcomes = Vec::new();
+        let hub = &mut self.core.room.hub;
+        let grace_ms =
+            u64::try_from(self.core.room.config.session_grace.as_millis()).unwrap_or(u64::MAX);
+        for command in sessions {
+            backend.session(
+                command,
+                grace_ms,
+                hub,
+                self.poll.registry(),
+                now,
+                &mut outcomes,
+            );
+        }
+        for (ticket, topic, data) in outbox {
+            let registry = self.poll.registry();
+            if let Err(error) =
+                backend.publish(ticket, &topic, data, hub, registry, now, &mut outcomes)
+            {
+                outcomes.push(Outcome::Stored {
+                    ticket,
+                    result: Err(error),
+                });
+            }
+        }
+        shared.reachable = backend.can_store();
+        self.core.on_shared_log(outcomes, now);
+        true
     }
 
     /// Accepts every waiting connection (design rule 7: until `WouldBlock`).
@@ -226,6 +311,17 @@ impl Server {
 
     /// Does what the core asked for.
     fn carry_out_actions(&mut self, now: Instant) {
+        loop {
+            self.carry_out_socket_actions(now);
+            // Publishes queued for the shared log go out now; their outcomes may bring more actions.
+            if !self.send_to_shared_log(now) {
+                return;
+            }
+        }
+    }
+
+    /// Does what the core asked of the client sockets.
+    fn carry_out_socket_actions(&mut self, now: Instant) {
         while let Some(action) = self.core.next_action() {
             match action {
                 Action::Write(token) => self.write(token, now),
@@ -262,7 +358,18 @@ impl Server {
         while let Ok(command) = self.commands.try_recv() {
             match command {
                 Command::Publish { topic, data, reply } => {
-                    let _ = reply.send(self.core.publish(&topic, data, now));
+                    match self.core.submit(&topic, data, now) {
+                        Ok(Stored::Now(id)) => {
+                            let _ = reply.send(Ok(id));
+                        }
+                        // The shared log answers the handle when Redis has stored the message.
+                        Ok(Stored::Later(ticket)) => {
+                            self.core.room.await_store(ticket, Waiter::Handle(reply))
+                        }
+                        Err(error) => {
+                            let _ = reply.send(Err(error));
+                        }
+                    }
                 }
                 Command::SubscriberCount { topic, reply } => {
                     let _ = reply.send(self.core.room.hub.subscriber_count(&topic));

@@ -14,12 +14,22 @@
 //! answered, and its pipelined successor parked again in the same turn) therefore wakes at most the new
 //! subscription, and that one reads from its own cursor: nobody can get a message twice.
 
+//!
+//! # With the shared log (`--redis`)
+//!
+//! A publish is not stored here but queued in [`SharedLog::outbox`]; the event loop hands it to the
+//! Redis backend, and the answer comes back through [`Room::on_stored`] to whoever waits for it (a
+//! connection in `State::Storing`, or a handle). Messages reach the hub, now a mirror, from the backend,
+//! and [`Room::wake`] wakes their subscribers as a local publish would.
+
 use std::collections::HashMap;
 use std::io;
+use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use crate::channel::{Action, ClientId, Outbox, Sessions, SESSION_TOPIC_PREFIX};
 use crate::hub::{Hub, HubError, SubscriberId};
+use crate::redis::backend::{Outcome, SessionCommand};
 use crate::server::rate::PublishBuckets;
 use crate::Config;
 
@@ -34,6 +44,59 @@ pub struct Subscription {
     /// (0 for `after=0`: "everything the log still has", never a reset).
     pub cursor: u64,
 }
+
+/// A publish sent to the shared log (the Redis backend), numbered until Redis answers.
+pub type Ticket = u64;
+
+/// Where a publish stands once the room took it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Stored in the local hub (the in-memory backend): this is its id.
+    Now(u64),
+    /// Queued for the shared log; its id (or refusal) comes later under this ticket.
+    Later(Ticket),
+}
+
+impl Stored {
+    /// The id, when it is known already.
+    pub fn id(self) -> Option<u64> {
+        match self {
+            Stored::Now(id) => Some(id),
+            Stored::Later(_) => None,
+        }
+    }
+}
+
+/// Who waits for a publish to be stored by the shared log.
+#[derive(Debug)]
+pub enum Waiter {
+    /// A connection in `State::Storing` (its token).
+    Connection(usize),
+    /// Another thread, through a [`crate::server::ServerHandle`].
+    Handle(Sender<Result<u64, HubError>>),
+}
+
+/// The room's side of the Redis backend: sans-IO, like the rest of the room. Publishes wait in
+/// `outbox` until the event loop hands them to the backend, and their answers come back through
+/// [`Room::on_stored`].
+#[derive(Debug, Default)]
+pub struct SharedLog {
+    /// Whether the backend can store a publish now (set by the event loop); if not, 503 at once.
+    pub reachable: bool,
+    /// Publishes for the backend: ticket, topic, data.
+    pub outbox: Vec<(Ticket, String, String)>,
+    /// Session commands for the backend (sessions are shared between nodes: see `Sessions::adopt`).
+    pub sessions: Vec<SessionCommand>,
+    /// Who waits for which ticket.
+    waiters: HashMap<Ticket, Waiter>,
+    next_ticket: Ticket,
+    /// Idle sessions being checked in Redis, and since when (a check lost with the connection is
+    /// asked again after a while).
+    checking: HashMap<String, Instant>,
+}
+
+/// How long a session check may go unanswered before it is asked again.
+const SESSION_CHECK_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where new channel session ids come from (the operating system's random source in the server; a
 /// counter in tests).
@@ -64,6 +127,11 @@ pub struct Room {
     pub scratch: Vec<u8>,
     /// Each client address's publish rate (`publish_rate_per_ip`).
     pub publish_buckets: PublishBuckets,
+    /// With `--redis`: publishes go to the shared log, and the hub is its mirror (`None`: the hub
+    /// alone is the log).
+    pub shared_log: Option<SharedLog>,
+    /// Publishes the shared log answered, for their waiting connections: (token, ticket, result).
+    pub stored: Vec<(usize, Ticket, Result<u64, HubError>)>,
 }
 
 impl std::fmt::Debug for Room {
@@ -84,7 +152,6 @@ impl Room {
         let publish_buckets =
             PublishBuckets::new(config.publish_rate_per_ip, config.publish_burst_per_ip);
         Room {
-            config,
             hub,
             sessions,
             session_ids,
@@ -96,18 +163,67 @@ impl Room {
             buffered_bytes: 0,
             scratch: Vec::new(),
             publish_buckets,
+            shared_log: config.redis.is_some().then(SharedLog::default),
+            stored: Vec::new(),
+            config,
         }
     }
 
-    /// Publishes `data` to `topic` and wakes its subscribers. Returns the new id.
-    pub fn publish(&mut self, topic: &str, data: String, now: Instant) -> Result<u64, HubError> {
-        let published = self.hub.publish(topic, data, now)?;
-        for subscription in published.subscribers {
-            if let Some(&token) = self.subscribers.get(&subscription) {
-                self.woken.push((token, subscription));
+    /// Publishes `data` to `topic`. With the in-memory hub the message is stored and its subscribers
+    /// woken at once ([`Stored::Now`]); with the shared log it is queued for Redis ([`Stored::Later`]),
+    /// and reaches subscribers, here and on every node, when the feed brings it back.
+    pub fn publish(&mut self, topic: &str, data: String, now: Instant) -> Result<Stored, HubError> {
+        let Some(shared) = &mut self.shared_log else {
+            let published = self.hub.publish(topic, data, now)?;
+            self.wake(&published.subscribers);
+            return Ok(Stored::Now(published.message.id));
+        };
+        // The same refusals as the in-memory hub, before anything goes to Redis.
+        if !Hub::valid_topic(topic) {
+            return Err(HubError::BadTopic);
+        }
+        if data.len() > self.config.hub.max_publish_bytes {
+            return Err(HubError::TooLarge);
+        }
+        if !shared.reachable {
+            return Err(HubError::Unavailable);
+        }
+        shared.next_ticket += 1;
+        let ticket = shared.next_ticket;
+        shared.outbox.push((ticket, topic.to_string(), data));
+        Ok(Stored::Later(ticket))
+    }
+
+    /// Who is told when the publish with `ticket` is stored (or not).
+    pub fn await_store(&mut self, ticket: Ticket, waiter: Waiter) {
+        if let Some(shared) = &mut self.shared_log {
+            shared.waiters.insert(ticket, waiter);
+        }
+    }
+
+    /// The shared log answered the publish with `ticket`: a handle is answered here, a connection
+    /// through [`Room::stored`].
+    pub fn on_stored(&mut self, ticket: Ticket, result: Result<u64, HubError>) {
+        let waiter = self
+            .shared_log
+            .as_mut()
+            .and_then(|shared| shared.waiters.remove(&ticket));
+        match waiter {
+            Some(Waiter::Connection(token)) => self.stored.push((token, ticket, result)),
+            Some(Waiter::Handle(reply)) => {
+                let _ = reply.send(result);
+            }
+            None => {}
+        }
+    }
+
+    /// Wakes the connections of these subscriptions: their topic has news.
+    pub fn wake(&mut self, subscriptions: &[SubscriberId]) {
+        for subscription in subscriptions {
+            if let Some(&token) = self.subscribers.get(subscription) {
+                self.woken.push((token, *subscription));
             }
         }
-        Ok(published.message.id)
     }
 
     /// Subscribes connection `token` to `topic`, starting after `after` (`None`: from now). Nothing is
@@ -163,8 +279,67 @@ impl Room {
         }
     }
 
-    /// Ends the channel sessions nobody used for the grace period.
+    /// A session was opened here: with the shared log, Redis records it and the other nodes adopt it.
+    pub fn session_opened(&mut self, client: &ClientId, app: &str) {
+        if let Some(shared) = &mut self.shared_log {
+            shared.sessions.push(SessionCommand::Open {
+                id: client.0.clone(),
+                app: app.to_string(),
+            });
+        }
+    }
+
+    /// A session was closed here at its client's request: with the shared log, every node forgets it.
+    pub fn session_closed(&mut self, client: &ClientId) {
+        if let Some(shared) = &mut self.shared_log {
+            shared.sessions.push(SessionCommand::Close {
+                id: client.0.clone(),
+            });
+        }
+    }
+
+    /// What the shared log says about a session: opened or closed on some node, or checked.
+    pub fn on_session(&mut self, outcome: Outcome, now: Instant) {
+        match outcome {
+            Outcome::SessionOpened { id, app } => {
+                self.sessions.adopt(&app, &id, now);
+            }
+            Outcome::SessionClosed { id } => {
+                if self.sessions.forget(&id) {
+                    self.end_session_topic(&ClientId(id));
+                }
+            }
+            Outcome::SessionChecked {
+                id,
+                alive,
+                run_on_close,
+            } => {
+                if let Some(shared) = &mut self.shared_log {
+                    shared.checking.remove(&id);
+                }
+                if alive {
+                    // Used on another node: idle here, alive there.
+                    self.sessions.touch(&id, now);
+                } else if run_on_close {
+                    if let Some((client, outbox)) = self.sessions.end_now(&id) {
+                        self.carry_out(outbox, now);
+                        self.end_session_topic(&client);
+                    }
+                } else if self.sessions.forget(&id) {
+                    self.end_session_topic(&ClientId(id));
+                }
+            }
+            Outcome::Delivered(_) | Outcome::Stored { .. } => {}
+        }
+    }
+
+    /// Ends the channel sessions nobody used for the grace period. With the shared log a session may
+    /// be used on another node, so this node refreshes the TTL in Redis of those it used, and asks
+    /// Redis about those idle here; one node then runs `on_close` ([`Room::on_session`]).
     pub fn expire_sessions(&mut self, now: Instant) {
+        if self.shared_log.is_some() {
+            return self.check_shared_sessions(now);
+        }
         let hub = &self.hub;
         let expired = self.sessions.expire(now, |id| {
             hub.subscriber_count(&format!("{SESSION_TOPIC_PREFIX}{id}")) > 0
@@ -172,6 +347,30 @@ impl Room {
         for (client, outbox) in expired {
             self.carry_out(outbox, now);
             self.end_session_topic(&client);
+        }
+    }
+
+    fn check_shared_sessions(&mut self, now: Instant) {
+        let hub = &self.hub;
+        let used = self.sessions.take_used(now, |id| {
+            hub.subscriber_count(&format!("{SESSION_TOPIC_PREFIX}{id}")) > 0
+        });
+        let idle = self.sessions.idle(now);
+        let Some(shared) = &mut self.shared_log else {
+            return;
+        };
+        for id in used {
+            shared.sessions.push(SessionCommand::Refresh { id });
+        }
+        for id in idle {
+            let asked_lately = shared
+                .checking
+                .get(&id)
+                .is_some_and(|since| now.saturating_duration_since(*since) < SESSION_CHECK_RETRY);
+            if !asked_lately {
+                shared.checking.insert(id.clone(), now);
+                shared.sessions.push(SessionCommand::Check { id });
+            }
         }
     }
 

@@ -33,7 +33,7 @@ use crate::channel::{session_of_topic, ChannelError};
 use crate::http::site::{foreign_site, host_allowed};
 use crate::http::{static_files, HttpError, Request, Response};
 use crate::hub::{Hub, HubError};
-use crate::server::room::Room;
+use crate::server::room::{Room, Stored, Ticket};
 use crate::transport::iframe::IframeStream;
 use crate::transport::sse::{self, SseStream};
 use crate::transport::websocket::SocketRole;
@@ -72,6 +72,11 @@ pub enum Opening {
         /// Where a topic socket resumes.
         after: Option<u64>,
     },
+    /// A publish queued for the shared log (the Redis backend): the answer waits until Redis stored it.
+    AwaitStore {
+        /// The publish's number, under which the answer comes back.
+        ticket: Ticket,
+    },
 }
 
 impl fmt::Debug for Opening {
@@ -83,6 +88,7 @@ impl fmt::Debug for Opening {
             }
             Opening::Stream { topic, after, .. } => write!(f, "Stream({topic}, {after:?})"),
             Opening::Upgrade { role, after, .. } => write!(f, "Upgrade({role:?}, {after:?})"),
+            Opening::AwaitStore { ticket } => write!(f, "AwaitStore({ticket})"),
         }
     }
 }
@@ -465,10 +471,16 @@ fn publish(
     now: Instant,
 ) -> Result<Opening, RouteError> {
     let data = String::from_utf8(request.body.clone()).map_err(|_| RouteError::BodyNotUtf8)?;
-    let id = room.publish(topic, data, now)?;
-    Ok(Opening::Answer(
-        Response::new(200).body("application/json", format!("{{\"id\":{id}}}")),
-    ))
+    match room.publish(topic, data, now)? {
+        Stored::Now(id) => Ok(Opening::Answer(published_response(id))),
+        // The shared log answers later: the connection waits for it (`State::Storing`).
+        Stored::Later(ticket) => Ok(Opening::AwaitStore { ticket }),
+    }
+}
+
+/// The answer to a stored publish: `{"id":N}`.
+pub fn published_response(id: u64) -> Response {
+    Response::new(200).body("application/json", format!("{{\"id\":{id}}}"))
 }
 
 /// XHR stream, iframe, SSE: a chunked response that stays open.

@@ -168,6 +168,7 @@ impl IframeStream {
     /// Appends `<script>parent.F(<json>);</script>\n` or
     /// `<script>parent.postMessage(<json>, "O");</script>\n`. `json` is one of our own objects, already
     /// escaped for script context.
+    // ANCHOR: script
     fn script(&self, json: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(b"<script>parent.");
         match &self.handoff {
@@ -187,6 +188,7 @@ impl IframeStream {
         }
         out.extend_from_slice(b");</script>\n");
     }
+    // ANCHOR_END: script
 }
 
 impl StreamFormat for IframeStream {

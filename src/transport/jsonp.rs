@@ -14,7 +14,7 @@
 //! Host: 127.0.0.1:8080
 //!
 //! HTTP/1.1 200 OK
-//! Content-Type: application/javascript; charset=utf-8
+//! Content-Type: text/javascript; charset=utf-8
 //! X-Content-Type-Options: nosniff
 //! Cache-Control: no-store
 //! Content-Length: 65
@@ -61,7 +61,12 @@ use crate::transport::json::batch_body;
 pub const MAX_CALLBACK_BYTES: usize = 64;
 
 /// The `Content-Type` of a JSONP answer.
-pub const JAVASCRIPT_CONTENT_TYPE: &str = "application/javascript; charset=utf-8";
+///
+/// RFC 9239 §6 makes `text/javascript` the one media type for JavaScript and marks
+/// `application/javascript` obsolete. Browsers run both, and with `X-Content-Type-Options: nosniff`
+/// they run a script only under a JavaScript type; pushlab sends the current one, as it does for
+/// `/pushlab.js`.
+pub const JAVASCRIPT_CONTENT_TYPE: &str = "text/javascript; charset=utf-8";
 
 /// Checks that `callback` is a safe JavaScript identifier path: identifiers `[A-Za-z_$][A-Za-z0-9_$]*`
 /// joined by single dots (`onChat`, `app.push.receive`), 1 to 64 bytes. Anything else is a `400`.
@@ -108,12 +113,14 @@ pub fn timeout_response(callback: &str, head: u64) -> Response {
 pub fn response(callback: &str, replay: &Replay) -> Response {
     let batch = batch_body(replay);
     let mut body = String::with_capacity(batch.len() + callback.len() + 8);
+    // ANCHOR: wrap
     // The comment keeps the response from starting with bytes chosen by the requester (Rosetta Flash).
     body.push_str("/**/");
     body.push_str(callback);
     body.push('(');
     body.push_str(&batch);
     body.push_str(");");
+    // ANCHOR_END: wrap
     Response {
         status: 200,
         headers: vec![
@@ -205,7 +212,7 @@ mod tests {
                 .iter()
                 .any(|(n, v)| n == name && v == value)
         };
-        assert!(has("Content-Type", "application/javascript; charset=utf-8"));
+        assert!(has("Content-Type", "text/javascript; charset=utf-8"));
         assert!(has("X-Content-Type-Options", "nosniff"));
         assert!(has("Cache-Control", "no-store"));
     }

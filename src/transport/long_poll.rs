@@ -60,9 +60,11 @@ use crate::hub::Replay;
 
 /// Whether a long poll answers at once with this replay (there are messages, or the client must hear
 /// about a reset) or is parked until the next publish or the hold timeout.
+// ANCHOR: answers_now
 pub fn answers_now(replay: &Replay) -> bool {
     !replay.messages.is_empty() || replay.reset
 }
+// ANCHOR_END: answers_now
 
 /// The answer to `GET /longpoll/{topic}?after=N`: the same `200` JSON batch as a short poll, sent when
 /// messages exist, on the next publish, or (with an empty list) at the hold timeout.

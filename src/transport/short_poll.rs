@@ -46,6 +46,7 @@ use crate::transport::json::batch_body;
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 
 /// The answer to `GET /poll/{topic}?after=N`: `200`, the batch as JSON, never cached.
+// ANCHOR: response
 pub fn response(replay: &Replay) -> Response {
     Response {
         status: 200,
@@ -58,6 +59,7 @@ pub fn response(replay: &Replay) -> Response {
         chunked: false,
     }
 }
+// ANCHOR_END: response
 
 #[cfg(test)]
 mod tests {

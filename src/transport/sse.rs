@@ -127,11 +127,13 @@ impl StreamFormat for SseStream {
         );
     }
 
+    // ANCHOR: message
     fn message(&self, message: &Message, out: &mut Vec<u8>) {
         out.extend_from_slice(format!("id: {}\n", message.id).as_bytes());
         push_data_lines(&message.data, out);
         out.push(b'\n');
     }
+    // ANCHOR_END: message
 
     /// `event: reset`, the reset object as data, and `id: N`: the browser's last event id becomes `N`,
     /// so a reconnect after the reset resumes after `N`, not before the gap again.

@@ -129,9 +129,11 @@ pub fn inbound(role: &SocketRole, event: Event) -> Inbound {
 }
 
 /// The text of the frame that carries `message`: `{"id":N,"data":"..."}`.
+// ANCHOR: message_text
 pub fn message_text(message: &Message) -> &str {
     &message.json
 }
+// ANCHOR_END: message_text
 
 /// The text of the frame that tells the client it missed messages: `{"reset":true,"last":N}`.
 pub fn reset_text(last: u64) -> String {

@@ -88,6 +88,7 @@ impl StreamFormat for XhrStream {
         out.extend_from_slice(b"\"}\n");
     }
 
+    // ANCHOR: framing
     fn message(&self, message: &Message, out: &mut Vec<u8>) {
         out.extend_from_slice(message.json.as_bytes());
         out.push(b'\n');
@@ -101,6 +102,7 @@ impl StreamFormat for XhrStream {
     fn heartbeat(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"heartbeat\":true}\n");
     }
+    // ANCHOR_END: framing
 }
 
 #[cfg(test)]

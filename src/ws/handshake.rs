@@ -72,8 +72,8 @@ pub struct Upgrade {
 }
 
 /// Checks an upgrade request (§4.2.1). On failure returns the error response to send: 400 for a
-/// malformed handshake, 426 with `Sec-WebSocket-Version: 13` for a wrong version, 403 for an origin not
-/// allowed, 405 for a method other than GET.
+/// malformed handshake, 426 with `Upgrade: websocket` and `Sec-WebSocket-Version: 13` for a wrong
+/// version, 403 for an origin not allowed, 405 for a method other than GET.
 pub fn check_upgrade(request: &Request, config: &WsConfig) -> Result<Upgrade, Response> {
     // RFC 6455 §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
     if request.method != "GET" {
@@ -97,9 +97,11 @@ pub fn check_upgrade(request: &Request, config: &WsConfig) -> Result<Upgrade, Re
         return Err(refuse(400, "Connection header does not include Upgrade"));
     }
     // §4.2.1 item 6 and §4.2.2: a version the server does not speak is answered with the versions it
-    // does speak, "such as 426 Upgrade Required", so that the client can retry.
+    // does speak, "such as 426 Upgrade Required", so that the client can retry. RFC 9110 §15.5.22:
+    // "The server MUST send an Upgrade header field in a 426 response" naming the protocol required.
     if single_header(request, "Sec-WebSocket-Version") != Some(WEBSOCKET_VERSION) {
         return Err(refuse(426, "only WebSocket version 13 is supported")
+            .with_header("Upgrade", "websocket")
             .with_header("Sec-WebSocket-Version", WEBSOCKET_VERSION));
     }
     // §4.2.1 item 5 and §4.1: the key is a base64-encoded 16-byte nonce.

@@ -137,7 +137,7 @@ impl Door {
     fn expected_head(self) -> (u16, &'static str) {
         match self {
             Door::ShortPoll | Door::LongPoll => (200, "application/json"),
-            Door::Jsonp => (200, "application/javascript"),
+            Door::Jsonp => (200, "text/javascript"),
             Door::XhrStream => (200, "application/x-ndjson"),
             Door::Iframe => (200, "text/html"),
             Door::Sse => (200, "text/event-stream"),

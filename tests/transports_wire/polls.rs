@@ -251,7 +251,7 @@ fn jsonp_delivers_through_the_callback() {
     assert_eq!(response.status, 200);
     assert_eq!(
         response.header("content-type"),
-        Some("application/javascript; charset=utf-8")
+        Some("text/javascript; charset=utf-8")
     );
     assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(response.header("cache-control"), Some("no-store"));

@@ -196,6 +196,8 @@ fn wrong_or_missing_version_is_426_naming_13() {
         let response = response.unwrap_err();
         assert_eq!(response.status, 426, "version {version:?}");
         assert_eq!(header_value(&response, "Sec-WebSocket-Version"), Some("13"));
+        // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to.
+        assert_eq!(header_value(&response, "Upgrade"), Some("websocket"));
     }
 }
 

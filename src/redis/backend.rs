@@ -1,0 +1,963 @@
+//! The hub's second backend: several pushlab processes (nodes) share every topic's log through Redis
+//! Streams.
+//!
+//! # Theory of operation
+//!
+//! Each node keeps its in-memory [`Hub`] as a **mirror** of the shared log. Every door keeps reading
+//! the local hub exactly as in the single-process server (cursors, replay, resets, retention), so the
+//! doors and the connection core do not know which backend they have. What changes is where a message
+//! comes from:
+//!
+//! ```text
+//!  POST on node A ──► EVAL publish script ──► Redis: INCR + XADD topic stream + XADD feed (atomic)
+//!                                                 │
+//!  node A ◄── reply: the id (A acknowledges now) ─┘
+//!  node A ◄─┬─ blocking XREAD on the feed (one per node, its own connection) ◄── feed
+//!  node B ◄─┘      └─► hub.append_at(topic, id, data) ─► wake local subscribers
+//! ```
+//!
+//! - **Publish** is one Lua script ([`PUBLISH_SCRIPT`]): Redis runs a script atomically, so the id
+//!   counter, the topic's stream (`XADD` with `MAXLEN ~` retention), the feed and the set of topic
+//!   names change together or not at all. The publisher is answered `{"id":N}` only when the script's
+//!   reply arrives, that is, after Redis stored the message.
+//! - **Delivery**: each node reads the one feed stream with `XREAD BLOCK` on a connection of its own,
+//!   so each message crosses to each node once, however many local subscribers it has.
+//! - **Resume** works from the local mirror. When the mirror cannot vouch for a topic (the node just
+//!   started, a message arrives after a gap, Redis was away), the node loads the topic's stream with
+//!   `XRANGE` and appends what it lacks; feed entries for that topic wait until the load is in.
+//!
+//! # Wire ids and stream ids
+//!
+//! A stream entry id is `<ms>-<seq>`. pushlab writes every entry with an explicit id `N-0`, where `N` is
+//! the wire id: `{"id":N}` on the wire is entry `N-0` in `pushlab:topic:{name}`, and "after N" is
+//! `XRANGE key (N-0 +`. `N` comes from a counter per topic in Redis (`pushlab:next:{name}`), incremented
+//! by the publish script. Why this is correct across nodes:
+//!
+//! - *Strictly increasing, no gaps, no races.* `INCR` and `XADD` run inside one script, and Redis runs
+//!   one script at a time: two nodes publishing at once get `N` and `N+1` in the order Redis ran their
+//!   scripts, and the entries are appended in that same order. (Separate `INCR` then `XADD` commands
+//!   would race: node A takes 5, node B takes 6 and appends first, and A's `XADD 5-0` is then refused
+//!   because explicit ids must grow.) Ids are consecutive, which the hub's log relies on.
+//! - *Never repeating across restarts.* A counter that does not exist (a new topic, or Redis
+//!   restarted without persistence) starts at the larger of Redis's clock in milliseconds (`TIME`) and
+//!   the publishing node's own head of the topic: as with the in-memory hub's `id_base`, a restarted
+//!   log hands out ids larger than the old ones, and a client resuming with an old id gets a reset.
+//!   The first message of such a counter is flagged in the feed (`f=1`), so that nodes rebase their
+//!   mirror instead of taking the jump for a loss.
+//! - *A topic silent for [`RedisLimits::topic_ttl`]* loses its keys in Redis (so Redis does not keep
+//!   every topic ever used); its next message starts a new counter as above, and a client resuming
+//!   across that silence gets a reset.
+//! - *At most 2^53.* Milliseconds since 1970 are about 1.8 × 10^12, far below 2^53 ≈ 9 × 10^15
+//!   (`Number.MAX_SAFE_INTEGER`, what `pushlab.js` can hold exactly); the script refuses an id past it.
+//!
+//! Redis's own `*` ids were the alternative: they are increasing too, but `ms-seq` does not fit one
+//! JavaScript number without packing, and they jump by the clock, while the hub's log and every door's
+//! `after` expect consecutive integers.
+//!
+//! # What a node cannot know yet
+//!
+//! - Right after it starts (or reconnects), a node loads every topic with a round trip per page of 256
+//!   entries. Until a topic's load is in, its mirror may be empty or behind: a reader resuming there gets
+//!   a reset it did not need (told too much, never too little), and a subscriber "from now" resumes after
+//!   the loaded history.
+//! - The `clock` topic is published by every node's timer, so with two nodes it ticks twice a second.
+//!
+//! # Channel sessions
+//!
+//! A session's record lives in Redis (`pushlab:session:<id>`, its application) with a TTL of the grace
+//! period. Opens and closes go through the feed, so every node adopts or forgets the record
+//! ([`Outcome::SessionOpened`], [`Outcome::SessionClosed`]); a node refreshes the TTL of the sessions it
+//! served ([`SessionCommand::Refresh`]); and a node where a session is idle does not end it on its own
+//! clock but asks ([`SessionCommand::Check`]): while the record lives, the session is busy elsewhere;
+//! once it expired, the first node to set `pushlab:session-end:<id>` runs `on_close`, the others forget.
+//!
+//! # While Redis is away
+//!
+//! A publish answers 503 at once (nothing is acknowledged that was not stored); one whose reply was
+//! lost with the connection answers 503 too, although Redis may have stored it (the client may then
+//! publish it twice: at-least-once, never a false acknowledgement). Subscribers stay connected and
+//! idle. When the links are back, the follower takes the feed's last id, and the node then loads every
+//! topic it holds from its stream after its local head, so delivery resumes from the last id each node
+//! had, with nothing skipped and nothing twice.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::{Registry, Token};
+
+use super::limits::RedisLimits;
+use super::link::{Link, LinkEvent};
+use super::resp::Reply;
+use crate::hub::{Appended, Hub, HubError, Published};
+
+mod sessions;
+
+pub use sessions::{session_key, SessionCommand};
+
+/// Entries asked for per `XRANGE` when loading a topic: 256 of the largest messages (64 KiB) are 16 MiB,
+/// a quarter of the RESP parser's bound on one reply.
+pub const LOAD_PAGE: usize = 256;
+
+/// A publish waiting for Redis, numbered by the caller.
+pub type Ticket = u64;
+
+/// The stream of every message of every topic, read by each node.
+pub const FEED_KEY: &str = "pushlab:feed";
+/// The set of every topic name, so a starting node knows what to load.
+pub const TOPICS_KEY: &str = "pushlab:topics";
+
+/// The stream that holds `topic`'s log.
+pub fn stream_key(topic: &str) -> String {
+    format!("pushlab:topic:{topic}")
+}
+
+/// The counter of `topic`'s last id.
+pub fn counter_key(topic: &str) -> String {
+    format!("pushlab:next:{topic}")
+}
+
+/// The publish script. KEYS: the topic's stream, its counter, the feed, the set of topic names.
+/// ARGV: the topic, the data, the publishing node's head of the topic (the floor of a new counter),
+/// the topic's retention, the feed's retention, how long a silent topic's keys live (ms). Returns the
+/// new id.
+pub const PUBLISH_SCRIPT: &str = r#"
+local first = 0
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local now = redis.call('TIME')
+  local base = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local floor = tonumber(ARGV[3])
+  if floor > base then base = floor end
+  redis.call('SET', KEYS[2], string.format('%d', base))
+  first = 1
+end
+local id = redis.call('INCR', KEYS[2])
+if id > 9007199254740991 then
+  return redis.error_reply('ERR pushlab: ids would pass 2^53')
+end
+local entry = string.format('%d-0', id)
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], entry, 'd', ARGV[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 't', ARGV[1], 'i', entry, 'f', first, 'd', ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+return id
+"#;
+
+/// What the backend tells the server.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A message entered the local mirror: wake these subscribers.
+    Delivered(Published),
+    /// The publish with this ticket was stored (its id) or not.
+    Stored {
+        /// The caller's number for the publish.
+        ticket: Ticket,
+        /// The wire id, or why it was not stored.
+        result: Result<u64, HubError>,
+    },
+    /// A channel session was opened on some node (this one included): adopt it.
+    SessionOpened {
+        /// The session id.
+        id: String,
+        /// Its application.
+        app: String,
+    },
+    /// A channel session was closed on some node: forget it (its `on_close` ran there).
+    SessionClosed {
+        /// The session id.
+        id: String,
+    },
+    /// The answer to [`SessionCommand::Check`]: the session lives on (used on some node), or its TTL
+    /// ran out; then `run_on_close` is true on exactly one node.
+    SessionChecked {
+        /// The session id.
+        id: String,
+        /// Whether Redis still has its record.
+        alive: bool,
+        /// Whether this node is the one that runs the application's `on_close`.
+        run_on_close: bool,
+    },
+}
+
+/// What a command on the command link was for.
+#[derive(Debug)]
+enum CommandTag {
+    /// A publish: kept so that the publishing node can add the message to its mirror at once.
+    Publish {
+        ticket: Ticket,
+        topic: String,
+        data: String,
+    },
+    /// `SMEMBERS` of the topic names, at (re)connection.
+    Members,
+    /// `XRANGE` of one topic's stream.
+    Load { topic: String },
+    /// A session command whose reply only confirms it.
+    SessionWrite,
+    /// One page of `SCAN` over the session records, at (re)connection; `seen` counts records so far.
+    SessionScan { seen: usize },
+    /// The applications of these sessions (`MGET` of their records).
+    SessionApps { ids: Vec<String> },
+    /// The check of an idle session.
+    SessionCheck { id: String },
+}
+
+/// What a command on the follower link was for.
+#[derive(Debug)]
+enum FollowTag {
+    /// `XREVRANGE feed + - COUNT 1`: where to start following.
+    FeedHead,
+    /// `XREAD BLOCK ... STREAMS feed <cursor>`.
+    Read,
+}
+
+/// One feed entry: a message of some topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FeedEntry {
+    topic: String,
+    id: u64,
+    /// The first message of a new counter (a new topic, or a restarted Redis).
+    first: bool,
+    data: String,
+}
+
+/// The Redis backend of one node (see the module docs).
+#[derive(Debug)]
+pub struct Backend {
+    commands: Link<CommandTag>,
+    follower: Link<FollowTag>,
+    limits: RedisLimits,
+    /// Messages each topic keeps, here and in its stream.
+    retention: usize,
+    /// Most topics loaded at (re)connection.
+    max_topics: usize,
+    /// Most session records loaded at (re)connection.
+    max_sessions: usize,
+    /// The feed entry id after which the follower reads next; `None` until known on this connection.
+    feed_cursor: Option<String>,
+    /// Whether the topics were loaded since both links came up.
+    synced_since_up: bool,
+    /// Topics whose mirror is known to be in step with the shared log.
+    in_step: HashSet<String>,
+    /// Topics being loaded, with the feed entries that arrived meanwhile.
+    loading: HashMap<String, Vec<FeedEntry>>,
+    /// Topics whose pending entries overflowed during a load: load again when it is in.
+    reload: HashSet<String>,
+    /// Whether the last report said the backend was reachable (to log changes once).
+    reported_up: bool,
+}
+
+impl Backend {
+    /// A backend for Redis at `addr`; its two connections use `tokens`; `retention` messages per topic;
+    /// at most `max_topics` topics and `max_sessions` sessions are loaded at (re)connection.
+    /// Connection attempts start at the first [`Backend::on_timer`].
+    pub fn new(
+        addr: SocketAddr,
+        tokens: (Token, Token),
+        limits: RedisLimits,
+        retention: usize,
+        (max_topics, max_sessions): (usize, usize),
+        now: Instant,
+    ) -> Backend {
+        Backend {
+            commands: Link::new(addr, tokens.0, limits.resp.clone(), now),
+            follower: Link::new(addr, tokens.1, limits.resp.clone(), now),
+            limits,
+            retention,
+            max_topics,
+            max_sessions,
+            feed_cursor: None,
+            synced_since_up: false,
+            in_step: HashSet::new(),
+            loading: HashMap::new(),
+            reload: HashSet::new(),
+            reported_up: false,
+        }
+    }
+
+    /// Whether a publish can be stored now.
+    pub fn can_store(&self) -> bool {
+        self.commands.is_up() && self.commands.unsent_bytes() <= self.limits.max_unsent_bytes
+    }
+
+    /// Whether both connections are up and the node follows the feed.
+    pub fn is_following(&self) -> bool {
+        self.can_store() && self.follower.is_up() && self.feed_cursor.is_some()
+    }
+
+    /// Whether `token` is one of the backend's connections.
+    pub fn owns(&self, token: Token) -> bool {
+        token == self.commands.token() || token == self.follower.token()
+    }
+
+    /// When [`Backend::on_timer`] has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [self.commands.next_deadline(), self.follower.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Connection attempts that are due.
+    pub fn on_timer(
+        &mut self,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let mut events = Vec::new();
+        self.commands.on_timer(registry, now, &mut events);
+        self.on_command_events(events, hub, registry, now, out);
+        let mut events = Vec::new();
+        self.follower.on_timer(registry, now, &mut events);
+        self.on_follow_events(events, hub, registry, now, out);
+    }
+
+    /// One of the backend's sockets is ready.
+    pub fn on_ready(
+        &mut self,
+        token: Token,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        if token == self.commands.token() {
+            let mut events = Vec::new();
+            self.commands.on_ready(registry, now, &mut events);
+            self.on_command_events(events, hub, registry, now, out);
+        } else if token == self.follower.token() {
+            let mut events = Vec::new();
+            self.follower.on_ready(registry, now, &mut events);
+            self.on_follow_events(events, hub, registry, now, out);
+        }
+    }
+
+    /// Sends `data` to `topic`'s shared log. Its fate comes back as [`Outcome::Stored`] with `ticket`;
+    /// `Err` now when Redis cannot take it.
+    #[allow(clippy::too_many_arguments)] // the loop's context (hub, registry, clock, outcomes) and the message
+    pub fn publish(
+        &mut self,
+        ticket: Ticket,
+        topic: &str,
+        data: String,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) -> Result<(), HubError> {
+        if !self.can_store() {
+            return Err(HubError::Unavailable);
+        }
+        let floor = hub.head(topic).to_string();
+        let retention = self.retention.to_string();
+        let feed_retention = self.limits.feed_retention.to_string();
+        let ttl = self.limits.topic_ttl.as_millis().to_string();
+        let (stream, counter) = (stream_key(topic), counter_key(topic));
+        let args: [&[u8]; 13] = [
+            b"EVAL",
+            PUBLISH_SCRIPT.as_bytes(),
+            b"4",
+            stream.as_bytes(),
+            counter.as_bytes(),
+            FEED_KEY.as_bytes(),
+            TOPICS_KEY.as_bytes(),
+            topic.as_bytes(),
+            data.as_bytes(),
+            floor.as_bytes(),
+            retention.as_bytes(),
+            feed_retention.as_bytes(),
+            ttl.as_bytes(),
+        ];
+        let tag = CommandTag::Publish {
+            ticket,
+            topic: topic.to_string(),
+            data: data.clone(),
+        };
+        let mut events = Vec::new();
+        let sent = self.commands.send(tag, &args, registry, now, &mut events);
+        self.on_command_events(events, hub, registry, now, out);
+        sent.map_err(|_| HubError::Unavailable)
+    }
+
+    // ----- the command link: publishes and loads -----
+
+    fn send_command<A: AsRef<[u8]>>(
+        &mut self,
+        tag: CommandTag,
+        args: &[A],
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let mut events = Vec::new();
+        // Refused only while down, and then the next (re)connection loads everything anyway.
+        let _ = self.commands.send(tag, args, registry, now, &mut events);
+        self.on_command_events(events, hub, registry, now, out);
+    }
+
+    fn on_command_events(
+        &mut self,
+        events: Vec<LinkEvent<CommandTag>>,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        for event in events {
+            match event {
+                LinkEvent::Up => self.sync_when_ready(hub, registry, now, out),
+                LinkEvent::Reply(tag, reply) => {
+                    self.on_command_reply(tag, reply, hub, registry, now, out)
+                }
+                LinkEvent::Down { lost, reason } => {
+                    self.synced_since_up = false;
+                    for tag in lost {
+                        match tag {
+                            CommandTag::Publish { ticket, .. } => out.push(Outcome::Stored {
+                                ticket,
+                                result: Err(HubError::Unavailable),
+                            }),
+                            CommandTag::Load { topic } => {
+                                self.loading.remove(&topic);
+                            }
+                            CommandTag::Members
+                            | CommandTag::SessionWrite
+                            | CommandTag::SessionScan { .. }
+                            | CommandTag::SessionApps { .. }
+                            | CommandTag::SessionCheck { .. } => {}
+                        }
+                    }
+                    self.report(&reason);
+                }
+            }
+        }
+        self.report("");
+    }
+
+    fn on_command_reply(
+        &mut self,
+        tag: CommandTag,
+        reply: Reply,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        match tag {
+            CommandTag::Publish {
+                ticket,
+                topic,
+                data,
+            } => {
+                let result = match reply {
+                    Reply::Integer(id) => u64::try_from(id).map_err(|_| HubError::Unavailable),
+                    other => {
+                        log(format_args!("publish to {topic} not stored: {other:?}"));
+                        Err(HubError::Unavailable)
+                    }
+                };
+                // The publishing node need not wait for the feed to show its own message: readers
+                // here see it as soon as its publisher is answered.
+                if let (Ok(id), true) = (&result, self.in_step.contains(&topic)) {
+                    if let Ok(Appended::Published(published)) =
+                        hub.append_at(&topic, *id, data, now)
+                    {
+                        out.push(Outcome::Delivered(published));
+                    }
+                }
+                out.push(Outcome::Stored { ticket, result });
+            }
+            CommandTag::Members => {
+                let names: Vec<String> = reply
+                    .as_array()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|name| name.as_str().map(str::to_string))
+                    .filter(|name| Hub::valid_topic(name))
+                    .take(self.max_topics)
+                    .collect();
+                for topic in names {
+                    self.start_load(&topic, hub, registry, now, out);
+                }
+            }
+            CommandTag::Load { topic } => self.on_loaded(&topic, &reply, hub, registry, now, out),
+            CommandTag::SessionWrite => {}
+            CommandTag::SessionScan { seen } => {
+                self.on_session_scan(&reply, seen, hub, registry, now, out)
+            }
+            CommandTag::SessionApps { ids } => {
+                let apps = reply.as_array().unwrap_or_default();
+                for (id, app) in ids.into_iter().zip(apps) {
+                    if let Some(app) = app.as_str() {
+                        let app = app.to_string();
+                        out.push(Outcome::SessionOpened { id, app });
+                    }
+                }
+            }
+            CommandTag::SessionCheck { id } => {
+                // Anything but the script's answer leaves the session be: it is checked again later.
+                let (alive, run_on_close) = match reply {
+                    Reply::Integer(0) => (false, true),
+                    Reply::Integer(-1) => (false, false),
+                    _ => (true, false),
+                };
+                out.push(Outcome::SessionChecked {
+                    id,
+                    alive,
+                    run_on_close,
+                });
+            }
+        }
+    }
+
+    /// Once both links are up and the feed's position is known: load every topic, those the node
+    /// holds and those Redis names, so that nothing published while the node was away is missed.
+    fn sync_when_ready(
+        &mut self,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        if self.synced_since_up || !self.commands.is_up() || self.feed_cursor.is_none() {
+            return;
+        }
+        self.synced_since_up = true;
+        self.send_command(
+            CommandTag::Members,
+            &["SMEMBERS", TOPICS_KEY],
+            hub,
+            registry,
+            now,
+            out,
+        );
+        self.scan_sessions("0", 0, hub, registry, now, out);
+        for topic in hub.topic_names() {
+            self.start_load(&topic, hub, registry, now, out);
+        }
+    }
+
+    /// Asks for `topic`'s stream: after the local head when the mirror is in step, whole otherwise.
+    fn start_load(
+        &mut self,
+        topic: &str,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        if self.loading.contains_key(topic) {
+            return;
+        }
+        self.loading.insert(topic.to_string(), Vec::new());
+        let start = if self.in_step.contains(topic) {
+            format!("({}-0", hub.head(topic))
+        } else {
+            "-".to_string()
+        };
+        self.load_page(topic, &start, hub, registry, now, out);
+    }
+
+    /// One page of a load: at most [`LOAD_PAGE`] entries from `start`, so that one reply stays well
+    /// inside the RESP limits even with the largest messages.
+    fn load_page(
+        &mut self,
+        topic: &str,
+        start: &str,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let count = LOAD_PAGE.to_string();
+        let key = stream_key(topic);
+        let args = ["XRANGE", key.as_str(), start, "+", "COUNT", count.as_str()];
+        let tag = CommandTag::Load {
+            topic: topic.to_string(),
+        };
+        self.send_command(tag, &args, hub, registry, now, out);
+    }
+
+    /// A page of a topic's stream arrived: append what the mirror lacks; ask for the next page, or
+    /// when this was the last, replay the feed entries that waited.
+    fn on_loaded(
+        &mut self,
+        topic: &str,
+        reply: &Reply,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let entries: Vec<(u64, String)> = reply
+            .as_array()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(range_entry)
+            .collect();
+        if let (false, Some(first), Some(last)) = (
+            self.in_step.contains(topic),
+            entries.first(),
+            entries.last(),
+        ) {
+            // The mirror did not know this topic: it starts where the kept log starts. Readers who
+            // subscribed "from now" before the load resume after this page (they asked for nothing old).
+            let _ = hub.rebase(topic, first.0.saturating_sub(1), last.0, now);
+        }
+        if !entries.is_empty() {
+            self.in_step.insert(topic.to_string());
+        }
+        let next_page = (entries.len() >= LOAD_PAGE)
+            .then(|| entries.last().map(|(id, _)| format!("({id}-0")))
+            .flatten();
+        for (id, data) in entries {
+            self.apply(topic, id, data, hub, now, out);
+        }
+        if let Some(start) = next_page {
+            return self.load_page(topic, &start, hub, registry, now, out);
+        }
+        let waited = self.loading.remove(topic).unwrap_or_default();
+        for entry in waited {
+            self.on_feed_entry(entry, false, hub, registry, now, out);
+        }
+        if self.reload.remove(topic) {
+            self.start_load(topic, hub, registry, now, out);
+        }
+    }
+
+    /// Appends a message the shared log has, rebasing the mirror when it jumps (readers who missed
+    /// something are then told with a reset).
+    fn apply(
+        &mut self,
+        topic: &str,
+        id: u64,
+        data: String,
+        hub: &mut Hub,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        match hub.append_at(topic, id, data.clone(), now) {
+            Ok(Appended::Published(published)) => out.push(Outcome::Delivered(published)),
+            Ok(Appended::Duplicate) | Err(_) => {}
+            Ok(Appended::Gap { .. } | Appended::Unknown) => {
+                let previous = id.saturating_sub(1);
+                if hub.rebase(topic, previous, previous, now).is_ok() {
+                    if let Ok(Appended::Published(published)) = hub.append_at(topic, id, data, now)
+                    {
+                        out.push(Outcome::Delivered(published));
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- the follower link: the feed -----
+
+    fn on_follow_events(
+        &mut self,
+        events: Vec<LinkEvent<FollowTag>>,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        for event in events {
+            match event {
+                LinkEvent::Up => {
+                    let args = ["XREVRANGE", FEED_KEY, "+", "-", "COUNT", "1"];
+                    self.send_follow(FollowTag::FeedHead, &args, hub, registry, now, out);
+                }
+                LinkEvent::Reply(FollowTag::FeedHead, reply) => {
+                    // An empty feed: read from its very start, so an entry added meanwhile is not missed.
+                    let head = reply
+                        .as_array()
+                        .and_then(<[Reply]>::first)
+                        .and_then(Reply::as_array)
+                        .and_then(<[Reply]>::first)
+                        .and_then(Reply::as_str)
+                        .unwrap_or("0-0");
+                    self.feed_cursor = Some(head.to_string());
+                    self.follow(hub, registry, now, out);
+                    self.sync_when_ready(hub, registry, now, out);
+                }
+                LinkEvent::Reply(FollowTag::Read, reply) => {
+                    for (entry_id, entry) in feed_entries(&reply) {
+                        self.feed_cursor = Some(entry_id);
+                        match entry {
+                            Some(FeedItem::Message(entry)) => {
+                                self.on_feed_entry(entry, true, hub, registry, now, out)
+                            }
+                            Some(FeedItem::Session(outcome)) => out.push(outcome),
+                            None => {}
+                        }
+                    }
+                    self.follow(hub, registry, now, out);
+                }
+                LinkEvent::Down { reason, .. } => {
+                    self.feed_cursor = None;
+                    self.synced_since_up = false;
+                    self.report(&reason);
+                }
+            }
+        }
+        self.report("");
+    }
+
+    fn send_follow(
+        &mut self,
+        tag: FollowTag,
+        args: &[&str],
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let mut events = Vec::new();
+        let _ = self.follower.send(tag, args, registry, now, &mut events);
+        self.on_follow_events(events, hub, registry, now, out);
+    }
+
+    /// Blocks in `XREAD` for the next feed entries.
+    fn follow(&mut self, hub: &mut Hub, registry: &Registry, now: Instant, out: &mut Vec<Outcome>) {
+        let Some(cursor) = self.feed_cursor.clone() else {
+            return;
+        };
+        let count = self.limits.follow_batch.to_string();
+        let block = self.limits.follow_block.as_millis().to_string();
+        let args = [
+            "XREAD",
+            "COUNT",
+            count.as_str(),
+            "BLOCK",
+            block.as_str(),
+            "STREAMS",
+            FEED_KEY,
+            cursor.as_str(),
+        ];
+        self.send_follow(FollowTag::Read, &args, hub, registry, now, out);
+    }
+
+    /// One message from the feed. `may_load`: a gap may start a load (not while replaying the entries
+    /// that waited for one: those take the jump, so a log that lacks them cannot loop).
+    fn on_feed_entry(
+        &mut self,
+        entry: FeedEntry,
+        may_load: bool,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        if let Some(waiting) = self.loading.get_mut(&entry.topic) {
+            if waiting.len() < self.limits.max_pending_per_topic {
+                waiting.push(entry);
+            } else {
+                self.reload.insert(entry.topic);
+            }
+            return;
+        }
+        let in_step = self.in_step.contains(&entry.topic);
+        if entry.first {
+            // A new counter (a new topic, or Redis restarted and lost its data): the log starts over
+            // at this id, unless this node has it already (it published it).
+            if !(in_step && hub.head(&entry.topic) == entry.id) {
+                let previous = entry.id.saturating_sub(1);
+                if hub.rebase(&entry.topic, previous, previous, now).is_ok() {
+                    self.apply(&entry.topic, entry.id, entry.data, hub, now, out);
+                }
+            }
+            self.in_step.insert(entry.topic);
+            return;
+        }
+        if !may_load {
+            self.apply(&entry.topic, entry.id, entry.data, hub, now, out);
+            self.in_step.insert(entry.topic);
+            return;
+        }
+        if in_step {
+            match hub.append_at(&entry.topic, entry.id, entry.data.clone(), now) {
+                Ok(Appended::Published(published)) => {
+                    return out.push(Outcome::Delivered(published))
+                }
+                Ok(Appended::Duplicate) | Err(_) => return,
+                Ok(Appended::Gap { .. }) => {}
+                Ok(Appended::Unknown) => {
+                    self.in_step.remove(&entry.topic);
+                }
+            }
+        }
+        // The mirror cannot vouch for what precedes this entry: fetch the topic, and let the entry wait.
+        let topic = entry.topic.clone();
+        self.start_load(&topic, hub, registry, now, out);
+        if let Some(waiting) = self.loading.get_mut(&topic) {
+            waiting.push(entry);
+        }
+    }
+
+    /// Logs when the backend becomes reachable or unreachable (once per change).
+    fn report(&mut self, reason: &str) {
+        let up = self.is_following();
+        if up != self.reported_up {
+            self.reported_up = up;
+            if up {
+                log(format_args!("following the shared log"));
+            } else {
+                log(format_args!(
+                    "shared log unreachable ({reason}); publishes answer 503 until it is back"
+                ));
+            }
+        }
+    }
+}
+
+/// One log line on standard error, like the server's.
+fn log(message: std::fmt::Arguments<'_>) {
+    eprintln!("pushlab: redis: {message}");
+}
+
+/// The wire id of stream entry id `N-0`.
+fn wire_id(entry_id: &str) -> Option<u64> {
+    let (n, seq) = entry_id.split_once('-')?;
+    (seq == "0").then(|| n.parse().ok()).flatten()
+}
+
+/// One `XRANGE` entry of a topic stream: `[id, [d, data]]` as `(wire id, data)`.
+fn range_entry(entry: &Reply) -> Option<(u64, String)> {
+    let [id, fields] = entry.as_array()? else {
+        return None;
+    };
+    let id = wire_id(id.as_str()?)?;
+    let data = field(fields, "d")?;
+    Some((id, data.to_string()))
+}
+
+/// The value of field `name` in an entry's flat `[field, value, ...]` list.
+fn field<'r>(fields: &'r Reply, name: &str) -> Option<&'r str> {
+    fields
+        .as_array()?
+        .chunks_exact(2)
+        .find_map(|pair| match pair {
+            [key, value] if key.as_str() == Some(name) => value.as_str(),
+            _ => None,
+        })
+}
+
+/// What a feed entry carries.
+#[derive(Debug, PartialEq, Eq)]
+enum FeedItem {
+    /// A message of a topic.
+    Message(FeedEntry),
+    /// A channel session opened or closed on some node.
+    Session(Outcome),
+}
+
+/// The entries of an `XREAD` reply on the feed: each entry's id (the next cursor), and what it carries
+/// (`None` for an entry that is not one of ours, which is skipped).
+fn feed_entries(reply: &Reply) -> Vec<(String, Option<FeedItem>)> {
+    let Some([stream]) = reply.as_array() else {
+        return Vec::new(); // a null reply: the block timed out with nothing new
+    };
+    let Some([_key, entries]) = stream.as_array() else {
+        return Vec::new();
+    };
+    entries
+        .as_array()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|entry| {
+            let [id, fields] = entry.as_array()? else {
+                return None;
+            };
+            Some((id.as_str()?.to_string(), feed_item(fields)))
+        })
+        .collect()
+}
+
+/// One feed entry's fields: a message (`t`, `i`, `f`, `d`) or a session event (`k`, `s`, `a`).
+fn feed_item(fields: &Reply) -> Option<FeedItem> {
+    match field(fields, "k") {
+        Some("open") => Some(FeedItem::Session(Outcome::SessionOpened {
+            id: field(fields, "s")?.to_string(),
+            app: field(fields, "a")?.to_string(),
+        })),
+        Some("close") => Some(FeedItem::Session(Outcome::SessionClosed {
+            id: field(fields, "s")?.to_string(),
+        })),
+        Some(_) => None,
+        None => Some(FeedItem::Message(FeedEntry {
+            topic: field(fields, "t")?.to_string(),
+            id: wire_id(field(fields, "i")?)?,
+            first: field(fields, "f")? == "1",
+            data: field(fields, "d")?.to_string(),
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(text: &str) -> Reply {
+        Reply::Bulk(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn wire_ids_are_the_stream_ids_milliseconds_part_with_sequence_zero() {
+        assert_eq!(wire_id("1733241600001-0"), Some(1_733_241_600_001));
+        assert_eq!(wire_id("5-1"), None, "pushlab writes only N-0");
+        assert_eq!(wire_id("x-0"), None);
+        assert_eq!(wire_id("5"), None);
+    }
+
+    #[test]
+    fn feed_entries_are_read_from_an_xread_reply() {
+        let entry = |id: &str, fields: &[&str]| {
+            Reply::Array(vec![
+                bulk(id),
+                Reply::Array(fields.iter().map(|f| bulk(f)).collect()),
+            ])
+        };
+        let reply = Reply::Array(vec![Reply::Array(vec![
+            bulk(FEED_KEY),
+            Reply::Array(vec![
+                entry("9-1", &["t", "chat", "i", "1001-0", "f", "1", "d", "hi"]),
+                entry("9-2", &["x", "y"]),
+                entry("9-3", &["k", "open", "s", "abc", "a", "echo"]),
+                entry("9-4", &["k", "close", "s", "abc"]),
+            ]),
+        ])]);
+        assert_eq!(
+            feed_entries(&reply),
+            vec![
+                (
+                    "9-1".to_string(),
+                    Some(FeedItem::Message(FeedEntry {
+                        topic: "chat".into(),
+                        id: 1001,
+                        first: true,
+                        data: "hi".into()
+                    }))
+                ),
+                ("9-2".to_string(), None),
+                (
+                    "9-3".to_string(),
+                    Some(FeedItem::Session(Outcome::SessionOpened {
+                        id: "abc".into(),
+                        app: "echo".into()
+                    }))
+                ),
+                (
+                    "9-4".to_string(),
+                    Some(FeedItem::Session(Outcome::SessionClosed {
+                        id: "abc".into()
+                    }))
+                ),
+            ]
+        );
+        assert!(feed_entries(&Reply::Null).is_empty());
+    }
+}

@@ -1,0 +1,132 @@
+//! A `redis-server` child process on a free loopback port, with persistence off, for the tests, the
+//! examples and the lab. It is stopped by its PID when dropped (never by name: other Redis servers on
+//! the machine are not ours).
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where Debian installs the server.
+const DEBIAN_PATH: &str = "/usr/bin/redis-server";
+/// How long a started server gets to answer `PING`.
+const START_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running `redis-server` that this process started.
+#[derive(Debug)]
+pub struct RedisProcess {
+    child: Option<Child>,
+    addr: SocketAddr,
+}
+
+impl RedisProcess {
+    /// Whether `redis-server` can be started here.
+    pub fn available() -> bool {
+        Command::new(program())
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// Starts a server on a free port of 127.0.0.1 and waits until it answers `PING`.
+    pub fn start() -> io::Result<RedisProcess> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut process = RedisProcess {
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        process.launch()?;
+        Ok(process)
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The child's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the server (by its PID) and waits for it: every client connection breaks, and since
+    /// nothing is persisted, every key is gone.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, empty.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.stop();
+        self.launch()
+    }
+
+    /// Runs `redis-server` on `self.addr` and waits for its `PONG`.
+    fn launch(&mut self) -> io::Result<()> {
+        let port = self.addr.port().to_string();
+        let child = Command::new(program())
+            .args([
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--protected-mode", "yes", "--loglevel", "warning"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            if ping(self.addr).is_ok() {
+                return Ok(());
+            }
+            if started.elapsed() > START_TIMEOUT {
+                self.stop();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("redis-server did not answer on {} in time", self.addr),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `redis-server` from `PATH`, or Debian's path when `PATH` lacks `/usr/bin`.
+fn program() -> &'static str {
+    if std::path::Path::new(DEBIAN_PATH).exists() {
+        DEBIAN_PATH
+    } else {
+        "redis-server"
+    }
+}
+
+/// One blocking `PING`, expecting `+PONG`.
+fn ping(addr: SocketAddr) -> io::Result<()> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
+    stream.set_read_timeout(Some(Duration::from_millis(500)))?;
+    stream.write_all(b"*1\r\n$4\r\nPING\r\n")?;
+    let mut answer = [0u8; 7];
+    stream.read_exact(&mut answer)?;
+    if &answer == b"+PONG\r\n" {
+        Ok(())
+    } else {
+        Err(io::Error::other("unexpected answer to PING"))
+    }
+}

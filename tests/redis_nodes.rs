@@ -1,0 +1,700 @@
+//! Two pushlab nodes sharing their topics through one Redis (`--redis`), over real sockets: publish on
+//! one node, read on the other through every door; Redis stopped and restarted under a stream; a node
+//! killed under a stream, its client resuming on the other node.
+//!
+//! Each test starts its own `redis-server` on a free loopback port with persistence off and stops it
+//! by its PID. Without `redis-server` the tests print that they skipped; with `CI` set they fail.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use pushlab::client::iframe::IframeClient;
+use pushlab::client::json::{self, JsonValue};
+use pushlab::client::jsonp::jsonp_poll;
+use pushlab::client::poll::{long_poll, short_poll};
+use pushlab::client::sse::SseClient;
+use pushlab::client::stream::XhrStreamClient;
+use pushlab::client::{door_path, http, publish, ws, PushEvent, ReceivedMessage};
+use pushlab::redis::backend::LOAD_PAGE;
+use pushlab::redis::process::RedisProcess;
+use pushlab::redis::resp::{encode_command, Reply, ReplyParser};
+use pushlab::server::RunningServer;
+use pushlab::ws::Event;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether redis-server is here; prints the skip, and under `CI` fails instead.
+fn redis_or_skip(test: &str) -> Option<RedisProcess> {
+    if !RedisProcess::available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: redis-server is not installed, and CI must run this test (apt-get install redis-server)"
+        );
+        println!("SKIPPED {test}: redis-server is not installed (apt-get install redis-server)");
+        return None;
+    }
+    Some(RedisProcess::start().expect("redis-server starts"))
+}
+
+/// A node of the cluster: a server on a free port sharing topics through `redis`.
+fn node(redis: &RedisProcess) -> RunningServer {
+    let node = common::server_with(|config| {
+        config.redis = Some(redis.addr());
+        config.hold_timeout = Duration::from_secs(3);
+        // The tests publish from one address faster than the default rate allows.
+        config.publish_rate_per_ip = 0;
+    });
+    // A node can store publishes once its connections to Redis are up.
+    wait_for("the node to reach Redis", || {
+        let answer = http::post(node.addr, "/publish/warmup", b"x").ok()?;
+        (answer.status == 200).then_some(())
+    });
+    node
+}
+
+/// Retries `probe` until it gives a value; fails the test after [`TIMEOUT`].
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `node`'s mirror of `topic` holds every message up to `last`.
+fn wait_for_mirror(node: SocketAddr, topic: &str, last: u64) {
+    wait_for("the other node's mirror", || {
+        let batch = short_poll(node, topic, Some(last - 1)).ok()?;
+        batch
+            .messages
+            .last()
+            .is_some_and(|m| m.id == last)
+            .then_some(())
+    });
+}
+
+fn message(id: u64, data: &str) -> ReceivedMessage {
+    ReceivedMessage {
+        id,
+        data: data.to_string(),
+    }
+}
+
+/// The seven doors, each as "read `count` messages after `after`" on one node.
+#[derive(Clone, Copy, Debug)]
+enum Door {
+    ShortPoll,
+    LongPoll,
+    Jsonp,
+    XhrStream,
+    Iframe,
+    Sse,
+    WebSocket,
+}
+
+const DOORS: [Door; 7] = [
+    Door::ShortPoll,
+    Door::LongPoll,
+    Door::Jsonp,
+    Door::XhrStream,
+    Door::Iframe,
+    Door::Sse,
+    Door::WebSocket,
+];
+
+/// A door opened on a node, reading messages in order; resets are reported as such.
+enum Reader {
+    Batch {
+        door: Door,
+        addr: SocketAddr,
+        topic: String,
+        after: Option<u64>,
+    },
+    Stream(XhrStreamClient),
+    Iframe(IframeClient),
+    Sse(SseClient),
+    WebSocket(ws::Client),
+}
+
+impl Reader {
+    fn open(door: Door, addr: SocketAddr, topic: &str, after: Option<u64>) -> Reader {
+        match door {
+            Door::ShortPoll | Door::LongPoll | Door::Jsonp => Reader::Batch {
+                door,
+                addr,
+                topic: topic.to_string(),
+                after,
+            },
+            Door::XhrStream => {
+                Reader::Stream(XhrStreamClient::connect(addr, topic, after, TIMEOUT).unwrap())
+            }
+            Door::Iframe => {
+                Reader::Iframe(IframeClient::connect(addr, topic, after, "got", TIMEOUT).unwrap())
+            }
+            Door::Sse => Reader::Sse(
+                SseClient::connect(addr, &door_path("sse", topic, after, &[]), None, TIMEOUT)
+                    .unwrap(),
+            ),
+            Door::WebSocket => {
+                let mut client =
+                    ws::Client::connect(addr, &door_path("ws", topic, after, &[])).unwrap();
+                client.set_read_timeout(Some(TIMEOUT)).unwrap();
+                Reader::WebSocket(client)
+            }
+        }
+    }
+
+    /// The next events (messages or resets) this door hands over; blocks up to the timeout.
+    fn next(&mut self) -> Vec<PushEvent> {
+        match self {
+            Reader::Batch {
+                door,
+                addr,
+                topic,
+                after,
+            } => {
+                let batch = match door {
+                    Door::ShortPoll => {
+                        std::thread::sleep(Duration::from_millis(20));
+                        short_poll(*addr, topic, *after)
+                    }
+                    Door::LongPoll => long_poll(*addr, topic, *after, TIMEOUT),
+                    _ => jsonp_poll(*addr, topic, *after, "got", TIMEOUT),
+                }
+                .unwrap();
+                *after = Some(batch.last);
+                let mut events: Vec<PushEvent> = Vec::new();
+                if batch.reset {
+                    events.push(PushEvent::Reset { last: batch.last });
+                }
+                events.extend(batch.messages.into_iter().map(PushEvent::Message));
+                events
+            }
+            Reader::Stream(client) => client.next_event().unwrap().into_iter().collect(),
+            Reader::Iframe(client) => client.next_event().unwrap().into_iter().collect(),
+            Reader::Sse(client) => {
+                let event = client.next_event().unwrap().expect("the stream goes on");
+                match event.event_type.as_str() {
+                    "message" => vec![PushEvent::Message(message(
+                        event.last_event_id.parse().unwrap(),
+                        &event.data,
+                    ))],
+                    "reset" => vec![PushEvent::Reset {
+                        last: event.last_event_id.parse().unwrap(),
+                    }],
+                    _ => vec![PushEvent::Heartbeat],
+                }
+            }
+            Reader::WebSocket(client) => match client.recv().unwrap() {
+                Event::Text(text) => {
+                    let value: JsonValue = json::parse(&text).unwrap();
+                    PushEvent::from_json(&value).into_iter().collect()
+                }
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    /// Reads until `count` messages came; returns every message and reset, in order.
+    fn read(&mut self, count: usize) -> Vec<PushEvent> {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut events = Vec::new();
+        while events
+            .iter()
+            .filter(|e| matches!(e, PushEvent::Message(_)))
+            .count()
+            < count
+        {
+            assert!(Instant::now() < deadline, "timed out; got {events:?}");
+            events.extend(
+                self.next()
+                    .into_iter()
+                    .filter(|e| !matches!(e, PushEvent::Heartbeat)),
+            );
+        }
+        events
+    }
+}
+
+fn messages(events: &[PushEvent]) -> Vec<ReceivedMessage> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PushEvent::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn published_on_one_node_read_on_the_other_through_every_door() {
+    let Some(redis) = redis_or_skip("published_on_one_node_read_on_the_other_through_every_door")
+    else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    for door in DOORS {
+        let topic = format!("doors-{door:?}");
+        // History: published on A before anyone reads on B.
+        let first = publish(a.addr, &topic, "one").unwrap();
+        let second = publish(a.addr, &topic, "two").unwrap();
+        assert_eq!(second, first + 1, "ids increase by one per topic");
+        wait_for_mirror(b.addr, &topic, second);
+        let mut reader = Reader::open(door, b.addr, &topic, Some(first - 1));
+        let replay = reader.read(2);
+        assert_eq!(
+            replay,
+            vec![
+                PushEvent::Message(message(first, "one")),
+                PushEvent::Message(message(second, "two"))
+            ],
+            "{door:?}: the replay on B"
+        );
+        // Live: published on A while B's reader waits.
+        let third = publish(a.addr, &topic, "three <&> \u{2028}").unwrap();
+        assert_eq!(third, second + 1);
+        assert_eq!(
+            reader.read(1),
+            vec![PushEvent::Message(message(third, "three <&> \u{2028}"))],
+            "{door:?}: live on B"
+        );
+        // And the other way round: published on B, the id continues the same sequence.
+        let fourth = publish(b.addr, &topic, "four").unwrap();
+        assert_eq!(fourth, third + 1, "one sequence per topic across nodes");
+        assert_eq!(
+            reader.read(1),
+            vec![PushEvent::Message(message(fourth, "four"))],
+            "{door:?}: published on B"
+        );
+    }
+}
+
+#[test]
+fn a_websocket_publisher_on_one_node_reaches_subscribers_on_both() {
+    let Some(redis) =
+        redis_or_skip("a_websocket_publisher_on_one_node_reaches_subscribers_on_both")
+    else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let head = publish(a.addr, "wsroom", "start").unwrap();
+    wait_for_mirror(b.addr, "wsroom", head);
+    let mut on_a = Reader::open(Door::Sse, a.addr, "wsroom", Some(head));
+    let mut on_b = Reader::open(Door::XhrStream, b.addr, "wsroom", Some(head));
+    let mut publisher = ws::Client::connect(a.addr, "/ws/wsroom").unwrap();
+    for i in 0..20 {
+        publisher.send_text(&format!("frame {i}")).unwrap();
+    }
+    let expected: Vec<ReceivedMessage> = (0..20)
+        .map(|i| message(head + 1 + i, &format!("frame {i}")))
+        .collect();
+    assert_eq!(messages(&on_a.read(20)), expected);
+    assert_eq!(messages(&on_b.read(20)), expected);
+}
+
+#[test]
+fn while_redis_is_down_publish_answers_503_and_subscribers_stay() {
+    let Some(mut redis) =
+        redis_or_skip("while_redis_is_down_publish_answers_503_and_subscribers_stay")
+    else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let head = publish(a.addr, "outage", "before").unwrap();
+    wait_for_mirror(b.addr, "outage", head);
+    let mut subscriber = Reader::open(Door::Sse, b.addr, "outage", Some(head));
+    wait_for("the subscription", || {
+        (b.subscriber_count("outage").ok()? == 1).then_some(())
+    });
+    // A stream of messages from both nodes, all delivered on B in order.
+    let before: Vec<ReceivedMessage> = (0..20)
+        .map(|i| {
+            let publisher = if i % 2 == 0 { a.addr } else { b.addr };
+            let data = format!("before {i}");
+            message(publish(publisher, "outage", &data).unwrap(), &data)
+        })
+        .collect();
+    assert_eq!(messages(&subscriber.read(20)), before);
+
+    redis.stop();
+    let refused = wait_for("a 503", || {
+        let answer = http::post(a.addr, "/publish/outage", b"lost?").ok()?;
+        (answer.status == 503).then_some(answer)
+    });
+    assert!(
+        refused.text().unwrap().contains("retry"),
+        "{:?}",
+        refused.text()
+    );
+    assert_eq!(
+        b.subscriber_count("outage").unwrap(),
+        1,
+        "the subscriber is kept"
+    );
+
+    // Redis comes back empty (no persistence): the counter starts over above every id handed out,
+    // and the subscriber on B gets what is published next, from either node.
+    redis.restart().unwrap();
+    let first_after = wait_for("publish to work again", || {
+        publish(a.addr, "outage", "after 0").ok()
+    });
+    let last_before = before.last().unwrap().id;
+    assert!(
+        first_after > last_before,
+        "{first_after} must pass {last_before}: ids never repeat"
+    );
+    let mut after = vec![message(first_after, "after 0")];
+    for i in 1..20 {
+        let publisher = if i % 2 == 0 { a.addr } else { b.addr };
+        let data = format!("after {i}");
+        let id = wait_for("a publish", || publish(publisher, "outage", &data).ok());
+        after.push(message(id, &data));
+    }
+    let events = subscriber.read(20);
+    assert_eq!(messages(&events), after, "in order, once each");
+    // Redis lost its log, so B cannot vouch that nothing was published in between: it says so, once.
+    assert!(
+        matches!(events.first(), Some(PushEvent::Reset { .. })),
+        "an explicit reset before the messages: {events:?}"
+    );
+    let resets = events
+        .iter()
+        .filter(|e| matches!(e, PushEvent::Reset { .. }))
+        .count();
+    assert_eq!(resets, 1, "{events:?}");
+}
+
+#[test]
+fn a_client_of_a_killed_node_resumes_on_the_other_with_nothing_lost_or_repeated() {
+    let Some(redis) = redis_or_skip(
+        "a_client_of_a_killed_node_resumes_on_the_other_with_nothing_lost_or_repeated",
+    ) else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let head = publish(b.addr, "failover", "start").unwrap();
+    wait_for_mirror(a.addr, "failover", head);
+    let mut on_a = Reader::open(Door::Sse, a.addr, "failover", Some(head));
+    let published: Vec<u64> = (0..30)
+        .map(|i| publish(b.addr, "failover", &format!("m{i}")).unwrap())
+        .collect();
+    let mut got = messages(&on_a.read(10));
+    let last_seen = got.last().unwrap().id;
+    drop(on_a);
+    drop(a); // the node goes away with its client's stream
+    let mut on_b = Reader::open(Door::Sse, b.addr, "failover", Some(last_seen));
+    let rest = on_b.read(published.len() - got.len());
+    assert!(
+        !rest.iter().any(|e| matches!(e, PushEvent::Reset { .. })),
+        "{rest:?}"
+    );
+    got.extend(messages(&rest));
+    let expected: Vec<ReceivedMessage> = published
+        .iter()
+        .enumerate()
+        .map(|(i, id)| message(*id, &format!("m{i}")))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn a_node_started_later_loads_the_history_from_redis() {
+    let Some(redis) = redis_or_skip("a_node_started_later_loads_the_history_from_redis") else {
+        return;
+    };
+    let a = node(&redis);
+    // More than one page of a load (`LOAD_PAGE`), so the history comes in several `XRANGE`s.
+    let count = 2 * LOAD_PAGE + 50;
+    let ids: Vec<u64> = (0..count)
+        .map(|i| publish(a.addr, "history", &format!("h{i}")).unwrap())
+        .collect();
+    let b = node(&redis);
+    wait_for_mirror(b.addr, "history", ids[count - 1]);
+    let mut after = ids[1];
+    let mut read = Vec::new();
+    while read.len() < count - 2 {
+        let batch = short_poll(b.addr, "history", Some(after)).unwrap();
+        assert!(!batch.reset);
+        after = batch.last;
+        read.extend(batch.messages);
+    }
+    let expected: Vec<ReceivedMessage> = (2..count)
+        .map(|i| message(ids[i], &format!("h{i}")))
+        .collect();
+    assert_eq!(read, expected);
+}
+
+/// One blocking command to Redis, its reply parsed by the crate's own RESP parser.
+fn redis_command(redis: &RedisProcess, args: &[&str]) -> Reply {
+    let mut stream = std::net::TcpStream::connect(redis.addr()).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut out = Vec::new();
+    encode_command(args, &mut out);
+    stream.write_all(&out).unwrap();
+    let mut parser = ReplyParser::default();
+    let mut buffer = Vec::new();
+    loop {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "Redis closed the connection");
+        buffer.extend_from_slice(&chunk[..n]);
+        let (used, reply) = parser.parse(&buffer).unwrap();
+        buffer.drain(..used);
+        if let Some(reply) = reply {
+            return reply;
+        }
+    }
+}
+
+#[test]
+fn a_wire_id_n_is_stream_entry_n_0_and_quiet_topics_expire() {
+    let Some(redis) = redis_or_skip("a_wire_id_n_is_stream_entry_n_0_and_quiet_topics_expire")
+    else {
+        return;
+    };
+    let a = node(&redis);
+    let first = publish(a.addr, "layout", "α").unwrap();
+    let second = publish(a.addr, "layout", "β").unwrap();
+    let Reply::Array(entries) =
+        redis_command(&redis, &["XRANGE", "pushlab:topic:layout", "-", "+"])
+    else {
+        panic!("not an array");
+    };
+    let expected = |id: u64, data: &str| {
+        Reply::Array(vec![
+            Reply::Bulk(format!("{id}-0").into_bytes()),
+            Reply::Array(vec![
+                Reply::Bulk(b"d".to_vec()),
+                Reply::Bulk(data.as_bytes().to_vec()),
+            ]),
+        ])
+    };
+    assert_eq!(entries, vec![expected(first, "α"), expected(second, "β")]);
+    assert_eq!(
+        redis_command(&redis, &["GET", "pushlab:next:layout"]),
+        Reply::Bulk(second.to_string().into_bytes()),
+        "the counter holds the last id handed out"
+    );
+    // Ids are milliseconds-based and far below 2^53, what JavaScript holds exactly.
+    assert!(second < 1 << 53);
+    for key in ["pushlab:topic:layout", "pushlab:next:layout"] {
+        let Reply::Integer(ttl) = redis_command(&redis, &["PTTL", key]) else {
+            panic!("PTTL");
+        };
+        assert!(ttl > 0, "{key} expires when the topic falls silent ({ttl})");
+    }
+    let Reply::Integer(members) = redis_command(&redis, &["SISMEMBER", "pushlab:topics", "layout"])
+    else {
+        panic!("SISMEMBER");
+    };
+    assert_eq!(members, 1);
+}
+
+/// A "Redis" that answers every command with bytes that are not RESP: the node's parser refuses them,
+/// the link is dropped and retried with backoff, publishes answer 503, and everything else the node
+/// serves goes on. (Needs no redis-server.)
+#[test]
+fn a_redis_that_breaks_the_protocol_costs_only_the_shared_log() {
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fake_addr = fake.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in fake.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 || stream.write_all(b"?not RESP\r\n").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let node = common::server_with(|config| config.redis = Some(fake_addr));
+    for _ in 0..5 {
+        let answer = http::post(node.addr, "/publish/t", b"x").unwrap();
+        assert_eq!(answer.status, 503, "{:?}", answer.text());
+    }
+    // The link reconnects after each refusal (with backoff): more than the first two connections.
+    wait_for("a reconnection", || {
+        let _ = http::post(node.addr, "/publish/t", b"x");
+        (accepted.load(std::sync::atomic::Ordering::SeqCst) > 2).then_some(())
+    });
+    let batch = short_poll(node.addr, "t", Some(0)).unwrap();
+    assert!(batch.messages.is_empty(), "nothing was stored");
+    assert_eq!(
+        node.handle.internal_errors().unwrap(),
+        0,
+        "no panic anywhere"
+    );
+}
+
+/// A node whose channel sessions end after `grace` without use.
+fn node_with_grace(redis: &RedisProcess, grace: Duration) -> RunningServer {
+    let node = common::server_with(|config| {
+        config.redis = Some(redis.addr());
+        config.session_grace = grace;
+        config.publish_rate_per_ip = 0;
+    });
+    wait_for("the node to reach Redis", || {
+        let answer = http::post(node.addr, "/publish/warmup", b"x").ok()?;
+        (answer.status == 200).then_some(())
+    });
+    node
+}
+
+/// `POST /channel/echo`: a new session's id.
+fn open_session(addr: SocketAddr) -> String {
+    let answer = http::post(addr, "/channel/echo", b"").unwrap();
+    assert_eq!(answer.status, 200, "{:?}", answer.text());
+    let value = json::parse(answer.text().unwrap()).unwrap();
+    value
+        .get("session")
+        .and_then(JsonValue::as_str)
+        .unwrap()
+        .to_string()
+}
+
+/// The status of `GET /channel/echo/{id}`: 200 while the node knows the session, 404 after.
+fn session_status(addr: SocketAddr, id: &str) -> u16 {
+    http::get(addr, &format!("/channel/echo/{id}"))
+        .unwrap()
+        .status
+}
+
+#[test]
+fn a_channel_session_moves_between_nodes() {
+    let Some(redis) = redis_or_skip("a_channel_session_moves_between_nodes") else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let id = open_session(a.addr);
+    let topic = format!("session-{id}");
+    // B learns of the session from the shared feed, and serves it from then on.
+    wait_for("B to know the session", || {
+        (session_status(b.addr, &id) == 200).then_some(())
+    });
+    let head = short_poll(b.addr, &topic, None).unwrap().last;
+    let mut on_b = Reader::open(Door::LongPoll, b.addr, &topic, Some(head));
+    // A message sent through A is echoed into the private queue, read on B; and the other way round.
+    let sent = http::post(a.addr, &format!("/channel/echo/{id}"), b"via A").unwrap();
+    assert_eq!(sent.status, 200);
+    assert_eq!(messages(&on_b.read(1))[0].data, "via A");
+    let sent = http::post(b.addr, &format!("/channel/echo/{id}"), b"via B").unwrap();
+    assert_eq!(sent.status, 200);
+    assert_eq!(messages(&on_b.read(1))[0].data, "via B");
+    // Closed on B: A forgets it too.
+    let closed = http::post(b.addr, &format!("/channel/echo/{id}/close"), b"").unwrap();
+    assert_eq!(closed.status, 200);
+    wait_for("A to forget the session", || {
+        (session_status(a.addr, &id) == 404).then_some(())
+    });
+    assert_eq!(session_status(b.addr, &id), 404);
+}
+
+#[test]
+fn a_session_used_on_one_node_lives_on_every_node_until_its_ttl_runs_out() {
+    let Some(redis) =
+        redis_or_skip("a_session_used_on_one_node_lives_on_every_node_until_its_ttl_runs_out")
+    else {
+        return;
+    };
+    let grace = Duration::from_millis(1500);
+    let (a, b) = (
+        node_with_grace(&redis, grace),
+        node_with_grace(&redis, grace),
+    );
+    let id = open_session(a.addr);
+    wait_for("B to know the session", || {
+        (session_status(b.addr, &id) == 200).then_some(())
+    });
+    let Reply::Integer(ttl) = redis_command(&redis, &["PTTL", &format!("pushlab:session:{id}")])
+    else {
+        panic!("PTTL");
+    };
+    assert!(
+        ttl > 0 && ttl <= 1500,
+        "the record's TTL is the grace period ({ttl} ms)"
+    );
+    // Used only on B, for three grace periods: A, which saw no use, must not end it.
+    let until = Instant::now() + 3 * grace;
+    while Instant::now() < until {
+        let sent = http::post(b.addr, &format!("/channel/echo/{id}"), b"still here").unwrap();
+        assert_eq!(sent.status, 200);
+        assert_eq!(
+            session_status(a.addr, &id),
+            200,
+            "A keeps a session used on B"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Unused everywhere: its TTL runs out in Redis, and every node ends it.
+    wait_for("both nodes to end the session", || {
+        (session_status(a.addr, &id) == 404 && session_status(b.addr, &id) == 404).then_some(())
+    });
+    let Reply::Integer(exists) =
+        redis_command(&redis, &["EXISTS", &format!("pushlab:session:{id}")])
+    else {
+        panic!("EXISTS");
+    };
+    assert_eq!(exists, 0);
+}
+
+#[test]
+fn a_node_started_later_knows_the_sessions_opened_before() {
+    let Some(redis) = redis_or_skip("a_node_started_later_knows_the_sessions_opened_before") else {
+        return;
+    };
+    let a = node(&redis);
+    let ids: Vec<String> = (0..3).map(|_| open_session(a.addr)).collect();
+    let late = node(&redis);
+    for id in &ids {
+        wait_for("the late node to load the session", || {
+            (session_status(late.addr, id) == 200).then_some(())
+        });
+        let sent = http::post(late.addr, &format!("/channel/echo/{id}"), b"hi").unwrap();
+        assert_eq!(sent.status, 200, "served by a node that did not open it");
+    }
+    assert_eq!(
+        session_status(late.addr, "0123456789abcdef0123456789abcdef"),
+        404
+    );
+}
+
+#[test]
+fn a_websocket_publisher_is_closed_with_1011_while_redis_is_away() {
+    let Some(mut redis) =
+        redis_or_skip("a_websocket_publisher_is_closed_with_1011_while_redis_is_away")
+    else {
+        return;
+    };
+    let a = node(&redis);
+    let mut publisher = ws::Client::connect(a.addr, "/ws/away").unwrap();
+    publisher.set_read_timeout(Some(TIMEOUT)).unwrap();
+    redis.stop();
+    wait_for("a 503", || {
+        let answer = http::post(a.addr, "/publish/away", b"x").ok()?;
+        (answer.status == 503).then_some(())
+    });
+    publisher.send_text("nobody can store this").unwrap();
+    let code = loop {
+        match publisher.recv().unwrap() {
+            Event::Close { code, .. } => break code,
+            _ => continue,
+        }
+    };
+    assert_eq!(
+        code,
+        Some(1011),
+        "RFC 6455 §7.4.1: the server could not fulfil it"
+    );
+}
