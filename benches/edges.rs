@@ -2,11 +2,13 @@
 //! table when clients invent topics, and to delivery when a thousand subscribers share one topic.
 //!
 //! ```sh
-//! cargo bench --bench edges                    # every scenario, about 2 minutes
+//! cargo bench --bench edges                    # (a) to (c), about 2 minutes
 //! cargo bench --bench edges -- memory          # (a) 60 subscribers that never read a 16 MB replay
 //! cargo bench --bench edges -- junk            # (b) 1,100 topics, then one more
 //! cargo bench --bench edges -- fanout          # (c) 1,000 subscribers on each door
 //! cargo bench --bench edges -- fanout sse ws   # (c) on some doors only
+//! cargo bench --bench edges -- broadcast       # (d) 10,000 subscribers per door, one message
+//! cargo bench --bench edges -- broadcast sse   # (d) on some doors only
 //! ```
 //!
 //! # Why at the edges
@@ -84,6 +86,10 @@ const FANOUT_SUBSCRIBERS: usize = 1_000;
 const FANOUT_MESSAGES: usize = 200;
 const FANOUT_RATE_PER_SECOND: u64 = 50;
 
+// (d) broadcast: many subscribers held at once, one message to all of them
+const BROADCAST_SUBSCRIBERS: usize = 10_000;
+const BROADCAST_MESSAGES: usize = 1;
+
 fn main() {
     let words: Vec<String> = std::env::args()
         .skip(1)
@@ -96,7 +102,7 @@ fn main() {
 }
 
 fn run(words: &[String]) -> io::Result<()> {
-    let scenarios = ["memory", "junk", "fanout"];
+    let scenarios = ["memory", "junk", "fanout", "broadcast"];
     let unknown: Vec<&String> = words
         .iter()
         .filter(|w| !scenarios.contains(&w.as_str()) && fanout::Door::from_name(w).is_none())
@@ -124,13 +130,41 @@ fn run(words: &[String]) -> io::Result<()> {
         .into_iter()
         .filter(|door| words.iter().any(|w| w == door.name()))
         .collect();
-    if chosen("fanout") || !doors.is_empty() {
-        let doors = if doors.is_empty() {
-            fanout::Door::ALL.to_vec()
-        } else {
-            doors
-        };
-        fan_out(&binary, server_core, &doors)?;
+    let doors = if doors.is_empty() {
+        fanout::Door::ALL.to_vec()
+    } else {
+        doors
+    };
+    let named_doors = words.iter().any(|w| fanout::Door::from_name(w).is_some());
+    if chosen("fanout") || (named_doors && !words.iter().any(|w| w == "broadcast")) {
+        println!();
+        println!(
+            "(c) fan-out: {FANOUT_SUBSCRIBERS} subscribers, {FANOUT_MESSAGES} messages of {} B published \
+             at {FANOUT_RATE_PER_SECOND}/s; latency = publish to receipt; short poll every {} ms",
+            fanout::MESSAGE_BYTES,
+            fanout::SHORT_POLL_INTERVAL.as_millis()
+        );
+        fan_out(
+            &binary,
+            server_core,
+            &doors,
+            (FANOUT_SUBSCRIBERS, FANOUT_MESSAGES, FANOUT_RATE_PER_SECOND),
+        )?;
+    }
+    if words.iter().any(|w| w == "broadcast") {
+        println!();
+        println!(
+            "(d) broadcast: {BROADCAST_SUBSCRIBERS} subscribers held on one door, then {BROADCAST_MESSAGES} \
+             message of {} B to all of them; latency = publish to receipt; short poll every {} ms",
+            fanout::MESSAGE_BYTES,
+            fanout::SHORT_POLL_INTERVAL.as_millis()
+        );
+        fan_out(
+            &binary,
+            server_core,
+            &doors,
+            (BROADCAST_SUBSCRIBERS, BROADCAST_MESSAGES, 1),
+        )?;
     }
     Ok(())
 }
@@ -351,20 +385,16 @@ fn junk_topics(binary: &std::path::Path, server_core: Option<usize>) -> io::Resu
 }
 
 /// (c) Fan-out: 1,000 subscribers on one topic, through each door in turn (a fresh server per door).
+/// Runs `(subscribers, messages, rate per second)` on each door, one fresh server per door, and prints
+/// the table.
 fn fan_out(
     binary: &std::path::Path,
     server_core: Option<usize>,
     doors: &[fanout::Door],
+    (subscribers, messages, rate_per_second): (usize, usize, u64),
 ) -> io::Result<()> {
-    println!();
     println!(
-        "(c) fan-out: {FANOUT_SUBSCRIBERS} subscribers, {FANOUT_MESSAGES} messages of {} B published \
-         at {FANOUT_RATE_PER_SECOND}/s; latency = publish to receipt; short poll every {} ms",
-        fanout::MESSAGE_BYTES,
-        fanout::SHORT_POLL_INTERVAL.as_millis()
-    );
-    println!(
-        "| {:<8} | {:>9} | {:>5} | {:>4} | {:>9} | {:>9} | {:>9} | {:>10} | {:>10} | {:>7} |",
+        "| {:<8} | {:>9} | {:>5} | {:>4} | {:>9} | {:>9} | {:>9} | {:>10} | {:>8} | {:>10} | {:>7} |",
         "door",
         "delivered",
         "lost",
@@ -373,25 +403,26 @@ fn fan_out(
         "p99",
         "max",
         "server CPU",
+        "load CPU",
         "reconnects",
         "setup"
     );
     println!(
-        "|{:-<10}|{:->11}|{:->7}|{:->6}|{:->11}|{:->11}|{:->11}|{:->12}|{:->12}|{:->9}|",
-        ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
+        "|{:-<10}|{:->11}|{:->7}|{:->6}|{:->11}|{:->11}|{:->11}|{:->12}|{:->10}|{:->12}|{:->9}|",
+        ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
     );
     for &door in doors {
         let server = BinaryChild::start_with(binary, server_core, LOAD_OPTIONS)?;
         let plan = fanout::Plan {
             door,
-            subscribers: FANOUT_SUBSCRIBERS,
-            messages: FANOUT_MESSAGES,
-            rate_per_second: FANOUT_RATE_PER_SECOND,
+            subscribers,
+            messages,
+            rate_per_second,
         };
         let outcome = fanout::run(server.addr, &plan, &|| server.cpu_seconds())?;
         let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
         println!(
-            "| {:<8} | {:>9} | {:>5} | {:>4} | {:>9} | {:>9} | {:>9} | {:>8.2} s | {:>10} | {:>5.1} s |",
+            "| {:<8} | {:>9} | {:>5} | {:>4} | {:>9} | {:>9} | {:>9} | {:>8.2} s | {:>6.2} s | {:>10} | {:>5.1} s |",
             door.name(),
             outcome.delivered,
             outcome.lost,
@@ -400,6 +431,7 @@ fn fan_out(
             ms(outcome.latency_percentile(0.99)),
             ms(outcome.latency_percentile(1.0)),
             outcome.server_cpu_seconds,
+            outcome.load_cpu_seconds,
             outcome.reconnects,
             outcome.setup.as_secs_f64()
         );
@@ -409,8 +441,9 @@ fn fan_out(
     }
     println!(
         "delivered/lost/dup count (subscriber, message) pairs, {} expected; server CPU is user + system \
-         seconds from the first publish to the end of delivery; setup is connecting and subscribing",
-        FANOUT_SUBSCRIBERS * FANOUT_MESSAGES
+         seconds from the first publish to the end of delivery, load CPU the same for the load generator \
+         (this process: every subscriber and the publisher); setup is connecting and subscribing",
+        subscribers * messages
     );
     Ok(())
 }

@@ -64,7 +64,8 @@ const IDLE_CONNECTIONS: usize = 5_000;
 /// How long a server gets to finish its work before its memory is read.
 const SETTLE_TIME: Duration = Duration::from_millis(300);
 /// Set to `HOST:PORT`, the bench only drives load (rows a–c, one run each) at a server started
-/// elsewhere, for example under `perf record`; `PUSHLAB_BENCH_ROWS` (e.g. `c`) picks rows.
+/// elsewhere, for example under `perf record`; `PUSHLAB_BENCH_ROWS` (e.g. `c`) picks rows, and `p` adds
+/// the pipeline scenario's 64-in-flight cell.
 const TARGET_VAR: &str = "PUSHLAB_BENCH_TARGET";
 const ROWS_VAR: &str = "PUSHLAB_BENCH_ROWS";
 const SERVER_CORE: usize = 0;
@@ -185,6 +186,12 @@ impl PipelineCell {
     fn megabytes_per_second(&self) -> f64 {
         self.outcome.bytes_per_second() / 1e6
     }
+
+    /// Server CPU milliseconds per echoed MB: the figure to compare when the machine is busy with
+    /// other work and no server gets its core to itself (throughput then measures the scheduler).
+    fn cpu_ms_per_megabyte(&self) -> f64 {
+        self.busy * 1000.0 / self.megabytes_per_second()
+    }
 }
 
 /// The pipeline scenario: for each window, each server in a fresh process (a server that stalled in
@@ -236,36 +243,50 @@ fn print_pipeline_table(table: &[(usize, Vec<PipelineCell>)]) {
         PIPELINE_TIME.as_secs(),
         ECHO_TIMEOUT.as_secs()
     );
-    println!("each cell: MB/s, connections failed (err) and stalled (t/o), server busy");
     println!(
-        "| {:>9} | {:>28} | {:>28} | {:>28} | {:>14} |",
-        "in flight", "pushlab", "tokio-tungstenite", "fastwebsockets", "pushlab ÷ best"
+        "each cell: MB/s, connections failed (err) and stalled (t/o), server busy, server CPU ms per \
+         echoed MB; the last column is the best peer's CPU per MB ÷ pushlab's (above 1: pushlab uses less)"
     );
     println!(
-        "|{:->11}|{:->30}|{:->30}|{:->30}|{:->16}|",
-        ":", ":", ":", ":", ":"
+        "| {:>9} | {:>40} | {:>40} | {:>40} | {:>14} | {:>14} |",
+        "in flight",
+        "pushlab",
+        "tokio-tungstenite",
+        "fastwebsockets",
+        "pushlab ÷ best",
+        "CPU/MB ratio"
+    );
+    println!(
+        "|{:->11}|{:->42}|{:->42}|{:->42}|{:->16}|{:->16}|",
+        ":", ":", ":", ":", ":", ":"
     );
     for (window, cells) in table {
         let text = |cell: &PipelineCell| {
             format!(
-                "{:.1} MB/s · {} err · {} t/o · {:.0} %",
+                "{:.1} MB/s · {} err · {} t/o · {:.0} % · {:.2} ms/MB",
                 cell.megabytes_per_second(),
                 cell.outcome.errors,
                 cell.outcome.timeouts,
-                cell.busy * 100.0
+                cell.busy * 100.0,
+                cell.cpu_ms_per_megabyte()
             )
         };
         let best_peer = cells[1..]
             .iter()
             .map(PipelineCell::megabytes_per_second)
             .fold(0.0, f64::max);
+        let leanest_peer = cells[1..]
+            .iter()
+            .map(PipelineCell::cpu_ms_per_megabyte)
+            .fold(f64::INFINITY, f64::min);
         println!(
-            "| {:>9} | {:>28} | {:>28} | {:>28} | {:>14.2} |",
+            "| {:>9} | {:>40} | {:>40} | {:>40} | {:>14.2} | {:>14.2} |",
             window,
             text(&cells[0]),
             text(&cells[1]),
             text(&cells[2]),
-            cells[0].megabytes_per_second() / best_peer
+            cells[0].megabytes_per_second() / best_peer,
+            leanest_peer / cells[0].cpu_ms_per_megabyte()
         );
     }
     for (window, cells) in table {
@@ -308,6 +329,24 @@ fn load_only(addr: &str) -> io::Result<()> {
                 row.unit
             );
         }
+    }
+    if chosen.contains('p') {
+        // The pipeline scenario's hardest cell, once: what to profile when it is the slow one.
+        let window = PIPELINE_WINDOWS[PIPELINE_WINDOWS.len() - 1];
+        let outcome = load::pipelined(
+            addr,
+            PIPELINE_CONNECTIONS,
+            LARGE_MESSAGE_BYTES,
+            window,
+            PIPELINE_TIME,
+            ECHO_TIMEOUT,
+        )?;
+        println!(
+            "pipeline {window} in flight: {:.1} MB/s, {} errors, {} timeouts",
+            outcome.bytes_per_second() / 1e6,
+            outcome.errors,
+            outcome.timeouts
+        );
     }
     Ok(())
 }

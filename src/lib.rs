@@ -80,8 +80,7 @@
 //! in [`http::chunked`]) deny `clippy::arithmetic_side_effects` outright.
 //!
 //! A few panicking calls have no lint, and are in range by construction next to them: `split_at_mut`
-//! in [`ws::frame::apply_mask`], `VecDeque::range` in the hub's replay, `Vec::drain` in
-//! [`server::output`]. `Instant + Duration` panics on overflow, but its durations come from
+//! in [`ws::frame::apply_mask`], `VecDeque::range` in the hub's replay. `Instant + Duration` panics on overflow, but its durations come from
 //! [`Config`], not from the wire. `tests/panic_free.rs` fails when a module root loses a lint of
 //! its list, or when an exception has no comment saying why it cannot panic.
 //!
@@ -101,7 +100,7 @@
 //!    wakes the subscription; the core calls [`server::connection::Connection::on_news`], which reads
 //!    after its cursor and answers with [`transport::BatchDoor::response`].
 //! 6. The answer is queued through [`server::output::Output::send`] (the output budget), and the loop
-//!    writes it with [`server::core::Core::transmit`].
+//!    writes it with [`server::core::Core::transmit_vectored`] (`|slices| socket.write_vectored(slices)`).
 //!
 //! Then read the seven doors in [`transport`] one after another: that is the course in one directory.
 //! The tutorials in `tutorials/` walk through them with runnable examples in `examples/`.

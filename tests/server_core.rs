@@ -237,6 +237,25 @@ fn an_idle_keep_alive_connection_is_closed_and_an_incomplete_request_gets_408() 
     assert!(h.is_closed(idle));
 }
 
+/// Memory per idle connection: a connection that opens and sends its request at once (a WebSocket
+/// upgrade here) leaves one entry in the deadline heap, not one for its idle timeout and another for
+/// its header timeout; and the early wake-up still closes an idle connection only at its idle timeout.
+#[test]
+fn each_new_connection_costs_one_wake_up() {
+    let mut h = Harness::new(Config::default());
+    let sockets: Vec<usize> = (0..50).map(|_| h.connect()).collect();
+    for &socket in &sockets {
+        let switched = h.request(socket, &upgrade("/ws/echo"));
+        assert!(switched.starts_with("HTTP/1.1 101"), "{switched}");
+    }
+    let silent = h.connect();
+    assert_eq!(h.core.scheduled_wake_ups(), sockets.len() + 1);
+    h.advance(Duration::from_secs(59));
+    assert!(!h.is_closed(silent), "an idle connection has 60 s");
+    h.advance(Duration::from_secs(1));
+    assert!(h.is_closed(silent));
+}
+
 /// Design §2, "one budget": a subscriber that does not read holds at most its budget (plus one piece),
 /// however long the replay; the rest stays in the log behind its cursor, and reaches it intact, once
 /// and in order, when it reads.
@@ -356,6 +375,62 @@ fn backpressured_echo_resumes_as_soon_as_its_output_drains() {
         64 * (32 * 1024 + 4),
         "64 binary echoes, 4-byte headers"
     );
+}
+
+/// The echo hands each message's own buffer to the output queue, and the queue goes out with vectored
+/// writes: whatever the messages' sizes (every length encoding, empty, larger than the budget), and
+/// however little the socket takes at a time (here 7,919 bytes, cutting headers and payloads anywhere),
+/// every echo comes back byte for byte and in order.
+#[test]
+fn echoes_come_back_byte_for_byte_through_short_vectored_writes() {
+    let mut config = Config::default();
+    config.max_pending_output_bytes = 48 * 1024;
+    config.ws.ping_interval = Duration::from_secs(3600);
+    let mut h = Harness::new(config);
+    let client = h.connect();
+    let switched = h.request(client, &upgrade("/ws/echo"));
+    assert!(switched.starts_with("HTTP/1.1 101"));
+    let sizes = [
+        0usize, 1, 125, 126, 65_535, 65_536, 70_000, 3, 200_000, 17, 4_096, 0,
+    ];
+    let (mut burst, mut expected) = (Vec::new(), Vec::new());
+    for (i, &size) in sizes.iter().enumerate() {
+        // Text alternates with binary; text is ASCII, so it is valid UTF-8 wherever it is cut.
+        let opcode = if i % 2 == 0 {
+            Opcode::Binary
+        } else {
+            Opcode::Text
+        };
+        let payload: Vec<u8> = (0..size).map(|b| b'a' + ((b * 7 + i) % 26) as u8).collect();
+        burst.extend(client_frame(opcode, &payload));
+        encode_frame(true, opcode, &payload, None, &mut expected);
+    }
+    let (mut echoed, mut offered) = (Vec::new(), 0);
+    for _ in 0..100_000 {
+        if offered < burst.len() {
+            offered += h.send(client, &burst[offered..]);
+        }
+        let mut window = 7_919;
+        h.core.transmit_vectored(client, h.now, |slices| {
+            let before = window;
+            for slice in slices {
+                let n = slice.len().min(window);
+                echoed.extend_from_slice(&slice[..n]);
+                window -= n;
+            }
+            match before - window {
+                0 => Err(io::ErrorKind::WouldBlock.into()),
+                n => Ok(n),
+            }
+        });
+        h.settle();
+        if offered == burst.len() && echoed.len() >= expected.len() {
+            break;
+        }
+    }
+    assert_eq!(offered, burst.len(), "every frame was read");
+    assert_eq!(echoed.len(), expected.len());
+    assert!(echoed == expected, "the echoes differ from what was sent");
 }
 
 /// Issue finding 7: a subscriber is woken per subscription, and reads from its own cursor, so a wake

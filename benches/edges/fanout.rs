@@ -154,6 +154,9 @@ pub struct Outcome {
     latencies: Vec<Duration>,
     /// Server CPU seconds from the first publish to the end of delivery.
     pub server_cpu_seconds: f64,
+    /// This process's CPU seconds over the same time: the load generator's own cost (every subscriber,
+    /// and the publisher thread), to tell a slow server from a load generator that could not keep up.
+    pub load_cpu_seconds: f64,
     /// Connections the subscribers had to open again.
     pub reconnects: usize,
     /// Time to connect and subscribe everyone.
@@ -374,6 +377,7 @@ pub fn run(
     // Publish on a schedule from another thread, and deliver in this one until everyone has every
     // message or the drain time after the last publish is over.
     let cpu_before = server_cpu()?;
+    let load_cpu_before = own_cpu_seconds()?;
     let publisher = {
         let ids = Arc::clone(&ids);
         let start = tally.start;
@@ -406,6 +410,7 @@ pub fn run(
         Instant::now() + publishing_time + DRAIN_TIME,
     )?;
     let server_cpu_seconds = server_cpu()? - cpu_before;
+    let load_cpu_seconds = own_cpu_seconds()? - load_cpu_before;
     publisher
         .join()
         .map_err(|_| io::Error::other("publisher panicked"))??;
@@ -419,6 +424,7 @@ pub fn run(
         duplicates: tally.duplicates,
         latencies,
         server_cpu_seconds,
+        load_cpu_seconds,
         reconnects: tally.reconnects,
         setup,
         problems: tally
@@ -427,6 +433,11 @@ pub fn run(
             .map(|(what, count)| format!("{count} × {what}"))
             .collect(),
     })
+}
+
+/// CPU seconds (user + system) this process has used so far.
+fn own_cpu_seconds() -> io::Result<f64> {
+    crate::peers::child::cpu_seconds(std::process::id())
 }
 
 fn count_seen(seen: &[u64]) -> usize {

@@ -578,15 +578,15 @@ impl Connection {
     ) {
         let budget = room.config.max_pending_output_bytes;
         let unix_secs = room.unix_secs;
-        let queued_before = self.output.pending();
+        let (peer, trace) = (self.peer, room.config.trace);
         let queued = self.output.send(budget, |out| {
+            let start = out.len();
             response.write(out, unix_secs, head_only, keep_alive);
+            if trace {
+                trace_head(peer, "->", out.get(start..).unwrap_or_default());
+            }
         });
         match queued {
-            Ok(()) if room.config.trace => {
-                let written = self.output.unwritten().get(queued_before..);
-                trace_head(self.peer, "->", written.unwrap_or_default());
-            }
             Ok(()) => {}
             // Requests are parsed only while the output has room, so this is a client that pipelined
             // past its budget in one read: it gets no answer and is closed.
@@ -971,16 +971,17 @@ impl Connection {
         let over_rate = is_publish && room.publish_buckets.take(self.peer.ip(), now).is_err();
         let refusal = match inbound {
             _ if over_rate => Some((close::POLICY_VIOLATION, "publish rate exceeded".to_string())),
+            // The echo hands the received message's own buffer to the output queue: not copied again.
             Inbound::EchoText(text) => {
                 let _ = self
                     .output
-                    .send(budget, |out| ws.protocol.send_text(&text, out));
+                    .send_owned(budget, |out| ws.protocol.send_text_owned(text, out));
                 None
             }
             Inbound::EchoBinary(data) => {
                 let _ = self
                     .output
-                    .send(budget, |out| ws.protocol.send_binary(&data, out));
+                    .send_owned(budget, |out| ws.protocol.send_binary_owned(data, out));
                 None
             }
             Inbound::Publish(text) => {

@@ -26,7 +26,7 @@
 //!   else's.
 
 use std::collections::{HashMap, VecDeque};
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -35,6 +35,7 @@ use crate::channel::ChannelHandler;
 use crate::redis::backend::Outcome;
 use crate::server::connection::{Connection, Fate};
 use crate::server::log;
+use crate::server::output::MAX_WRITE_SLICES;
 use crate::server::room::{Room, SessionIds, Stored};
 use crate::server::slab::Slab;
 use crate::server::timers::{TimerEntry, Timers};
@@ -187,8 +188,19 @@ impl Core {
             half_closed: false,
             write_deferred: false,
         });
+        // One wake-up for the connection's first deadlines, at the earlier of the idle and the header
+        // timeout: its first request usually starts at once, and the header timeout it then gets
+        // would otherwise be a second, earlier entry in the heap beside the idle one, for every
+        // connection. A wake-up that comes early finds the real deadline later and re-arms once.
+        let first_wake_up = now + config.header_timeout.min(config.idle_timeout);
         if let Some(slot) = self.slots.get_mut(token) {
             slot.conn.token = token;
+            slot.scheduled = Some(first_wake_up);
+            self.timers.push(TimerEntry {
+                when: first_wake_up,
+                token,
+                serial: slot.serial,
+            });
         }
         self.finish(token, now, Fate::Keep);
         Some(token)
@@ -197,6 +209,11 @@ impl Core {
     /// How many connections are open.
     pub fn connection_count(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Entries in the deadline heap, stale ones included (each costs memory until it pops).
+    pub fn scheduled_wake_ups(&self) -> usize {
+        self.timers.len()
     }
 
     /// Panics caught and survived.
@@ -285,15 +302,28 @@ impl Core {
         self.deliver(now);
     }
 
-    /// Writes the connection's output with `write` (returns how much the socket took; `WouldBlock` when
-    /// full), up to this turn's quota. Once the socket has taken bytes, whatever the budget held back
-    /// goes on at once: a subscriber pulls its next messages, unparsed input is parsed, a paused reader
-    /// is read again.
+    /// Writes the connection's output with `write`, one buffer at a time (returns how much the socket
+    /// took; `WouldBlock` when full): [`Core::transmit_vectored`] for a writer that takes one slice.
     pub fn transmit(
         &mut self,
         token: usize,
         now: Instant,
         mut write: impl FnMut(&[u8]) -> io::Result<usize>,
+    ) {
+        self.transmit_vectored(token, now, |slices| {
+            write(slices.first().map_or(&[][..], |slice| &**slice))
+        });
+    }
+
+    /// Writes the connection's output with `write`, which hands the socket several buffers at once
+    /// (`writev(2)`; returns how much the socket took, `WouldBlock` when full), up to this turn's
+    /// quota. Once the socket has taken bytes, whatever the budget held back goes on at once: a
+    /// subscriber pulls its next messages, unparsed input is parsed, a paused reader is read again.
+    pub fn transmit_vectored(
+        &mut self,
+        token: usize,
+        now: Instant,
+        mut write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
     ) {
         let Some(mut slot) = self.slots.take(token) else {
             return;
@@ -303,7 +333,9 @@ impl Core {
         loop {
             let sent_before = sent;
             while slot.conn.output.pending() > 0 && sent < MAX_WRITE_BYTES_PER_TURN {
-                match write(slot.conn.output.unwritten()) {
+                let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+                let count = slot.conn.output.unwritten_slices(&mut slices);
+                match write(slices.get(..count).unwrap_or_default()) {
                     Ok(0) => {
                         failed = true;
                         break;

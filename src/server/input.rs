@@ -24,6 +24,9 @@
 //!   (`PARKED_ROOM_BYTES`), not in a big one. The room matters: without it, each next read would
 //!   move the leftover into the spare and back out again, a copy of everything pending per packet,
 //!   which a client trickling a large message one byte at a time could turn into a lot of work.
+//!   A leftover of a few bytes (`SMALL_LEFTOVER_BYTES`, typically the start of the next WebSocket
+//!   frame on a busy connection) is the exception: it is kept alone, and the next read moves it back
+//!   into the big spare, a copy of those few bytes rather than of a whole read.
 
 /// The least room a read asks for; storage is made at least this much larger than the unread bytes.
 pub const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -41,6 +44,10 @@ const MIN_READ_ROOM_BYTES: usize = READ_CHUNK_BYTES / 4;
 /// Room left after the unread bytes when a parked buffer is made smaller: the next read fits without
 /// moving them again.
 const PARKED_ROOM_BYTES: usize = READ_CHUNK_BYTES;
+
+/// Leftovers up to this size are parked in a buffer of exactly their size (moving them costs less than
+/// holding, or later moving, a read's worth of room).
+const SMALL_LEFTOVER_BYTES: usize = 1024;
 
 /// Unread bytes and the storage they live in (see the module docs).
 #[derive(Debug, Default)]
@@ -123,6 +130,17 @@ impl InputBuffer {
     pub fn park(&mut self, spare: &mut Vec<u8>) {
         if self.is_empty() {
             let storage = std::mem::take(&mut self.storage);
+            offer_spare(storage, spare);
+        } else if self.len() <= SMALL_LEFTOVER_BYTES && self.storage.len() > self.len() {
+            // A few bytes (the start of the next frame or request, as a busy connection's reads
+            // usually end): keep just them, and let the big storage go back to the spare for the next
+            // read, which moves them back into it. Keeping them with room for a read instead would
+            // make that read land here, in a buffer too small for the next, and the move to the spare
+            // would then carry the whole read, not these few bytes.
+            let kept = self.unread().to_vec();
+            self.start = 0;
+            self.end = kept.len();
+            let storage = std::mem::replace(&mut self.storage, kept);
             offer_spare(storage, spare);
         } else if self.storage.len() > 2 * self.len() + PARKED_ROOM_BYTES {
             // More than twice what is kept (the growth factor of a Vec), plus a read's room: move the
@@ -276,19 +294,39 @@ mod tests {
     }
 
     #[test]
-    fn a_few_leftover_bytes_move_out_of_a_big_storage() {
+    fn a_few_leftover_bytes_are_kept_alone_and_move_back_into_the_spare() {
         let mut spare = Vec::new();
         let mut input = InputBuffer::default();
         read(&mut input, b"a frame and half of the next", &mut spare);
         input.consume(11);
         input.park(&mut spare);
         assert_eq!(input.unread(), b" half of the next");
+        assert_eq!(input.capacity(), input.len(), "just the leftover");
+        assert_eq!(spare.len(), NEW_STORAGE_BYTES, "the big storage went back");
+        // The next read goes into the big spare, taking the few bytes along: a read's worth of room.
+        let room = input.room(usize::MAX, &mut spare).len();
+        assert!(room >= READ_CHUNK_BYTES);
+        assert_eq!(input.capacity(), NEW_STORAGE_BYTES);
+        assert!(spare.is_empty());
+        read(&mut input, b"!", &mut spare);
+        assert_eq!(input.unread(), b" half of the next!");
+    }
+
+    #[test]
+    fn a_larger_leftover_moves_out_of_a_big_storage_with_room_for_a_read() {
+        let mut spare = Vec::new();
+        let mut input = InputBuffer::default();
+        let leftover = vec![5u8; 2 * SMALL_LEFTOVER_BYTES];
+        read(&mut input, b"0123456789", &mut spare);
+        read(&mut input, &leftover, &mut spare);
+        input.consume(10);
+        input.park(&mut spare);
+        assert_eq!(input.unread(), &leftover[..]);
         assert_eq!(input.capacity(), input.len() + PARKED_ROOM_BYTES);
         assert_eq!(spare.len(), NEW_STORAGE_BYTES, "the big storage went back");
         // The next read fits in the room kept: the spare stays where it is, the leftover does not move.
         let leftover_at = input.unread().as_ptr();
         read(&mut input, b"!", &mut spare);
-        assert_eq!(input.unread(), b" half of the next!");
         assert_eq!(input.unread().as_ptr(), leftover_at);
         assert_eq!(spare.len(), NEW_STORAGE_BYTES);
     }

@@ -22,18 +22,127 @@
 //! queue never passes the budget (a single message larger than the budget goes alone). Other pieces
 //! (answers, echoes) are checked by [`Output::send`] before they are written, so the queue can pass the
 //! budget by at most one of them.
+//!
+//! # A queue of buffers, written with one system call
+//!
+//! The bytes wait in a queue of buffers, not in one growing `Vec`:
+//!
+//! ```text
+//!   front (partly written)                                   back (open: small pieces append here)
+//!   [ 101 head | frame head ] [ 64 KiB echo payload, handed over ] [ frame head | frame | ... ]
+//!          ^ written
+//! ```
+//!
+//! - Small pieces (heads, frames, chunks) are appended to the open buffer at the back. A buffer is closed
+//!   once it holds [`BUFFER_BYTES`], so no buffer is ever grown (and copied) past that by small pieces.
+//! - A large payload the connection already owns, such as a WebSocket message being echoed, is *handed
+//!   over* ([`Output::send_owned`]): the `Vec` itself joins the queue, and its bytes are never copied in
+//!   user space (a small one, up to [`SMALL_PAYLOAD_BYTES`], is copied to the back buffer instead). Echoing 64 KiB then costs the kernel's two copies (in and out of the socket) and the
+//!   one pass that unmasked it, not three more copies into and around an output buffer.
+//! - The socket takes the front of the queue with one vectored write (`writev(2)`, at most
+//!   [`MAX_WRITE_SLICES`] buffers at once, see [`Output::unwritten_slices`]); buffers written out are
+//!   freed as the socket takes them, so nothing is moved to make room.
+//! - An idle connection holds no queue at all: `Output` is then a null pointer and a counter, and the
+//!   queue is allocated by the first byte queued and freed when the last one is written.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+/// A buffer that small pieces are appended to is closed once it holds this much: the next piece starts
+/// a new one. (A piece is appended whole, so a buffer may end larger by one piece.)
+pub const BUFFER_BYTES: usize = 64 * 1024;
+
+/// A payload handed over ([`Output::send_owned`]) of at most this many bytes is copied into the back
+/// buffer rather than queued as a buffer of its own: for a 32-byte echo, a copy is cheaper than the
+/// extra allocation and write slice.
+pub const SMALL_PAYLOAD_BYTES: usize = 4 * 1024;
+
+/// The most buffers one vectored write hands the socket (Linux allows 1,024; a few dozen already fill
+/// a socket's send buffer).
+pub const MAX_WRITE_SLICES: usize = 32;
 
 /// Bytes queued for one connection, and how many of them the socket has taken.
 #[derive(Debug, Default)]
 pub struct Output {
-    /// Queued bytes; `bytes[written..]` still waits for the socket.
-    bytes: Vec<u8>,
-    /// How much of `bytes` has been written.
-    written: usize,
+    /// The bytes waiting for the socket; `None` while nothing waits (see the module docs).
+    queue: Option<Box<Queue>>,
     /// Bytes written to the socket over the connection's life (for "is the peer reading at all?").
     total_written: u64,
     /// A piece was refused since the last [`Output::take_refused`]: someone waits for room.
     refused: bool,
+}
+
+/// The buffers of a connection that has bytes waiting, in the order they go out: `closed`, then `back`.
+#[derive(Debug, Default)]
+struct Queue {
+    /// Buffers nothing more is appended to: full ones, and payloads handed over whole.
+    closed: VecDeque<Vec<u8>>,
+    /// The open buffer small pieces are appended to.
+    back: Vec<u8>,
+    /// How much of the first buffer (the front of `closed`, or `back` when `closed` is empty) has been
+    /// written.
+    front_written: usize,
+    /// Bytes queued and not yet written, over every buffer.
+    pending: usize,
+}
+
+impl Queue {
+    /// Closes the back buffer (if it holds anything): what is appended next starts a new one.
+    fn close_back(&mut self) {
+        if !self.back.is_empty() {
+            self.closed.push_back(std::mem::take(&mut self.back));
+        }
+    }
+
+    /// Runs `write` on the back buffer, first closing it if it is full, and counts what it appended.
+    fn append<T>(&mut self, len_hint: usize, write: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+        if self.back.len() >= BUFFER_BYTES {
+            self.close_back();
+        }
+        self.back.reserve(len_hint);
+        let before = self.back.len();
+        let result = write(&mut self.back);
+        self.pending += self.back.len().saturating_sub(before);
+        result
+    }
+
+    /// Appends `payload` as a buffer of its own, without copying it; a small one is copied into the
+    /// back buffer instead, which costs less than a buffer and a write slice of its own.
+    fn hand_over(&mut self, payload: Vec<u8>) {
+        if payload.len() <= SMALL_PAYLOAD_BYTES {
+            self.append(payload.len(), |back| back.extend_from_slice(&payload));
+            return;
+        }
+        self.close_back();
+        self.pending += payload.len();
+        self.closed.push_back(payload);
+    }
+
+    /// Every buffer, in order.
+    fn buffers(&self) -> impl Iterator<Item = &Vec<u8>> {
+        self.closed.iter().chain(std::iter::once(&self.back))
+    }
+
+    /// Records that the socket took `count` more bytes (at most `pending`): drops the buffers written out.
+    fn wrote(&mut self, count: usize) {
+        let mut count = count.min(self.pending);
+        self.pending -= count;
+        while count > 0 {
+            let Some(front) = self.closed.front() else {
+                // The back buffer is the front one; `count <= pending` keeps this within it.
+                self.front_written += count;
+                return;
+            };
+            let left_in_front = front.len().saturating_sub(self.front_written);
+            if count < left_in_front {
+                self.front_written += count;
+                return;
+            }
+            count -= left_in_front;
+            self.closed.pop_front();
+            self.front_written = 0;
+        }
+    }
 }
 
 /// The queue has reached its budget: nothing was appended.
@@ -43,7 +152,7 @@ pub struct OverBudget;
 impl Output {
     /// Bytes queued and not yet written.
     pub fn pending(&self) -> usize {
-        self.bytes.len() - self.written
+        self.queue.as_ref().map_or(0, |queue| queue.pending)
     }
 
     /// Whether another piece may be queued under `budget`.
@@ -62,8 +171,29 @@ impl Output {
             self.refused = true;
             return Err(OverBudget);
         }
-        self.reuse_written_front(0);
-        Ok(write(&mut self.bytes))
+        let result = self.queue().append(0, write);
+        self.forget_empty_queue();
+        Ok(result)
+    }
+
+    /// Like [`Output::send`], for a piece with a payload the caller owns: `write` appends what goes
+    /// before the payload (a frame header) and returns the payload, which then joins the queue as a
+    /// buffer of its own, not copied (see the module docs). `None` from `write`: nothing follows.
+    pub fn send_owned(
+        &mut self,
+        budget: usize,
+        write: impl FnOnce(&mut Vec<u8>) -> Option<Vec<u8>>,
+    ) -> Result<(), OverBudget> {
+        if !self.has_room(budget) {
+            self.refused = true;
+            return Err(OverBudget);
+        }
+        let queue = self.queue();
+        if let Some(payload) = queue.append(0, write) {
+            queue.hand_over(payload);
+        }
+        self.forget_empty_queue();
+        Ok(())
     }
 
     /// Queues a piece of at most `len` bytes (a message with its framing) only if it fits under `budget`
@@ -80,49 +210,72 @@ impl Output {
             self.refused = true;
             return Err(OverBudget);
         }
-        self.reuse_written_front(len);
-        Ok(write(&mut self.bytes))
-    }
-
-    /// Before the storage would grow for `len` more bytes, moves the unwritten bytes to its front,
-    /// so that the memory a queue holds is what waits to be written, not also what already went out.
-    /// (The move costs at most the budget, and happens only instead of a reallocation.)
-    fn reuse_written_front(&mut self, len: usize) {
-        let would_grow = self.bytes.len() + len.max(1) > self.bytes.capacity();
-        if self.written > 0 && would_grow {
-            self.bytes.drain(..self.written);
-            self.written = 0;
-        }
-        if len > 0 {
-            self.bytes.reserve_exact(len);
-        }
+        let result = self.queue().append(len, write);
+        self.forget_empty_queue();
+        Ok(result)
     }
 
     /// The one exception to the budget: the small piece that *ends* what the connection sends (the last
     /// chunk of a response, a WebSocket close frame), queued even at the budget, since without it the
     /// client would wait for the rest of a response that never comes. It adds a bounded few bytes, once.
     pub fn send_final(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
-        write(&mut self.bytes);
+        self.queue().append(0, write);
+        self.forget_empty_queue();
     }
 
-    /// The bytes waiting for the socket.
-    pub fn unwritten(&self) -> &[u8] {
-        self.bytes.get(self.written..).unwrap_or_default()
+    /// The queue, allocated if nothing was waiting.
+    fn queue(&mut self) -> &mut Queue {
+        self.queue.get_or_insert_with(Box::default)
     }
 
-    /// Records that the socket took `count` more bytes. Once everything is written the storage is given
-    /// back, so an idle connection costs almost nothing.
-    pub fn wrote(&mut self, count: usize) {
-        self.written = (self.written + count).min(self.bytes.len());
-        self.total_written += count as u64;
-        if self.written == self.bytes.len() {
-            self.bytes = Vec::new();
-            self.written = 0;
-        } else if self.written > 64 * 1024 && self.written * 2 > self.bytes.len() {
-            // Drop the written front once it is large, so appending does not grow the storage forever.
-            self.bytes.drain(..self.written);
-            self.written = 0;
+    /// Frees the queue if a writer queued nothing after all (a closed WebSocket sends no more frames).
+    fn forget_empty_queue(&mut self) {
+        if self.pending() == 0 {
+            self.queue = None;
         }
+    }
+
+    /// Fills `slices` with the bytes waiting for the socket, front first, one slice per buffer, and
+    /// returns how many it filled (0 when nothing waits). Hand them to one vectored write.
+    pub fn unwritten_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let Some(queue) = &self.queue else {
+            return 0;
+        };
+        let mut filled = 0;
+        let mut skip = queue.front_written;
+        let buffers = queue.buffers().filter(|buffer| !buffer.is_empty());
+        for (slice, buffer) in slices.iter_mut().zip(buffers) {
+            *slice = IoSlice::new(buffer.get(skip..).unwrap_or_default());
+            skip = 0;
+            filled += 1;
+        }
+        filled
+    }
+
+    /// The bytes waiting for the socket, copied into one `Vec` (for tests and `--trace`).
+    pub fn unwritten(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.pending());
+        let Some(queue) = &self.queue else {
+            return bytes;
+        };
+        let mut skip = queue.front_written;
+        for buffer in queue.buffers() {
+            bytes.extend_from_slice(buffer.get(skip..).unwrap_or_default());
+            skip = 0;
+        }
+        bytes
+    }
+
+    /// Records that the socket took `count` more bytes. Buffers written out are dropped, and once
+    /// everything is written the queue itself is, so an idle connection holds nothing.
+    pub fn wrote(&mut self, count: usize) {
+        let Some(queue) = &mut self.queue else {
+            return;
+        };
+        let count = count.min(queue.pending);
+        queue.wrote(count);
+        self.total_written += count as u64;
+        self.forget_empty_queue();
     }
 
     /// Whether a piece was refused since the last call, and forgets it: the writer that was refused
@@ -136,15 +289,27 @@ impl Output {
         self.total_written
     }
 
-    /// Bytes of memory the queue holds (its capacity), for the global budget.
+    /// Bytes of memory the queue holds (its buffers' capacity and its own bookkeeping), for the global
+    /// budget.
     pub fn footprint(&self) -> usize {
-        self.bytes.capacity()
+        self.queue.as_ref().map_or(0, |queue| {
+            let buffers: usize = queue.buffers().map(Vec::capacity).sum();
+            let slots = queue.closed.capacity() * std::mem::size_of::<Vec<u8>>();
+            buffers + slots + std::mem::size_of::<Queue>()
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The slices `unwritten_slices` hands out, as byte vectors.
+    fn slices(output: &Output) -> Vec<Vec<u8>> {
+        let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+        let count = output.unwritten_slices(&mut slices);
+        slices[..count].iter().map(|s| s.to_vec()).collect()
+    }
 
     #[test]
     fn refuses_at_the_budget_and_accepts_again_after_a_write() {
@@ -200,27 +365,96 @@ mod tests {
     }
 
     #[test]
-    fn the_written_front_is_reused_before_the_storage_grows() {
+    fn a_handed_over_payload_is_queued_without_a_copy() {
         let mut output = Output::default();
         output
-            .send(usize::MAX, |out| {
-                out.reserve_exact(100);
-                out.extend_from_slice(&[1; 100]);
-            })
+            .send(100, |out| out.extend_from_slice(b"head"))
             .unwrap();
-        let capacity = output.footprint();
-        output.wrote(60);
+        let len = SMALL_PAYLOAD_BYTES + 1;
+        let payload = vec![7u8; len];
+        let payload_at = payload.as_ptr();
         output
-            .send_piece(usize::MAX, capacity - 40, |out| {
-                out.extend_from_slice(&vec![2; capacity - 40])
+            .send_owned(100, |out| {
+                out.extend_from_slice(b"|frame header|");
+                Some(payload)
             })
             .unwrap();
+        assert_eq!(output.pending(), 4 + 14 + len);
+        let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+        assert_eq!(output.unwritten_slices(&mut slices), 2);
+        assert_eq!(&*slices[0], b"head|frame header|");
+        assert_eq!(slices[1].as_ptr(), payload_at, "the payload's own buffer");
+        assert_eq!(slices[1].len(), len);
+    }
+
+    #[test]
+    fn a_small_payload_is_copied_behind_its_header() {
+        let mut output = Output::default();
+        output
+            .send_owned(100, |out| {
+                out.push(b'H');
+                Some(b"tiny".to_vec())
+            })
+            .unwrap();
+        assert_eq!(slices(&output), [&b"Htiny"[..]], "one buffer, one slice");
+    }
+
+    #[test]
+    fn partial_writes_move_through_the_buffers_in_order() {
+        let mut output = Output::default();
+        let big: Vec<u8> = (0..SMALL_PAYLOAD_BYTES + 5).map(|i| i as u8).collect();
+        output
+            .send(usize::MAX, |out| out.extend_from_slice(b"abc"))
+            .unwrap();
+        output
+            .send_owned(usize::MAX, |out| {
+                out.push(b'H');
+                Some(big.clone())
+            })
+            .unwrap();
+        output
+            .send(usize::MAX, |out| out.extend_from_slice(b"ij"))
+            .unwrap();
+        let mut all = b"abcH".to_vec();
+        all.extend_from_slice(&big);
+        all.extend_from_slice(b"ij");
+        assert_eq!(output.unwritten(), all);
+        assert_eq!(slices(&output), [&b"abcH"[..], &big[..], b"ij"]);
+        output.wrote(5);
+        assert_eq!(slices(&output), [&big[1..], b"ij"]);
+        output.wrote(big.len() - 1);
+        assert_eq!(slices(&output), [&b"ij"[..]]);
+        output.wrote(1);
+        output.send(usize::MAX, |out| out.push(b'k')).unwrap();
+        assert_eq!(slices(&output), [&b"jk"[..]]);
+        output.wrote(2);
         assert_eq!(
-            output.footprint(),
-            capacity,
-            "no growth: the 60 written bytes made room"
+            (output.pending(), output.total_written()),
+            (0, all.len() as u64 + 1)
         );
-        assert_eq!(output.pending(), capacity);
+    }
+
+    #[test]
+    fn small_pieces_start_a_new_buffer_once_one_is_full() {
+        let mut output = Output::default();
+        let piece = vec![1u8; 1000];
+        let pieces = BUFFER_BYTES / piece.len() + 2;
+        for _ in 0..pieces {
+            output
+                .send(usize::MAX, |out| out.extend_from_slice(&piece))
+                .unwrap();
+        }
+        assert_eq!(output.pending(), pieces * piece.len());
+        assert_eq!(slices(&output).len(), 2, "one full buffer, then a new one");
+        assert!(slices(&output)[0].len() <= BUFFER_BYTES + piece.len());
+    }
+
+    #[test]
+    fn a_writer_that_queues_nothing_leaves_no_queue() {
+        let mut output = Output::default();
+        output.send_owned(10, |_| None).unwrap();
+        output.send_final(|_| ());
+        assert_eq!((output.pending(), output.footprint()), (0, 0));
     }
 
     #[test]
@@ -229,8 +463,12 @@ mod tests {
         output
             .send(usize::MAX, |out| out.extend_from_slice(&[1; 1000]))
             .unwrap();
-        output.wrote(1000);
+        output
+            .send_owned(usize::MAX, |_| Some(vec![2; 5000]))
+            .unwrap();
+        assert!(output.footprint() >= 6000);
+        output.wrote(6000);
         assert_eq!((output.pending(), output.footprint()), (0, 0));
-        assert_eq!(output.total_written(), 1000);
+        assert_eq!(output.total_written(), 6000);
     }
 }

@@ -261,6 +261,29 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     apply_mask_bytewise(words.into_remainder(), key);
 }
 
+/// Appends `masked` to `out`, XORed with `key` as if it started at byte `offset` of the payload: the
+/// copy and the unmasking of [`apply_mask`] in one pass over the bytes instead of two. A receiver
+/// moving a frame's payload out of its read buffer into the message uses this.
+pub fn extend_unmasked(out: &mut Vec<u8>, masked: &[u8], key: [u8; 4], offset: usize) {
+    let mut key = key;
+    key.rotate_left(offset % 4);
+    // The key repeated over a block: each block of `masked` is zipped with it. Iterators over two
+    // slices, zipped and mapped, have an exact length, so `extend` reserves once and the loop compiles
+    // to wide vector XORs with no bounds check per byte.
+    let mut key_block = [0u8; MASK_BLOCK_BYTES];
+    for (byte, key_byte) in key_block.iter_mut().zip(key.iter().cycle()) {
+        *byte = *key_byte;
+    }
+    out.reserve(masked.len());
+    // A block is a multiple of 4 bytes, so every block starts in phase with the key.
+    for block in masked.chunks(MASK_BLOCK_BYTES) {
+        out.extend(block.iter().zip(key_block.iter()).map(|(byte, k)| byte ^ k));
+    }
+}
+
+/// The block `extend_unmasked` works in: a multiple of 4 (the key's length) and of the widest vector.
+const MASK_BLOCK_BYTES: usize = 256;
+
 /// The byte-at-a-time mask, for the unaligned head and the short tail.
 fn apply_mask_bytewise(data: &mut [u8], key: [u8; 4]) {
     for (byte, key_byte) in data.iter_mut().zip(key.iter().cycle()) {

@@ -32,13 +32,20 @@
 //!
 //! Reading has its own position in the byte stream, independent of the closing state: either at a frame
 //! header (`Reading::FrameStart`) or inside the payload of a data frame (`Reading::DataPayload`).
-//! Data frames are consumed as their bytes arrive: each piece is copied into the message buffer once
-//! and unmasked there in place, so a large frame is never re-copied while it arrives. Text is checked
+//! Data frames are consumed as their bytes arrive: each piece is copied into the message buffer once,
+//! unmasked in the same pass, so a large frame is never re-copied while it arrives. Text is checked
 //! for UTF-8 piece by piece, so invalid text fails fast; the piece that completes a message is checked by
 //! the conversion to `String` (the only way to a `String` without `unsafe`, which re-reads the earlier
 //! pieces of a message that came in several). Control frames (at most 125 bytes) are only taken whole.
 //! A message grows in `Assembly` until its final frame, then is handed out and its buffer released;
-//! an idle connection holds no buffer at all.
+//! an idle connection holds no buffer at all. The buffer is sized from each frame header's announced
+//! length (never more than one read ahead of the bytes that arrived), so it is allocated once, not
+//! grown and copied as the payload comes in.
+//!
+//! Sending copies the payload into the output buffer after its header ([`WsProtocol::send_text`]),
+//! or, for a payload the caller owns, writes only the header and gives the payload back to be queued
+//! as it is ([`WsProtocol::send_binary_owned`]): an echo server then sends a 64 KiB message without
+//! copying it again.
 //!
 //! # Driving it
 //!
@@ -57,7 +64,9 @@ use std::time::Instant;
 
 use crate::ws::close::is_valid_close_code;
 use crate::ws::error::WsError;
-use crate::ws::frame::{apply_mask, decode_header, encode_frame, FrameHeader, Opcode};
+use crate::ws::frame::{
+    apply_mask, decode_header, encode_frame, encode_header, extend_unmasked, FrameHeader, Opcode,
+};
 use crate::ws::mask_key::{HashMaskKeys, MaskKeySource};
 use crate::ws::utf8::Utf8Validator;
 use crate::ws::WsConfig;
@@ -212,6 +221,10 @@ impl Timeouts {
     }
 }
 
+/// How far the message buffer's reservation may run ahead of the payload bytes that have arrived (one
+/// socket read's worth): see `WsProtocol::reserve_for_frame`.
+pub const RESERVE_AHEAD_BYTES: usize = 64 * 1024;
+
 /// Close reasons must fit a control frame: 125 bytes minus the 2-byte code (§5.5.1).
 const MAX_CLOSE_REASON_BYTES: usize = 123;
 
@@ -289,6 +302,19 @@ impl WsProtocol {
     /// Appends a binary message frame to `out` (nothing after a close was sent).
     pub fn send_binary(&mut self, data: &[u8], out: &mut Vec<u8>) {
         self.send_data(Opcode::Binary, data, out);
+    }
+
+    /// Sends a text message whose bytes the caller owns, without copying them into `out`: appends only
+    /// the frame header to `out` and gives the payload back, to be written right after it (masked in
+    /// place for a client). `None`, and nothing appended, once a close was sent. An echo server hands
+    /// the message it just received to its output queue this way.
+    pub fn send_text_owned(&mut self, text: String, out: &mut Vec<u8>) -> Option<Vec<u8>> {
+        self.send_data_owned(Opcode::Text, text.into_bytes(), out)
+    }
+
+    /// [`WsProtocol::send_text_owned`] for a binary message.
+    pub fn send_binary_owned(&mut self, data: Vec<u8>, out: &mut Vec<u8>) -> Option<Vec<u8>> {
+        self.send_data_owned(Opcode::Binary, data, out)
     }
 
     /// Appends a ping to `out` (at most 125 bytes of `payload` are sent; nothing after a close was sent).
@@ -423,6 +449,8 @@ impl WsProtocol {
             });
         }
         self.start_data_frame(&header)?;
+        let arrived = input.len().saturating_sub(header_len);
+        self.reserve_for_frame(header.payload_len, arrived);
         self.reading = Reading::DataPayload {
             remaining_bytes: header.payload_len,
             mask: header.mask,
@@ -479,8 +507,7 @@ impl WsProtocol {
             return Err(WsError::too_big("message larger than max_message_bytes"));
         }
         if self.message.is_none() {
-            // No capacity reserved from the announced length: a peer could announce 16 MiB and send
-            // nothing. The buffer grows with the bytes that actually arrive.
+            // Its capacity comes from the frame's announced length (`reserve_for_frame`).
             self.message = Some(Box::new(Assembly {
                 kind,
                 payload: Vec::new(),
@@ -488,6 +515,22 @@ impl WsProtocol {
             }));
         }
         Ok(())
+    }
+
+    /// Makes room in the message buffer for a data frame of `announced` payload bytes, `arrived` of
+    /// which are already here, so the buffer is allocated once instead of growing (and being copied)
+    /// piece by piece as the frame comes in. A peer could announce 16 MiB and send nothing, so the room
+    /// made runs at most [`RESERVE_AHEAD_BYTES`] ahead of the bytes that have arrived; a larger frame's
+    /// buffer grows as its bytes come.
+    fn reserve_for_frame(&mut self, announced: u64, arrived: usize) {
+        if let Some(message) = self.message.as_mut() {
+            let announced = usize::try_from(announced).unwrap_or(usize::MAX);
+            // `reserve`, not `reserve_exact`: a message of many small fragments still grows by
+            // doubling, so its bytes are copied a bounded number of times.
+            message
+                .payload
+                .reserve(announced.min(arrived.saturating_add(RESERVE_AHEAD_BYTES)));
+        }
     }
 
     /// Takes the part of the current data frame's payload that `input` holds.
@@ -509,11 +552,12 @@ impl WsProtocol {
             .min(input.len());
         let piece = input.get(..take).unwrap_or_default();
         let start = message.payload.len();
-        message.payload.extend_from_slice(piece);
-        let new_bytes = message.payload.get_mut(start..).unwrap_or_default();
-        if let Some(key) = mask {
-            apply_mask(new_bytes, key, mask_phase);
+        // Copied out of the read buffer and unmasked in the same pass.
+        match mask {
+            Some(key) => extend_unmasked(&mut message.payload, piece, key, mask_phase),
+            None => message.payload.extend_from_slice(piece),
         }
+        let new_bytes = message.payload.get(start..).unwrap_or_default();
         // The piece that ends the message is checked by the conversion to `String` in
         // `finish_message`, in this same call: checking it here too would read it twice.
         let ends_message = fin && remaining_bytes == take as u64;
@@ -613,6 +657,25 @@ impl WsProtocol {
         }
     }
 
+    /// One unfragmented data frame whose header goes to `out` and whose payload is given back.
+    fn send_data_owned(
+        &mut self,
+        opcode: Opcode,
+        mut payload: Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Option<Vec<u8>> {
+        // §5.5.1, as in `send_data`: no data frame after our close.
+        if self.state != State::Open {
+            return None;
+        }
+        let mask = self.next_mask();
+        encode_header(true, opcode, payload.len(), mask, out);
+        if let Some(key) = mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        Some(payload)
+    }
+
     /// A close frame: optional code and a reason cut to fit (§5.5.1).
     fn write_close(&mut self, code: Option<u16>, reason: &str, out: &mut Vec<u8>) {
         let mut payload = Vec::with_capacity(2 + MAX_CLOSE_REASON_BYTES);
@@ -627,15 +690,20 @@ impl WsProtocol {
 
     /// One unfragmented frame, masked with a fresh key when we are the client (§5.3).
     fn write_frame(&mut self, opcode: Opcode, payload: &[u8], out: &mut Vec<u8>) {
-        let mask = match self.role {
+        let mask = self.next_mask();
+        encode_frame(true, opcode, payload, mask, out);
+    }
+
+    /// The masking key of the next frame we send: a fresh one for a client (§5.3), none for a server.
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        match self.role {
             Role::Server => None,
             Role::Client => Some(
                 self.mask_keys
                     .get_or_insert_with(|| Box::new(HashMaskKeys::new()))
                     .next_mask_key(),
             ),
-        };
-        encode_frame(true, opcode, payload, mask, out);
+        }
     }
 }
 

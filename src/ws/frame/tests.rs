@@ -271,6 +271,22 @@ proptest! {
     }
 
     #[test]
+    fn extend_unmasked_matches_copy_then_mask(
+        before in prop::collection::vec(any::<u8>(), 0..10),
+        data in prop::collection::vec(any::<u8>(), 0..300),
+        key in any::<[u8; 4]>(),
+        offset in 0usize..16,
+    ) {
+        let mut fused = before.clone();
+        extend_unmasked(&mut fused, &data, key, offset);
+        let mut slow = data.clone();
+        reference_mask(&mut slow, key, offset);
+        let mut expected = before;
+        expected.extend_from_slice(&slow);
+        prop_assert_eq!(fused, expected);
+    }
+
+    #[test]
     fn any_header_round_trips(
         fin in any::<bool>(),
         opcode_index in 0usize..3,

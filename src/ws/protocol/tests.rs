@@ -239,3 +239,73 @@ fn close_reason_is_cut_on_a_character_boundary() {
     assert_eq!(frames[0].1.len(), 2 + 122);
     assert!(std::str::from_utf8(&frames[0].1[2..]).is_ok());
 }
+
+#[test]
+fn the_message_buffer_is_sized_from_the_frame_header_but_never_far_ahead_of_the_bytes() {
+    let now = Instant::now();
+    let mut server = WsProtocol::new(Role::Server, &config(), now);
+    let mut out = Vec::new();
+    // Half of a 100,000-byte frame has arrived: the buffer already has room for all of it.
+    let frame = client_frame(true, Opcode::Binary, &[9; 100_000]);
+    let half = frame.len() / 2;
+    let outcome = server.read(&frame[..half], &mut out, now).unwrap();
+    assert_eq!(outcome.consumed, half);
+    let capacity = server.message.as_ref().map(|m| m.payload.capacity());
+    assert_eq!(
+        capacity,
+        Some(100_000),
+        "one allocation for the whole frame"
+    );
+    let outcome = server.read(&frame[half..], &mut out, now).unwrap();
+    assert!(matches!(outcome.event, Some(Event::Binary(ref data)) if data == &[9; 100_000]));
+
+    // A header announcing 10 MiB with nothing behind it reserves one read's worth, not 10 MiB.
+    let mut announced = Vec::new();
+    encode_header(
+        true,
+        Opcode::Binary,
+        10 << 20,
+        Some([1, 2, 3, 4]),
+        &mut announced,
+    );
+    server.read(&announced, &mut out, now).unwrap();
+    let capacity = server.message.as_ref().map_or(0, |m| m.payload.capacity());
+    assert!(capacity <= RESERVE_AHEAD_BYTES, "{capacity}");
+}
+
+#[test]
+fn an_owned_payload_is_given_back_behind_its_header() {
+    let now = Instant::now();
+    let mut server = WsProtocol::new(Role::Server, &config(), now);
+    let mut out = Vec::new();
+    let payload = vec![7u8; 300];
+    let payload_at = payload.as_ptr();
+    let back = server.send_binary_owned(payload, &mut out).unwrap();
+    assert_eq!(
+        out,
+        [0x82, 126, 0x01, 0x2c],
+        "the header alone: binary, 300 bytes"
+    );
+    assert_eq!(back.as_ptr(), payload_at, "the same buffer, not a copy");
+    assert_eq!(back, [7u8; 300]);
+
+    // A client masks the payload it gives back, in place (RFC 6455 §5.7's masked "Hello").
+    let mut client = WsProtocol::new(Role::Client, &config(), now);
+    client.set_mask_key_source(Box::new(FixedMaskKey([0x37, 0xfa, 0x21, 0x3d])));
+    let mut out = Vec::new();
+    let back = client
+        .send_text_owned("Hello".to_string(), &mut out)
+        .unwrap();
+    out.extend_from_slice(&back);
+    assert_eq!(
+        out,
+        [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+    );
+
+    // §5.5.1: no data frame after our close.
+    let mut out = Vec::new();
+    server.close(close::NORMAL, "", &mut out, now);
+    let closed_len = out.len();
+    assert_eq!(server.send_binary_owned(vec![1], &mut out), None);
+    assert_eq!(out.len(), closed_len);
+}
