@@ -5,6 +5,8 @@
 //!   nginx's own CPU, whose cells are checked against the "nginx's own CPU" line of the fanout run.
 //! - Chapter 16's summary table is computed here from the fanout run, the same run over a 100 ms round
 //!   trip and the idle run (pushlab's direct rows), and must be exactly the table in the chapter.
+//! - Chapter 17's cost table is one run of `benches/results/scaling-out.md`, row for row, and the
+//!   other run's p99s it quotes are that run's.
 //!
 //! After a new lab run (`cargo run --release -- lab --scenario all --proxy nginx --peers --browser
 //! --pin --seed 2026`, then the slow-network run named in chapter 14), rewrite chapter 16's table with
@@ -269,6 +271,47 @@ fn chapter_14_tables_are_rows_of_the_results() {
         problems.is_empty(),
         "rows of chapter 14 that no lab results file holds:\n{}",
         problems.join("\n")
+    );
+}
+
+/// The runs of `benches/results/scaling-out.md`, each as its table rows.
+fn scaling_out_runs() -> Vec<Vec<String>> {
+    read("benches/results/scaling-out.md")
+        .split("## Run ")
+        .skip(1)
+        .map(|run| {
+            run.lines()
+                .filter(|line| is_table_row(line) && !is_separator(line))
+                .filter(|line| !line.starts_with("| setup |"))
+                .map(String::from)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn chapter_17_quotes_a_scaling_out_run() {
+    let chapter = read("tutorials/17-scaling-out.md");
+    let section = &chapter[chapter.find("## What it costs").expect("the costs section")..];
+    let section = &section[..section.find("\n## On paper").expect("the next section")];
+    let rows: Vec<String> = section
+        .lines()
+        .filter(|line| is_table_row(line) && !is_separator(line))
+        .filter(|line| !line.starts_with("| setup |"))
+        .map(String::from)
+        .collect();
+    let runs = scaling_out_runs();
+    assert_eq!(runs.len(), 2, "two runs in benches/results/scaling-out.md");
+    let quoted = runs
+        .iter()
+        .position(|run| *run == rows)
+        .expect("chapter 17's table is one run of benches/results/scaling-out.md");
+    let other = &runs[1 - quoted];
+    let p99s: Vec<&str> = other.iter().map(|row| cells(row)[2]).collect();
+    let sentence = format!("p99s of {}, {} and {} ms", p99s[0], p99s[1], p99s[2]);
+    assert!(
+        section.contains(&sentence),
+        "chapter 17 should quote the other run as \"{sentence}\""
     );
 }
 
