@@ -72,6 +72,16 @@ fn every_marked_transcript_is_what_its_example_prints() {
     let mut failures = Vec::new();
     let mut replacements: Vec<(Block, String)> = Vec::new();
     for ((example, args, stdout_only), blocks) in &blocks_by_run {
+        if example.as_str() == "17_scaling_out"
+            && !pushlab::redis::process::RedisProcess::available()
+        {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "redis-server is not installed, and CI must run chapter 17's example"
+            );
+            println!("SKIPPED {example}'s transcripts: redis-server is not installed");
+            continue;
+        }
         let mut mismatches = Vec::new();
         for run in 1..=RUNS {
             let output = normalise(&run_example(&examples.join(example), args, *stdout_only));
