@@ -87,7 +87,12 @@ fn chromium_sends_what_chapter_10_shows() {
     });
 
     let page_server = PageServer::start(page.replace(PAGE_WS_ADDR, &ws_addr.to_string()));
-    let browser = Browser::start(&chromium, &format!("http://{}/", page_server.addr));
+    // `Accept-Language` would follow the machine's language; the chapter's run was in English.
+    let browser = Browser::start_with(
+        &chromium,
+        &format!("http://{}/", page_server.addr),
+        &["--accept-lang=en-US,en"],
+    );
     let ended = wait_for_exit(&mut listener, RUN_LIMIT);
     drop(browser);
     drop(page_server);
