@@ -4,7 +4,12 @@
 //! cargo run --example 10_ws_frames                     # the RFC's example frames and a browser's
 //! cargo run --example 10_ws_frames -- --listen [PORT]  # one connection on 127.0.0.1:PORT (9001),
 //!                                                      # printing every frame the client sends
+//! cargo run --example 10_ws_frames -- --listen 0       # the same on a free port the system picks
 //! ```
+//!
+//! The first line `--listen` prints is the address it really listens on (`listening on
+//! ws://127.0.0.1:PORT/`), so a test can start it on port 0 and read the port from there
+//! (`tests/ch10_listen.rs` does, with Chromium running the chapter's page).
 //!
 //! With `--listen`, open the printed address from a browser console:
 //! `ws = new WebSocket("ws://127.0.0.1:9001/"); ws.onopen = () => ws.send("Hello")`.
