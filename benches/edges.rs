@@ -9,6 +9,7 @@
 //! cargo bench --bench edges -- fanout sse ws   # (c) on some doors only
 //! cargo bench --bench edges -- broadcast       # (d) 10,000 subscribers per door, one message
 //! cargo bench --bench edges -- broadcast sse   # (d) on some doors only
+//! cargo bench --bench edges -- scale-out       # (e) 10,000 SSE subscribers over 1 or 2 nodes, Redis
 //! ```
 //!
 //! # Why at the edges
@@ -30,6 +31,17 @@
 //! the load generator, to core 1; the output says when they are not.
 //!
 //! Every loop is bounded in count and in time; every socket is on 127.0.0.1.
+//!
+//! # Scale-out (e)
+//!
+//! The same fan-out, three ways: one node with its in-memory hub, one node sharing its topics through
+//! Redis Streams (`pushlab --redis`), and two such nodes with the subscribers spread over both and the
+//! publisher on the first. Each Redis setup gets its own `redis-server` (persistence off, on a free
+//! loopback port, stopped by its PID), and every node runs with `--no-clock` so that the only commands
+//! Redis sees are the measured messages' own. Redis round trips per message are the commands the nodes
+//! sent (`EVAL` for a publish, `XREAD` for each node's delivery, `XRANGE`/`XREVRANGE`/`SMEMBERS` for
+//! resuming) counted by Redis itself (`INFO commandstats`) from the first publish to the end of
+//! delivery; in brackets, every command run, including those the publish script runs inside Redis.
 
 // Each bench uses the part of the shared module it needs: this one the child processes, not the echo
 // servers or their load generator.
@@ -45,6 +57,8 @@ use std::time::{Duration, Instant};
 
 use peers::child::{can_pin, pin_this_process, pushlab_binary, BinaryChild};
 use pushlab::client::http::HttpConnection;
+use pushlab::redis::process::RedisProcess;
+use pushlab::redis::resp::{encode_command, Reply, ReplyParser};
 
 const SERVER_CORE: usize = 0;
 const LOAD_CORE: usize = 1;
@@ -90,6 +104,16 @@ const FANOUT_RATE_PER_SECOND: u64 = 50;
 const BROADCAST_SUBSCRIBERS: usize = 10_000;
 const BROADCAST_MESSAGES: usize = 1;
 
+// (e) scale-out: many subscribers spread over nodes sharing Redis, a few messages to all of them
+const SCALE_SUBSCRIBERS: usize = 10_000;
+const SCALE_MESSAGES: usize = 10;
+const SCALE_RATE_PER_SECOND: u64 = 2;
+/// A node started with `--redis` stores a publish once its connections to Redis are up; it gets this
+/// long to get there.
+const REDIS_LINK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The commands a node sends to Redis, each one request and one reply: what "round trips" counts.
+const COMMANDS_SENT_BY_NODES: [&str; 5] = ["eval", "xread", "xrange", "xrevrange", "smembers"];
+
 fn main() {
     let words: Vec<String> = std::env::args()
         .skip(1)
@@ -102,7 +126,7 @@ fn main() {
 }
 
 fn run(words: &[String]) -> io::Result<()> {
-    let scenarios = ["memory", "junk", "fanout", "broadcast"];
+    let scenarios = ["memory", "junk", "fanout", "broadcast", "scale-out"];
     let unknown: Vec<&String> = words
         .iter()
         .filter(|w| !scenarios.contains(&w.as_str()) && fanout::Door::from_name(w).is_none())
@@ -136,7 +160,10 @@ fn run(words: &[String]) -> io::Result<()> {
         doors
     };
     let named_doors = words.iter().any(|w| fanout::Door::from_name(w).is_some());
-    if chosen("fanout") || (named_doors && !words.iter().any(|w| w == "broadcast")) {
+    let named_scenario = |name: &str| words.iter().any(|w| w == name);
+    if chosen("fanout")
+        || (named_doors && !named_scenario("broadcast") && !named_scenario("scale-out"))
+    {
         println!();
         println!(
             "(c) fan-out: {FANOUT_SUBSCRIBERS} subscribers, {FANOUT_MESSAGES} messages of {} B published \
@@ -165,6 +192,14 @@ fn run(words: &[String]) -> io::Result<()> {
             &doors,
             (BROADCAST_SUBSCRIBERS, BROADCAST_MESSAGES, 1),
         )?;
+    }
+    if named_scenario("scale-out") {
+        let door = if named_doors {
+            doors[0]
+        } else {
+            fanout::Door::Sse
+        };
+        scale_out(&binary, server_core, door)?;
     }
     Ok(())
 }
@@ -430,7 +465,7 @@ fn fan_out(
             ms(outcome.latency_percentile(0.50)),
             ms(outcome.latency_percentile(0.99)),
             ms(outcome.latency_percentile(1.0)),
-            outcome.server_cpu_seconds,
+            outcome.gauges.first().copied().unwrap_or(0.0),
             outcome.load_cpu_seconds,
             outcome.reconnects,
             outcome.setup.as_secs_f64()
@@ -446,4 +481,230 @@ fn fan_out(
         subscribers * messages
     );
     Ok(())
+}
+
+/// One setup of the scale-out comparison: how many nodes, and whether they share a Redis server.
+struct ScaleSetup {
+    name: &'static str,
+    nodes: usize,
+    redis: bool,
+}
+
+/// (e) Scale-out: 10,000 subscribers on one door, on one node in memory, one node with Redis, and two
+/// nodes with Redis (subscribers spread over both, the publisher on the first). One table row each.
+fn scale_out(
+    binary: &std::path::Path,
+    server_core: Option<usize>,
+    door: fanout::Door,
+) -> io::Result<()> {
+    println!();
+    println!(
+        "(e) scale-out: {SCALE_SUBSCRIBERS} {} subscribers spread over the nodes, {SCALE_MESSAGES} \
+         messages of {} B published on the first node at {SCALE_RATE_PER_SECOND}/s; latency = publish \
+         to receipt",
+        door.name(),
+        fanout::MESSAGE_BYTES
+    );
+    println!(
+        "| setup | delivered | lost | dup | p50 | p99 | max | Redis round trips per message (commands run) \
+         | server CPU per node | Redis CPU | load CPU | setup time |"
+    );
+    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let setups = [
+        ScaleSetup {
+            name: "1 node, in memory",
+            nodes: 1,
+            redis: false,
+        },
+        ScaleSetup {
+            name: "1 node, Redis",
+            nodes: 1,
+            redis: true,
+        },
+        ScaleSetup {
+            name: "2 nodes, Redis",
+            nodes: 2,
+            redis: true,
+        },
+    ];
+    for setup in &setups {
+        scale_out_row(binary, server_core, door, setup)?;
+    }
+    println!(
+        "delivered/lost/dup count (subscriber, message) pairs, {} expected; CPU is user + system seconds \
+         from the first publish to the end of delivery (server CPU: each node's process; Redis CPU: the \
+         redis-server process; load CPU: this process, every subscriber and the publisher); round trips \
+         are the commands the nodes sent to Redis over the same time, per message",
+        SCALE_SUBSCRIBERS * SCALE_MESSAGES
+    );
+    Ok(())
+}
+
+/// Starts the setup's Redis and nodes, runs the fan-out over them and prints its row. Everything it
+/// started is stopped by PID when it returns (the children's `Drop`).
+fn scale_out_row(
+    binary: &std::path::Path,
+    server_core: Option<usize>,
+    door: fanout::Door,
+    setup: &ScaleSetup,
+) -> io::Result<()> {
+    let redis = if setup.redis {
+        Some(RedisProcess::start()?)
+    } else {
+        None
+    };
+    let redis_addr = redis.as_ref().map(|r| r.addr().to_string());
+    let mut options: Vec<&str> = LOAD_OPTIONS.to_vec();
+    options.push("--no-clock");
+    if let Some(addr) = &redis_addr {
+        options.extend(["--redis", addr.as_str()]);
+    }
+    let nodes: Vec<BinaryChild> = (0..setup.nodes)
+        .map(|_| BinaryChild::start_with(binary, server_core, &options))
+        .collect::<io::Result<_>>()?;
+    for node in &nodes {
+        wait_until_publish_stored(node.addr)?;
+    }
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|node| node.addr).collect();
+    let redis_pid = redis.as_ref().and_then(RedisProcess::pid);
+    let redis_server = redis.as_ref().map(RedisProcess::addr);
+    // The gauges: each node's CPU seconds, then Redis's CPU seconds, the commands the nodes sent and
+    // every command run (zeros without Redis).
+    let gauges = || -> io::Result<Vec<f64>> {
+        let mut readings = nodes
+            .iter()
+            .map(BinaryChild::cpu_seconds)
+            .collect::<io::Result<Vec<f64>>>()?;
+        let redis_cpu = redis_pid.map(peers::child::cpu_seconds).transpose()?;
+        let (sent, run) = redis_server
+            .map(redis_commands)
+            .transpose()?
+            .unwrap_or((0, 0));
+        readings.extend([redis_cpu.unwrap_or(0.0), sent as f64, run as f64]);
+        Ok(readings)
+    };
+    let plan = fanout::Plan {
+        door,
+        subscribers: SCALE_SUBSCRIBERS,
+        messages: SCALE_MESSAGES,
+        rate_per_second: SCALE_RATE_PER_SECOND,
+    };
+    let outcome = fanout::run_spread(&addrs, &plan, &gauges)?;
+    let node_cpu: Vec<String> = outcome
+        .gauges
+        .iter()
+        .take(setup.nodes)
+        .map(|seconds| format!("{seconds:.2} s"))
+        .collect();
+    let redis_readings = outcome.gauges.get(setup.nodes..).unwrap_or_default();
+    let reading = |i: usize| redis_readings.get(i).copied().unwrap_or(0.0);
+    let per_message = |n: f64| n / SCALE_MESSAGES as f64;
+    let (round_trips, redis_cpu) = if setup.redis {
+        (
+            format!(
+                "{:.1} ({:.1})",
+                per_message(reading(1)),
+                per_message(reading(2))
+            ),
+            format!("{:.2} s", reading(0)),
+        )
+    } else {
+        ("-".to_string(), "-".to_string())
+    };
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+    println!(
+        "| {} | {} | {} | {} | {} | {} | {} | {round_trips} | {} | {redis_cpu} | {:.2} s | {:.1} s |",
+        setup.name,
+        outcome.delivered,
+        outcome.lost,
+        outcome.duplicates,
+        ms(outcome.latency_percentile(0.50)),
+        ms(outcome.latency_percentile(0.99)),
+        ms(outcome.latency_percentile(1.0)),
+        node_cpu.join(" / "),
+        outcome.load_cpu_seconds,
+        outcome.setup.as_secs_f64()
+    );
+    for problem in &outcome.problems {
+        println!("  {}: {problem}", setup.name);
+    }
+    Ok(())
+}
+
+/// Publishes to a warm-up topic until the node answers 200: a node with `--redis` answers 503 until
+/// its connections to Redis are up, and nothing measured should wait for that.
+fn wait_until_publish_stored(addr: SocketAddr) -> io::Result<()> {
+    let deadline = Instant::now() + REDIS_LINK_TIMEOUT;
+    let mut connection = None;
+    loop {
+        let (status, body) = post(&mut connection, addr, "/publish/warmup", b"x")?;
+        if status == 200 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(io::Error::other(format!(
+                "node {addr} still answers {status} {} after {} s",
+                String::from_utf8_lossy(&body).trim(),
+                REDIS_LINK_TIMEOUT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What Redis has done so far, from `INFO commandstats` (lines `cmdstat_<name>:calls=N,...`): the
+/// commands the nodes sent, and every command run (the publish script's `INCR` and `XADD` too), not
+/// counting the `INFO` that asks.
+fn redis_commands(redis: SocketAddr) -> io::Result<(u64, u64)> {
+    let info = redis_command(redis, &["INFO", "commandstats"])?;
+    let text = info
+        .as_str()
+        .ok_or_else(|| io::Error::other("INFO answered something other than text"))?;
+    let (mut sent, mut run) = (0, 0);
+    for line in text.lines() {
+        let Some((name, stats)) = line
+            .strip_prefix("cmdstat_")
+            .and_then(|line| line.split_once(':'))
+        else {
+            continue;
+        };
+        let calls: u64 = stats
+            .split("calls=")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if name == "info" {
+            continue;
+        }
+        run += calls;
+        if COMMANDS_SENT_BY_NODES.contains(&name) {
+            sent += calls;
+        }
+    }
+    Ok((sent, run))
+}
+
+/// One command on a fresh blocking connection, its reply read with pushlab's own RESP parser.
+fn redis_command(redis: SocketAddr, args: &[&str]) -> io::Result<Reply> {
+    let mut stream = TcpStream::connect_timeout(&redis, REQUEST_TIMEOUT)?;
+    stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+    let mut command = Vec::new();
+    encode_command(args, &mut command);
+    stream.write_all(&command)?;
+    let (mut parser, mut buffer, mut chunk) = (ReplyParser::default(), Vec::new(), [0u8; 4096]);
+    // INFO's answer is a few KiB: a handful of reads, bounded all the same.
+    for _ in 0..10_000 {
+        let n = io::Read::read(&mut stream, &mut chunk)?;
+        if n == 0 {
+            return Err(io::Error::other("Redis closed the connection"));
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        let (used, reply) = parser.parse(&buffer).map_err(io::Error::other)?;
+        buffer.drain(..used);
+        if let Some(reply) = reply {
+            return Ok(reply);
+        }
+    }
+    Err(io::Error::other("no complete reply from Redis"))
 }

@@ -5,7 +5,7 @@
 //! pushlab [--addr HOST:PORT] [--trace] [--refuse-websocket] [--hold-timeout-ms N]
 //!         [--max-connections N] [--max-connections-per-ip N] [--publish-rate N] [--publish-burst N]
 //!         [--max-body-bytes N] [--max-message-bytes N] [--allow-origin ORIGIN] [--allow-host NAME]
-//!         [--publish-token SECRET] [--no-jsonp] [--redis HOST:PORT]
+//!         [--publish-token SECRET] [--no-jsonp] [--no-clock] [--redis HOST:PORT]
 //! ```
 
 use std::net::ToSocketAddrs;
@@ -34,6 +34,8 @@ usage: pushlab [options]      (or: pushlab lab --help, the comparison lab)
                             (repeatable; any other name is refused with 421 against DNS rebinding)
   --publish-token SECRET    publishers must send Authorization: Bearer SECRET (or ?token= on /ws/)
   --no-jsonp                turn the JSONP door off (it lets any web site read a topic)
+  --no-clock                do not publish the time to the `clock` topic every second (benchmarks
+                            that count Redis commands per message turn it off)
   --redis HOST:PORT         share topics with other pushlab processes through this Redis server
                             (Redis Streams; off by default: one process, no external service)
   --help                    this text";
@@ -116,6 +118,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
             "--allow-host" => config.allowed_hosts.push(value("--allow-host")?),
             "--publish-token" => config.publish_token = Some(value("--publish-token")?),
             "--no-jsonp" => config.jsonp = false,
+            "--no-clock" => config.clock_interval = None,
             "--redis" => {
                 let addr = value("--redis")?;
                 config.redis = Some(

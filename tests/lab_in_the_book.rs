@@ -5,8 +5,9 @@
 //!   nginx's own CPU, whose cells are checked against the "nginx's own CPU" line of the fanout run.
 //! - Chapter 16's summary table is computed here from the fanout run, the same run over a 100 ms round
 //!   trip and the idle run (pushlab's direct rows), and must be exactly the table in the chapter.
-//! - Chapter 17's cost table is one run of `benches/results/scaling-out.md`, row for row, and the
-//!   other run's p99s it quotes are that run's.
+//! - Chapter 17's cost tables are runs of `benches/results/scaling-out.md`, row for row: the 400-client
+//!   table one of the example's two runs, the 10,000-client table one of the two runs of the edges
+//!   bench's scale-out scenario; and the other run's p99s the prose quotes are that run's.
 //!
 //! After a new lab run (`cargo run --release -- lab --scenario all --proxy nginx --peers --browser
 //! --pin --seed 2026`, then the slow-network run named in chapter 14), rewrite chapter 16's table with
@@ -274,45 +275,131 @@ fn chapter_14_tables_are_rows_of_the_results() {
     );
 }
 
-/// The runs of `benches/results/scaling-out.md`, each as its table rows.
+/// The heading of the 10,000-client section of `benches/results/scaling-out.md`; the runs of chapter 17's
+/// example come before it.
+const FAN_OUT_10K: &str = "## Fan-out to 10,000";
+
+/// The body rows (no header, no separator) of every table in `text`, one list per table: a table is a
+/// run of consecutive lines that start with `|`.
+fn tables(text: &str) -> Vec<Vec<String>> {
+    let mut tables = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut header_next = true;
+    for line in text.lines() {
+        if is_table_row(line) {
+            if header_next {
+                header_next = false;
+            } else if !is_separator(line) {
+                current.push(line.to_string());
+            }
+        } else {
+            header_next = true;
+            if !current.is_empty() {
+                tables.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    if !current.is_empty() {
+        tables.push(current);
+    }
+    tables
+}
+
+/// The runs of chapter 17's example in `benches/results/scaling-out.md` (its `## Run N` sections), each
+/// as its table rows.
 fn scaling_out_runs() -> Vec<Vec<String>> {
-    read("benches/results/scaling-out.md")
+    let results = read("benches/results/scaling-out.md");
+    let before_10k = results.split(FAN_OUT_10K).next().unwrap_or_default();
+    before_10k
         .split("## Run ")
         .skip(1)
-        .map(|run| {
-            run.lines()
-                .filter(|line| is_table_row(line) && !is_separator(line))
-                .filter(|line| !line.starts_with("| setup |"))
-                .map(String::from)
-                .collect()
-        })
+        .flat_map(tables)
         .collect()
+}
+
+/// The runs of the edges bench's scale-out scenario in `benches/results/scaling-out.md` (the tables
+/// of its "Fan-out to 10,000" section), each as its table rows.
+fn fan_out_10k_runs() -> Vec<Vec<String>> {
+    let results = read("benches/results/scaling-out.md");
+    let section = results
+        .split_once(FAN_OUT_10K)
+        .map(|(_, after)| after)
+        .expect("a \"Fan-out to 10,000\" section in benches/results/scaling-out.md");
+    tables(section)
+}
+
+/// Chapter 17's "What it costs" section.
+fn chapter_17_costs(chapter: &str) -> &str {
+    let section = &chapter[chapter.find("## What it costs").expect("the costs section")..];
+    &section[..section.find("\n## On paper").expect("the next section")]
+}
+
+/// Where `table` is among `runs`, and the sentence that must quote the p99s (column `p99_column`) of
+/// the other run: `Err` says what is wrong.
+fn quoted_run(table: &[String], runs: &[Vec<String>], p99_column: usize) -> Result<String, String> {
+    if runs.len() != 2 {
+        return Err(format!("expected two runs, found {}", runs.len()));
+    }
+    let quoted = runs
+        .iter()
+        .position(|run| run == table)
+        .ok_or_else(|| format!("this table is none of the runs:\n{}", table.join("\n")))?;
+    let other = &runs[1 - quoted];
+    let p99s: Vec<&str> = other
+        .iter()
+        .map(|row| cells(row).get(p99_column).copied().unwrap_or("?"))
+        .collect();
+    match p99s.as_slice() {
+        [first, second, third] => Ok(format!("p99s of {first}, {second} and {third}")),
+        _ => Err(format!("expected three setups, found {}", p99s.len())),
+    }
 }
 
 #[test]
 fn chapter_17_quotes_a_scaling_out_run() {
     let chapter = read("tutorials/17-scaling-out.md");
-    let section = &chapter[chapter.find("## What it costs").expect("the costs section")..];
-    let section = &section[..section.find("\n## On paper").expect("the next section")];
-    let rows: Vec<String> = section
-        .lines()
-        .filter(|line| is_table_row(line) && !is_separator(line))
-        .filter(|line| !line.starts_with("| setup |"))
-        .map(String::from)
-        .collect();
-    let runs = scaling_out_runs();
-    assert_eq!(runs.len(), 2, "two runs in benches/results/scaling-out.md");
-    let quoted = runs
-        .iter()
-        .position(|run| *run == rows)
-        .expect("chapter 17's table is one run of benches/results/scaling-out.md");
-    let other = &runs[1 - quoted];
-    let p99s: Vec<&str> = other.iter().map(|row| cells(row)[2]).collect();
-    let sentence = format!("p99s of {}, {} and {} ms", p99s[0], p99s[1], p99s[2]);
+    let section = chapter_17_costs(&chapter);
+    let chapter_tables = tables(section);
+    let table_400 = chapter_tables
+        .first()
+        .expect("the 400-client table in chapter 17's costs");
+    let sentence = quoted_run(table_400, &scaling_out_runs(), 2)
+        .map(|p99s| format!("{p99s} ms"))
+        .unwrap_or_else(|problem| panic!("chapter 17, 400 clients: {problem}"));
     assert!(
         section.contains(&sentence),
         "chapter 17 should quote the other run as \"{sentence}\""
     );
+}
+
+/// The 10,000-client table of chapter 17 is one of the two runs of the edges bench's scale-out scenario,
+/// byte for byte, and the prose quotes the other run's p99s.
+#[test]
+fn chapter_17_quotes_a_fan_out_to_10k_run() {
+    let chapter = read("tutorials/17-scaling-out.md");
+    let section = chapter_17_costs(&chapter);
+    let chapter_tables = tables(section);
+    let table_10k = chapter_tables
+        .get(1)
+        .expect("the 10,000-client table in chapter 17's costs, after the 400-client one");
+    let sentence = quoted_run(table_10k, &fan_out_10k_runs(), 5)
+        .unwrap_or_else(|problem| panic!("chapter 17, 10,000 clients: {problem}"));
+    assert!(
+        section.contains(&sentence),
+        "chapter 17 should quote the other 10,000-client run as \"{sentence}\""
+    );
+}
+
+/// The 10,000-client check fails on a table with one changed cell.
+#[test]
+fn a_changed_fan_out_cell_is_caught() {
+    let runs = fan_out_10k_runs();
+    let first = runs.first().expect("a run").clone();
+    assert!(quoted_run(&first, &runs, 5).is_ok());
+    let mut changed = first.clone();
+    changed[0] = changed[0].replacen(" | 0 | ", " | 1 | ", 1);
+    assert_ne!(changed, first, "the row has a 0 to change");
+    assert!(quoted_run(&changed, &runs, 5).is_err());
 }
 
 /// Each check fails on a chapter whose number moved: one cell of a main table, one of the nginx CPU

@@ -1,6 +1,7 @@
 //! Two pushlab nodes sharing their topics through one Redis (`--redis`), over real sockets: publish on
 //! one node, read on the other through every door; Redis stopped and restarted under a stream; a node
-//! killed under a stream, its client resuming on the other node.
+//! killed under a stream, its client resuming on the other node; one clock tick per second however
+//! many nodes tick it, and another node taking the clock over when its publisher stops.
 //!
 //! Each test starts its own `redis-server` on a free loopback port with persistence off and stops it
 //! by its PID. Without `redis-server` the tests print that they skipped; with `CI` set they fail.
@@ -18,7 +19,7 @@ use pushlab::client::poll::{long_poll, short_poll};
 use pushlab::client::sse::SseClient;
 use pushlab::client::stream::XhrStreamClient;
 use pushlab::client::{door_path, http, publish, ws, PushEvent, ReceivedMessage};
-use pushlab::redis::backend::LOAD_PAGE;
+use pushlab::redis::backend::{CLOCK_LEASE_KEY, LOAD_PAGE};
 use pushlab::redis::process::RedisProcess;
 use pushlab::redis::resp::{encode_command, Reply, ReplyParser};
 use pushlab::server::RunningServer;
@@ -41,11 +42,17 @@ fn redis_or_skip(test: &str) -> Option<RedisProcess> {
 
 /// A node of the cluster: a server on a free port sharing topics through `redis`.
 fn node(redis: &RedisProcess) -> RunningServer {
+    node_with(redis, |_| {})
+}
+
+/// A node whose config `change` adjusts further (after the cluster settings).
+fn node_with(redis: &RedisProcess, change: impl FnOnce(&mut pushlab::Config)) -> RunningServer {
     let node = common::server_with(|config| {
         config.redis = Some(redis.addr());
         config.hold_timeout = Duration::from_secs(3);
         // The tests publish from one address faster than the default rate allows.
         config.publish_rate_per_ip = 0;
+        change(config);
     });
     // A node can store publishes once its connections to Redis are up.
     wait_for("the node to reach Redis", || {
@@ -697,4 +704,98 @@ fn a_websocket_publisher_is_closed_with_1011_while_redis_is_away() {
         Some(1011),
         "RFC 6455 §7.4.1: the server could not fulfil it"
     );
+}
+
+/// A node whose `clock` topic ticks every second, as the demo server's does.
+fn clock_node(redis: &RedisProcess) -> RunningServer {
+    node_with(redis, |config| config.clock_interval = Some(CLOCK_INTERVAL))
+}
+
+const CLOCK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The `now_ms` a clock message carries (`{"now_ms":N}`).
+fn clock_millis(message: &ReceivedMessage) -> u64 {
+    let digits = message
+        .data
+        .strip_prefix("{\"now_ms\":")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("a clock message: {message:?}"));
+    digits.parse().unwrap()
+}
+
+/// The name of the node holding the clock lease, if any.
+fn clock_lease_holder(redis: &RedisProcess) -> Option<String> {
+    match redis_command(redis, &["GET", CLOCK_LEASE_KEY]) {
+        Reply::Null => None,
+        reply => Some(String::from_utf8(reply.as_bytes().unwrap().to_vec()).unwrap()),
+    }
+}
+
+/// Two nodes both tick the clock every second, and the topic still gets one tick a second: only the
+/// holder of the clock lease publishes it.
+///
+/// Five consecutive ticks, as stamped by the node that published them, span four intervals from one
+/// publisher (about 4 s); from two publishers ticking out of phase they would span two (about 2 s). The
+/// bound checked between the two is on the stamps the ticks carry, not on how fast anything ran: a
+/// slow machine makes ticks later, and later ticks only widen the span.
+#[test]
+fn two_nodes_tick_the_clock_once_a_second_not_twice() {
+    let Some(redis) = redis_or_skip("two_nodes_tick_the_clock_once_a_second_not_twice") else {
+        return;
+    };
+    let (a, b) = (clock_node(&redis), clock_node(&redis));
+    let mut on_a = Reader::open(Door::Sse, a.addr, "clock", None);
+    let mut on_b = Reader::open(Door::Sse, b.addr, "clock", None);
+    let ticks = messages(&on_b.read(5));
+    let ticks = &ticks[..5];
+    for pair in ticks.windows(2) {
+        assert_eq!(pair[1].id, pair[0].id + 1, "one sequence: {ticks:?}");
+    }
+    let span_ms = clock_millis(&ticks[4]) - clock_millis(&ticks[0]);
+    assert!(
+        span_ms >= 3 * CLOCK_INTERVAL.as_millis() as u64,
+        "five ticks in {span_ms} ms: more than one node publishes the clock ({ticks:?})"
+    );
+    // The other node's subscribers see the same ticks.
+    let on_a_ticks = messages(&on_a.read(1));
+    assert!(
+        ticks.iter().any(|tick| *tick == on_a_ticks[0]),
+        "{on_a_ticks:?} {ticks:?}"
+    );
+    assert!(clock_lease_holder(&redis).is_some());
+}
+
+/// When the node that holds the clock lease stops, its lease runs out and the other node's next tick
+/// takes the clock over: the topic keeps ticking.
+#[test]
+fn when_the_clock_node_stops_another_node_takes_the_clock_over() {
+    let Some(redis) = redis_or_skip("when_the_clock_node_stops_another_node_takes_the_clock_over")
+    else {
+        return;
+    };
+    let a = clock_node(&redis);
+    // A ticks alone first, so the lease is A's.
+    let mut on_a = Reader::open(Door::Sse, a.addr, "clock", None);
+    on_a.read(1);
+    let holder_a = clock_lease_holder(&redis).expect("A took the lease with its tick");
+    let b = clock_node(&redis);
+    let mut on_b = Reader::open(Door::Sse, b.addr, "clock", None);
+    let before = messages(&on_b.read(2));
+    assert_eq!(
+        clock_lease_holder(&redis).as_ref(),
+        Some(&holder_a),
+        "A keeps its lease"
+    );
+    drop(on_a);
+    drop(a);
+    // Within the lease's length and a tick, B's ticks publish.
+    let after = messages(&on_b.read(2));
+    let holder_b = clock_lease_holder(&redis).expect("B took the lease over");
+    assert_ne!(holder_b, holder_a);
+    assert_eq!(
+        after[0].id,
+        before.last().unwrap().id + 1,
+        "the clock goes on in one sequence"
+    );
+    assert!(after[1].id > after[0].id);
 }

@@ -18,6 +18,12 @@
 //! the server for the CPU. The publisher is one more thread with a blocking keep-alive connection
 //! (`pushlab::client::http`), publishing on a fixed schedule.
 //!
+//! # One node or several
+//!
+//! [`run`] drives one server; [`run_spread`] spreads the subscribers over several nodes (subscriber `i`
+//! on node `i % n`) and publishes on the first, which is how a cluster sharing its topics through Redis
+//! is measured: a message published on one node must reach the subscribers of every node.
+//!
 //! A subscriber whose connection ends is reconnected at once, resuming after the last message it saw
 //! (`after=` the id the publisher got for it), and counted in `reconnects`.
 
@@ -152,8 +158,9 @@ pub struct Outcome {
     pub duplicates: usize,
     /// Latency of every first receipt, sorted.
     latencies: Vec<Duration>,
-    /// Server CPU seconds from the first publish to the end of delivery.
-    pub server_cpu_seconds: f64,
+    /// How much each reading of the caller's gauges (server CPU seconds, Redis commands, ...) grew
+    /// from the first publish to the end of delivery, in the order the gauges gave them.
+    pub gauges: Vec<f64>,
     /// This process's CPU seconds over the same time: the load generator's own cost (every subscriber,
     /// and the publisher thread), to tell a slow server from a load generator that could not keep up.
     pub load_cpu_seconds: f64,
@@ -229,6 +236,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// One subscriber: a socket, what it has received, and what it asks next.
 struct Subscriber {
+    /// The node this subscriber talks to (and reconnects to).
+    addr: SocketAddr,
     stream: mio::net::TcpStream,
     /// Received bytes not yet used.
     received: Vec<u8>,
@@ -266,12 +275,27 @@ impl Tally {
 /// The ids the server gave each message: `ids[0]` is the primer's, `ids[n]` message `n`'s.
 type Ids = Arc<Mutex<Vec<u64>>>;
 
-/// Runs `plan` against the server at `addr`; `server_cpu` reads the server's CPU seconds so far.
+/// Runs `plan` against the server at `addr`; `server_cpu` reads the server's CPU seconds so far, and
+/// `gauges[0]` of the outcome is how many it used while delivering.
 pub fn run(
     addr: SocketAddr,
     plan: &Plan,
     server_cpu: &dyn Fn() -> io::Result<f64>,
 ) -> io::Result<Outcome> {
+    run_spread(&[addr], plan, &|| Ok(vec![server_cpu()?]))
+}
+
+/// Runs `plan` with the subscribers spread over the nodes at `addrs` (subscriber `i` on node
+/// `i % addrs.len()`) and the publisher on the first node. `gauges` is read at the first publish and
+/// at the end of delivery; the outcome holds how much each reading grew.
+pub fn run_spread(
+    addrs: &[SocketAddr],
+    plan: &Plan,
+    gauges: &dyn Fn() -> io::Result<Vec<f64>>,
+) -> io::Result<Outcome> {
+    let Some(&addr) = addrs.first() else {
+        return Err(io::Error::other("no node to run on"));
+    };
     if plan.messages >= MAX_MESSAGES {
         return Err(io::Error::other("at most 255 messages"));
     }
@@ -286,8 +310,10 @@ pub fn run(
     let mut poll = Poll::new()?;
     let mut subscribers = Vec::with_capacity(plan.subscribers);
     for index in 0..plan.subscribers {
+        let node = addrs[index % addrs.len()];
         let mut subscriber = Subscriber {
-            stream: connect(addr)?,
+            addr: node,
+            stream: connect(node)?,
             received: Vec::new(),
             head_seen: false,
             after: primer,
@@ -297,7 +323,7 @@ pub fn run(
         };
         poll.registry()
             .register(&mut subscriber.stream, Token(index), Interest::READABLE)?;
-        send(&mut subscriber, plan.door, addr, &topic)?;
+        send(&mut subscriber, plan.door, &topic)?;
         subscribers.push(subscriber);
     }
     let mut tally = Tally {
@@ -333,7 +359,6 @@ pub fn run(
                     &mut subscribers[index],
                     index,
                     plan.door,
-                    addr,
                     &topic,
                     &poll,
                     &ids,
@@ -343,7 +368,7 @@ pub fn run(
             let now = Instant::now();
             for subscriber in subscribers.iter_mut() {
                 if subscriber.next_request.is_some_and(|at| at <= now) {
-                    send(subscriber, plan.door, addr, &topic)?;
+                    send(subscriber, plan.door, &topic)?;
                 }
             }
         }
@@ -376,7 +401,7 @@ pub fn run(
 
     // Publish on a schedule from another thread, and deliver in this one until everyone has every
     // message or the drain time after the last publish is over.
-    let cpu_before = server_cpu()?;
+    let gauges_before = gauges()?;
     let load_cpu_before = own_cpu_seconds()?;
     let publisher = {
         let ids = Arc::clone(&ids);
@@ -409,7 +434,11 @@ pub fn run(
         &everyone_has_all,
         Instant::now() + publishing_time + DRAIN_TIME,
     )?;
-    let server_cpu_seconds = server_cpu()? - cpu_before;
+    let gauges_grown: Vec<f64> = gauges()?
+        .iter()
+        .zip(&gauges_before)
+        .map(|(after, before)| after - before)
+        .collect();
     let load_cpu_seconds = own_cpu_seconds()? - load_cpu_before;
     publisher
         .join()
@@ -423,7 +452,7 @@ pub fn run(
         lost: plan.subscribers * plan.messages - delivered,
         duplicates: tally.duplicates,
         latencies,
-        server_cpu_seconds,
+        gauges: gauges_grown,
         load_cpu_seconds,
         reconnects: tally.reconnects,
         setup,
@@ -487,9 +516,9 @@ fn connect(addr: SocketAddr) -> io::Result<mio::net::TcpStream> {
 
 /// Sends the subscriber's next request. A request is a few hundred bytes into an empty socket buffer,
 /// so the write completes at once; a `WouldBlock` here would be a broken assumption, reported as such.
-fn send(subscriber: &mut Subscriber, door: Door, addr: SocketAddr, topic: &str) -> io::Result<()> {
+fn send(subscriber: &mut Subscriber, door: Door, topic: &str) -> io::Result<()> {
     subscriber.next_request = None;
-    let request = door.request(addr, topic, subscriber.after);
+    let request = door.request(subscriber.addr, topic, subscriber.after);
     let written = subscriber.stream.write(request.as_bytes())?;
     if written != request.len() {
         return Err(io::Error::other("a request did not fit the socket buffer"));
@@ -503,7 +532,6 @@ fn on_readable(
     subscriber: &mut Subscriber,
     index: usize,
     door: Door,
-    addr: SocketAddr,
     topic: &str,
     poll: &Poll,
     ids: &Ids,
@@ -544,12 +572,12 @@ fn on_readable(
             };
         }
         poll.registry().deregister(&mut subscriber.stream)?;
-        subscriber.stream = connect(addr)?;
+        subscriber.stream = connect(subscriber.addr)?;
         subscriber.received.clear();
         subscriber.head_seen = false;
         poll.registry()
             .register(&mut subscriber.stream, Token(index), Interest::READABLE)?;
-        send(subscriber, door, addr, topic)?;
+        send(subscriber, door, topic)?;
     }
     Ok(())
 }

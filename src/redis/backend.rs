@@ -60,7 +60,17 @@
 //!   entries. Until a topic's load is in, its mirror may be empty or behind: a reader resuming there gets
 //!   a reset it did not need (told too much, never too little), and a subscriber "from now" resumes after
 //!   the loaded history.
-//! - The `clock` topic is published by every node's timer, so with two nodes it ticks twice a second.
+//!
+//! # One clock per cluster
+//!
+//! Every node's timer ticks the `clock` topic, but only one node may publish it, or two nodes would
+//! tick it twice a second. The tick's publish carries a lease ([`CLOCK_LEASE_KEY`]): inside the same
+//! script, a node publishes only if the lease is free or already its own, and then (re)sets it to its
+//! name for [`CLOCK_LEASE`]. The holder renews it with every tick; the other nodes' ticks find it taken
+//! and publish nothing (the script returns nil). When the holder stops, its lease runs out and the
+//! next tick of another node takes it over, so the clock misses at most [`CLOCK_LEASE`] of ticks.
+//! Checking and taking the lease in the publish script costs no extra round trip, and the check and
+//! the publish cannot be separated by another node's tick.
 //!
 //! # Channel sessions
 //!
@@ -82,7 +92,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::{Registry, Token};
 
@@ -117,11 +127,26 @@ pub fn counter_key(topic: &str) -> String {
     format!("pushlab:next:{topic}")
 }
 
-/// The publish script. KEYS: the topic's stream, its counter, the feed, the set of topic names.
-/// ARGV: the topic, the data, the publishing node's head of the topic (the floor of a new counter),
-/// the topic's retention, the feed's retention, how long a silent topic's keys live (ms). Returns the
-/// new id.
+/// The key of the clock lease: the name of the node that publishes the `clock` topic.
+pub const CLOCK_LEASE_KEY: &str = "pushlab:clock-lease";
+
+/// How long the clock lease lasts without renewal: three ticks of the default one-second clock, so a
+/// late tick or two does not hand the clock over, and a stopped holder is replaced within three seconds.
+pub const CLOCK_LEASE: Duration = Duration::from_secs(3);
+
+/// The publish script. KEYS: the topic's stream, its counter, the feed, the set of topic names, and for
+/// a leased publish (the clock) the lease. ARGV: the topic, the data, the publishing node's head of the
+/// topic (the floor of a new counter), the topic's retention, the feed's retention, how long a silent
+/// topic's keys live (ms), and for a leased publish the node's name and the lease's length (ms).
+/// Returns the new id, or nil when the lease belongs to another node (nothing is published).
 pub const PUBLISH_SCRIPT: &str = r#"
+if KEYS[5] then
+  local holder = redis.call('GET', KEYS[5])
+  if holder and holder ~= ARGV[7] then
+    return false
+  end
+  redis.call('SET', KEYS[5], ARGV[7], 'PX', ARGV[8])
+end
 local first = 0
 if redis.call('EXISTS', KEYS[2]) == 0 then
   local now = redis.call('TIME')
@@ -246,18 +271,22 @@ pub struct Backend {
     reload: HashSet<String>,
     /// Whether the last report said the backend was reachable (to log changes once).
     reported_up: bool,
+    /// This node's name in the clock lease, unique among the nodes sharing the Redis server.
+    node: String,
 }
 
 impl Backend {
     /// A backend for Redis at `addr`; its two connections use `tokens`; `retention` messages per topic;
-    /// at most `max_topics` topics and `max_sessions` sessions are loaded at (re)connection.
-    /// Connection attempts start at the first [`Backend::on_timer`].
+    /// at most `max_topics` topics and `max_sessions` sessions are loaded at (re)connection; `node` names
+    /// this node in the clock lease (it must differ from every other node's). Connection attempts
+    /// start at the first [`Backend::on_timer`].
     pub fn new(
         addr: SocketAddr,
         tokens: (Token, Token),
         limits: RedisLimits,
         retention: usize,
         (max_topics, max_sessions): (usize, usize),
+        node: String,
         now: Instant,
     ) -> Backend {
         Backend {
@@ -273,6 +302,7 @@ impl Backend {
             loading: HashMap::new(),
             reload: HashSet::new(),
             reported_up: false,
+            node,
         }
     }
 
@@ -336,13 +366,16 @@ impl Backend {
     }
 
     /// Sends `data` to `topic`'s shared log. Its fate comes back as [`Outcome::Stored`] with `ticket`;
-    /// `Err` now when Redis cannot take it.
+    /// `Err` now when Redis cannot take it. A `leased` publish (the clock's tick) is stored only by the
+    /// node that holds the clock lease, and takes or renews it (see "One clock per cluster"); on
+    /// another node it comes back as not stored.
     #[allow(clippy::too_many_arguments)] // the loop's context (hub, registry, clock, outcomes) and the message
     pub fn publish(
         &mut self,
         ticket: Ticket,
         topic: &str,
         data: String,
+        leased: bool,
         hub: &mut Hub,
         registry: &Registry,
         now: Instant,
@@ -356,21 +389,30 @@ impl Backend {
         let feed_retention = self.limits.feed_retention.to_string();
         let ttl = self.limits.topic_ttl.as_millis().to_string();
         let (stream, counter) = (stream_key(topic), counter_key(topic));
-        let args: [&[u8]; 13] = [
+        let lease_ms = CLOCK_LEASE.as_millis().to_string();
+        let mut args: Vec<&[u8]> = vec![
             b"EVAL",
             PUBLISH_SCRIPT.as_bytes(),
-            b"4",
+            if leased { b"5" } else { b"4" },
             stream.as_bytes(),
             counter.as_bytes(),
             FEED_KEY.as_bytes(),
             TOPICS_KEY.as_bytes(),
+        ];
+        if leased {
+            args.push(CLOCK_LEASE_KEY.as_bytes());
+        }
+        args.extend([
             topic.as_bytes(),
             data.as_bytes(),
             floor.as_bytes(),
             retention.as_bytes(),
             feed_retention.as_bytes(),
             ttl.as_bytes(),
-        ];
+        ]);
+        if leased {
+            args.extend([self.node.as_bytes(), lease_ms.as_bytes()]);
+        }
         let tag = CommandTag::Publish {
             ticket,
             topic: topic.to_string(),
@@ -455,6 +497,9 @@ impl Backend {
             } => {
                 let result = match reply {
                     Reply::Integer(id) => u64::try_from(id).map_err(|_| HubError::Unavailable),
+                    // A leased publish on a node that does not hold the lease: nothing was stored,
+                    // as intended, so nothing is logged.
+                    Reply::Null => Err(HubError::Unavailable),
                     other => {
                         log(format_args!("publish to {topic} not stored: {other:?}"));
                         Err(HubError::Unavailable)

@@ -686,7 +686,8 @@ impl Core {
         // Never try to catch up on missed ticks: one tick now, the next one a full interval later.
         self.next_clock_tick = Some((due + interval).max(now));
         self.guarded_global("the clock", |room| {
-            let _ = room.publish("clock", format!("{{\"now_ms\":{unix_millis}}}"), now);
+            // With Redis, every node ticks but only the holder of the clock lease publishes.
+            let _ = room.publish_leased("clock", format!("{{\"now_ms\":{unix_millis}}}"), now);
         });
         self.deliver(now);
     }

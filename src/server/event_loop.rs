@@ -88,6 +88,8 @@ impl Server {
                 config.redis_limits.clone(),
                 config.hub.max_messages_per_topic,
                 (config.hub.max_topics, config.max_sessions),
+                // A random name, so that nodes in one process or on different hosts never share one.
+                random_session_id().unwrap_or_else(|_| format!("pid{}", std::process::id())),
                 Instant::now(),
             )
         });
@@ -233,9 +235,17 @@ impl Server {
         }
         for (ticket, topic, data) in outbox {
             let registry = self.poll.registry();
-            if let Err(error) =
-                backend.publish(ticket, &topic, data, hub, registry, now, &mut outcomes)
-            {
+            let leased = shared.leased.remove(&ticket);
+            if let Err(error) = backend.publish(
+                ticket,
+                &topic,
+                data,
+                leased,
+                hub,
+                registry,
+                now,
+                &mut outcomes,
+            ) {
                 outcomes.push(Outcome::Stored {
                     ticket,
                     result: Err(error),

@@ -22,7 +22,7 @@
 //! connection in `State::Storing`, or a handle). Messages reach the hub, now a mirror, from the backend,
 //! and [`Room::wake`] wakes their subscribers as a local publish would.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::sync::mpsc::Sender;
 use std::time::Instant;
@@ -85,6 +85,9 @@ pub struct SharedLog {
     pub reachable: bool,
     /// Publishes for the backend: ticket, topic, data.
     pub outbox: Vec<(Ticket, String, String)>,
+    /// The tickets of the outbox that only the holder of the clock lease stores (the clock's ticks:
+    /// see `redis::backend`, "One clock per cluster").
+    pub leased: HashSet<Ticket>,
     /// Session commands for the backend (sessions are shared between nodes: see `Sessions::adopt`).
     pub sessions: Vec<SessionCommand>,
     /// Who waits for which ticket.
@@ -192,6 +195,21 @@ impl Room {
         let ticket = shared.next_ticket;
         shared.outbox.push((ticket, topic.to_string(), data));
         Ok(Stored::Later(ticket))
+    }
+
+    /// Publishes like [`Room::publish`], except that with the shared log only the node holding the
+    /// clock lease stores it: every node ticks the clock, and the cluster publishes one tick.
+    pub fn publish_leased(
+        &mut self,
+        topic: &str,
+        data: String,
+        now: Instant,
+    ) -> Result<Stored, HubError> {
+        let stored = self.publish(topic, data, now)?;
+        if let (Stored::Later(ticket), Some(shared)) = (&stored, &mut self.shared_log) {
+            shared.leased.insert(*ticket);
+        }
+        Ok(stored)
     }
 
     /// Who is told when the publish with `ticket` is stored (or not).
