@@ -66,9 +66,9 @@
 //! Every node's timer ticks the `clock` topic, but only one node may publish it, or two nodes would
 //! tick it twice a second. The tick's publish carries a lease ([`CLOCK_LEASE_KEY`]): inside the same
 //! script, a node publishes only if the lease is free or already its own, and then (re)sets it to its
-//! name for [`CLOCK_LEASE`]. The holder renews it with every tick; the other nodes' ticks find it taken
+//! name for `RedisLimits::clock_lease` (3 s). The holder renews it with every tick; the other nodes' ticks find it taken
 //! and publish nothing (the script returns nil). When the holder stops, its lease runs out and the
-//! next tick of another node takes it over, so the clock misses at most [`CLOCK_LEASE`] of ticks.
+//! next tick of another node takes it over, so the clock misses at most a lease's worth of ticks.
 //! Checking and taking the lease in the publish script costs no extra round trip, and the check and
 //! the publish cannot be separated by another node's tick.
 //!
@@ -92,7 +92,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::{Registry, Token};
 
@@ -129,10 +129,6 @@ pub fn counter_key(topic: &str) -> String {
 
 /// The key of the clock lease: the name of the node that publishes the `clock` topic.
 pub const CLOCK_LEASE_KEY: &str = "pushlab:clock-lease";
-
-/// How long the clock lease lasts without renewal: three ticks of the default one-second clock, so a
-/// late tick or two does not hand the clock over, and a stopped holder is replaced within three seconds.
-pub const CLOCK_LEASE: Duration = Duration::from_secs(3);
 
 /// The publish script. KEYS: the topic's stream, its counter, the feed, the set of topic names, and for
 /// a leased publish (the clock) the lease. ARGV: the topic, the data, the publishing node's head of the
@@ -389,7 +385,7 @@ impl Backend {
         let feed_retention = self.limits.feed_retention.to_string();
         let ttl = self.limits.topic_ttl.as_millis().to_string();
         let (stream, counter) = (stream_key(topic), counter_key(topic));
-        let lease_ms = CLOCK_LEASE.as_millis().to_string();
+        let lease_ms = self.limits.clock_lease.as_millis().to_string();
         let mut args: Vec<&[u8]> = vec![
             b"EVAL",
             PUBLISH_SCRIPT.as_bytes(),

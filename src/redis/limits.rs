@@ -26,6 +26,11 @@ pub struct RedisLimits {
     pub topic_ttl: Duration,
     /// How long a publish waits for Redis to store it before it answers 503.
     pub store_timeout: Duration,
+    /// How long the clock lease lasts without renewal: the node holding it publishes the `clock`
+    /// topic, and another node takes it over once it runs out (so a stopped holder's clock is missed
+    /// for at most this long). Three ticks of the default one-second clock, so one late tick does
+    /// not hand the clock over.
+    pub clock_lease: Duration,
     /// The RESP parser's limits.
     pub resp: RespLimits,
 }
@@ -40,6 +45,7 @@ impl Default for RedisLimits {
             max_pending_per_topic: 10_000,
             topic_ttl: Duration::from_secs(24 * 60 * 60),
             store_timeout: Duration::from_secs(5),
+            clock_lease: Duration::from_secs(3),
             resp: RespLimits::default(),
         }
     }
