@@ -57,8 +57,7 @@ use std::time::{Duration, Instant};
 
 use peers::child::{can_pin, pin_this_process, pushlab_binary, BinaryChild};
 use pushlab::client::http::HttpConnection;
-use pushlab::redis::process::RedisProcess;
-use pushlab::redis::resp::{encode_command, Reply, ReplyParser};
+use pushlab::redis::process::{command_calls, RedisProcess};
 
 const SERVER_CORE: usize = 0;
 const LOAD_CORE: usize = 1;
@@ -652,59 +651,15 @@ fn wait_until_publish_stored(addr: SocketAddr) -> io::Result<()> {
     }
 }
 
-/// What Redis has done so far, from `INFO commandstats` (lines `cmdstat_<name>:calls=N,...`): the
-/// commands the nodes sent, and every command run (the publish script's `INCR` and `XADD` too), not
-/// counting the `INFO` that asks.
+/// What Redis has done so far ([`command_calls`]): the commands the nodes sent, and every command
+/// run (the publish script's `INCR` and `XADD` too).
 fn redis_commands(redis: SocketAddr) -> io::Result<(u64, u64)> {
-    let info = redis_command(redis, &["INFO", "commandstats"])?;
-    let text = info
-        .as_str()
-        .ok_or_else(|| io::Error::other("INFO answered something other than text"))?;
-    let (mut sent, mut run) = (0, 0);
-    for line in text.lines() {
-        let Some((name, stats)) = line
-            .strip_prefix("cmdstat_")
-            .and_then(|line| line.split_once(':'))
-        else {
-            continue;
-        };
-        let calls: u64 = stats
-            .split("calls=")
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        if name == "info" {
-            continue;
-        }
-        run += calls;
-        if COMMANDS_SENT_BY_NODES.contains(&name) {
-            sent += calls;
-        }
-    }
+    let calls = command_calls(redis, REQUEST_TIMEOUT)?;
+    let run = calls.iter().map(|(_, n)| n).sum();
+    let sent = calls
+        .iter()
+        .filter(|(name, _)| COMMANDS_SENT_BY_NODES.contains(&name.as_str()))
+        .map(|(_, n)| n)
+        .sum();
     Ok((sent, run))
-}
-
-/// One command on a fresh blocking connection, its reply read with pushlab's own RESP parser.
-fn redis_command(redis: SocketAddr, args: &[&str]) -> io::Result<Reply> {
-    let mut stream = TcpStream::connect_timeout(&redis, REQUEST_TIMEOUT)?;
-    stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
-    let mut command = Vec::new();
-    encode_command(args, &mut command);
-    stream.write_all(&command)?;
-    let (mut parser, mut buffer, mut chunk) = (ReplyParser::default(), Vec::new(), [0u8; 4096]);
-    // INFO's answer is a few KiB: a handful of reads, bounded all the same.
-    for _ in 0..10_000 {
-        let n = io::Read::read(&mut stream, &mut chunk)?;
-        if n == 0 {
-            return Err(io::Error::other("Redis closed the connection"));
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        let (used, reply) = parser.parse(&buffer).map_err(io::Error::other)?;
-        buffer.drain(..used);
-        if let Some(reply) = reply {
-            return Ok(reply);
-        }
-    }
-    Err(io::Error::other("no complete reply from Redis"))
 }

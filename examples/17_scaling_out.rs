@@ -17,8 +17,8 @@
 //!
 //! With `--serve` the two nodes stay up: open `/chat.html` on each port, one tab on each, and talk.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use pushlab::client::sse::SseClient;
 use pushlab::client::{door_path, poll, publish};
 use pushlab::lab::load::{read_stamp, stamped_payload};
-use pushlab::redis::process::RedisProcess;
-use pushlab::redis::resp::{encode_command, Reply, ReplyParser};
+use pushlab::redis::process::{command, command_calls, RedisProcess};
+use pushlab::redis::resp::Reply;
 use pushlab::server::{spawn, RunningServer};
 use pushlab::Config;
 
@@ -88,6 +88,9 @@ fn node(redis: Option<SocketAddr>) -> io::Result<RunningServer> {
     Ok(server)
 }
 // ANCHOR_END: nodes
+
+/// How long a look into Redis may wait for its connection and for each read.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() -> io::Result<()> {
     let options = options().map_err(io::Error::other)?;
@@ -304,58 +307,24 @@ fn loop_cpu_ms() -> io::Result<Vec<(u64, u64)>> {
     Ok(loops)
 }
 
-/// What Redis has done so far, from `INFO commandstats` (`cmdstat_x:calls=N,...`): the commands clients
-/// sent (each one network round trip: `EVAL`, `XREAD`, `XRANGE`, ...) and every command run, including
-/// those the publish script runs inside Redis (`INCR`, `XADD`, ...).
+/// What Redis has done so far (`INFO commandstats`): the commands clients sent (each one network
+/// round trip: `EVAL`, `XREAD`, `XRANGE`, ...) and every command run, including those the publish
+/// script runs inside Redis (`INCR`, `XADD`, ...).
 fn redis_calls(redis: SocketAddr) -> io::Result<(u64, u64)> {
     const SENT_BY_NODES: [&str; 5] = ["eval", "xread", "xrange", "xrevrange", "smembers"];
-    let info = redis_command(redis, &["INFO", "commandstats"])?;
-    let text = info.as_str().unwrap_or_default().to_string();
-    let (mut sent, mut run) = (0, 0);
-    for line in text.lines() {
-        let Some((name, stats)) = line
-            .strip_prefix("cmdstat_")
-            .and_then(|l| l.split_once(':'))
-        else {
-            continue;
-        };
-        let calls: u64 = stats
-            .split("calls=")
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        if name == "info" {
-            continue;
-        }
-        run += calls;
-        if SENT_BY_NODES.contains(&name) {
-            sent += calls;
-        }
-    }
+    let calls = command_calls(redis, REDIS_TIMEOUT)?;
+    let run = calls.iter().map(|(_, n)| n).sum();
+    let sent = calls
+        .iter()
+        .filter(|(name, _)| SENT_BY_NODES.contains(&name.as_str()))
+        .map(|(_, n)| n)
+        .sum();
     Ok((sent, run))
 }
 
-/// One command on a fresh blocking connection, its reply parsed by pushlab's own RESP parser.
+/// One command to Redis, as `redis-cli` would send it.
 fn redis_command(redis: SocketAddr, args: &[&str]) -> io::Result<Reply> {
-    let mut stream = TcpStream::connect(redis)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut command = Vec::new();
-    encode_command(args, &mut command);
-    stream.write_all(&command)?;
-    let (mut parser, mut buffer, mut chunk) = (ReplyParser::default(), Vec::new(), [0u8; 4096]);
-    loop {
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::Error::other("Redis closed the connection"));
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        let (used, reply) = parser.parse(&buffer).map_err(io::Error::other)?;
-        buffer.drain(..used);
-        if let Some(reply) = reply {
-            return Ok(reply);
-        }
-    }
+    command(redis, args, REDIS_TIMEOUT)
 }
 
 /// A reply in one line, the way `redis-cli` would print it.

@@ -21,7 +21,7 @@ use pushlab::client::stream::XhrStreamClient;
 use pushlab::client::{door_path, http, publish, ws, PushEvent, ReceivedMessage};
 use pushlab::redis::backend::{CLOCK_LEASE_KEY, LOAD_PAGE};
 use pushlab::redis::process::RedisProcess;
-use pushlab::redis::resp::{encode_command, Reply, ReplyParser};
+use pushlab::redis::resp::Reply;
 use pushlab::server::RunningServer;
 use pushlab::ws::Event;
 
@@ -439,24 +439,7 @@ fn a_node_started_later_loads_the_history_from_redis() {
 
 /// One blocking command to Redis, its reply parsed by the crate's own RESP parser.
 fn redis_command(redis: &RedisProcess, args: &[&str]) -> Reply {
-    let mut stream = std::net::TcpStream::connect(redis.addr()).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut out = Vec::new();
-    encode_command(args, &mut out);
-    stream.write_all(&out).unwrap();
-    let mut parser = ReplyParser::default();
-    let mut buffer = Vec::new();
-    loop {
-        let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk).unwrap();
-        assert!(n > 0, "Redis closed the connection");
-        buffer.extend_from_slice(&chunk[..n]);
-        let (used, reply) = parser.parse(&buffer).unwrap();
-        buffer.drain(..used);
-        if let Some(reply) = reply {
-            return reply;
-        }
-    }
+    pushlab::redis::process::command(redis.addr(), args, TIMEOUT).unwrap()
 }
 
 #[test]

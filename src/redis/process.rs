@@ -7,6 +7,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::resp::{encode_command, Reply, ReplyParser};
+
 /// Where Debian installs the server.
 const DEBIAN_PATH: &str = "/usr/bin/redis-server";
 /// How long a started server gets to answer `PING`.
@@ -119,14 +121,58 @@ fn program() -> &'static str {
 
 /// One blocking `PING`, expecting `+PONG`.
 fn ping(addr: SocketAddr) -> io::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
-    stream.set_read_timeout(Some(Duration::from_millis(500)))?;
-    stream.write_all(b"*1\r\n$4\r\nPING\r\n")?;
-    let mut answer = [0u8; 7];
-    stream.read_exact(&mut answer)?;
-    if &answer == b"+PONG\r\n" {
-        Ok(())
-    } else {
-        Err(io::Error::other("unexpected answer to PING"))
+    match command(addr, &["PING"], Duration::from_millis(500))? {
+        Reply::Simple(pong) if pong == "PONG" => Ok(()),
+        _ => Err(io::Error::other("unexpected answer to PING")),
     }
+}
+
+/// One command on a fresh blocking connection, its reply read with pushlab's own RESP parser. For the
+/// tests, examples and benchmarks that look into Redis from outside; the server itself never blocks
+/// on Redis (see [`super::link`]). `timeout` bounds the connect and each read.
+pub fn command(addr: SocketAddr, args: &[&str], timeout: Duration) -> io::Result<Reply> {
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    let mut request = Vec::new();
+    encode_command(args, &mut request);
+    stream.write_all(&request)?;
+    let (mut parser, mut buffer, mut chunk) = (ReplyParser::default(), Vec::new(), [0u8; 4096]);
+    // Each pass reads at least one byte or fails, and the parser refuses a reply past its size
+    // limit, so this ends.
+    loop {
+        let read = stream.read(&mut chunk)?;
+        if read == 0 {
+            return Err(io::Error::other("Redis closed the connection"));
+        }
+        buffer.extend_from_slice(chunk.get(..read).unwrap_or_default());
+        let (used, reply) = parser.parse(&buffer).map_err(io::Error::other)?;
+        buffer.drain(..used.min(buffer.len()));
+        if let Some(reply) = reply {
+            return Ok(reply);
+        }
+    }
+}
+
+/// How many times Redis ran each command so far, from `INFO commandstats` (lines
+/// `cmdstat_<name>:calls=N,...`), without the `INFO` that asks. Commands a Lua script runs inside
+/// Redis (`INCR`, `XADD`, ...) count too, beside the `EVAL` that a client sent.
+pub fn command_calls(addr: SocketAddr, timeout: Duration) -> io::Result<Vec<(String, u64)>> {
+    let info = command(addr, &["INFO", "commandstats"], timeout)?;
+    let text = info
+        .as_str()
+        .ok_or_else(|| io::Error::other("INFO answered something other than text"))?;
+    Ok(text
+        .lines()
+        .filter_map(|line| line.strip_prefix("cmdstat_")?.split_once(':'))
+        .filter(|(name, _)| *name != "info")
+        .map(|(name, stats)| {
+            let calls = stats
+                .split("calls=")
+                .nth(1)
+                .and_then(|rest| rest.split(',').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            (name.to_string(), calls)
+        })
+        .collect())
 }
