@@ -9,30 +9,15 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod lab_support;
+
+use lab_support::{scratch_dir, DOORS};
 use pushlab::client::json::{self, JsonValue};
 use pushlab::lab::relay::Relay;
 use pushlab::lab::svg::{self, Bar, Curve};
-
-const DOORS: [&str; 7] = [
-    "short poll",
-    "long poll",
-    "JSONP",
-    "XHR stream",
-    "iframe",
-    "SSE",
-    "WebSocket",
-];
-
-/// A fresh directory under the target directory for one test's output.
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 /// The cells of a Markdown table row, trimmed.
 fn cells(row: &str) -> Vec<&str> {

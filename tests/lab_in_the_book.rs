@@ -19,9 +19,13 @@
 //! and read the diff: the prose around the table may have to follow the numbers. Chapter 14's tables
 //! are copied from the run's Markdown by hand, with the prose that reads them.
 
+mod lab_support;
+
 use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
+
+use lab_support::DOORS;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -132,16 +136,6 @@ fn total_and_overhead(bytes_in: &str) -> (String, String) {
     let overhead = rest.split(" + ").next().expect("overhead");
     (total.to_string(), overhead.to_string())
 }
-
-const DOORS: [&str; 7] = [
-    "short poll",
-    "long poll",
-    "JSONP",
-    "XHR stream",
-    "iframe",
-    "SSE",
-    "WebSocket",
-];
 
 const CHAPTER_16: &str = "tutorials/16-choosing.md";
 const CHAPTER_16_HEADER: &str =
