@@ -53,7 +53,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::channel::session_of_topic;
-use crate::http::{chunked, Decoded, Request, RequestDecoder, Response};
+use crate::http::{Decoded, Request, RequestDecoder, Response};
 use crate::hub::HubError;
 use crate::hub::Replay;
 use crate::server::input::InputBuffer;
@@ -62,15 +62,11 @@ use crate::server::room::{Room, Subscription, Ticket, Waiter};
 use crate::server::routes::{self, Opening, RouteError};
 use crate::server::{log, trace_head};
 use crate::transport::websocket::{self, Inbound, SocketRole};
-use crate::transport::{reset_point, BatchDoor, StreamFormat};
+use crate::transport::{reset_point, BatchDoor, ChunkedStream, PushDoor, StreamFormat};
 use crate::ws::{close, Role, WsProtocol};
 
 /// How many messages a subscriber reads from the log per step while it has room.
 const PULL_BATCH: usize = 64;
-
-/// The longest WebSocket frame header a server writes (RFC 6455 §5.2: 2 bytes, plus 8 of extended
-/// length; a server never masks).
-const MAX_FRAME_HEADER_BYTES: usize = 10;
 
 // ANCHOR: state
 /// The connection's state (see the module docs for the transitions).
@@ -110,6 +106,21 @@ impl State {
             decoder: Box::new(RequestDecoder::new()),
         }
     }
+
+    /// The door of a subscriber that stays open and pushes (a stream, or a WebSocket on a topic),
+    /// with its subscription.
+    fn push_door(&mut self) -> Option<(&mut dyn PushDoor, &mut Subscription)> {
+        match self {
+            State::Stream(stream) => Some((&mut stream.door, &mut stream.subscription)),
+            State::WebSocket(ws) => {
+                let subscription = ws.subscription.as_deref_mut()?;
+                Some((&mut ws.protocol, subscription))
+            }
+            State::Request { .. } | State::Held(_) | State::Storing(_) | State::Closing { .. } => {
+                None
+            }
+        }
+    }
 }
 
 /// A parked batch request.
@@ -137,26 +148,16 @@ pub struct Storing {
 }
 
 /// A streaming response held open.
+#[derive(Debug)]
 pub struct PushStream {
-    /// How the door frames what it sends.
-    pub format: Box<dyn StreamFormat>,
+    /// The door: how it frames what it sends, and when its response ends.
+    pub door: ChunkedStream,
     /// The topic and how far this stream has read it.
     pub subscription: Subscription,
-    /// Body bytes sent so far.
-    pub body_bytes: usize,
     /// When the next heartbeat is due.
     pub next_heartbeat: Instant,
     /// Whether the connection stays open once the response ends.
     pub keep_alive: bool,
-}
-
-impl std::fmt::Debug for PushStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushStream")
-            .field("subscription", &self.subscription)
-            .field("body_bytes", &self.body_bytes)
-            .finish_non_exhaustive()
-    }
 }
 
 /// An open WebSocket.
@@ -171,14 +172,6 @@ pub struct WebSocket {
     pub subscription: Option<Box<Subscription>>,
     /// A ping found the output full but moving: the next check is not before this.
     pub ping_deferred_until: Option<Instant>,
-}
-
-/// What a stream sends, for the output budget: a message waits in the log until it fits whole; the
-/// prelude and heartbeats go whenever the output has room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Piece {
-    Message,
-    Control,
 }
 
 /// What the event loop does with the socket after a piece of work.
@@ -646,18 +639,99 @@ impl Connection {
 
     // ----- pulling messages from the log -----
 
+    // ANCHOR: pull
     /// Moves messages from the topic log to the output while it has room: the replay after opening,
-    /// and live messages after that, are the same loop.
+    /// and live messages after that, are the same loop, whichever door pushes them. A parked batch
+    /// request answers once instead (see `transport`, "Two lifecycles").
     fn pull(&mut self, room: &mut Room, now: Instant) {
         match &self.state {
-            State::Held(_) => self.pull_held(room, now),
-            State::Stream(_) => self.pull_stream(room, now),
-            State::WebSocket(_) => self.pull_websocket(room, now),
+            State::Held(_) => self.answer_held_if_news(room, now),
+            State::Stream(_) | State::WebSocket(_) => {
+                // One scratch buffer for every door's pieces, lent by the room: no allocation per
+                // message.
+                let mut piece = std::mem::take(&mut room.scratch);
+                self.pull_into(&mut piece, room, now);
+                piece.clear();
+                room.scratch = piece;
+            }
             State::Request { .. } | State::Storing(_) | State::Closing { .. } => {}
         }
     }
 
-    fn pull_held(&mut self, room: &mut Room, now: Instant) {
+    fn pull_into(&mut self, piece: &mut Vec<u8>, room: &mut Room, now: Instant) {
+        loop {
+            let Some((_, subscription)) = self.state.push_door() else {
+                return;
+            };
+            let Some(replay) = read_after(subscription, room, PULL_BATCH, now) else {
+                return;
+            };
+            if replay.reset {
+                let point = reset_point(&replay);
+                if !self.push(piece, point, room, now, |door, piece| {
+                    door.reset(point, piece)
+                }) {
+                    return;
+                }
+            }
+            for message in &replay.messages {
+                let frame =
+                    |door: &mut dyn PushDoor, piece: &mut Vec<u8>| door.message(message, piece);
+                if !self.push(piece, message.id, room, now, frame) {
+                    return;
+                }
+            }
+            if replay.messages.len() < PULL_BATCH {
+                return;
+            }
+        }
+    }
+
+    /// Frames one piece with the subscriber's door and queues it only if it fits the output budget
+    /// whole; then the cursor moves to `cursor`. A piece that does not fit waits in the log for the
+    /// socket to drain: the cursor moves only past what was queued. Returns whether to go on (not
+    /// when the piece waits, the door sends nothing more, or the piece ended the response).
+    fn push(
+        &mut self,
+        piece: &mut Vec<u8>,
+        cursor: u64,
+        room: &mut Room,
+        now: Instant,
+        frame: impl FnOnce(&mut dyn PushDoor, &mut Vec<u8>),
+    ) -> bool {
+        let budget = room.config.max_pending_output_bytes;
+        let Some((door, subscription)) = self.state.push_door() else {
+            return false;
+        };
+        piece.clear();
+        frame(door, piece);
+        if piece.is_empty() {
+            return false; // a WebSocket whose close frame went out
+        }
+        let queued = self
+            .output
+            .send_piece(budget, piece.len(), |out| out.extend_from_slice(piece));
+        if queued.is_err() {
+            return false;
+        }
+        subscription.cursor = cursor;
+        let response_ended = door.sent();
+        if let State::Stream(stream) = &mut self.state {
+            stream.next_heartbeat = now + room.config.heartbeat_interval;
+        }
+        if response_ended {
+            // The client reconnects with its last id.
+            self.end_stream(room, now);
+            return false;
+        }
+        true
+    }
+    // ANCHOR_END: pull
+
+    // ----- batch doors, parked -----
+
+    /// A parked batch request reads what its news brought and answers, if there is something to say.
+    fn answer_held_if_news(&mut self, room: &mut Room, now: Instant) {
         let State::Held(held) = &self.state else {
             return;
         };
@@ -676,149 +750,6 @@ impl Connection {
         }
     }
 
-    fn pull_stream(&mut self, room: &mut Room, now: Instant) {
-        // One scratch buffer for every stream's pieces, lent by the room: no allocation per message.
-        let mut piece = std::mem::take(&mut room.scratch);
-        self.pull_stream_with(&mut piece, room, now);
-        piece.clear();
-        room.scratch = piece;
-    }
-
-    fn pull_stream_with(&mut self, piece: &mut Vec<u8>, room: &mut Room, now: Instant) {
-        loop {
-            let State::Stream(stream) = &mut self.state else {
-                return;
-            };
-            let Some(replay) = read_after(&stream.subscription, room, PULL_BATCH, now) else {
-                return;
-            };
-            if replay.reset {
-                piece.clear();
-                let point = reset_point(&replay);
-                stream.format.reset(point, piece);
-                if !self.send_chunk(piece, Piece::Message, room, now) {
-                    return;
-                }
-                if let State::Stream(stream) = &mut self.state {
-                    stream.subscription.cursor = point;
-                }
-            }
-            for message in &replay.messages {
-                let State::Stream(stream) = &mut self.state else {
-                    return;
-                };
-                piece.clear();
-                stream.format.message(message, piece);
-                // The cursor moves only past what was queued: a message that does not fit waits in
-                // the log for the socket to drain.
-                if !self.send_chunk(piece, Piece::Message, room, now) {
-                    return;
-                }
-                if let State::Stream(stream) = &mut self.state {
-                    stream.subscription.cursor = message.id;
-                    stream.next_heartbeat = now + room.config.heartbeat_interval;
-                } else {
-                    // The message ended the response (its size limit): the client resumes after it.
-                    return;
-                }
-            }
-            if replay.messages.len() < PULL_BATCH {
-                return;
-            }
-        }
-    }
-
-    /// Sends one piece of a streaming response as one chunk; ends the response past its size limit.
-    /// A message (or reset notice) goes only if it fits the output budget whole, so the cursor can wait
-    /// for it in the log; the prelude and heartbeats only need the output to have room. Returns whether
-    /// the piece was queued.
-    fn send_chunk(&mut self, piece: &[u8], kind: Piece, room: &mut Room, now: Instant) -> bool {
-        let State::Stream(stream) = &mut self.state else {
-            return false;
-        };
-        if piece.is_empty() {
-            return true;
-        }
-        let budget = room.config.max_pending_output_bytes;
-        let write = |out: &mut Vec<u8>| chunked::encode_chunk(piece, out);
-        let queued = match kind {
-            Piece::Message => {
-                let framed_len = piece.len() + chunked::CHUNK_FRAMING_BYTES;
-                self.output.send_piece(budget, framed_len, write)
-            }
-            Piece::Control => self.output.send(budget, write),
-        };
-        if queued.is_err() {
-            return false;
-        }
-        stream.body_bytes += piece.len();
-        if stream.format.ends_when_long() && stream.body_bytes >= room.config.max_stream_bytes {
-            self.end_stream(room, now);
-        }
-        true
-    }
-
-    /// Ends a streaming response; the client reconnects with its last id.
-    fn end_stream(&mut self, room: &mut Room, now: Instant) {
-        let State::Stream(stream) = &self.state else {
-            return;
-        };
-        let keep_alive = stream.keep_alive;
-        room.unsubscribe(&stream.subscription, now);
-        self.output.send_final(chunked::encode_last_chunk);
-        self.last_active = now;
-        if keep_alive {
-            self.state = State::reading();
-        } else {
-            self.begin_closing(room, now, now + room.config.linger);
-        }
-    }
-
-    fn pull_websocket(&mut self, room: &mut Room, now: Instant) {
-        let budget = room.config.max_pending_output_bytes;
-        loop {
-            let State::WebSocket(ws) = &mut self.state else {
-                return;
-            };
-            let Some(subscription) = ws.subscription.as_deref_mut() else {
-                return;
-            };
-            if ws.protocol.close_sent() {
-                return;
-            }
-            let Some(replay) = read_after(subscription, room, PULL_BATCH, now) else {
-                return;
-            };
-            if replay.reset {
-                let point = reset_point(&replay);
-                let text = websocket::reset_text(point);
-                let frame_len = text.len() + MAX_FRAME_HEADER_BYTES;
-                let queued = self
-                    .output
-                    .send_piece(budget, frame_len, |out| ws.protocol.send_text(&text, out));
-                if queued.is_err() {
-                    return;
-                }
-                subscription.cursor = point;
-            }
-            for message in &replay.messages {
-                let text = websocket::message_text(message);
-                let frame_len = text.len() + MAX_FRAME_HEADER_BYTES;
-                let queued = self
-                    .output
-                    .send_piece(budget, frame_len, |out| ws.protocol.send_text(text, out));
-                // The cursor moves only past what was queued (see `pull_stream`).
-                if queued.is_err() {
-                    return;
-                }
-                subscription.cursor = message.id;
-            }
-            if replay.messages.len() < PULL_BATCH {
-                return;
-            }
-        }
-    }
-
     // ----- streams: XHR, iframe, SSE -----
 
     /// Opens a chunked response on a subscription: head, prelude, then whatever the log has after
@@ -833,25 +764,63 @@ impl Connection {
         now: Instant,
     ) -> Result<(), RouteError> {
         let subscription = room.subscribe(self.token, topic, after, now)?;
-        let mut response = Response::new(200).chunked(format.content_type());
-        for (name, value) in format.headers() {
-            response = response.header(name, &value);
-        }
+        let door = ChunkedStream::new(format, room.config.max_stream_bytes);
         let keep_alive = request.keep_alive();
-        self.respond(&response, false, keep_alive, room, now);
-        let mut prelude = Vec::new();
-        format.prelude(subscription.cursor, &mut prelude);
+        self.respond(&door.head(), false, keep_alive, room, now);
+        let resume_after = subscription.cursor;
         self.state = State::Stream(PushStream {
-            format,
+            door,
             subscription,
-            body_bytes: 0,
             next_heartbeat: now + room.config.heartbeat_interval,
             keep_alive,
         });
         self.written_at_last_check = self.output.total_written();
-        let _ = self.send_chunk(&prelude, Piece::Control, room, now);
+        self.send_control(room, now, |door, piece| door.prelude(resume_after, piece));
         self.pull(room, now);
         Ok(())
+    }
+
+    /// Sends a piece of a stream that is not a message (the prelude, a heartbeat): it needs only the
+    /// output to have room, and waits nowhere if it has none (a heartbeat then has no reason to be).
+    fn send_control(
+        &mut self,
+        room: &mut Room,
+        now: Instant,
+        frame: impl FnOnce(&mut ChunkedStream, &mut Vec<u8>),
+    ) {
+        let budget = room.config.max_pending_output_bytes;
+        let State::Stream(stream) = &mut self.state else {
+            return;
+        };
+        let mut piece = std::mem::take(&mut room.scratch);
+        piece.clear();
+        frame(&mut stream.door, &mut piece);
+        let queued = !piece.is_empty()
+            && self
+                .output
+                .send(budget, |out| out.extend_from_slice(&piece))
+                .is_ok();
+        piece.clear();
+        room.scratch = piece;
+        if queued && stream.door.sent() {
+            self.end_stream(room, now);
+        }
+    }
+
+    /// Ends a streaming response; the client reconnects with its last id.
+    fn end_stream(&mut self, room: &mut Room, now: Instant) {
+        let State::Stream(stream) = &self.state else {
+            return;
+        };
+        let keep_alive = stream.keep_alive;
+        room.unsubscribe(&stream.subscription, now);
+        self.output.send_final(ChunkedStream::end);
+        self.last_active = now;
+        if keep_alive {
+            self.state = State::reading();
+        } else {
+            self.begin_closing(room, now, now + room.config.linger);
+        }
     }
 
     /// A stream's heartbeat is due: send one on a quiet stream; drop a peer that took none of its waiting
@@ -868,9 +837,7 @@ impl Connection {
         // A heartbeat keeps a quiet stream alive. With bytes still queued the stream is not quiet (the
         // check above saw them move), and a heartbeat would only grow the queue.
         if self.output.pending() == 0 {
-            let mut piece = Vec::new();
-            stream.format.heartbeat(&mut piece);
-            let _ = self.send_chunk(&piece, Piece::Control, room, now);
+            self.send_control(room, now, |door, piece| door.heartbeat(piece));
         }
     }
 

@@ -18,22 +18,36 @@
 //!
 //! # The interface the server core calls
 //!
-//! Each door owns its lifecycle behind one of two small interfaces, and the server core
-//! (`server::connection`) holds no door-specific code:
+//! Each door owns its whole lifecycle, and the server core (`server::connection`) holds no
+//! door-specific code. There are two lifecycles, because there are two kinds of door:
 //!
-//! - [`BatchDoor`] (short poll, long poll, JSONP): whether it answers now or parks
-//!   ([`BatchDoor::answers_now`]), the answer carrying a batch ([`BatchDoor::response`]), and the answer
-//!   when the hold ends ([`BatchDoor::timeout_response`]). A reconnect carries `last` as `after`.
-//! - [`StreamFormat`] (XHR stream, iframe, SSE): the head (`content_type`, `headers`), the `prelude`, a
-//!   `reset` notice, one `message`, a `heartbeat`, and whether the response ends when long
-//!   ([`StreamFormat::ends_when_long`]). A reconnect carries the last id (`after`, or SSE's
-//!   `Last-Event-ID`, [`sse::resume_point`]).
-//! - WebSocket ([`websocket`]): the text of a message or reset frame, and what a client's message means
-//!   on a socket with a given role ([`websocket::inbound`]).
+//! **Doors that stay open and push** (XHR stream, iframe, SSE, WebSocket) implement [`PushDoor`]:
+//!
+//! | part of the lifecycle | stream doors ([`ChunkedStream`] around a [`StreamFormat`]) | WebSocket ([`websocket`]) |
+//! |---|---|---|
+//! | the head when it opens | [`ChunkedStream::head`], then [`ChunkedStream::prelude`] | the `101` of the handshake ([`crate::ws::handshake`]) |
+//! | the replay, then live messages | [`PushDoor::reset`] if the reader missed some, then [`PushDoor::message`] each | the same, one text frame each |
+//! | a heartbeat | [`PushDoor::heartbeat`], after a quiet interval | the protocol's ping, on its own timer |
+//! | when the response ends | [`PushDoor::sent`] says so after `max_stream_bytes` (not SSE); then [`ChunkedStream::end`] | a close handshake |
+//! | what a reconnect carries | `?after=N`, or SSE's `Last-Event-ID` ([`sse::resume_point`]) | `?after=N` |
+//!
+//! The server core moves messages from the topic log to the socket with **one loop for all four**:
+//! while the output has room it reads the messages after the subscriber's cursor, has the door frame
+//! each one, queues it whole or leaves it in the log, and moves the cursor past what it queued. The
+//! replay after opening and the live messages after it are the same loop, so a replay is never
+//! copied, and a subscriber that stops reading costs at most its output budget.
+//!
+//! **Doors that answer once with a batch** (short poll, long poll, JSONP) are a [`BatchDoor`]: whether
+//! it answers now or parks ([`BatchDoor::answers_now`]), the answer carrying a batch
+//! ([`BatchDoor::response`]), and the answer when the hold ends ([`BatchDoor::timeout_response`]). A
+//! reconnect carries the answer's `last` as `after`. They stay a lifecycle of their own rather than a
+//! fifth kind of [`PushDoor`]: a batch is one document with a `Content-Length` (or one script call),
+//! built whole from at most `max_batch_messages` messages, so there is nothing to move piece by piece
+//! as the socket drains, and forcing them through the pull loop would mean a door that buffers
+//! messages until some "end" the loop knows nothing about.
 //!
 //! All of this is formatting and decisions only: the functions here return a [`crate::http::Response`],
-//! a value, or append bytes to a buffer. The server core decides when to call them: it pulls messages
-//! from the topic log after a subscriber's cursor while the subscriber's output has room.
+//! a value, or append bytes to a buffer. The server core decides when to call them.
 #![cfg_attr(
     not(test),
     deny(
@@ -58,7 +72,7 @@ pub mod sse;
 pub mod websocket;
 pub mod xhr_stream;
 
-use crate::http::Response;
+use crate::http::{chunked, Response};
 use crate::hub::{Message, Replay};
 
 /// How a held-open streaming response (XHR stream, iframe, SSE) frames what it sends. The server core
@@ -102,6 +116,145 @@ pub fn reset_point(replay: &Replay) -> u64 {
         Some(first) => first.id.saturating_sub(1),
         None => replay.last,
     }
+}
+
+/// The interface of the four doors that stay open and push (XHR stream, iframe, SSE through
+/// [`ChunkedStream`]; WebSocket through [`crate::ws::WsProtocol`], see [`websocket`]). The server
+/// core holds one of them per subscriber and moves messages from the topic log to the socket with
+/// one loop, whichever door it is:
+///
+/// ```text
+/// while the output has room:
+///     read the messages after the subscriber's cursor
+///     (a reset notice first, if the reader asked for more than the log keeps)  -> reset()
+///     each message                                                             -> message()
+///     queue the framed piece whole, or leave it in the log for the next turn
+///     move the cursor past it; stop if the response ended                      -> sent()
+/// ```
+///
+/// Each method appends one framed piece, exactly as it goes on the wire, to `piece` (an empty
+/// buffer the core lends); the core then queues it whole or not at all, so the cursor moves only
+/// past what was queued. A door that sends nothing more (a WebSocket whose close frame went out)
+/// appends nothing.
+///
+/// What a reconnect carries is decided when the request is routed: `?after=N` for every door, and
+/// SSE's `Last-Event-ID` ([`sse::resume_point`]).
+pub trait PushDoor {
+    /// Frames the notice that messages were missed; the client continues after `last` (pass
+    /// [`reset_point`]).
+    fn reset(&mut self, last: u64, piece: &mut Vec<u8>);
+    /// Frames one message.
+    fn message(&mut self, message: &Message, piece: &mut Vec<u8>);
+    /// Frames something harmless that keeps intermediaries and dead-peer detection going after a
+    /// quiet interval. A WebSocket appends nothing: its protocol pings on its own timer (RFC 6455
+    /// §5.5.2).
+    fn heartbeat(&mut self, piece: &mut Vec<u8>);
+    /// The piece framed last was queued. Returns whether the response must end now (a stream past
+    /// its size limit: the client reconnects with its last id).
+    fn sent(&mut self) -> bool;
+}
+
+/// A held-open chunked response (XHR stream, iframe, SSE): a [`StreamFormat`] says what each piece
+/// is, and this wraps every piece in one chunk (RFC 9112 §7.1) and counts the body, so that the
+/// response ends after `max_body_bytes` when the format asks for it.
+///
+/// Its lifecycle: [`ChunkedStream::head`] and [`ChunkedStream::prelude`] when it opens, then the
+/// pieces of [`PushDoor`], and [`ChunkedStream::end`] when the response ends.
+pub struct ChunkedStream {
+    format: Box<dyn StreamFormat>,
+    /// Body bytes queued so far (chunk framing not counted).
+    body_bytes: usize,
+    /// The response ends after this many body bytes (`usize::MAX`: never, see
+    /// [`StreamFormat::ends_when_long`]).
+    max_body_bytes: usize,
+    /// Body bytes of the piece framed last, counted once [`PushDoor::sent`] says it was queued.
+    framed_body_bytes: usize,
+}
+
+impl std::fmt::Debug for ChunkedStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkedStream")
+            .field("content_type", &self.format.content_type())
+            .field("body_bytes", &self.body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkedStream {
+    /// A stream framed by `format`, ending after `max_stream_bytes` of body if the format ends
+    /// when long.
+    pub fn new(format: Box<dyn StreamFormat>, max_stream_bytes: usize) -> ChunkedStream {
+        let max_body_bytes = if format.ends_when_long() {
+            max_stream_bytes
+        } else {
+            usize::MAX
+        };
+        ChunkedStream {
+            format,
+            body_bytes: 0,
+            max_body_bytes,
+            framed_body_bytes: 0,
+        }
+    }
+
+    /// The response head: `200`, chunked, the format's `Content-Type` and headers.
+    pub fn head(&self) -> Response {
+        let mut response = Response::new(200).chunked(self.format.content_type());
+        for (name, value) in self.format.headers() {
+            response = response.header(name, &value);
+        }
+        response
+    }
+
+    /// Frames the prelude, the first chunk of the body (see [`StreamFormat::prelude`]).
+    pub fn prelude(&mut self, resume_after: u64, piece: &mut Vec<u8>) {
+        let format = &self.format;
+        self.framed_body_bytes = frame_chunk(piece, |body| format.prelude(resume_after, body));
+    }
+
+    /// The last chunk, which ends the response (RFC 9112 §7.1).
+    pub fn end(out: &mut Vec<u8>) {
+        chunked::encode_last_chunk(out);
+    }
+}
+
+impl PushDoor for ChunkedStream {
+    fn reset(&mut self, last: u64, piece: &mut Vec<u8>) {
+        let format = &self.format;
+        self.framed_body_bytes = frame_chunk(piece, |body| format.reset(last, body));
+    }
+
+    fn message(&mut self, message: &Message, piece: &mut Vec<u8>) {
+        let format = &self.format;
+        self.framed_body_bytes = frame_chunk(piece, |body| format.message(message, body));
+    }
+
+    fn heartbeat(&mut self, piece: &mut Vec<u8>) {
+        let format = &self.format;
+        self.framed_body_bytes = frame_chunk(piece, |body| format.heartbeat(body));
+    }
+
+    fn sent(&mut self) -> bool {
+        self.body_bytes += std::mem::take(&mut self.framed_body_bytes);
+        self.body_bytes >= self.max_body_bytes
+    }
+}
+
+/// Appends to `out` one chunk holding what `write_body` appends, framed as
+/// [`chunked::encode_chunk`] frames it, without a second buffer: the body is written first and its
+/// size line slid in front of it. Nothing stays if the body is empty (an empty chunk would end the
+/// response). Returns the body's length.
+fn frame_chunk(out: &mut Vec<u8>, write_body: impl FnOnce(&mut Vec<u8>)) -> usize {
+    let start = out.len();
+    write_body(out);
+    let body_len = out.len().saturating_sub(start);
+    if body_len > 0 {
+        // RFC 9112 §7.1: chunk = chunk-size CRLF chunk-data CRLF, the size in hexadecimal.
+        let size_line = format!("{body_len:x}\r\n");
+        out.splice(start..start, size_line.bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    body_len
 }
 
 /// The three doors that answer with one response carrying a batch of messages.
@@ -180,6 +333,46 @@ mod tests {
     fn reset_point_is_just_before_the_first_replayed() {
         assert_eq!(reset_point(&replay(true, &[6, 7, 8], 8)), 5);
         assert_eq!(reset_point(&replay(true, &[], 40)), 40);
+    }
+
+    #[test]
+    fn a_chunked_stream_frames_each_piece_as_one_chunk_and_ends_when_long() {
+        let message = Message {
+            id: 7,
+            data: "hi".into(),
+            json: message_json(7, "hi"),
+        };
+        let mut stream = ChunkedStream::new(Box::new(xhr_stream::XhrStream), 60);
+        assert_eq!(stream.head().status, 200);
+        let mut piece = Vec::new();
+        stream.message(&message, &mut piece);
+        let mut expected = Vec::new();
+        chunked::encode_chunk(b"{\"id\":7,\"data\":\"hi\"}\n", &mut expected);
+        assert_eq!(piece, expected, "the same bytes as encode_chunk");
+        assert!(!stream.sent(), "21 body bytes of 60");
+        piece.clear();
+        stream.reset(6, &mut piece);
+        assert_eq!(piece, b"18\r\n{\"reset\":true,\"last\":6}\n\r\n");
+        assert!(!stream.sent(), "45 of 60");
+        stream.message(&message, &mut piece);
+        assert!(
+            stream.sent(),
+            "66 of 60: the response ends, the client reconnects"
+        );
+    }
+
+    #[test]
+    fn a_refused_piece_is_not_counted_and_sse_never_ends_at_a_size() {
+        let mut sse = ChunkedStream::new(Box::new(sse::SseStream { retry_ms: 0 }), 10);
+        let mut piece = Vec::new();
+        sse.heartbeat(&mut piece);
+        assert_eq!(piece, b"18\r\nevent: heartbeat\ndata:\n\n\r\n");
+        assert!(!sse.sent(), "SSE: EventSource keeps nothing it dispatched");
+        let mut xhr = ChunkedStream::new(Box::new(xhr_stream::XhrStream), 30);
+        xhr.heartbeat(&mut piece);
+        // That piece was not queued (the output was full); only the next one counts.
+        xhr.heartbeat(&mut piece);
+        assert!(!xhr.sent(), "19 body bytes, counted once");
     }
 
     #[test]

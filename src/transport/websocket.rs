@@ -26,7 +26,8 @@
 //!
 //! # Framing and end of the session
 //!
-//! One text frame (RFC 6455 §5.6) per message: [`message_text`]. A reader that asked for an id older
+//! One text frame (RFC 6455 §5.6) per message: [`message_text`], framed by the connection's own
+//! protocol state, which is this door's [`PushDoor`](super::PushDoor). A reader that asked for an id older
 //! than the log first gets the text frame [`reset_text`], `{"reset":true,"last":N}` with `N` =
 //! [`super::reset_point`] (the id just before the first replayed message), and then the oldest kept
 //! messages. The session ends with a close handshake (§5.5.1, §7). A subscriber that stops reading
@@ -57,7 +58,8 @@
 
 use crate::hub::Message;
 use crate::transport::json::reset_json;
-use crate::ws::{close, Event};
+use crate::transport::PushDoor;
+use crate::ws::{close, Event, WsProtocol};
 
 /// What a WebSocket connection is for, chosen by its URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +142,27 @@ pub fn reset_text(last: u64) -> String {
     reset_json(last)
 }
 
+/// A WebSocket on a topic pushes each piece as one text frame (RFC 6455 §5.6), written by the
+/// connection's own protocol state, which writes nothing once its close frame went out (§5.5.1).
+impl PushDoor for WsProtocol {
+    fn reset(&mut self, last: u64, piece: &mut Vec<u8>) {
+        self.send_text(&reset_text(last), piece);
+    }
+
+    fn message(&mut self, message: &Message, piece: &mut Vec<u8>) {
+        self.send_text(message_text(message), piece);
+    }
+
+    /// Nothing: a WebSocket's heartbeat is its protocol's ping, sent on the protocol's own timer
+    /// (§5.5.2), which also notices a peer that stopped answering.
+    fn heartbeat(&mut self, _piece: &mut Vec<u8>) {}
+
+    /// A WebSocket ends only with a close handshake, never at a size.
+    fn sent(&mut self) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +194,31 @@ mod tests {
         };
         assert_eq!(message_text(&message), r#"{"id":3,"data":"a\"b"}"#);
         assert_eq!(reset_text(17), r#"{"reset":true,"last":17}"#);
+    }
+
+    #[test]
+    fn a_topic_socket_pushes_one_unmasked_text_frame_per_piece_until_its_close() {
+        use crate::ws::{Role, WsConfig};
+        let now = std::time::Instant::now();
+        let mut socket = WsProtocol::new(Role::Server, &WsConfig::default(), now);
+        let message = Message {
+            id: 3,
+            data: "hi".into(),
+            json: message_json(3, "hi"),
+        };
+        let mut piece = Vec::new();
+        socket.message(&message, &mut piece);
+        assert_eq!(piece, b"\x81\x14{\"id\":3,\"data\":\"hi\"}");
+        piece.clear();
+        socket.reset(9, &mut piece);
+        assert_eq!(piece, b"\x81\x17{\"reset\":true,\"last\":9}");
+        piece.clear();
+        socket.heartbeat(&mut piece);
+        assert!(piece.is_empty(), "the protocol pings instead");
+        assert!(!socket.sent(), "no size limit");
+        let mut close = Vec::new();
+        socket.close(1000, "", &mut close, now);
+        socket.message(&message, &mut piece);
+        assert!(piece.is_empty(), "no data frame after our close (§5.5.1)");
     }
 }
