@@ -7,6 +7,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use common::*;
+use pushlab::server::RunningServer;
 
 fn post(addr: std::net::SocketAddr, path: &str, body: &str) -> RawResponse {
     let request = format!(
@@ -188,18 +189,34 @@ fn refusals_have_their_status_and_cost_nothing_else() {
     assert!(!private_queue(server.addr, &id).text().contains("forged"));
 }
 
+/// A session's grace is short here, and so is the housekeeping period that looks for expired
+/// sessions (`housekeeping_interval`), so the test waits tens of milliseconds, not seconds.
+fn server_with_short_grace() -> RunningServer {
+    server_with(|config| {
+        config.session_grace = Duration::from_millis(50);
+        config.housekeeping_interval = Duration::from_millis(10);
+    })
+}
+
+/// Whether the server still knows session `id` of `app`: asking (`GET /channel/{app}/{id}`) is not a
+/// use of the session, so it can be asked while waiting for the session to expire.
+fn session_known(addr: std::net::SocketAddr, app: &str, id: &str) -> bool {
+    get(addr, &format!("/channel/{app}/{id}")).status == 200
+}
+
 #[test]
 fn a_session_nobody_uses_expires_after_the_grace_period() {
-    let server = server_with(|config| config.session_grace = Duration::from_millis(100));
+    let server = server_with_short_grace();
     let id = open(server.addr, "echo");
-    // Any request on the session counts as use, so wait without asking: housekeeping runs every second.
-    std::thread::sleep(Duration::from_millis(2_500));
-    assert_eq!(private_queue(server.addr, &id).status, 404, "expired");
-    assert_eq!(
-        get(server.addr, &format!("/channel/echo/{id}")).status,
-        404,
-        "the status query says so too"
+    assert!(
+        wait_until(Duration::from_secs(10), || !session_known(
+            server.addr,
+            "echo",
+            &id
+        )),
+        "the session did not expire"
     );
+    assert_eq!(private_queue(server.addr, &id).status, 404, "expired");
     assert_eq!(
         post(server.addr, &format!("/channel/echo/{id}"), "late").status,
         404
@@ -208,16 +225,34 @@ fn a_session_nobody_uses_expires_after_the_grace_period() {
 
 #[test]
 fn a_connected_session_does_not_expire() {
-    let server = server_with(|config| config.session_grace = Duration::from_millis(100));
-    let id = open(server.addr, "echo");
+    let server = server_with_short_grace();
+    let connected = open(server.addr, "echo");
     let mut stream = connect(server.addr);
     stream
-        .write_all(format!("GET /sse/session-{id} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET /sse/session-{connected} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes(),
+        )
         .unwrap();
     assert_eq!(read_response(&mut stream, true).status, 200);
-    std::thread::sleep(Duration::from_millis(2_500));
+    // A session opened after it, and never used, expires: by then the connected session's grace has
+    // passed too, and housekeeping has looked at it.
+    let idle = open(server.addr, "echo");
+    assert!(
+        wait_until(Duration::from_secs(10), || !session_known(
+            server.addr,
+            "echo",
+            &idle
+        )),
+        "the idle session did not expire"
+    );
+    assert!(session_known(server.addr, "echo", &connected));
     assert_eq!(
-        post(server.addr, &format!("/channel/echo/{id}"), "still here").status,
+        post(
+            server.addr,
+            &format!("/channel/echo/{connected}"),
+            "still here"
+        )
+        .status,
         200
     );
 }

@@ -656,3 +656,129 @@ fn the_per_address_connection_limit_counts_each_address_and_frees_on_close() {
         "a closed connection frees its place"
     );
 }
+
+// ----- every server timeout, on the fake clock -----
+
+/// `header_timeout` covers the whole request, body included: a body that stops coming gets 408 like
+/// a head that does, and nothing is published.
+#[test]
+fn a_body_that_stops_coming_gets_408_at_the_header_timeout() {
+    let mut h = Harness::new(Config::default());
+    let client = h.connect();
+    let partial = "POST /publish/t HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc";
+    assert_eq!(h.request(client, partial), "");
+    h.advance(Duration::from_millis(9_999));
+    assert!(h.read_all(client).is_empty(), "still waiting for the body");
+    h.advance(Duration::from_millis(1));
+    let answer = h.read_text(client);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let other = h.connect();
+    let poll = h.request(other, &get("/poll/t?after=0"));
+    assert!(poll.ends_with("{\"messages\":[],\"last\":1000}"), "{poll}");
+}
+
+/// A lingering close (`linger`): after its last answer the server closes its sending side and waits
+/// for the client to hang up, but only this long.
+#[test]
+fn a_closing_connection_that_does_not_hang_up_is_cut_off_after_the_linger() {
+    let mut h = Harness::new(Config::default());
+    let client = h.connect();
+    let last = "GET /poll/t HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    assert!(h.request(client, last).starts_with("HTTP/1.1 200"));
+    h.advance(Duration::from_millis(1_999));
+    assert!(
+        !h.is_closed(client),
+        "the client has the linger to read and hang up"
+    );
+    h.advance(Duration::from_millis(1));
+    assert!(h.is_closed(client));
+}
+
+#[test]
+fn a_jsonp_poll_is_held_like_a_long_poll_and_answers_an_empty_call_at_its_hold_timeout() {
+    let mut h = Harness::new(Config::default());
+    let client = h.connect();
+    assert_eq!(h.request(client, &get("/jsonp/t?callback=f")), "", "parked");
+    h.advance(Duration::from_secs(19));
+    assert!(h.read_all(client).is_empty(), "still held at 19 s");
+    h.advance(Duration::from_secs(1));
+    let answer = h.read_text(client);
+    assert!(
+        answer.ends_with("/**/f({\"messages\":[],\"last\":1000});"),
+        "{answer}"
+    );
+}
+
+/// RFC 6455 §5.5.2: a silent peer gets a ping after `ws.ping_interval`; one that answers lives on, one
+/// that sends nothing within `ws.pong_timeout` is dropped.
+#[test]
+fn a_silent_websocket_is_pinged_and_dropped_when_no_pong_comes() {
+    let mut h = Harness::new(Config::default());
+    let (quiet, answering) = (h.connect(), h.connect());
+    for client in [quiet, answering] {
+        let switched = h.request(client, &upgrade("/ws/echo"));
+        assert!(switched.starts_with("HTTP/1.1 101"), "{switched}");
+    }
+    h.advance(Duration::from_secs(29));
+    assert!(h.read_all(quiet).is_empty(), "no ping before the interval");
+    h.advance(Duration::from_secs(1));
+    for client in [quiet, answering] {
+        assert_eq!(h.read_all(client), [0x89, 0x00], "an empty ping");
+    }
+    h.send(answering, &client_frame(Opcode::Pong, b""));
+    h.advance(Duration::from_millis(9_999));
+    assert!(
+        !h.is_closed(quiet),
+        "the peer has the pong timeout to answer"
+    );
+    h.advance(Duration::from_millis(1));
+    assert!(h.is_closed(quiet), "no pong within the pong timeout");
+    assert!(!h.is_closed(answering), "its pong proved it alive");
+}
+
+/// RFC 6455 §7.1.1: after sending its close frame the server waits `ws.close_timeout` for the peer's,
+/// then closes TCP anyway.
+#[test]
+fn after_its_close_frame_the_server_waits_the_close_timeout_for_the_peers() {
+    let mut h = Harness::new(Config::default());
+    let client = h.connect();
+    h.request(client, &upgrade("/ws/t"));
+    // Binary on a topic socket: refused with 1003 (RFC 6455 §7.4.1).
+    h.send(client, &client_frame(Opcode::Binary, b"x"));
+    let close = h.read_all(client);
+    assert_eq!(
+        (close[0], &close[2..4]),
+        (0x88, &[0x03, 0xEB][..]),
+        "{close:?}"
+    );
+    h.advance(Duration::from_millis(4_999));
+    assert!(
+        !h.is_closed(client),
+        "the peer has the close timeout to answer"
+    );
+    h.advance(Duration::from_millis(1));
+    assert!(h.is_closed(client));
+}
+
+/// What time alone ends (a channel session past its grace, a topic idle past `topic_idle_timeout`)
+/// ends at the first housekeeping after its time: housekeeping runs every `housekeeping_interval`.
+#[test]
+fn idle_topics_and_sessions_end_at_the_first_housekeeping_after_their_time() {
+    let mut config = Config::default();
+    config.housekeeping_interval = Duration::from_secs(10);
+    config.session_grace = Duration::from_secs(1);
+    config.hub.topic_idle_timeout = Duration::from_secs(5);
+    let mut h = Harness::new(config);
+    let client = h.connect();
+    h.request(client, &post("/publish/t", "x"));
+    let opened = h.request(client, &post("/channel/echo", ""));
+    let at = opened.find("\"session\":\"").expect("a session id") + 11;
+    let session = opened[at..at + 32].to_string();
+    let has_topic = |h: &Harness| h.core.room.hub.topic_names().contains(&"t".to_string());
+    h.advance(Duration::from_millis(9_999));
+    assert!(has_topic(&h), "idle for 10 s, but no housekeeping yet");
+    assert!(h.core.room.sessions.app_of(&session).is_some());
+    h.advance(Duration::from_millis(1));
+    assert!(!has_topic(&h), "evicted at the first housekeeping");
+    assert_eq!(h.core.room.sessions.app_of(&session), None, "expired");
+}

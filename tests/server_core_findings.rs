@@ -548,7 +548,8 @@ fn open_session(addr: SocketAddr, app: &str) -> String {
 #[test]
 fn channel_handler_panic_in_housekeeping_is_isolated() {
     let mut config = test_config();
-    config.session_grace = Duration::from_millis(200);
+    config.session_grace = Duration::from_millis(50);
+    config.housekeeping_interval = Duration::from_millis(10);
     let server = spawn_with(config, |server| {
         server.register_channel("boom", Box::new(PanicsOnClose))
     })
@@ -556,10 +557,10 @@ fn channel_handler_panic_in_housekeeping_is_isolated() {
     let session = open_session(server.addr, "boom");
     let session_path = format!("/channel/boom/{session}");
 
-    // Housekeeping looks for expired sessions about once a second; each request here also wakes the loop.
+    // Housekeeping looks for expired sessions every 10 ms here; asking about the session is not a use.
     let deadline = Instant::now() + HANG_TIMEOUT;
     loop {
-        thread::sleep(Duration::from_millis(100));
+        thread::sleep(Duration::from_millis(10));
         match get_status(server.addr, &session_path) {
             Ok(404) => break,
             Ok(200) => assert!(

@@ -76,6 +76,10 @@ pub struct Config {
     pub session_grace: Duration,
     /// Most channel sessions open at once; one more answers 503.
     pub max_sessions: usize,
+    /// How often the server looks for what time alone ends: channel sessions past their grace, topics
+    /// idle past `hub.topic_idle_timeout`, full publish buckets to forget. A session or topic therefore
+    /// ends up to this long after its time; tests set it short so they need not wait.
+    pub housekeeping_interval: Duration,
     /// Publish the server time to the `clock` topic at this interval (`None`: no clock).
     pub clock_interval: Option<Duration>,
     /// HTTP parser limits.
@@ -116,6 +120,7 @@ impl Default for Config {
             sse_retry_ms: 2_000,
             session_grace: Duration::from_secs(30),
             max_sessions: 10_000,
+            housekeeping_interval: Duration::from_secs(1),
             clock_interval: Some(Duration::from_secs(1)),
             http: HttpLimits::default(),
             ws: WsConfig::default(),

@@ -29,7 +29,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::channel::ChannelHandler;
 use crate::redis::backend::Outcome;
@@ -47,9 +47,6 @@ pub const MAX_READ_BYTES_PER_TURN: usize = 256 * 1024;
 
 /// The most bytes written to one connection in one turn of the loop.
 pub const MAX_WRITE_BYTES_PER_TURN: usize = 1024 * 1024;
-
-/// How often expired channel sessions and idle topics are looked for.
-pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the event loop must do with a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +127,7 @@ impl Core {
     /// A core whose topic ids start after `id_base`, with the built-in channel applications.
     pub fn new(config: Config, id_base: u64, session_ids: SessionIds, now: Instant) -> Core {
         let next_clock_tick = config.clock_interval.map(|interval| now + interval);
+        let next_housekeeping = now + config.housekeeping_interval;
         let mut room = Room::new(config, id_base, session_ids);
         room.sessions
             .register("echo", Box::new(crate::channel::PrivateEcho));
@@ -143,7 +141,7 @@ impl Core {
             spare_input: Vec::new(),
             next_serial: 0,
             next_clock_tick,
-            next_housekeeping: now + HOUSEKEEPING_INTERVAL,
+            next_housekeeping,
             internal_errors: 0,
             connections_per_ip: HashMap::new(),
         }
@@ -692,13 +690,13 @@ impl Core {
         self.deliver(now);
     }
 
-    /// Once a second: ends channel sessions nobody used for the grace period, evicts idle topics, and
-    /// forgets the publish buckets that are full again.
+    /// Every `housekeeping_interval` (1 s by default): ends channel sessions nobody used for the grace
+    /// period, evicts idle topics, and forgets the publish buckets that are full again.
     fn housekeeping(&mut self, now: Instant) {
         if now < self.next_housekeeping {
             return;
         }
-        self.next_housekeeping = now + HOUSEKEEPING_INTERVAL;
+        self.next_housekeeping = now + self.room.config.housekeeping_interval;
         self.guarded_global("housekeeping", |room| {
             room.expire_sessions(now);
             room.hub.evict_idle(now);
