@@ -90,8 +90,8 @@
 //!
 //! 1. [`server::event_loop`]: a socket is readable; the loop calls [`server::core::Core::receive`] with
 //!    `|buf| socket.read(buf)`, and the bytes land in the connection's [`server::input::InputBuffer`].
-//! 2. [`server::connection::Connection::on_input`] asks [`http::request::parse_request`] for a
-//!    [`http::Request`] (or "incomplete": design rule 2).
+//! 2. [`server::connection::Connection::on_input`] asks its [`http::RequestDecoder`] for a
+//!    [`http::Request`] (or "incomplete": design rule 2); the decoder keeps its place across reads.
 //! 3. [`server::routes::route`] maps `/longpoll/{topic}` to an [`server::routes::Opening`]: a batch door.
 //! 4. The connection reads the hub ([`hub::Hub::read`]); nothing is new after `?after=N`, so
 //!    [`transport::BatchDoor::answers_now`] says park, and in the same call it subscribes through
@@ -101,6 +101,14 @@
 //!    after its cursor and answers with [`transport::BatchDoor::response`].
 //! 6. The answer is queued through [`server::output::Output::send`] (the output budget), and the loop
 //!    writes it with [`server::core::Core::transmit_vectored`] (`|slices| socket.write_vectored(slices)`).
+//!
+//! A door that stays open takes the same path to step 3, where `/sse/{topic}` (or a stream, or a
+//! WebSocket on a topic) opens a [`transport::PushDoor`]: a [`transport::ChunkedStream`] sends its
+//! head and prelude, and the connection subscribes. From then on one loop, for all four doors that
+//! push, moves messages from the log after the cursor to the output while it has room: the replay at
+//! once, live messages on news, the rest whenever the socket drains. Each piece is framed by
+//! [`transport::PushDoor::message`] and queued whole by [`server::output::Output::send_piece`], and
+//! the cursor moves only past what was queued.
 //!
 //! Then read the seven doors in [`transport`] one after another: that is the course in one directory.
 //! The tutorials in `tutorials/` walk through them with runnable examples in `examples/`.

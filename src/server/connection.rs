@@ -639,10 +639,9 @@ impl Connection {
 
     // ----- pulling messages from the log -----
 
-    // ANCHOR: pull
     /// Moves messages from the topic log to the output while it has room: the replay after opening,
     /// and live messages after that, are the same loop, whichever door pushes them. A parked batch
-    /// request answers once instead (see `transport`, "Two lifecycles").
+    /// request answers once instead (`transport`'s docs say why it is not in the loop).
     fn pull(&mut self, room: &mut Room, now: Instant) {
         match &self.state {
             State::Held(_) => self.answer_held_if_news(room, now),
@@ -658,6 +657,9 @@ impl Connection {
         }
     }
 
+    // ANCHOR: pull
+    /// The loop of [`Connection::pull`] for a door that pushes: reads the log after the cursor, a
+    /// batch at a time, and hands each piece to [`Connection::push`] until one does not go out.
     fn pull_into(&mut self, piece: &mut Vec<u8>, room: &mut Room, now: Instant) {
         loop {
             let Some((_, subscription)) = self.state.push_door() else {

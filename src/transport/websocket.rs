@@ -27,7 +27,7 @@
 //! # Framing and end of the session
 //!
 //! One text frame (RFC 6455 §5.6) per message: [`message_text`], framed by the connection's own
-//! protocol state, which is this door's [`PushDoor`](super::PushDoor). A reader that asked for an id older
+//! protocol state, which is this door's [`PushDoor`]. A reader that asked for an id older
 //! than the log first gets the text frame [`reset_text`], `{"reset":true,"last":N}` with `N` =
 //! [`super::reset_point`] (the id just before the first replayed message), and then the oldest kept
 //! messages. The session ends with a close handshake (§5.5.1, §7). A subscriber that stops reading
