@@ -37,7 +37,9 @@
 //! Every byte is queued through [`Output::send`] against `max_pending_output_bytes` (see
 //! [`crate::server::output`]). A subscriber (held, stream, WebSocket topic) never copies its replay: it
 //! keeps a cursor into the topic log and *pulls* messages while its output has room, on news and again
-//! whenever the socket drains. Input is parsed only while the output has room, so a client that pipelines
+//! whenever the socket drains. The four doors that push (the three streams and a WebSocket on a topic)
+//! share one pull loop: each frames a piece through its [`PushDoor`], and the loop queues the piece
+//! whole or leaves it in the log; a parked batch request answers once instead. Input is parsed only while the output has room, so a client that pipelines
 //! requests or echoes without reading the answers stops being read, and resumes as soon as its output
 //! drains: [`Connection::on_output_room`] does that at once, never an unrelated timer.
 //!
@@ -637,6 +639,26 @@ impl Connection {
         self.respond(response, false, keep_alive, room, now);
     }
 
+    /// A parked batch request reads what its news brought and answers, if there is something to say.
+    fn answer_held_if_news(&mut self, room: &mut Room, now: Instant) {
+        let State::Held(held) = &self.state else {
+            return;
+        };
+        let replay = match read_after(
+            &held.subscription,
+            room,
+            room.config.max_batch_messages,
+            now,
+        ) {
+            Some(replay) => replay,
+            None => return,
+        };
+        if held.door.answers_now(&replay) {
+            let response = held.door.response(&replay);
+            self.answer_held(&response, room, now);
+        }
+    }
+
     // ----- pulling messages from the log -----
 
     /// Moves messages from the topic log to the output while it has room: the replay after opening,
@@ -729,28 +751,6 @@ impl Connection {
         true
     }
     // ANCHOR_END: pull
-
-    // ----- batch doors, parked -----
-
-    /// A parked batch request reads what its news brought and answers, if there is something to say.
-    fn answer_held_if_news(&mut self, room: &mut Room, now: Instant) {
-        let State::Held(held) = &self.state else {
-            return;
-        };
-        let replay = match read_after(
-            &held.subscription,
-            room,
-            room.config.max_batch_messages,
-            now,
-        ) {
-            Some(replay) => replay,
-            None => return,
-        };
-        if held.door.answers_now(&replay) {
-            let response = held.door.response(&replay);
-            self.answer_held(&response, room, now);
-        }
-    }
 
     // ----- streams: XHR, iframe, SSE -----
 
