@@ -41,7 +41,7 @@
 //! it answers now or parks ([`BatchDoor::answers_now`]), the answer carrying a batch
 //! ([`BatchDoor::response`]), and the answer when the hold ends ([`BatchDoor::timeout_response`]). A
 //! reconnect carries the answer's `last` as `after`. They stay a lifecycle of their own rather than a
-//! fifth kind of [`PushDoor`]: a batch is one document with a `Content-Length` (or one script call),
+//! third implementation of [`PushDoor`]: a batch is one document with a `Content-Length` (or one script call),
 //! built whole from at most `max_batch_messages` messages, so there is nothing to move piece by piece
 //! as the socket drains, and forcing them through the pull loop would mean a door that buffers
 //! messages until some "end" the loop knows nothing about.
