@@ -782,3 +782,50 @@ fn idle_topics_and_sessions_end_at_the_first_housekeeping_after_their_time() {
     assert!(!has_topic(&h), "evicted at the first housekeeping");
     assert_eq!(h.core.room.sessions.app_of(&session), None, "expired");
 }
+
+/// The opcodes of the server frames in `bytes`, in order (server frames are never masked).
+fn frame_opcodes(bytes: &[u8]) -> Vec<u8> {
+    let (mut opcodes, mut at) = (Vec::new(), 0);
+    while at + 2 <= bytes.len() {
+        opcodes.push(bytes[at] & 0x0F);
+        let (len, header) = match bytes[at + 1] & 0x7F {
+            126 => (
+                u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize,
+                4,
+            ),
+            127 => (
+                u64::from_be_bytes(bytes[at + 2..at + 10].try_into().unwrap()) as usize,
+                10,
+            ),
+            short => (short as usize, 2),
+        };
+        at += header + len;
+    }
+    opcodes
+}
+
+/// The WebSocket side of the slow reader: a ping that finds the output full but moving is put off
+/// rather than queued behind the backlog, and the reader, which takes a little every interval, is
+/// kept however long it takes.
+#[test]
+fn a_slow_websocket_reader_is_kept_and_its_ping_waits_while_the_output_is_full() {
+    let mut config = Config::default();
+    config.max_pending_output_bytes = 16 * 1024;
+    let mut h = Harness::new(config);
+    for _ in 0..40 {
+        h.publish("t", &"w".repeat(8_000));
+    }
+    let ws = h.connect();
+    h.send(ws, upgrade("/ws/t?after=0").as_bytes());
+    let mut got = Vec::new();
+    for _ in 0..8 {
+        got.extend(h.read(ws, 4 * 1024));
+        h.advance(Duration::from_secs(30));
+    }
+    assert!(!h.is_closed(ws), "it read something every ping interval");
+    got.extend(h.read_all(ws));
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(got.starts_with(b"HTTP/1.1 101"));
+    let opcodes = frame_opcodes(&got[head_end..]);
+    assert_eq!(opcodes, vec![0x1; 40], "40 text frames, no ping among them");
+}

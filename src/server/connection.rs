@@ -172,7 +172,7 @@ pub struct WebSocket {
     /// The topic subscription of a topic or session socket (boxed: an echo socket has none, and every
     /// byte of this state is paid by every idle WebSocket).
     pub subscription: Option<Box<Subscription>>,
-    /// A ping found the output full but moving: the next check is not before this.
+    /// A ping found bytes waiting in the output, and moving: the next check is not before this.
     pub ping_deferred_until: Option<Instant>,
 }
 
@@ -1019,8 +1019,10 @@ impl Connection {
         let State::WebSocket(ws) = &mut self.state else {
             return;
         };
-        if !self.output.has_room(budget) {
-            // The output is full but moving: data is flowing, so a ping adds nothing yet.
+        if self.output.pending() > 0 {
+            // Bytes wait and move (the check above): the peer is reading, so a ping proves nothing
+            // new, and one queued behind the backlog could not be answered before the pong timeout
+            // (a slow reader would be dropped for being slow). Ping once the output is empty.
             ws.ping_deferred_until = Some(now + room.config.ws.ping_interval);
             return;
         }
