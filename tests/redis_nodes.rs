@@ -782,3 +782,102 @@ fn when_the_clock_node_stops_another_node_takes_the_clock_over() {
     );
     assert!(after[1].id > after[0].id);
 }
+
+/// `POST /channel/chat`: a new member's session id.
+fn join_chat(addr: SocketAddr) -> String {
+    let answer = http::post(addr, "/channel/chat", b"").unwrap();
+    assert_eq!(answer.status, 200, "{:?}", answer.text());
+    let value = json::parse(answer.text().unwrap()).unwrap();
+    let id = value.get("session").and_then(JsonValue::as_str).unwrap();
+    id.to_string()
+}
+
+/// Sends `text` to the chat as member `id`, through `addr`.
+fn say(addr: SocketAddr, id: &str, text: &str) {
+    let sent = http::post(addr, &format!("/channel/chat/{id}"), text.as_bytes()).unwrap();
+    assert_eq!(sent.status, 200, "{:?}", sent.text());
+}
+
+/// The chat's member list is one list however many nodes serve it: a member who joined on A is in
+/// the room that B serves (B's greeting counts them, B's messages reach them), and leaves it when
+/// their session is closed on A or expires.
+#[test]
+fn the_chat_room_lists_the_members_of_every_node() {
+    let Some(redis) = redis_or_skip("the_chat_room_lists_the_members_of_every_node") else {
+        return;
+    };
+    let grace = Duration::from_millis(1500);
+    let (a, b) = (
+        node_with_grace(&redis, grace),
+        node_with_grace(&redis, grace),
+    );
+    let first = join_chat(a.addr);
+    let mut first_reads = Reader::open(Door::Sse, a.addr, &format!("session-{first}"), Some(0));
+    assert_eq!(
+        messages(&first_reads.read(1))[0].data,
+        "* welcome: 1 in the room"
+    );
+    wait_for("B to know the first member", || {
+        let status = http::get(b.addr, &format!("/channel/chat/{first}"))
+            .ok()?
+            .status;
+        (status == 200).then_some(())
+    });
+    // Joined on B: B counts the member who joined on A, and A's member hears of the arrival.
+    let second = join_chat(b.addr);
+    let mut second_reads = Reader::open(Door::Sse, b.addr, &format!("session-{second}"), Some(0));
+    assert_eq!(
+        messages(&second_reads.read(1))[0].data,
+        "* welcome: 2 in the room"
+    );
+    assert_eq!(
+        messages(&first_reads.read(1))[0].data,
+        "* someone joined the room"
+    );
+    // Said on B, heard by the member who joined on A (and by the speaker).
+    say(b.addr, &second, "hello from B");
+    assert_eq!(messages(&first_reads.read(1))[0].data, "hello from B");
+    assert_eq!(messages(&second_reads.read(1))[0].data, "hello from B");
+
+    // A third member joins on A and then goes quiet: its session expires, and it leaves B's list.
+    let third = join_chat(a.addr);
+    assert_eq!(
+        messages(&first_reads.read(1))[0].data,
+        "* someone joined the room"
+    );
+    assert_eq!(
+        messages(&second_reads.read(1))[0].data,
+        "* someone joined the room"
+    );
+    say(b.addr, &second, "/who");
+    assert_eq!(messages(&second_reads.read(1))[0].data, "* 3 in the room");
+    assert_eq!(
+        messages(&second_reads.read(1))[0].data,
+        "* someone left the room",
+        "the quiet member's session expired (the other two are connected)"
+    );
+    wait_for("B to forget the expired member", || {
+        let status = http::get(b.addr, &format!("/channel/chat/{third}"))
+            .ok()?
+            .status;
+        (status == 404).then_some(())
+    });
+    say(b.addr, &second, "/who");
+    assert_eq!(messages(&second_reads.read(1))[0].data, "* 2 in the room");
+
+    // The first member closes on A: B's list drops them too.
+    let closed = http::post(a.addr, &format!("/channel/chat/{first}/close"), b"").unwrap();
+    assert_eq!(closed.status, 200);
+    assert_eq!(
+        messages(&second_reads.read(1))[0].data,
+        "* someone left the room"
+    );
+    wait_for("B to forget the closed member", || {
+        let status = http::get(b.addr, &format!("/channel/chat/{first}"))
+            .ok()?
+            .status;
+        (status == 404).then_some(())
+    });
+    say(b.addr, &second, "/who");
+    assert_eq!(messages(&second_reads.read(1))[0].data, "* 1 in the room");
+}

@@ -342,6 +342,9 @@ impl Room {
                     if let Some((client, outbox)) = self.sessions.end_now(&id) {
                         self.carry_out(outbox, now);
                         self.end_session_topic(&client);
+                        // Tell the other nodes now, rather than at their own checks: a chat room
+                        // there drops the member at once.
+                        self.session_closed(&client);
                     }
                 } else if self.sessions.forget(&id) {
                     self.end_session_topic(&ClientId(id));
