@@ -519,8 +519,11 @@ fn a_redis_that_breaks_the_protocol_costs_only_the_shared_log() {
         let _ = http::post(node.addr, "/publish/t", b"x");
         (accepted.load(std::sync::atomic::Ordering::SeqCst) > 2).then_some(())
     });
-    let batch = short_poll(node.addr, "t", Some(0)).unwrap();
-    assert!(batch.messages.is_empty(), "nothing was stored");
+    // Nothing was stored, and a node that never read the shared log has no history to tell: a short
+    // poll is asked to come back (503), a page that needs no Redis is served.
+    let poll = http::get(node.addr, "/poll/t?after=0").unwrap();
+    assert_eq!(poll.status, 503, "{:?}", poll.text());
+    assert_eq!(http::get(node.addr, "/pushlab.js").unwrap().status, 200);
     assert_eq!(
         node.handle.internal_errors().unwrap(),
         0,
@@ -880,4 +883,145 @@ fn the_chat_room_lists_the_members_of_every_node() {
     });
     say(b.addr, &second, "/who");
     assert_eq!(messages(&second_reads.read(1))[0].data, "* 1 in the room");
+}
+
+/// A TCP relay to `redis` that holds every connection it accepts until [`Gate::open`]: a node behind
+/// it is connected, and its first load from Redis cannot finish before the test says so.
+struct Gate {
+    addr: SocketAddr,
+    open: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl Gate {
+    fn closed(redis: &RedisProcess) -> Gate {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let (gate, target) = (std::sync::Arc::clone(&open), redis.addr());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let gate = std::sync::Arc::clone(&gate);
+                std::thread::spawn(move || {
+                    let (lock, opened) = &*gate;
+                    let mut is_open = lock.lock().unwrap();
+                    while !*is_open {
+                        is_open = opened.wait(is_open).unwrap();
+                    }
+                    drop(is_open);
+                    let Ok(server) = std::net::TcpStream::connect(target) else {
+                        return;
+                    };
+                    let (mut up_in, mut up_out) = (client.try_clone().unwrap(), server);
+                    let (mut down_in, mut down_out) = (up_out.try_clone().unwrap(), client);
+                    std::thread::spawn(move || std::io::copy(&mut down_in, &mut down_out));
+                    let _ = std::io::copy(&mut up_in, &mut up_out);
+                });
+            }
+        });
+        Gate { addr, open }
+    }
+
+    fn open(&self) {
+        let (lock, opened) = &*self.open;
+        *lock.lock().unwrap() = true;
+        opened.notify_all();
+    }
+}
+
+/// A node started after the history was written, whose first load from Redis is held back: a reader
+/// that asks for "after N" meanwhile is not told of a gap (the mirror is empty, but the shared log is
+/// not). Streams wait at their cursor, a long poll is parked, and a short poll, which cannot wait, is
+/// answered 503; so is a long poll whose hold runs out before the load. Once the load is in, every
+/// reader gets exactly the messages after N, and no reset.
+#[test]
+fn readers_that_come_before_a_late_node_loaded_the_history_get_what_follows_their_id() {
+    let Some(redis) = redis_or_skip(
+        "readers_that_come_before_a_late_node_loaded_the_history_get_what_follows_their_id",
+    ) else {
+        return;
+    };
+    let a = node(&redis);
+    let topic = "late";
+    let ids: Vec<u64> = (0..10)
+        .map(|i| publish(a.addr, topic, &format!("l{i}")).unwrap())
+        .collect();
+    let after = ids[4];
+    let expected: Vec<ReceivedMessage> =
+        (5..10).map(|i| message(ids[i], &format!("l{i}"))).collect();
+    let gate = Gate::closed(&redis);
+    let hold = Duration::from_secs(2);
+    let b = common::server_with(|config| {
+        config.redis = Some(gate.addr);
+        config.hold_timeout = hold;
+        config.publish_rate_per_ip = 0;
+    });
+    let streams: Vec<(Door, Reader)> = [Door::Sse, Door::XhrStream, Door::Iframe, Door::WebSocket]
+        .into_iter()
+        .map(|door| (door, Reader::open(door, b.addr, topic, Some(after))))
+        .collect();
+    let poll = http::get(b.addr, &door_path("poll", topic, Some(after), &[])).unwrap();
+    assert_eq!(
+        poll.status,
+        503,
+        "a short poll cannot wait: {:?}",
+        poll.text()
+    );
+    assert!(poll.header("Retry-After").is_some());
+    let timed_out = http::request(
+        b.addr,
+        "GET",
+        &door_path("longpoll", topic, Some(after), &[]),
+        &[],
+        b"",
+        TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(
+        timed_out.status,
+        503,
+        "the hold ran out before the load: no head to give, {:?}",
+        timed_out.text()
+    );
+    let parked: Vec<(Door, std::thread::JoinHandle<Vec<PushEvent>>)> =
+        [Door::LongPoll, Door::Jsonp]
+            .into_iter()
+            .map(|door| {
+                let addr = b.addr;
+                let handle = std::thread::spawn(move || {
+                    let mut reader = Reader::open(door, addr, topic, Some(after));
+                    reader.read(5)
+                });
+                (door, handle)
+            })
+            .collect();
+    // The parked polls are sent (or not: either way they must get the same answer).
+    std::thread::sleep(Duration::from_millis(200));
+    gate.open();
+    for (door, mut reader) in streams {
+        assert_eq!(
+            reader.read(5),
+            expected
+                .iter()
+                .cloned()
+                .map(PushEvent::Message)
+                .collect::<Vec<_>>(),
+            "{door:?}: exactly the messages after {after}, no reset"
+        );
+    }
+    for (door, handle) in parked {
+        let events = handle.join().unwrap();
+        assert_eq!(
+            events,
+            expected
+                .iter()
+                .cloned()
+                .map(PushEvent::Message)
+                .collect::<Vec<_>>(),
+            "{door:?}: exactly the messages after {after}, no reset"
+        );
+    }
+    let poll = short_poll(b.addr, topic, Some(after)).unwrap();
+    assert!(!poll.reset);
+    assert_eq!(poll.messages, expected);
 }

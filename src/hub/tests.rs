@@ -761,3 +761,60 @@ fn a_rebase_resets_readers_who_missed_messages_and_carries_those_who_did_not() {
     let replay = hub.read("old", Some(1002), 10, now).unwrap();
     assert_eq!((replay.reset, ids(&replay)), (true, vec![9001]));
 }
+
+#[test]
+fn readers_of_a_loading_topic_wait_at_their_cursor_then_read_the_loaded_log() {
+    let now = Instant::now();
+    let mut hub = Hub::new(HubLimits::default(), 1000);
+    hub.hold_unknown_topics(true);
+    // after=1000: where this hub's own numbering would start, and also an id of the shared log.
+    let waiting = hub.subscribe("t", 1, Some(1000), now).unwrap();
+    assert_eq!(
+        (waiting.reset, waiting.messages.len(), waiting.last),
+        (false, 0, 1000),
+        "no verdict before the load"
+    );
+    let from_now = hub.subscribe("t", 2, None, now).unwrap();
+    assert_eq!(from_now.last, PENDING_HEAD);
+    assert_eq!(hub.head("t"), 1000, "the pending head is never reported");
+    assert!(hub.is_loading("never-seen"));
+
+    // The load: the shared log holds 998..=1002.
+    hub.rebase("t", 997, 1002, now).unwrap();
+    for id in 998..=1002 {
+        hub.append_at("t", id, format!("m{id}"), now).unwrap();
+    }
+    let early = hub.read("t", Some(1000), 10, now).unwrap();
+    assert!(early.messages.is_empty() && !early.reset, "still loading");
+    hub.hold_unknown_topics(false);
+    assert_eq!(hub.loaded("t"), vec![1, 2], "both are woken");
+    assert!(!hub.is_loading("t") && !hub.is_loading("never-seen"));
+
+    let resumed = hub.read("t", Some(1000), 10, now).unwrap();
+    assert_eq!((ids(&resumed), resumed.reset), (vec![1001, 1002], false));
+    let from_now = hub.read("t", Some(PENDING_HEAD), 10, now).unwrap();
+    assert_eq!(
+        (ids(&from_now), from_now.reset, from_now.last),
+        (vec![], false, 1002),
+        "from now: after the loaded history"
+    );
+}
+
+#[test]
+fn a_loading_topic_the_shared_log_does_not_have_starts_like_a_new_one() {
+    let now = Instant::now();
+    let mut hub = Hub::new(HubLimits::default(), 1000);
+    hub.set_loading("empty");
+    let from_now = hub.subscribe("empty", 1, None, now).unwrap();
+    assert_eq!(from_now.last, PENDING_HEAD);
+    assert_eq!(hub.loaded("empty"), vec![1]);
+    assert_eq!(hub.head("empty"), 1000);
+    let read = hub.read("empty", Some(PENDING_HEAD), 10, now).unwrap();
+    assert_eq!((read.reset, read.last), (false, 1000));
+    // Leaving it raises no base: new topics still start after 1000, far below the pending head.
+    hub.unsubscribe("empty", 1, now);
+    assert_eq!(
+        hub.publish("other", "x".into(), now).unwrap().message.id,
+        1001
+    );
+}

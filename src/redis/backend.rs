@@ -56,10 +56,28 @@
 //!
 //! # What a node cannot know yet
 //!
-//! - Right after it starts (or reconnects), a node loads every topic with a round trip per page of 256
-//!   entries. Until a topic's load is in, its mirror may be empty or behind: a reader resuming there gets
-//!   a reset it did not need (told too much, never too little), and a subscriber "from now" resumes after
-//!   the loaded history.
+//! Right after it starts (or reconnects), a node loads every topic with a round trip per page of 256
+//! entries ([`LOAD_PAGE`]): the names from `pushlab:topics`, then each stream with `XRANGE`. Until a
+//! topic's load is in, its mirror may be empty or behind, and the mirror's answer to "after N" would
+//! be wrong: a client that read up to N on another node would be told of a gap (a reset) that the
+//! shared log does not have. So readers of such a topic wait:
+//!
+//! - The hub counts a topic as *loading* while its `XRANGE` pages come in ([`Hub::set_loading`]), and,
+//!   until the node's list of topics is in and every listed topic loaded, every topic the hub does
+//!   not hold yet ([`Hub::hold_unknown_topics`], set from the start and again whenever a link drops).
+//! - A reader of a loading topic is answered the way it would be on a quiet topic: a stream or a
+//!   WebSocket opens (200 or 101) and waits at its cursor, a long poll or JSONP poll is parked. No
+//!   message and no reset goes out. When the load is in ([`Outcome::Loaded`]) they are woken and read
+//!   the loaded log: exactly what follows their id, or a reset only if the shared log warrants it.
+//! - A short poll cannot wait: it gets 503 with `Retry-After: 1`. So does a parked poll whose hold
+//!   runs out while its topic is still loading (Redis unreachable since the node started, say), since
+//!   the node has no head to send it back with. The hold is the bound on how long a poll waits for
+//!   Redis; streams wait like any subscriber while Redis is away.
+//! - A subscriber "from now" on a topic created while loading sits at `hub::PENDING_HEAD` (2^53, an
+//!   id the shared log never hands out), and resumes after whatever the load brings.
+//!
+//! Once the whole list is loaded, a topic the hub still does not hold has no history in Redis, and its
+//! readers are answered as on any new topic.
 //!
 //! # One clock per cluster
 //!
@@ -99,7 +117,7 @@ use mio::{Registry, Token};
 use super::limits::RedisLimits;
 use super::link::{Link, LinkEvent};
 use super::resp::Reply;
-use crate::hub::{Appended, Hub, HubError, Published};
+use crate::hub::{Appended, Hub, HubError, Published, SubscriberId};
 
 mod sessions;
 
@@ -189,6 +207,14 @@ pub enum Outcome {
         /// The session id.
         id: String,
     },
+    /// A topic's history is loaded: its readers, who waited for it, read what it brought (see
+    /// "What a node cannot know yet").
+    Loaded {
+        /// The topic.
+        topic: String,
+        /// Its subscribers here, to wake.
+        subscribers: Vec<SubscriberId>,
+    },
     /// The answer to [`SessionCommand::Check`]: the session lives on (used on some node), or its TTL
     /// ran out; then `run_on_close` is true on exactly one node.
     SessionChecked {
@@ -243,6 +269,16 @@ struct FeedEntry {
     data: String,
 }
 
+/// How far a (re)connection's load of every topic has come: until the list of topic names is in and
+/// each of them is loaded, a topic the mirror does not hold may still have history in Redis.
+#[derive(Debug, Default)]
+struct SyncProgress {
+    /// Whether the list of topic names came back.
+    names_in: bool,
+    /// The topics of this load still being fetched.
+    topics: HashSet<String>,
+}
+
 /// The Redis backend of one node (see the module docs).
 #[derive(Debug)]
 pub struct Backend {
@@ -265,6 +301,8 @@ pub struct Backend {
     loading: HashMap<String, Vec<FeedEntry>>,
     /// Topics whose pending entries overflowed during a load: load again when it is in.
     reload: HashSet<String>,
+    /// The (re)connection's load of every topic, while it is in progress.
+    sync: Option<SyncProgress>,
     /// Whether the last report said the backend was reachable (to log changes once).
     reported_up: bool,
     /// This node's name in the clock lease, unique among the nodes sharing the Redis server.
@@ -297,6 +335,7 @@ impl Backend {
             in_step: HashSet::new(),
             loading: HashMap::new(),
             reload: HashSet::new(),
+            sync: None,
             reported_up: false,
             node,
         }
@@ -453,6 +492,8 @@ impl Backend {
                 }
                 LinkEvent::Down { lost, reason } => {
                     self.synced_since_up = false;
+                    // Until the next sync, a topic this node never saw may have history it cannot load.
+                    hub.hold_unknown_topics(true);
                     for tag in lost {
                         match tag {
                             CommandTag::Publish { ticket, .. } => out.push(Outcome::Stored {
@@ -521,9 +562,14 @@ impl Backend {
                     .filter(|name| Hub::valid_topic(name))
                     .take(self.max_topics)
                     .collect();
+                if let Some(sync) = &mut self.sync {
+                    sync.names_in = true;
+                    sync.topics.extend(names.iter().cloned());
+                }
                 for topic in names {
                     self.start_load(&topic, hub, registry, now, out);
                 }
+                self.finish_sync_when_done(hub, out);
             }
             CommandTag::Load { topic } => self.on_loaded(&topic, &reply, hub, registry, now, out),
             CommandTag::SessionWrite => {}
@@ -568,6 +614,11 @@ impl Backend {
             return;
         }
         self.synced_since_up = true;
+        hub.hold_unknown_topics(true);
+        self.sync = Some(SyncProgress {
+            names_in: false,
+            topics: hub.topic_names().into_iter().collect(),
+        });
         self.send_command(
             CommandTag::Members,
             &["SMEMBERS", TOPICS_KEY],
@@ -595,6 +646,7 @@ impl Backend {
             return;
         }
         self.loading.insert(topic.to_string(), Vec::new());
+        hub.set_loading(topic);
         let start = if self.in_step.contains(topic) {
             format!("({}-0", hub.head(topic))
         } else {
@@ -666,7 +718,41 @@ impl Backend {
             self.on_feed_entry(entry, false, hub, registry, now, out);
         }
         if self.reload.remove(topic) {
-            self.start_load(topic, hub, registry, now, out);
+            return self.start_load(topic, hub, registry, now, out);
+        }
+        self.end_wait(topic, hub, out);
+        if let Some(sync) = &mut self.sync {
+            sync.topics.remove(topic);
+        }
+        self.finish_sync_when_done(hub, out);
+    }
+
+    /// `topic`'s readers stop waiting: those subscribed are woken to read what the load brought.
+    fn end_wait(&mut self, topic: &str, hub: &mut Hub, out: &mut Vec<Outcome>) {
+        let subscribers = hub.loaded(topic);
+        if !subscribers.is_empty() {
+            let topic = topic.to_string();
+            out.push(Outcome::Loaded { topic, subscribers });
+        }
+    }
+
+    /// Once the list of topic names is in and each of them is loaded, the mirror holds everything the
+    /// shared log had when the node (re)connected, and what came since arrives on the feed: a topic
+    /// the hub does not hold has no history, and its readers (waiting since they came) are answered.
+    fn finish_sync_when_done(&mut self, hub: &mut Hub, out: &mut Vec<Outcome>) {
+        let done = self
+            .sync
+            .as_ref()
+            .is_some_and(|sync| sync.names_in && sync.topics.is_empty());
+        if !done {
+            return;
+        }
+        self.sync = None;
+        hub.hold_unknown_topics(false);
+        for topic in hub.loading_topics() {
+            if !self.loading.contains_key(&topic) {
+                self.end_wait(&topic, hub, out);
+            }
         }
     }
 
@@ -741,6 +827,7 @@ impl Backend {
                 LinkEvent::Down { reason, .. } => {
                     self.feed_cursor = None;
                     self.synced_since_up = false;
+                    hub.hold_unknown_topics(true);
                     self.report(&reason);
                 }
             }

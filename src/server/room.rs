@@ -28,9 +28,12 @@ use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use crate::channel::{Action, ClientId, Outbox, Sessions, SESSION_TOPIC_PREFIX};
+use crate::http::Response;
 use crate::hub::{Hub, HubError, SubscriberId};
 use crate::redis::backend::{Outcome, SessionCommand};
 use crate::server::rate::PublishBuckets;
+use crate::server::routes::RouteError;
+use crate::transport::BatchDoor;
 use crate::Config;
 
 /// A connection's place in a topic: which subscription it is and how far it has read.
@@ -150,7 +153,10 @@ impl std::fmt::Debug for Room {
 impl Room {
     /// A room with an empty hub whose ids start after `id_base`.
     pub fn new(config: Config, id_base: u64, session_ids: SessionIds) -> Room {
-        let hub = Hub::new(config.hub.clone(), id_base);
+        let mut hub = Hub::new(config.hub.clone(), id_base);
+        // A node of a shared log knows no topic's history until its first load from Redis: readers
+        // wait for it rather than be told of a gap that may not exist (`redis::backend`).
+        hub.hold_unknown_topics(config.redis.is_some());
         let sessions = Sessions::new(config.session_grace, config.max_sessions);
         let publish_buckets =
             PublishBuckets::new(config.publish_rate_per_ip, config.publish_burst_per_ip);
@@ -235,6 +241,17 @@ impl Room {
         }
     }
 
+    /// The answer to a parked poll whose hold ran out: an empty list at the topic's head; or 503 while
+    /// the topic's history is still being loaded from the shared log (Redis unreachable since the node
+    /// started, say), because the head here means nothing yet and a client told to resume after it
+    /// would be sent a reset it does not need.
+    pub fn hold_timeout_response(&self, door: &BatchDoor, topic: &str) -> Response {
+        if self.hub.is_loading(topic) {
+            return RouteError::from(HubError::Loading).response();
+        }
+        door.timeout_response(self.hub.head(topic))
+    }
+
     /// Wakes the connections of these subscriptions: their topic has news.
     pub fn wake(&mut self, subscriptions: &[SubscriberId]) {
         for subscription in subscriptions {
@@ -316,7 +333,8 @@ impl Room {
         }
     }
 
-    /// What the shared log says about a session: opened or closed on some node, or checked.
+    /// What the shared log says besides messages and stored publishes: a session opened or closed on
+    /// some node, or checked; a topic loaded, whose waiting readers are woken.
     pub fn on_session(&mut self, outcome: Outcome, now: Instant) {
         match outcome {
             Outcome::SessionOpened { id, app } => {
@@ -350,6 +368,7 @@ impl Room {
                     self.end_session_topic(&ClientId(id));
                 }
             }
+            Outcome::Loaded { subscribers, .. } => self.wake(&subscribers),
             Outcome::Delivered(_) | Outcome::Stored { .. } => {}
         }
     }

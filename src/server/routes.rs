@@ -167,7 +167,9 @@ impl RouteError {
             RouteError::MethodNotAllowed { allow } => {
                 Response::error(405, &self.to_string()).header("Allow", allow)
             }
-            RouteError::Busy => Response::error(503, &self.to_string()).header("Retry-After", "1"),
+            RouteError::Busy | RouteError::Hub(HubError::Loading) => {
+                Response::error(503, &self.to_string()).header("Retry-After", "1")
+            }
             RouteError::TooManyPublishes(wait) => {
                 // Retry-After is in whole seconds (RFC 9110 §10.2.3): round up, never "0".
                 let seconds = wait.as_millis().div_ceil(1000).max(1);
@@ -321,6 +323,12 @@ pub fn route(
         check_topic(topic, &route, room, now)?;
     }
     let after = after_param(request)?;
+    if let Route::Poll(topic) = route {
+        // A short poll cannot wait for the shared log's history of its topic (see `Hub::set_loading`).
+        if room.hub.is_loading(topic) {
+            return Err(HubError::Loading.into());
+        }
+    }
     let batch = |door, topic: &str| Opening::Batch {
         door,
         topic: topic.to_string(),
