@@ -443,8 +443,9 @@ fn redis_command(redis: &RedisProcess, args: &[&str]) -> Reply {
 }
 
 #[test]
-fn a_wire_id_n_is_stream_entry_n_0_and_quiet_topics_expire() {
-    let Some(redis) = redis_or_skip("a_wire_id_n_is_stream_entry_n_0_and_quiet_topics_expire")
+fn a_wire_id_n_is_stream_entry_n_0_and_topics_are_scored_by_their_last_use() {
+    let Some(redis) =
+        redis_or_skip("a_wire_id_n_is_stream_entry_n_0_and_topics_are_scored_by_their_last_use")
     else {
         return;
     };
@@ -473,17 +474,85 @@ fn a_wire_id_n_is_stream_entry_n_0_and_quiet_topics_expire() {
     );
     // Ids are milliseconds-based and far below 2^53, what JavaScript holds exactly.
     assert!(second < 1 << 53);
-    for key in ["pushlab:topic:layout", "pushlab:next:layout"] {
-        let Reply::Integer(ttl) = redis_command(&redis, &["PTTL", key]) else {
-            panic!("PTTL");
-        };
-        assert!(ttl > 0, "{key} expires when the topic falls silent ({ttl})");
-    }
-    let Reply::Integer(members) = redis_command(&redis, &["SISMEMBER", "pushlab:topics", "layout"])
-    else {
-        panic!("SISMEMBER");
+    // The name is scored with the last publish, on Redis's clock (milliseconds, as `TIME` gives).
+    let score = redis_command(&redis, &["ZSCORE", "pushlab:topics", "layout"]);
+    let score: u64 = score.as_str().expect("a score").parse().unwrap();
+    let Reply::Array(time) = redis_command(&redis, &["TIME"]) else {
+        panic!("TIME");
     };
-    assert_eq!(members, 1);
+    let redis_ms = time[0].as_str().unwrap().parse::<u64>().unwrap() * 1000;
+    assert!(
+        score <= redis_ms + 1000 && score + 60_000 > redis_ms,
+        "{score} is a time in milliseconds near {redis_ms}"
+    );
+}
+
+/// A node whose topics go idle after `idle` (in its hub and in Redis).
+fn node_with_idle(redis: &RedisProcess, idle: Duration) -> RunningServer {
+    node_with(redis, |config| config.hub.topic_idle_timeout = idle)
+}
+
+fn exists(redis: &RedisProcess, key: &str) -> bool {
+    redis_command(redis, &["EXISTS", key]) == Reply::Integer(1)
+}
+
+fn listed(redis: &RedisProcess, topic: &str) -> bool {
+    redis_command(redis, &["ZSCORE", "pushlab:topics", topic]) != Reply::Null
+}
+
+/// `pushlab:topics` shrinks: a topic unused for the idle timeout on every node leaves Redis (name,
+/// stream and counter), as it leaves a node's hub, while a topic with a subscriber somewhere stays.
+/// When a removed topic's name is published to again, its ids go on above the old ones, even when
+/// they had run far ahead of the clock, and even on a node that never knew the topic.
+#[test]
+fn idle_topics_leave_redis_and_their_ids_are_never_handed_out_again() {
+    let Some(redis) =
+        redis_or_skip("idle_topics_leave_redis_and_their_ids_are_never_handed_out_again")
+    else {
+        return;
+    };
+    let idle = Duration::from_secs(1);
+    let a = node_with_idle(&redis, idle);
+    // A topic whose ids ran far ahead of the clock (as a busy one does at more than one message per
+    // millisecond): its counter is set high by hand.
+    let ahead: u64 = 3_000_000_000_000_000;
+    redis_command(&redis, &["SET", "pushlab:next:busy", &ahead.to_string()]);
+    let last_busy = publish(a.addr, "busy", "fast").unwrap();
+    assert_eq!(last_busy, ahead + 1);
+    // Another topic is published to once and then only read, by a subscriber on A.
+    let kept = publish(a.addr, "kept", "hello").unwrap();
+    let mut reader = Reader::open(Door::Sse, a.addr, "kept", Some(kept));
+    wait_for("the subscription", || {
+        (a.subscriber_count("kept").ok()? == 1).then_some(())
+    });
+    assert!(listed(&redis, "busy") && listed(&redis, "kept"));
+
+    wait_for("the idle topic to leave Redis", || {
+        (!listed(&redis, "busy")
+            && !exists(&redis, "pushlab:topic:busy")
+            && !exists(&redis, "pushlab:next:busy"))
+        .then_some(())
+    });
+    // Two more housekeeping runs, past the idle timeout: the subscribed topic is still there.
+    std::thread::sleep(idle);
+    assert!(listed(&redis, "kept"), "a topic with a subscriber stays");
+    assert!(exists(&redis, "pushlab:topic:kept"));
+    assert!(exists(&redis, "pushlab:next:kept"));
+
+    // The name comes back, published through a node started since, which never saw the old ids.
+    let b = node_with_idle(&redis, idle);
+    let again = publish(b.addr, "busy", "again").unwrap();
+    assert!(
+        again > last_busy,
+        "{again} must pass {last_busy}: ids are never handed out twice"
+    );
+    // And the subscribed topic still carries its messages.
+    let next = publish(b.addr, "kept", "still here").unwrap();
+    assert_eq!(next, kept + 1, "its counter survived");
+    assert_eq!(
+        reader.read(1),
+        vec![PushEvent::Message(message(next, "still here"))]
+    );
 }
 
 /// A "Redis" that answers every command with bytes that are not RESP: the node's parser refuses them,

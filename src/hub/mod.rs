@@ -515,6 +515,21 @@ impl Hub {
             .min()
     }
 
+    /// The hub's limits.
+    pub fn limits(&self) -> &HubLimits {
+        &self.limits
+    }
+
+    /// The names of the topics in use: with subscribers, or used (published, subscribed, read) at or
+    /// after `since`. (With `--redis`, the backend tells Redis which topics are still in use.)
+    pub fn topics_in_use(&self, since: Instant) -> Vec<String> {
+        self.topics
+            .iter()
+            .filter(|(_, entry)| entry.has_subscribers() || entry.last_used_at() >= since)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// Subscribers of `topic` now.
     pub fn subscriber_count(&self, topic: &str) -> usize {
         self.topics.get(topic).map_or(0, Topic::subscriber_count)

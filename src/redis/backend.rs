@@ -38,15 +38,26 @@
 //!   scripts, and the entries are appended in that same order. (Separate `INCR` then `XADD` commands
 //!   would race: node A takes 5, node B takes 6 and appends first, and A's `XADD 5-0` is then refused
 //!   because explicit ids must grow.) Ids are consecutive, which the hub's log relies on.
-//! - *Never repeating across restarts.* A counter that does not exist (a new topic, or Redis
-//!   restarted without persistence) starts at the larger of Redis's clock in milliseconds (`TIME`) and
-//!   the publishing node's own head of the topic: as with the in-memory hub's `id_base`, a restarted
-//!   log hands out ids larger than the old ones, and a client resuming with an old id gets a reset.
-//!   The first message of such a counter is flagged in the feed (`f=1`), so that nodes rebase their
-//!   mirror instead of taking the jump for a loss.
-//! - *A topic silent for [`RedisLimits::topic_ttl`]* loses its keys in Redis (so Redis does not keep
-//!   every topic ever used); its next message starts a new counter as above, and a client resuming
-//!   across that silence gets a reset.
+//! - *Never repeating across restarts.* A counter that does not exist (a new topic, a topic removed
+//!   as idle, or Redis restarted without persistence) starts at the largest of Redis's clock in
+//!   milliseconds (`TIME`), the publishing node's own head of the topic, and the id floor
+//!   ([`ID_FLOOR_KEY`], the largest id of any topic removed as idle): as with the in-memory hub's
+//!   `id_base` and its floor for evicted topics, a restarted log hands out ids larger than the old
+//!   ones, and a client resuming with an old id gets a reset. The floor matters when a busy topic's
+//!   ids ran ahead of the clock (more than one message per millisecond since it started): the clock
+//!   alone could then hand its ids out again. The first message of a new counter is flagged in the
+//!   feed (`f=1`), so that nodes rebase their mirror instead of taking the jump for a loss.
+//!
+//! # Idle topics leave Redis
+//!
+//! `pushlab:topics` is a sorted set: each topic name scored by its last use, on Redis's clock. A
+//! publish sets the score; so does each node's housekeeping run ([`HOUSEKEEPING_SCRIPT`], every
+//! quarter of `hub.topic_idle_timeout`) for the topics in use there (with subscribers, or used since
+//! the last run). The same run removes the topics whose score is older than the idle timeout: their
+//! stream and counter are deleted, and their last id raises the floor. So a topic leaves Redis after
+//! the idle time that evicts it from a node's hub (15 minutes by default), never while some node has
+//! subscribers on it, and Redis holds the topics in use rather than every topic ever named. A starting
+//! node loads the most recently used names first (`ZREVRANGE`, at most `hub.max_topics`).
 //! - *At most 2^53.* Milliseconds since 1970 are about 1.8 × 10^12, far below 2^53 ≈ 9 × 10^15
 //!   (`Number.MAX_SAFE_INTEGER`, what `pushlab.js` can hold exactly); the script refuses an id past it.
 //!
@@ -110,7 +121,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::{Registry, Token};
 
@@ -132,8 +143,11 @@ pub type Ticket = u64;
 
 /// The stream of every message of every topic, read by each node.
 pub const FEED_KEY: &str = "pushlab:feed";
-/// The set of every topic name, so a starting node knows what to load.
+/// Every topic name, scored by its last use (Redis's clock in milliseconds: a publish, or a node
+/// reporting it in use), so a starting node knows what to load and idle topics can be found.
 pub const TOPICS_KEY: &str = "pushlab:topics";
+/// The largest id any removed topic had handed out: a new counter starts above it.
+pub const ID_FLOOR_KEY: &str = "pushlab:id-floor";
 
 /// The stream that holds `topic`'s log.
 pub fn stream_key(topic: &str) -> String {
@@ -148,24 +162,27 @@ pub fn counter_key(topic: &str) -> String {
 /// The key of the clock lease: the name of the node that publishes the `clock` topic.
 pub const CLOCK_LEASE_KEY: &str = "pushlab:clock-lease";
 
-/// The publish script. KEYS: the topic's stream, its counter, the feed, the set of topic names, and for
-/// a leased publish (the clock) the lease. ARGV: the topic, the data, the publishing node's head of the
-/// topic (the floor of a new counter), the topic's retention, the feed's retention, how long a silent
-/// topic's keys live (ms), and for a leased publish the node's name and the lease's length (ms).
-/// Returns the new id, or nil when the lease belongs to another node (nothing is published).
+/// The publish script. KEYS: the topic's stream, its counter, the feed, the topic names by last use,
+/// the id floor, and for a leased publish (the clock) the lease. ARGV: the topic, the data, the
+/// publishing node's head of the topic (a floor of a new counter), the topic's retention, the feed's
+/// retention, and for a leased publish the node's name and the lease's length (ms). Returns the new
+/// id, or nil when the lease belongs to another node (nothing is published).
 pub const PUBLISH_SCRIPT: &str = r#"
-if KEYS[5] then
-  local holder = redis.call('GET', KEYS[5])
-  if holder and holder ~= ARGV[7] then
+if KEYS[6] then
+  local holder = redis.call('GET', KEYS[6])
+  if holder and holder ~= ARGV[6] then
     return false
   end
-  redis.call('SET', KEYS[5], ARGV[7], 'PX', ARGV[8])
+  redis.call('SET', KEYS[6], ARGV[6], 'PX', ARGV[7])
 end
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local first = 0
 if redis.call('EXISTS', KEYS[2]) == 0 then
-  local now = redis.call('TIME')
-  local base = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-  local floor = tonumber(ARGV[3])
+  local base = now_ms
+  local node_head = tonumber(ARGV[3])
+  if node_head > base then base = node_head end
+  local floor = tonumber(redis.call('GET', KEYS[5]) or '0')
   if floor > base then base = floor end
   redis.call('SET', KEYS[2], string.format('%d', base))
   first = 1
@@ -177,11 +194,45 @@ end
 local entry = string.format('%d-0', id)
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], entry, 'd', ARGV[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 't', ARGV[1], 'i', entry, 'f', first, 'd', ARGV[2])
-redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
+redis.call('ZADD', KEYS[4], now_ms, ARGV[1])
 return id
 "#;
+
+/// The housekeeping script, run by every node about four times per idle timeout. KEYS: the topic names
+/// by last use, the id floor. ARGV: the idle timeout (ms), the most idle topics to remove in one run,
+/// then the names of the topics in use on this node (subscribed to, or used since the last run), whose
+/// last use becomes now. A topic unused for the idle timeout on every node then goes: its stream and
+/// counter are deleted, its name leaves the set, and its last id raises the floor, so that a counter
+/// started for the name later hands out larger ids. Returns how many topics went.
+///
+/// The stream and counter keys are built from the names inside the script rather than passed as KEYS:
+/// which topics are idle is only known in there. Redis Cluster would refuse that (a script may touch
+/// only the keys it declares, all in one slot); see "Sharding" in chapter 17.
+pub const HOUSEKEEPING_SCRIPT: &str = r#"
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+for i = 3, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', now_ms, ARGV[i])
+end
+local idle = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms - tonumber(ARGV[1]), 'LIMIT', 0, ARGV[2])
+if #idle == 0 then return 0 end
+local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
+for _, name in ipairs(idle) do
+  local last = tonumber(redis.call('GET', 'pushlab:next:' .. name) or '0')
+  if last > floor then floor = last end
+  redis.call('DEL', 'pushlab:topic:' .. name, 'pushlab:next:' .. name)
+  redis.call('ZREM', KEYS[1], name)
+end
+redis.call('SET', KEYS[2], string.format('%d', floor))
+return #idle
+"#;
+
+/// Most idle topics one housekeeping run removes, so that one run stays short however many went idle
+/// (the rest go on the next runs).
+pub const HOUSEKEEPING_BATCH: usize = 100;
+
+/// The shortest time between two housekeeping runs.
+const MIN_HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What the backend tells the server.
 #[derive(Debug, PartialEq, Eq)]
@@ -236,8 +287,10 @@ enum CommandTag {
         topic: String,
         data: String,
     },
-    /// `SMEMBERS` of the topic names, at (re)connection.
+    /// The topic names, most recently used first, at (re)connection.
     Members,
+    /// A housekeeping run (its reply, how many topics went, is only logged).
+    Housekeeping,
     /// `XRANGE` of one topic's stream.
     Load { topic: String },
     /// A session command whose reply only confirms it.
@@ -303,6 +356,8 @@ pub struct Backend {
     reload: HashSet<String>,
     /// The (re)connection's load of every topic, while it is in progress.
     sync: Option<SyncProgress>,
+    /// When the next housekeeping run is due (`None` until the first timer).
+    next_housekeeping: Option<Instant>,
     /// Whether the last report said the backend was reachable (to log changes once).
     reported_up: bool,
     /// This node's name in the clock lease, unique among the nodes sharing the Redis server.
@@ -336,6 +391,7 @@ impl Backend {
             loading: HashMap::new(),
             reload: HashSet::new(),
             sync: None,
+            next_housekeeping: None,
             reported_up: false,
             node,
         }
@@ -358,10 +414,14 @@ impl Backend {
 
     /// When [`Backend::on_timer`] has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.commands.next_deadline(), self.follower.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.commands.next_deadline(),
+            self.follower.next_deadline(),
+            self.next_housekeeping,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Connection attempts that are due.
@@ -378,6 +438,46 @@ impl Backend {
         let mut events = Vec::new();
         self.follower.on_timer(registry, now, &mut events);
         self.on_follow_events(events, hub, registry, now, out);
+        self.housekeeping_when_due(hub, registry, now, out);
+    }
+
+    /// Every quarter of the hub's idle timeout: reports the topics in use here and removes those idle
+    /// on every node (see [`HOUSEKEEPING_SCRIPT`]). So a topic leaves Redis after the same idle time as
+    /// it leaves a node's hub, and never while a node has subscribers on it.
+    fn housekeeping_when_due(
+        &mut self,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let idle_timeout = hub.limits().topic_idle_timeout;
+        // (A floor, so that a tiny idle timeout cannot make every turn a run.)
+        let interval = (idle_timeout / 4).max(MIN_HOUSEKEEPING_INTERVAL);
+        let due = *self.next_housekeeping.get_or_insert(now + interval);
+        if now < due {
+            return;
+        }
+        self.next_housekeeping = Some(now + interval);
+        if !self.can_store() {
+            return; // the next run reports the topics in use since this one's time
+        }
+        let in_use = hub.topics_in_use(now.checked_sub(interval).unwrap_or(now));
+        let (idle_ms, batch) = (
+            idle_timeout.as_millis().to_string(),
+            HOUSEKEEPING_BATCH.to_string(),
+        );
+        let mut args = vec![
+            "EVAL",
+            HOUSEKEEPING_SCRIPT,
+            "2",
+            TOPICS_KEY,
+            ID_FLOOR_KEY,
+            idle_ms.as_str(),
+            batch.as_str(),
+        ];
+        args.extend(in_use.iter().map(String::as_str));
+        self.send_command(CommandTag::Housekeeping, &args, hub, registry, now, out);
     }
 
     /// One of the backend's sockets is ready.
@@ -422,17 +522,17 @@ impl Backend {
         let floor = hub.head(topic).to_string();
         let retention = self.retention.to_string();
         let feed_retention = self.limits.feed_retention.to_string();
-        let ttl = self.limits.topic_ttl.as_millis().to_string();
         let (stream, counter) = (stream_key(topic), counter_key(topic));
         let lease_ms = self.limits.clock_lease.as_millis().to_string();
         let mut args: Vec<&[u8]> = vec![
             b"EVAL",
             PUBLISH_SCRIPT.as_bytes(),
-            if leased { b"5" } else { b"4" },
+            if leased { b"6" } else { b"5" },
             stream.as_bytes(),
             counter.as_bytes(),
             FEED_KEY.as_bytes(),
             TOPICS_KEY.as_bytes(),
+            ID_FLOOR_KEY.as_bytes(),
         ];
         if leased {
             args.push(CLOCK_LEASE_KEY.as_bytes());
@@ -443,7 +543,6 @@ impl Backend {
             floor.as_bytes(),
             retention.as_bytes(),
             feed_retention.as_bytes(),
-            ttl.as_bytes(),
         ]);
         if leased {
             args.extend([self.node.as_bytes(), lease_ms.as_bytes()]);
@@ -504,6 +603,7 @@ impl Backend {
                                 self.loading.remove(&topic);
                             }
                             CommandTag::Members
+                            | CommandTag::Housekeeping
                             | CommandTag::SessionWrite
                             | CommandTag::SessionScan { .. }
                             | CommandTag::SessionApps { .. }
@@ -572,6 +672,11 @@ impl Backend {
                 self.finish_sync_when_done(hub, out);
             }
             CommandTag::Load { topic } => self.on_loaded(&topic, &reply, hub, registry, now, out),
+            CommandTag::Housekeeping => match reply {
+                Reply::Integer(0) => {}
+                Reply::Integer(gone) => log(format_args!("{gone} idle topics removed")),
+                other => log(format_args!("housekeeping failed: {other:?}")),
+            },
             CommandTag::SessionWrite => {}
             CommandTag::SessionScan { seen } => {
                 self.on_session_scan(&reply, seen, hub, registry, now, out)
@@ -614,6 +719,7 @@ impl Backend {
             return;
         }
         self.synced_since_up = true;
+        let last_rank = self.max_topics.saturating_sub(1).to_string();
         hub.hold_unknown_topics(true);
         self.sync = Some(SyncProgress {
             names_in: false,
@@ -621,7 +727,7 @@ impl Backend {
         });
         self.send_command(
             CommandTag::Members,
-            &["SMEMBERS", TOPICS_KEY],
+            &["ZREVRANGE", TOPICS_KEY, "0", &last_rank],
             hub,
             registry,
             now,
