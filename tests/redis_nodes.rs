@@ -1094,3 +1094,63 @@ fn readers_that_come_before_a_late_node_loaded_the_history_get_what_follows_thei
     assert!(!poll.reset);
     assert_eq!(poll.messages, expected);
 }
+
+/// `POST /publish/{topic}` with an `Idempotency-Key` header.
+fn publish_with_key(addr: SocketAddr, topic: &str, key: &str, body: &str) -> (u16, String) {
+    let answer = http::request(
+        addr,
+        "POST",
+        &format!("/publish/{topic}"),
+        &[("Idempotency-Key", key)],
+        body.as_bytes(),
+        TIMEOUT,
+    )
+    .unwrap();
+    (answer.status, answer.text().unwrap_or_default().to_string())
+}
+
+/// A publish whose answer was lost is safe to send again with the same `Idempotency-Key`: the retry,
+/// through any node, gets the first id and nothing is stored twice; the same key with another message
+/// is refused. Both backends keep the rule, the in-memory hub and Redis.
+#[test]
+fn a_retried_publish_with_an_idempotency_key_is_stored_once_with_either_backend() {
+    let Some(redis) = redis_or_skip(
+        "a_retried_publish_with_an_idempotency_key_is_stored_once_with_either_backend",
+    ) else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let alone = common::server();
+    let key = "\"8e03978e-40d5-43e8-bc93-6894a57f9324\"";
+    // (first node, retry node): the same node in memory; two nodes sharing Redis.
+    for (first, retry) in [(alone.addr, alone.addr), (a.addr, b.addr)] {
+        let (status, body) = publish_with_key(first, "once", key, "only once");
+        assert_eq!(status, 200, "{body}");
+        let id: u64 = body
+            .strip_prefix("{\"id\":")
+            .and_then(|rest| rest.strip_suffix('}'))
+            .unwrap()
+            .parse()
+            .unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                publish_with_key(retry, "once", key, "only once"),
+                (200, body.clone()),
+                "a retry gets the first id"
+            );
+        }
+        let (status, refused) = publish_with_key(retry, "once", key, "another message");
+        assert_eq!(status, 422, "{refused}");
+        let (status, bad) = publish_with_key(first, "once", "not a key!", "x");
+        assert_eq!(status, 400, "{bad}");
+        // Stored once: the next publish follows it directly, and the log holds one copy.
+        let next = publish(retry, "once", "next").unwrap();
+        assert_eq!(next, id + 1);
+        wait_for_mirror(first, "once", next);
+        let batch = short_poll(first, "once", Some(id - 1)).unwrap();
+        assert_eq!(
+            batch.messages,
+            vec![message(id, "only once"), message(next, "next")]
+        );
+    }
+}

@@ -78,6 +78,15 @@
 //! assert_eq!(hub.publish("chat", "back".to_string(), later).unwrap().message.id, 1003);
 //! ```
 //!
+//! # Publishing once
+//!
+//! A publisher whose connection broke before the answer cannot know whether its message was stored.
+//! [`Hub::publish_once`] lets it retry safely: with an idempotency key (the `Idempotency-Key` header
+//! of `POST /publish/{topic}`), the hub remembers the key with the id it gave and the SHA-1 of the
+//! message, for `publish_key_ttl` (10 minutes), and answers a retry with the same id without storing
+//! anything; the same key with another message is refused ([`HubError::KeyReused`], HTTP 422). At most
+//! `max_publish_keys` keys are remembered, the oldest forgotten first (see `once.rs`).
+//!
 //! # A mirror of a shared log
 //!
 //! With `--redis` the hub is the in-memory mirror of logs that Redis keeps for every node (see
@@ -113,6 +122,7 @@
 )]
 
 mod limits;
+mod once;
 mod topic;
 
 use std::collections::{HashMap, HashSet};
@@ -122,6 +132,8 @@ use std::rc::Rc;
 use std::time::Instant;
 
 pub use limits::HubLimits;
+pub use once::{fingerprint, Fingerprint};
+use once::{OnceKeys, Seen};
 use topic::Topic;
 
 /// Who is subscribed: one subscription, numbered by the server, never reused. A subscription, not a
@@ -181,6 +193,18 @@ pub struct Published {
     pub subscribers: Vec<SubscriberId>,
 }
 
+/// What [`Hub::publish_once`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Once {
+    /// The key was new: the message was published.
+    Published(Published),
+    /// The key was seen with the same message: this is the id it got then; nothing was stored.
+    Repeated {
+        /// The first publish's id.
+        id: u64,
+    },
+}
+
 /// What [`Hub::append_at`] did with a message numbered elsewhere.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Appended {
@@ -212,6 +236,8 @@ pub enum HubError {
     /// The shared log's history of this topic has not been loaded here yet, so a reader that cannot
     /// wait for it (a short poll) cannot be answered correctly (HTTP 503; retry).
     Loading,
+    /// The publish's idempotency key was used before with another message (HTTP 422).
+    KeyReused,
 }
 
 impl HubError {
@@ -220,6 +246,7 @@ impl HubError {
         match self {
             HubError::BadTopic => 400,
             HubError::TooLarge => 413,
+            HubError::KeyReused => 422,
             HubError::TooManyTopics | HubError::Unavailable | HubError::Loading => 503,
         }
     }
@@ -238,6 +265,9 @@ impl fmt::Display for HubError {
             HubError::Unavailable => {
                 f.write_str("the shared message log is unreachable; nothing was stored, retry")
             }
+            HubError::KeyReused => f.write_str(
+                "this Idempotency-Key was used with another message; a key names one message",
+            ),
             HubError::Loading => {
                 f.write_str("this topic's history is still being loaded from the shared log; retry")
             }
@@ -274,6 +304,8 @@ pub struct Hub {
     /// Whether a topic this hub does not hold yet counts as loading (a mirror that has not finished
     /// reading the shared log's list of topics).
     hold_unknown: bool,
+    /// The idempotency keys of recent publishes ([`Hub::publish_once`]).
+    once: OnceKeys,
 }
 
 impl Hub {
@@ -287,6 +319,7 @@ impl Hub {
             topics: HashMap::new(),
             loading: HashSet::new(),
             hold_unknown: false,
+            once: OnceKeys::default(),
         }
     }
 
@@ -317,6 +350,36 @@ impl Hub {
             message,
             subscribers: entry.subscribers(),
         })
+    }
+
+    /// Publishes `data` once per idempotency `key` on `topic` (module docs, "Publishing once"): a
+    /// retry with the same key and message gets the first id and stores nothing; the same key with
+    /// another message is refused with [`HubError::KeyReused`].
+    pub fn publish_once(
+        &mut self,
+        topic: &str,
+        key: &str,
+        data: String,
+        now: Instant,
+    ) -> Result<Once, HubError> {
+        Self::check_topic(topic)?;
+        let print = fingerprint(&data);
+        let ttl = self.limits.publish_key_ttl;
+        match self.once.check(topic, key, &print, ttl, now) {
+            Seen::Same(id) => return Ok(Once::Repeated { id }),
+            Seen::Other => return Err(HubError::KeyReused),
+            Seen::New => {}
+        }
+        let published = self.publish(topic, data, now)?;
+        let max_keys = self.limits.max_publish_keys;
+        self.once
+            .remember(topic, key, published.message.id, print, max_keys, now);
+        Ok(Once::Published(published))
+    }
+
+    /// How many idempotency keys the hub remembers now.
+    pub fn publish_key_count(&self) -> usize {
+        self.once.len()
     }
 
     /// Appends a message whose id was given elsewhere (by the shared log of the Redis backend, where

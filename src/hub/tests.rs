@@ -11,6 +11,7 @@ fn limits(max_messages: usize, max_bytes: usize) -> HubLimits {
         max_topics: 4,
         max_publish_bytes: 100,
         topic_idle_timeout: Duration::from_secs(60),
+        ..HubLimits::default()
     }
 }
 
@@ -817,4 +818,51 @@ fn a_loading_topic_the_shared_log_does_not_have_starts_like_a_new_one() {
         hub.publish("other", "x".into(), now).unwrap().message.id,
         1001
     );
+}
+
+#[test]
+fn a_keyed_publish_is_stored_once_and_its_retry_gets_the_first_id() {
+    let now = Instant::now();
+    let limits = HubLimits {
+        publish_key_ttl: Duration::from_secs(60),
+        max_publish_keys: 2,
+        ..HubLimits::default()
+    };
+    let mut hub = Hub::new(limits, 1000);
+    let Ok(Once::Published(first)) = hub.publish_once("t", "k1", "hello".into(), now) else {
+        panic!("a new key publishes");
+    };
+    assert_eq!(first.message.id, 1001);
+    assert_eq!(
+        hub.publish_once("t", "k1", "hello".into(), now),
+        Ok(Once::Repeated { id: 1001 }),
+        "the retry gets the first id"
+    );
+    assert_eq!(hub.head("t"), 1001, "and stores nothing");
+    assert_eq!(
+        hub.publish_once("t", "k1", "something else".into(), now),
+        Err(HubError::KeyReused)
+    );
+    assert_eq!(HubError::KeyReused.status(), 422);
+    // Keys are per topic.
+    assert!(matches!(
+        hub.publish_once("u", "k1", "hello".into(), now),
+        Ok(Once::Published(_))
+    ));
+    // Bounded in number: a third key makes the oldest forgotten, and its retry publishes again.
+    assert!(matches!(
+        hub.publish_once("t", "k3", "x".into(), now),
+        Ok(Once::Published(_))
+    ));
+    assert_eq!(hub.publish_key_count(), 2);
+    assert!(matches!(
+        hub.publish_once("t", "k1", "hello".into(), now),
+        Ok(Once::Published(_))
+    ));
+    // And in time: past the TTL every key is forgotten.
+    let later = now + Duration::from_secs(61);
+    let Ok(Once::Published(again)) = hub.publish_once("t", "k3", "x".into(), later) else {
+        panic!("an expired key publishes again");
+    };
+    assert!(again.message.id > 1003);
 }

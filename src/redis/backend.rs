@@ -110,11 +110,32 @@
 //! clock but asks ([`SessionCommand::Check`]): while the record lives, the session is busy elsewhere;
 //! once it expired, the first node to set `pushlab:session-end:<id>` runs `on_close`, the others forget.
 //!
+//! # Publishing once
+//!
+//! A publish whose reply is lost (the connection to Redis broke with the script in flight, or Redis
+//! answered after `store_timeout`) is answered 503, and yet Redis may have stored it: retrying it
+//! plainly could store it twice. A client that sends an `Idempotency-Key` header with its publish can
+//! retry safely, through any node. The publish script looks up the key's record
+//! (`pushlab:once:<topic>:<key>`, [`once_key`]) before anything else:
+//!
+//! - absent: it publishes, and in the same script records `<id>:<sha1 of the data>` with a TTL of
+//!   `hub.publish_key_ttl` (10 minutes);
+//! - present with the same SHA-1 (Redis computes it, `redis.sha1hex`): it returns the recorded id and
+//!   stores nothing, so the retry is answered `{"id":N}` with the first id;
+//! - present with another SHA-1: an error reply `KEYREUSED`, answered 422.
+//!
+//! Because the check and the publish are one script, two copies of the request racing on two nodes
+//! cannot both publish: whichever script Redis runs first publishes, the other finds its record. So
+//! with a key, "at least once" becomes "exactly once" for retries within the TTL; without one, a
+//! publish whose reply was lost stays at-least-once. The in-memory hub keeps the same rule for a single
+//! process (`Hub::publish_once`).
+//!
 //! # While Redis is away
 //!
 //! A publish answers 503 at once (nothing is acknowledged that was not stored); one whose reply was
 //! lost with the connection answers 503 too, although Redis may have stored it (the client may then
-//! publish it twice: at-least-once, never a false acknowledgement). Subscribers stay connected and
+//! publish it twice, unless it sent an idempotency key: see "Publishing once"; never a false
+//! acknowledgement). Subscribers stay connected and
 //! idle. When the links are back, the follower takes the feed's last id, and the node then loads every
 //! topic it holds from its stream after its local head, so delivery resumes from the last id each node
 //! had, with nothing skipped and nothing twice.
@@ -159,16 +180,44 @@ pub fn counter_key(topic: &str) -> String {
     format!("pushlab:next:{topic}")
 }
 
+/// The key of an idempotency record: the id a publish with `key` on `topic` got, and its data's
+/// SHA-1 (`<id>:<sha1 hex>`), kept for `hub.publish_key_ttl`.
+pub fn once_key(topic: &str, key: &str) -> String {
+    format!("pushlab:once:{topic}:{key}")
+}
+
+/// How a publish is stored, besides its topic and data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Stored only by the node holding the clock lease (see "One clock per cluster").
+    pub leased: bool,
+    /// The client's idempotency key: a retry with it gets the first id (see "Publishing once").
+    pub once_key: Option<String>,
+}
+
 /// The key of the clock lease: the name of the node that publishes the `clock` topic.
 pub const CLOCK_LEASE_KEY: &str = "pushlab:clock-lease";
 
 /// The publish script. KEYS: the topic's stream, its counter, the feed, the topic names by last use,
-/// the id floor, and for a leased publish (the clock) the lease. ARGV: the topic, the data, the
-/// publishing node's head of the topic (a floor of a new counter), the topic's retention, the feed's
-/// retention, and for a leased publish the node's name and the lease's length (ms). Returns the new
-/// id, or nil when the lease belongs to another node (nothing is published).
+/// the id floor, the clock lease (`''` unless the publish is leased), the idempotency record (`''`
+/// unless the publish carries a key). ARGV: the topic, the data, the publishing node's head of the
+/// topic (a floor of a new counter), the topic's retention, the feed's retention, the node's name and
+/// the lease's length (ms) for a leased publish, and how long an idempotency record lives (ms).
+/// Returns the new id; the first id when the key was seen with the same data (nothing is stored); an
+/// error starting `KEYREUSED` when it was seen with other data; nil when the lease belongs to another
+/// node (nothing is published).
 pub const PUBLISH_SCRIPT: &str = r#"
-if KEYS[6] then
+if KEYS[7] ~= '' then
+  local seen = redis.call('GET', KEYS[7])
+  if seen then
+    local id, print = string.match(seen, '^(%d+):(%x+)$')
+    if print ~= redis.sha1hex(ARGV[2]) then
+      return redis.error_reply('KEYREUSED the idempotency key was used with another message')
+    end
+    return tonumber(id)
+  end
+end
+if KEYS[6] ~= '' then
   local holder = redis.call('GET', KEYS[6])
   if holder and holder ~= ARGV[6] then
     return false
@@ -195,6 +244,9 @@ local entry = string.format('%d-0', id)
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], entry, 'd', ARGV[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 't', ARGV[1], 'i', entry, 'f', first, 'd', ARGV[2])
 redis.call('ZADD', KEYS[4], now_ms, ARGV[1])
+if KEYS[7] ~= '' then
+  redis.call('SET', KEYS[7], string.format('%d', id) .. ':' .. redis.sha1hex(ARGV[2]), 'PX', ARGV[8])
+end
 return id
 "#;
 
@@ -501,16 +553,17 @@ impl Backend {
     }
 
     /// Sends `data` to `topic`'s shared log. Its fate comes back as [`Outcome::Stored`] with `ticket`;
-    /// `Err` now when Redis cannot take it. A `leased` publish (the clock's tick) is stored only by the
+    /// `Err` now when Redis cannot take it. A leased publish (the clock's tick) is stored only by the
     /// node that holds the clock lease, and takes or renews it (see "One clock per cluster"); on
-    /// another node it comes back as not stored.
+    /// another node it comes back as not stored. A publish with an idempotency key is stored once per
+    /// key (see "Publishing once").
     #[allow(clippy::too_many_arguments)] // the loop's context (hub, registry, clock, outcomes) and the message
     pub fn publish(
         &mut self,
         ticket: Ticket,
         topic: &str,
         data: String,
-        leased: bool,
+        options: PublishOptions,
         hub: &mut Hub,
         registry: &Registry,
         now: Instant,
@@ -524,29 +577,32 @@ impl Backend {
         let feed_retention = self.limits.feed_retention.to_string();
         let (stream, counter) = (stream_key(topic), counter_key(topic));
         let lease_ms = self.limits.clock_lease.as_millis().to_string();
-        let mut args: Vec<&[u8]> = vec![
+        let lease_key = if options.leased { CLOCK_LEASE_KEY } else { "" };
+        let once = options
+            .once_key
+            .as_deref()
+            .map_or(String::new(), |key| once_key(topic, key));
+        let once_ttl_ms = hub.limits().publish_key_ttl.as_millis().to_string();
+        let args: [&[u8]; 18] = [
             b"EVAL",
             PUBLISH_SCRIPT.as_bytes(),
-            if leased { b"6" } else { b"5" },
+            b"7",
             stream.as_bytes(),
             counter.as_bytes(),
             FEED_KEY.as_bytes(),
             TOPICS_KEY.as_bytes(),
             ID_FLOOR_KEY.as_bytes(),
-        ];
-        if leased {
-            args.push(CLOCK_LEASE_KEY.as_bytes());
-        }
-        args.extend([
+            lease_key.as_bytes(),
+            once.as_bytes(),
             topic.as_bytes(),
             data.as_bytes(),
             floor.as_bytes(),
             retention.as_bytes(),
             feed_retention.as_bytes(),
-        ]);
-        if leased {
-            args.extend([self.node.as_bytes(), lease_ms.as_bytes()]);
-        }
+            self.node.as_bytes(),
+            lease_ms.as_bytes(),
+            once_ttl_ms.as_bytes(),
+        ];
         let tag = CommandTag::Publish {
             ticket,
             topic: topic.to_string(),
@@ -637,6 +693,9 @@ impl Backend {
                     // A leased publish on a node that does not hold the lease: nothing was stored,
                     // as intended, so nothing is logged.
                     Reply::Null => Err(HubError::Unavailable),
+                    Reply::Error(error) if error.starts_with("KEYREUSED") => {
+                        Err(HubError::KeyReused)
+                    }
                     other => {
                         log(format_args!("publish to {topic} not stored: {other:?}"));
                         Err(HubError::Unavailable)

@@ -22,15 +22,15 @@
 //! connection in `State::Storing`, or a handle). Messages reach the hub, now a mirror, from the backend,
 //! and [`Room::wake`] wakes their subscribers as a local publish would.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use crate::channel::{Action, ClientId, Outbox, Sessions, SESSION_TOPIC_PREFIX};
 use crate::http::Response;
-use crate::hub::{Hub, HubError, SubscriberId};
-use crate::redis::backend::{Outcome, SessionCommand};
+use crate::hub::{Hub, HubError, Once, SubscriberId};
+use crate::redis::backend::{Outcome, PublishOptions, SessionCommand};
 use crate::server::rate::PublishBuckets;
 use crate::server::routes::RouteError;
 use crate::transport::BatchDoor;
@@ -88,9 +88,10 @@ pub struct SharedLog {
     pub reachable: bool,
     /// Publishes for the backend: ticket, topic, data.
     pub outbox: Vec<(Ticket, String, String)>,
-    /// The tickets of the outbox that only the holder of the clock lease stores (the clock's ticks:
-    /// see `redis::backend`, "One clock per cluster").
-    pub leased: HashSet<Ticket>,
+    /// How the publishes of the outbox are stored, when not plainly: only by the holder of the clock
+    /// lease (the clock's ticks: see `redis::backend`, "One clock per cluster"), or once per
+    /// idempotency key. Taken with [`SharedLog::take_options`].
+    options: HashMap<Ticket, PublishOptions>,
     /// Session commands for the backend (sessions are shared between nodes: see `Sessions::adopt`).
     pub sessions: Vec<SessionCommand>,
     /// Who waits for which ticket.
@@ -99,6 +100,13 @@ pub struct SharedLog {
     /// Idle sessions being checked in Redis, and since when (a check lost with the connection is
     /// asked again after a while).
     checking: HashMap<String, Instant>,
+}
+
+impl SharedLog {
+    /// How the publish with `ticket` is to be stored (and forgets it).
+    pub fn take_options(&mut self, ticket: Ticket) -> PublishOptions {
+        self.options.remove(&ticket).unwrap_or_default()
+    }
 }
 
 /// How long a session check may go unanswered before it is asked again.
@@ -213,7 +221,33 @@ impl Room {
     ) -> Result<Stored, HubError> {
         let stored = self.publish(topic, data, now)?;
         if let (Stored::Later(ticket), Some(shared)) = (&stored, &mut self.shared_log) {
-            shared.leased.insert(*ticket);
+            shared.options.entry(*ticket).or_default().leased = true;
+        }
+        Ok(stored)
+    }
+
+    /// Publishes like [`Room::publish`], once per idempotency `key`: a retry with the same key and
+    /// message gets the first id and stores nothing, here (`Hub::publish_once`) or in Redis (the
+    /// publish script), so a client that lost the answer may safely send it again.
+    pub fn publish_once(
+        &mut self,
+        topic: &str,
+        key: &str,
+        data: String,
+        now: Instant,
+    ) -> Result<Stored, HubError> {
+        if self.shared_log.is_none() {
+            return match self.hub.publish_once(topic, key, data, now)? {
+                Once::Published(published) => {
+                    self.wake(&published.subscribers);
+                    Ok(Stored::Now(published.message.id))
+                }
+                Once::Repeated { id } => Ok(Stored::Now(id)),
+            };
+        }
+        let stored = self.publish(topic, data, now)?;
+        if let (Stored::Later(ticket), Some(shared)) = (&stored, &mut self.shared_log) {
+            shared.options.entry(*ticket).or_default().once_key = Some(key.to_string());
         }
         Ok(stored)
     }
