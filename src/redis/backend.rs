@@ -108,7 +108,10 @@
 //! ([`Outcome::SessionOpened`], [`Outcome::SessionClosed`]); a node refreshes the TTL of the sessions it
 //! served ([`SessionCommand::Refresh`]); and a node where a session is idle does not end it on its own
 //! clock but asks ([`SessionCommand::Check`]): while the record lives, the session is busy elsewhere;
-//! once it expired, the first node to set `pushlab:session-end:<id>` runs `on_close`, the others forget.
+//! once it expired, the first node to set `pushlab:session-end:<id>` runs `on_close` and announces the
+//! close on the feed, so the others forget it at once. An application that builds state from its
+//! sessions (the chat room's member list) is told of both, through `on_adopt` and `on_forget` (see
+//! `ChatRoom` in `crate::channel`), so that state is one for the whole cluster.
 //!
 //! # Publishing once
 //!
@@ -905,10 +908,12 @@ impl Backend {
     /// shared log had when the node (re)connected, and what came since arrives on the feed: a topic
     /// the hub does not hold has no history, and its readers (waiting since they came) are answered.
     fn finish_sync_when_done(&mut self, hub: &mut Hub, out: &mut Vec<Outcome>) {
-        let done = self
-            .sync
-            .as_ref()
-            .is_some_and(|sync| sync.names_in && sync.topics.is_empty());
+        // A link that dropped meanwhile (`synced_since_up` false) means another sync is to come.
+        let done = self.synced_since_up
+            && self
+                .sync
+                .as_ref()
+                .is_some_and(|sync| sync.names_in && sync.topics.is_empty());
         if !done {
             return;
         }
