@@ -584,11 +584,14 @@ impl Hub {
     }
 
     /// The names of the topics in use: with subscribers, or used (published, subscribed, read) at or
-    /// after `since`. (With `--redis`, the backend tells Redis which topics are still in use.)
-    pub fn topics_in_use(&self, since: Instant) -> Vec<String> {
+    /// after `since` (`None`: every topic held). With `--redis`, the backend tells Redis which topics
+    /// are still in use.
+    pub fn topics_in_use(&self, since: Option<Instant>) -> Vec<String> {
         self.topics
             .iter()
-            .filter(|(_, entry)| entry.has_subscribers() || entry.last_used_at() >= since)
+            .filter(|(_, entry)| {
+                entry.has_subscribers() || since.is_none_or(|since| entry.last_used_at() >= since)
+            })
             .map(|(name, _)| name.clone())
             .collect()
     }

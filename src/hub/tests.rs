@@ -866,3 +866,20 @@ fn a_keyed_publish_is_stored_once_and_its_retry_gets_the_first_id() {
     };
     assert!(again.message.id > 1003);
 }
+
+#[test]
+fn topics_in_use_are_those_with_subscribers_or_used_since() {
+    let start = Instant::now();
+    let mut hub = Hub::new(HubLimits::default(), 1000);
+    hub.publish("quiet", "x".into(), start).unwrap();
+    hub.publish("listened", "x".into(), start).unwrap();
+    hub.subscribe("listened", 1, None, start).unwrap();
+    let later = start + Duration::from_secs(10);
+    hub.publish("busy", "x".into(), later).unwrap();
+    let mut every = hub.topics_in_use(None);
+    every.sort();
+    assert_eq!(every, vec!["busy", "listened", "quiet"]);
+    let mut recent = hub.topics_in_use(Some(later));
+    recent.sort();
+    assert_eq!(recent, vec!["busy", "listened"]);
+}

@@ -262,7 +262,7 @@ return id
 ///
 /// The stream and counter keys are built from the names inside the script rather than passed as KEYS:
 /// which topics are idle is only known in there. Redis Cluster would refuse that (a script may touch
-/// only the keys it declares, all in one slot); see "Sharding" in chapter 17.
+/// only the keys it declares, all in one slot); see "Redis Cluster" in chapter 17.
 pub const HOUSEKEEPING_SCRIPT: &str = r#"
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -413,6 +413,9 @@ pub struct Backend {
     sync: Option<SyncProgress>,
     /// When the next housekeeping run is due (`None` until the first timer).
     next_housekeeping: Option<Instant>,
+    /// When the last housekeeping run that went out was sent: the next one reports the topics used
+    /// since (`None`: every topic, none was reported yet).
+    reported_use_until: Option<Instant>,
     /// Whether the last report said the backend was reachable (to log changes once).
     reported_up: bool,
     /// This node's name in the clock lease, unique among the nodes sharing the Redis server.
@@ -447,6 +450,7 @@ impl Backend {
             reload: HashSet::new(),
             sync: None,
             next_housekeeping: None,
+            reported_use_until: None,
             reported_up: false,
             node,
         }
@@ -515,9 +519,10 @@ impl Backend {
         }
         self.next_housekeeping = Some(now + interval);
         if !self.can_store() {
-            return; // the next run reports the topics in use since this one's time
+            return; // the next run reports the use since the last run that went out
         }
-        let in_use = hub.topics_in_use(now.checked_sub(interval).unwrap_or(now));
+        let in_use = hub.topics_in_use(self.reported_use_until);
+        self.reported_use_until = Some(now);
         let (idle_ms, batch) = (
             idle_timeout.as_millis().to_string(),
             HOUSEKEEPING_BATCH.to_string(),
