@@ -132,8 +132,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 pub use limits::HubLimits;
-pub use once::{fingerprint, Fingerprint};
-use once::{OnceKeys, Seen};
+use once::{fingerprint, OnceKeys, Seen};
 use topic::Topic;
 
 /// Who is subscribed: one subscription, numbered by the server, never reused. A subscription, not a

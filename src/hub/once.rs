@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 use sha1::{Digest, Sha1};
 
 /// The SHA-1 of a message: what a retry must match.
-pub type Fingerprint = [u8; 20];
+pub(super) type Fingerprint = [u8; 20];
 
 /// The fingerprint of `data`.
-pub fn fingerprint(data: &str) -> Fingerprint {
+pub(super) fn fingerprint(data: &str) -> Fingerprint {
     Sha1::digest(data.as_bytes()).into()
 }
 
@@ -42,7 +42,7 @@ struct Remembered {
 
 /// What a key says about a publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Seen {
+pub(super) enum Seen {
     /// Not seen (or forgotten): publish it.
     New,
     /// Seen with the same message: this is its id.
