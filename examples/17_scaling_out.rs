@@ -311,7 +311,7 @@ fn loop_cpu_ms() -> io::Result<Vec<(u64, u64)>> {
 /// round trip: `EVAL`, `XREAD`, `XRANGE`, ...) and every command run, including those the publish
 /// script runs inside Redis (`INCR`, `XADD`, ...).
 fn redis_calls(redis: SocketAddr) -> io::Result<(u64, u64)> {
-    const SENT_BY_NODES: [&str; 5] = ["eval", "xread", "xrange", "xrevrange", "smembers"];
+    const SENT_BY_NODES: [&str; 5] = ["eval", "xread", "xrange", "xrevrange", "zrevrange"];
     let calls = command_calls(redis, REDIS_TIMEOUT)?;
     let run = calls.iter().map(|(_, n)| n).sum();
     let sent = calls

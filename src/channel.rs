@@ -108,6 +108,16 @@ pub trait ChannelHandler {
     fn on_close(&mut self, client: &ClientId, outbox: &mut Outbox) {
         let _ = (client, outbox);
     }
+    /// With `--redis`: a client opened a session on another node, whose `on_open` ran there (greetings
+    /// included). Update what this node knows of its clients; send nothing, or it would be sent twice.
+    fn on_adopt(&mut self, client: &ClientId) {
+        let _ = client;
+    }
+    /// With `--redis`: a client's session ended on another node, whose `on_close` ran there. Forget the
+    /// client; send nothing.
+    fn on_forget(&mut self, client: &ClientId) {
+        let _ = client;
+    }
 }
 
 /// A request about sessions the server refuses.
@@ -277,15 +287,20 @@ impl Sessions {
     // node keeps a copy here: a session opened on one node is *adopted* by the others (its `on_open`
     // ran where it was opened), any node may serve its requests, and it ends once, on one node.
 
-    /// Records session `id` of `app`, opened on another node. False if the application is unknown
-    /// here or the table is full; nothing happens if the session is known already.
+    /// Records session `id` of `app`, opened on another node, and tells the application
+    /// ([`ChannelHandler::on_adopt`]). False if the application is unknown here or the table is full;
+    /// nothing happens if the session is known already.
     pub fn adopt(&mut self, app: &str, id: &str, now: Instant) -> bool {
         if self.sessions.contains_key(id) {
             return true;
         }
-        if !self.apps.contains_key(app) || self.sessions.len() >= self.max_sessions {
+        if self.sessions.len() >= self.max_sessions {
             return false;
         }
+        let Some(handler) = self.apps.get_mut(app) else {
+            return false;
+        };
+        handler.on_adopt(&ClientId(id.to_string()));
         let session = Session {
             app: app.to_string(),
             last_seen: now,
@@ -295,9 +310,16 @@ impl Sessions {
         true
     }
 
-    /// Drops session `id`, ended on another node (its `on_close` ran there). Returns whether it was here.
+    /// Drops session `id`, ended on another node (its `on_close` ran there), and tells the application
+    /// ([`ChannelHandler::on_forget`]). Returns whether it was here.
     pub fn forget(&mut self, id: &str) -> bool {
-        self.sessions.remove(id).is_some()
+        let Some(session) = self.sessions.remove(id) else {
+            return false;
+        };
+        if let Some(handler) = self.apps.get_mut(&session.app) {
+            handler.on_forget(&ClientId(id.to_string()));
+        }
+        true
     }
 
     /// The sessions used since the last call (a request, or a client connected to their topic, as
@@ -390,11 +412,28 @@ impl ChannelHandler for PrivateEcho {
 
 /// The chat room as a channel application: it knows who is in the room, greets each newcomer privately,
 /// and hands every message to every member through their own queues (as HTTP-Kit's chat example does
-/// with a set of channels), announcing arrivals and departures.
+/// with a set of channels), announcing arrivals and departures. `/who` asks how many are in the room
+/// (answered to the asker alone).
+///
+/// # One room over several nodes
+///
+/// With `--redis` a member may join on node A and talk on node B, so every node's `ChatRoom` must list
+/// every member. The list needs no store of its own: a member *is* an open session of this application,
+/// and the sessions already live in Redis (`pushlab:session:<id>` → `chat`, expiring after the session
+/// grace unless used), with every open and close announced on the shared feed. So each node's list is
+/// a mirror of those records: a session opened on another node is added by [`ChannelHandler::on_adopt`]
+/// (whether the feed announced it or a starting node found it among the records), and one that ended
+/// elsewhere, closed or expired, is removed by [`ChannelHandler::on_forget`]. The greetings and
+/// departure notices go out once, from the node where the session opened or ended, to every member
+/// through their private topics, which are shared like any topic. (Two members joining on two nodes
+/// in the same instant may miss each other's arrival notice: each node greets the members it knew.)
 #[derive(Debug, Default)]
 pub struct ChatRoom {
     members: BTreeSet<ClientId>,
 }
+
+/// What a member sends to ask how many are in the room.
+pub const CHAT_WHO: &str = "/who";
 
 impl ChatRoom {
     fn broadcast(&self, data: &str, outbox: &mut Outbox) {
@@ -414,13 +453,25 @@ impl ChannelHandler for ChatRoom {
         );
     }
 
-    fn on_message(&mut self, _client: &ClientId, data: &str, outbox: &mut Outbox) {
+    fn on_message(&mut self, client: &ClientId, data: &str, outbox: &mut Outbox) {
+        if data == CHAT_WHO {
+            outbox.send(client, format!("* {} in the room", self.members.len()));
+            return;
+        }
         self.broadcast(data, outbox);
     }
 
     fn on_close(&mut self, client: &ClientId, outbox: &mut Outbox) {
         self.members.remove(client);
         self.broadcast("* someone left the room", outbox);
+    }
+
+    fn on_adopt(&mut self, client: &ClientId) {
+        self.members.insert(client.clone());
+    }
+
+    fn on_forget(&mut self, client: &ClientId) {
+        self.members.remove(client);
     }
 }
 
@@ -488,6 +539,29 @@ mod tests {
             sessions.message("chat", "a", "x", now),
             Err(ChannelError::NoSuchSession)
         );
+    }
+
+    #[test]
+    fn the_chat_room_lists_members_adopted_from_other_nodes_and_forgets_them_quietly() {
+        let now = Instant::now();
+        let mut sessions = sessions();
+        // "far" joined on another node: its greeting ran there, so adopting it sends nothing.
+        assert!(sessions.adopt("chat", "far", now));
+        let (_, joined) = sessions.open("chat", "near".into(), now).unwrap();
+        assert_eq!(
+            sends(&joined),
+            vec![
+                ("far".into(), "* someone joined the room".into()),
+                ("near".into(), "* welcome: 2 in the room".into())
+            ]
+        );
+        let who = sessions.message("chat", "near", CHAT_WHO, now).unwrap();
+        assert_eq!(sends(&who), vec![("near".into(), "* 2 in the room".into())]);
+        // "far" ended on its node (which announced it): here it only leaves the list.
+        assert!(sessions.forget("far"));
+        let who = sessions.message("chat", "near", CHAT_WHO, now).unwrap();
+        assert_eq!(sends(&who), vec![("near".into(), "* 1 in the room".into())]);
+        assert!(!sessions.forget("far"), "forgotten once");
     }
 
     #[test]

@@ -16,6 +16,7 @@ fn limits(max_messages: usize, max_bytes: usize) -> HubLimits {
         max_topics: 8,
         max_publish_bytes: 64,
         topic_idle_timeout: Duration::from_secs(60),
+        ..HubLimits::default()
     }
 }
 

@@ -2,7 +2,8 @@
 //! plays the event loop, takes the publishes the core queues for Redis, and hands back what Redis would
 //! answer (`Core::on_shared_log`). So the `Storing` state is tested with a fake clock: the answer waits
 //! for Redis, a refusal is 503, a silent Redis is 503 after `store_timeout`, pipelined requests wait
-//! their turn, and a message that the feed brings wakes the local subscribers.
+//! their turn, and a message that the feed brings wakes the local subscribers. Readers of a topic
+//! whose history is not loaded yet wait for the load (a short poll, which cannot, gets 503).
 
 use std::io;
 use std::net::SocketAddr;
@@ -158,6 +159,7 @@ fn a_message_from_the_feed_wakes_a_long_poll() {
     let now = h.now;
     // The mirror knows the topic (as after a load), and a long poll waits on it.
     h.core.room.hub.rebase("t", 5000, 5000, now).unwrap();
+    h.core.room.hub.loaded("t");
     let client = h.connect();
     h.send(
         client,
@@ -175,5 +177,75 @@ fn a_message_from_the_feed_wakes_a_long_poll() {
     assert!(
         answer.contains(r#"{"messages":[{"id":5001,"data":"from B"}],"last":5001}"#),
         "{answer}"
+    );
+}
+
+#[test]
+fn a_reader_of_a_topic_not_loaded_yet_waits_for_the_load_and_gets_no_reset() {
+    let mut h = Harness::new();
+    let now = h.now;
+    // The node has just started: no topic is loaded, and the reader resumes after 5001, an id of the
+    // shared log that this mirror has never seen (its own ids would start after 1000).
+    let client = h.connect();
+    h.send(
+        client,
+        b"GET /longpoll/t?after=5001 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    );
+    assert_eq!(h.read_text(client), "", "parked, not told of a gap");
+    let poller = h.connect();
+    h.send(
+        poller,
+        b"GET /poll/t?after=5001 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    );
+    let refused = h.read_text(poller);
+    assert!(refused.starts_with("HTTP/1.1 503 "), "{refused}");
+    assert!(refused.contains("Retry-After: 1\r\n"), "{refused}");
+
+    // The backend loads 5001..=5003: messages enter the mirror, but the reader still waits...
+    let hub = &mut h.core.room.hub;
+    hub.rebase("t", 5000, 5003, now).unwrap();
+    let mut delivered = Vec::new();
+    for (id, data) in [(5001, "one"), (5002, "two"), (5003, "three")] {
+        let Ok(Appended::Published(published)) = hub.append_at("t", id, data.into(), now) else {
+            panic!("{id} is the next id");
+        };
+        delivered.push(Outcome::Delivered(published));
+    }
+    h.core.on_shared_log(delivered, now);
+    assert_eq!(h.read_text(client), "", "the load is not in yet");
+    // ...until the load is in: then exactly what follows its id.
+    let subscribers = h.core.room.hub.loaded("t");
+    assert_eq!(subscribers.len(), 1);
+    h.core.on_shared_log(
+        vec![Outcome::Loaded {
+            topic: "t".into(),
+            subscribers,
+        }],
+        now,
+    );
+    let answer = h.read_text(client);
+    assert!(
+        answer.contains(
+            r#"{"messages":[{"id":5002,"data":"two"},{"id":5003,"data":"three"}],"last":5003}"#
+        ),
+        "{answer}"
+    );
+}
+
+#[test]
+fn a_long_poll_whose_hold_ends_before_the_load_gets_503() {
+    let mut h = Harness::new();
+    let client = h.connect();
+    h.send(
+        client,
+        b"GET /longpoll/t?after=5001 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    );
+    assert_eq!(h.read_text(client), "");
+    h.now += Config::default().hold_timeout + Duration::from_millis(1);
+    h.core.on_timers(h.now, 0);
+    let answer = h.read_text(client);
+    assert!(
+        answer.starts_with("HTTP/1.1 503 "),
+        "the node's head of an unloaded topic is no place to resume from: {answer}"
     );
 }

@@ -1,7 +1,9 @@
 //! Two pushlab nodes sharing their topics through one Redis (`--redis`), over real sockets: publish on
 //! one node, read on the other through every door; Redis stopped and restarted under a stream; a node
 //! killed under a stream, its client resuming on the other node; one clock tick per second however
-//! many nodes tick it, and another node taking the clock over when its publisher stops.
+//! many nodes tick it, and another node taking the clock over when its publisher stops; readers that
+//! come before a late node loaded the history; idle topics leaving Redis; a publish retried with an
+//! idempotency key; and the chat room's member list across nodes.
 //!
 //! Each test starts its own `redis-server` on a free loopback port with persistence off and stops it
 //! by its PID. Without `redis-server` the tests print that they skipped; with `CI` set they fail.
@@ -443,8 +445,9 @@ fn redis_command(redis: &RedisProcess, args: &[&str]) -> Reply {
 }
 
 #[test]
-fn a_wire_id_n_is_stream_entry_n_0_and_quiet_topics_expire() {
-    let Some(redis) = redis_or_skip("a_wire_id_n_is_stream_entry_n_0_and_quiet_topics_expire")
+fn a_wire_id_n_is_stream_entry_n_0_and_topics_are_scored_by_their_last_use() {
+    let Some(redis) =
+        redis_or_skip("a_wire_id_n_is_stream_entry_n_0_and_topics_are_scored_by_their_last_use")
     else {
         return;
     };
@@ -473,17 +476,85 @@ fn a_wire_id_n_is_stream_entry_n_0_and_quiet_topics_expire() {
     );
     // Ids are milliseconds-based and far below 2^53, what JavaScript holds exactly.
     assert!(second < 1 << 53);
-    for key in ["pushlab:topic:layout", "pushlab:next:layout"] {
-        let Reply::Integer(ttl) = redis_command(&redis, &["PTTL", key]) else {
-            panic!("PTTL");
-        };
-        assert!(ttl > 0, "{key} expires when the topic falls silent ({ttl})");
-    }
-    let Reply::Integer(members) = redis_command(&redis, &["SISMEMBER", "pushlab:topics", "layout"])
-    else {
-        panic!("SISMEMBER");
+    // The name is scored with the last publish, on Redis's clock (milliseconds, as `TIME` gives).
+    let score = redis_command(&redis, &["ZSCORE", "pushlab:topics", "layout"]);
+    let score: u64 = score.as_str().expect("a score").parse().unwrap();
+    let Reply::Array(time) = redis_command(&redis, &["TIME"]) else {
+        panic!("TIME");
     };
-    assert_eq!(members, 1);
+    let redis_ms = time[0].as_str().unwrap().parse::<u64>().unwrap() * 1000;
+    assert!(
+        score <= redis_ms + 1000 && score + 60_000 > redis_ms,
+        "{score} is a time in milliseconds near {redis_ms}"
+    );
+}
+
+/// A node whose topics go idle after `idle` (in its hub and in Redis).
+fn node_with_idle(redis: &RedisProcess, idle: Duration) -> RunningServer {
+    node_with(redis, |config| config.hub.topic_idle_timeout = idle)
+}
+
+fn exists(redis: &RedisProcess, key: &str) -> bool {
+    redis_command(redis, &["EXISTS", key]) == Reply::Integer(1)
+}
+
+fn listed(redis: &RedisProcess, topic: &str) -> bool {
+    redis_command(redis, &["ZSCORE", "pushlab:topics", topic]) != Reply::Null
+}
+
+/// `pushlab:topics` shrinks: a topic unused for the idle timeout on every node leaves Redis (name,
+/// stream and counter), as it leaves a node's hub, while a topic with a subscriber somewhere stays.
+/// When a removed topic's name is published to again, its ids go on above the old ones, even when
+/// they had run far ahead of the clock, and even on a node that never knew the topic.
+#[test]
+fn idle_topics_leave_redis_and_their_ids_are_never_handed_out_again() {
+    let Some(redis) =
+        redis_or_skip("idle_topics_leave_redis_and_their_ids_are_never_handed_out_again")
+    else {
+        return;
+    };
+    let idle = Duration::from_secs(2);
+    let a = node_with_idle(&redis, idle);
+    // A topic whose ids ran far ahead of the clock (as a busy one does at more than one message per
+    // millisecond): its counter is set high by hand.
+    let ahead: u64 = 3_000_000_000_000_000;
+    redis_command(&redis, &["SET", "pushlab:next:busy", &ahead.to_string()]);
+    let last_busy = publish(a.addr, "busy", "fast").unwrap();
+    assert_eq!(last_busy, ahead + 1);
+    // Another topic is published to once and then only read, by a subscriber on A.
+    let kept = publish(a.addr, "kept", "hello").unwrap();
+    let mut reader = Reader::open(Door::Sse, a.addr, "kept", Some(kept));
+    wait_for("the subscription", || {
+        (a.subscriber_count("kept").ok()? == 1).then_some(())
+    });
+    assert!(listed(&redis, "busy") && listed(&redis, "kept"));
+
+    wait_for("the idle topic to leave Redis", || {
+        (!listed(&redis, "busy")
+            && !exists(&redis, "pushlab:topic:busy")
+            && !exists(&redis, "pushlab:next:busy"))
+        .then_some(())
+    });
+    // Two more housekeeping runs, past the idle timeout: the subscribed topic is still there.
+    std::thread::sleep(idle);
+    assert!(listed(&redis, "kept"), "a topic with a subscriber stays");
+    assert!(exists(&redis, "pushlab:topic:kept"));
+    assert!(exists(&redis, "pushlab:next:kept"));
+
+    // The name comes back, published through a node started since, which never saw the old ids.
+    let b = node_with_idle(&redis, idle);
+    let again = publish(b.addr, "busy", "again").unwrap();
+    assert!(
+        again > last_busy,
+        "{again} must pass {last_busy}: ids are never handed out twice"
+    );
+    // And the subscribed topic still carries its messages.
+    let next = publish(b.addr, "kept", "still here").unwrap();
+    assert_eq!(next, kept + 1, "its counter survived");
+    assert_eq!(
+        reader.read(1),
+        vec![PushEvent::Message(message(next, "still here"))]
+    );
 }
 
 /// A "Redis" that answers every command with bytes that are not RESP: the node's parser refuses them,
@@ -519,8 +590,11 @@ fn a_redis_that_breaks_the_protocol_costs_only_the_shared_log() {
         let _ = http::post(node.addr, "/publish/t", b"x");
         (accepted.load(std::sync::atomic::Ordering::SeqCst) > 2).then_some(())
     });
-    let batch = short_poll(node.addr, "t", Some(0)).unwrap();
-    assert!(batch.messages.is_empty(), "nothing was stored");
+    // Nothing was stored, and a node that never read the shared log has no history to tell: a short
+    // poll is asked to come back (503), a page that needs no Redis is served.
+    let poll = http::get(node.addr, "/poll/t?after=0").unwrap();
+    assert_eq!(poll.status, 503, "{:?}", poll.text());
+    assert_eq!(http::get(node.addr, "/pushlab.js").unwrap().status, 200);
     assert_eq!(
         node.handle.internal_errors().unwrap(),
         0,
@@ -781,4 +855,304 @@ fn when_the_clock_node_stops_another_node_takes_the_clock_over() {
         "the clock goes on in one sequence"
     );
     assert!(after[1].id > after[0].id);
+}
+
+/// `POST /channel/chat`: a new member's session id.
+fn join_chat(addr: SocketAddr) -> String {
+    let answer = http::post(addr, "/channel/chat", b"").unwrap();
+    assert_eq!(answer.status, 200, "{:?}", answer.text());
+    let value = json::parse(answer.text().unwrap()).unwrap();
+    let id = value.get("session").and_then(JsonValue::as_str).unwrap();
+    id.to_string()
+}
+
+/// Sends `text` to the chat as member `id`, through `addr`.
+fn say(addr: SocketAddr, id: &str, text: &str) {
+    let sent = http::post(addr, &format!("/channel/chat/{id}"), text.as_bytes()).unwrap();
+    assert_eq!(sent.status, 200, "{:?}", sent.text());
+}
+
+/// The chat's member list is one list however many nodes serve it: a member who joined on A is in
+/// the room that B serves (B's greeting counts them, B's messages reach them), and leaves it when
+/// their session is closed on A or expires.
+#[test]
+fn the_chat_room_lists_the_members_of_every_node() {
+    let Some(redis) = redis_or_skip("the_chat_room_lists_the_members_of_every_node") else {
+        return;
+    };
+    let grace = Duration::from_secs(2);
+    let (a, b) = (
+        node_with_grace(&redis, grace),
+        node_with_grace(&redis, grace),
+    );
+    let first = join_chat(a.addr);
+    let mut first_reads = Reader::open(Door::Sse, a.addr, &format!("session-{first}"), Some(0));
+    assert_eq!(
+        messages(&first_reads.read(1))[0].data,
+        "* welcome: 1 in the room"
+    );
+    wait_for("B to know the first member", || {
+        let status = http::get(b.addr, &format!("/channel/chat/{first}"))
+            .ok()?
+            .status;
+        (status == 200).then_some(())
+    });
+    // Joined on B: B counts the member who joined on A, and A's member hears of the arrival.
+    let second = join_chat(b.addr);
+    let mut second_reads = Reader::open(Door::Sse, b.addr, &format!("session-{second}"), Some(0));
+    assert_eq!(
+        messages(&second_reads.read(1))[0].data,
+        "* welcome: 2 in the room"
+    );
+    assert_eq!(
+        messages(&first_reads.read(1))[0].data,
+        "* someone joined the room"
+    );
+    // Said on B, heard by the member who joined on A (and by the speaker).
+    say(b.addr, &second, "hello from B");
+    assert_eq!(messages(&first_reads.read(1))[0].data, "hello from B");
+    assert_eq!(messages(&second_reads.read(1))[0].data, "hello from B");
+
+    // A third member joins on A and then goes quiet: its session expires, and it leaves B's list.
+    let third = join_chat(a.addr);
+    assert_eq!(
+        messages(&first_reads.read(1))[0].data,
+        "* someone joined the room"
+    );
+    assert_eq!(
+        messages(&second_reads.read(1))[0].data,
+        "* someone joined the room"
+    );
+    say(b.addr, &second, "/who");
+    assert_eq!(messages(&second_reads.read(1))[0].data, "* 3 in the room");
+    assert_eq!(
+        messages(&second_reads.read(1))[0].data,
+        "* someone left the room",
+        "the quiet member's session expired (the other two are connected)"
+    );
+    wait_for("B to forget the expired member", || {
+        let status = http::get(b.addr, &format!("/channel/chat/{third}"))
+            .ok()?
+            .status;
+        (status == 404).then_some(())
+    });
+    say(b.addr, &second, "/who");
+    assert_eq!(messages(&second_reads.read(1))[0].data, "* 2 in the room");
+
+    // The first member closes on A: B's list drops them too.
+    let closed = http::post(a.addr, &format!("/channel/chat/{first}/close"), b"").unwrap();
+    assert_eq!(closed.status, 200);
+    assert_eq!(
+        messages(&second_reads.read(1))[0].data,
+        "* someone left the room"
+    );
+    wait_for("B to forget the closed member", || {
+        let status = http::get(b.addr, &format!("/channel/chat/{first}"))
+            .ok()?
+            .status;
+        (status == 404).then_some(())
+    });
+    say(b.addr, &second, "/who");
+    assert_eq!(messages(&second_reads.read(1))[0].data, "* 1 in the room");
+}
+
+/// A TCP relay to `redis` that holds every connection it accepts until [`Gate::open`]: a node behind
+/// it is connected, and its first load from Redis cannot finish before the test says so.
+struct Gate {
+    addr: SocketAddr,
+    open: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl Gate {
+    fn closed(redis: &RedisProcess) -> Gate {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+        let (gate, target) = (std::sync::Arc::clone(&open), redis.addr());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let gate = std::sync::Arc::clone(&gate);
+                std::thread::spawn(move || {
+                    let (lock, opened) = &*gate;
+                    let mut is_open = lock.lock().unwrap();
+                    while !*is_open {
+                        is_open = opened.wait(is_open).unwrap();
+                    }
+                    drop(is_open);
+                    let Ok(server) = std::net::TcpStream::connect(target) else {
+                        return;
+                    };
+                    let (mut up_in, mut up_out) = (client.try_clone().unwrap(), server);
+                    let (mut down_in, mut down_out) = (up_out.try_clone().unwrap(), client);
+                    std::thread::spawn(move || std::io::copy(&mut down_in, &mut down_out));
+                    let _ = std::io::copy(&mut up_in, &mut up_out);
+                });
+            }
+        });
+        Gate { addr, open }
+    }
+
+    fn open(&self) {
+        let (lock, opened) = &*self.open;
+        *lock.lock().unwrap() = true;
+        opened.notify_all();
+    }
+}
+
+/// A node started after the history was written, whose first load from Redis is held back: a reader
+/// that asks for "after N" meanwhile is not told of a gap (the mirror is empty, but the shared log is
+/// not). Streams wait at their cursor, a long poll is parked, and a short poll, which cannot wait, is
+/// answered 503; so is a long poll whose hold runs out before the load. Once the load is in, every
+/// reader gets exactly the messages after N, and no reset.
+#[test]
+fn readers_that_come_before_a_late_node_loaded_the_history_get_what_follows_their_id() {
+    let Some(redis) = redis_or_skip(
+        "readers_that_come_before_a_late_node_loaded_the_history_get_what_follows_their_id",
+    ) else {
+        return;
+    };
+    let a = node(&redis);
+    let topic = "late";
+    let ids: Vec<u64> = (0..10)
+        .map(|i| publish(a.addr, topic, &format!("l{i}")).unwrap())
+        .collect();
+    let after = ids[4];
+    let expected: Vec<ReceivedMessage> =
+        (5..10).map(|i| message(ids[i], &format!("l{i}"))).collect();
+    let gate = Gate::closed(&redis);
+    let hold = Duration::from_secs(2);
+    let b = common::server_with(|config| {
+        config.redis = Some(gate.addr);
+        config.hold_timeout = hold;
+        config.publish_rate_per_ip = 0;
+    });
+    let streams: Vec<(Door, Reader)> = [Door::Sse, Door::XhrStream, Door::Iframe, Door::WebSocket]
+        .into_iter()
+        .map(|door| (door, Reader::open(door, b.addr, topic, Some(after))))
+        .collect();
+    let poll = http::get(b.addr, &door_path("poll", topic, Some(after), &[])).unwrap();
+    assert_eq!(
+        poll.status,
+        503,
+        "a short poll cannot wait: {:?}",
+        poll.text()
+    );
+    assert!(poll.header("Retry-After").is_some());
+    let timed_out = http::request(
+        b.addr,
+        "GET",
+        &door_path("longpoll", topic, Some(after), &[]),
+        &[],
+        b"",
+        TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(
+        timed_out.status,
+        503,
+        "the hold ran out before the load: no head to give, {:?}",
+        timed_out.text()
+    );
+    let parked: Vec<(Door, std::thread::JoinHandle<Vec<PushEvent>>)> =
+        [Door::LongPoll, Door::Jsonp]
+            .into_iter()
+            .map(|door| {
+                let addr = b.addr;
+                let handle = std::thread::spawn(move || {
+                    let mut reader = Reader::open(door, addr, topic, Some(after));
+                    reader.read(5)
+                });
+                (door, handle)
+            })
+            .collect();
+    // The parked polls are sent (or not: either way they must get the same answer).
+    std::thread::sleep(Duration::from_millis(200));
+    gate.open();
+    for (door, mut reader) in streams {
+        assert_eq!(
+            reader.read(5),
+            expected
+                .iter()
+                .cloned()
+                .map(PushEvent::Message)
+                .collect::<Vec<_>>(),
+            "{door:?}: exactly the messages after {after}, no reset"
+        );
+    }
+    for (door, handle) in parked {
+        let events = handle.join().unwrap();
+        assert_eq!(
+            events,
+            expected
+                .iter()
+                .cloned()
+                .map(PushEvent::Message)
+                .collect::<Vec<_>>(),
+            "{door:?}: exactly the messages after {after}, no reset"
+        );
+    }
+    let poll = short_poll(b.addr, topic, Some(after)).unwrap();
+    assert!(!poll.reset);
+    assert_eq!(poll.messages, expected);
+}
+
+/// `POST /publish/{topic}` with an `Idempotency-Key` header.
+fn publish_with_key(addr: SocketAddr, topic: &str, key: &str, body: &str) -> (u16, String) {
+    let answer = http::request(
+        addr,
+        "POST",
+        &format!("/publish/{topic}"),
+        &[("Idempotency-Key", key)],
+        body.as_bytes(),
+        TIMEOUT,
+    )
+    .unwrap();
+    (answer.status, answer.text().unwrap_or_default().to_string())
+}
+
+/// A publish whose answer was lost is safe to send again with the same `Idempotency-Key`: the retry,
+/// through any node, gets the first id and nothing is stored twice; the same key with another message
+/// is refused. Both backends keep the rule, the in-memory hub and Redis.
+#[test]
+fn a_retried_publish_with_an_idempotency_key_is_stored_once_with_either_backend() {
+    let Some(redis) = redis_or_skip(
+        "a_retried_publish_with_an_idempotency_key_is_stored_once_with_either_backend",
+    ) else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let alone = common::server();
+    let key = "\"8e03978e-40d5-43e8-bc93-6894a57f9324\"";
+    // (first node, retry node): the same node in memory; two nodes sharing Redis.
+    for (first, retry) in [(alone.addr, alone.addr), (a.addr, b.addr)] {
+        let (status, body) = publish_with_key(first, "once", key, "only once");
+        assert_eq!(status, 200, "{body}");
+        let id: u64 = body
+            .strip_prefix("{\"id\":")
+            .and_then(|rest| rest.strip_suffix('}'))
+            .unwrap()
+            .parse()
+            .unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                publish_with_key(retry, "once", key, "only once"),
+                (200, body.clone()),
+                "a retry gets the first id"
+            );
+        }
+        let (status, refused) = publish_with_key(retry, "once", key, "another message");
+        assert_eq!(status, 422, "{refused}");
+        let (status, bad) = publish_with_key(first, "once", "not a key!", "x");
+        assert_eq!(status, 400, "{bad}");
+        // Stored once: the next publish follows it directly, and the log holds one copy.
+        let next = publish(retry, "once", "next").unwrap();
+        assert_eq!(next, id + 1);
+        wait_for_mirror(first, "once", next);
+        let batch = short_poll(first, "once", Some(id - 1)).unwrap();
+        assert_eq!(
+            batch.messages,
+            vec![message(id, "only once"), message(next, "next")]
+        );
+    }
 }

@@ -23,6 +23,12 @@ pub struct HubLimits {
     /// A topic without subscribers that has seen no publish, subscribe or read for this long is
     /// evicted ([`Hub::evict_idle`](super::Hub::evict_idle)).
     pub topic_idle_timeout: Duration,
+    /// How long the idempotency key of a publish is remembered: a retry with the same key within
+    /// this time gets the first id and stores nothing ([`Hub::publish_once`](super::Hub::publish_once)).
+    pub publish_key_ttl: Duration,
+    /// Most idempotency keys the in-memory hub remembers; past it the oldest are forgotten (a retry
+    /// of a forgotten key publishes again). With `--redis` the keys live in Redis, bounded by the TTL.
+    pub max_publish_keys: usize,
 }
 
 impl Default for HubLimits {
@@ -33,6 +39,8 @@ impl Default for HubLimits {
             max_topics: 1_024,
             max_publish_bytes: 64 * 1024,
             topic_idle_timeout: Duration::from_secs(15 * 60),
+            publish_key_ttl: Duration::from_secs(10 * 60),
+            max_publish_keys: 100_000,
         }
     }
 }

@@ -78,6 +78,15 @@
 //! assert_eq!(hub.publish("chat", "back".to_string(), later).unwrap().message.id, 1003);
 //! ```
 //!
+//! # Publishing once
+//!
+//! A publisher whose connection broke before the answer cannot know whether its message was stored.
+//! [`Hub::publish_once`] lets it retry safely: with an idempotency key (the `Idempotency-Key` header
+//! of `POST /publish/{topic}`), the hub remembers the key with the id it gave and the SHA-1 of the
+//! message, for `publish_key_ttl` (10 minutes), and answers a retry with the same id without storing
+//! anything; the same key with another message is refused ([`HubError::KeyReused`], HTTP 422). At most
+//! `max_publish_keys` keys are remembered, the oldest forgotten first (see `once.rs`).
+//!
 //! # A mirror of a shared log
 //!
 //! With `--redis` the hub is the in-memory mirror of logs that Redis keeps for every node (see
@@ -86,6 +95,17 @@
 //! duplicate, a gap or an unknown topic otherwise, so the backend can fetch what is missing), and
 //! [`Hub::rebase`] empties a topic so that its next message may jump (the shared log was trimmed, or
 //! restarted). Every reader keeps the same contract as above.
+//!
+//! A mirror may also not know yet what the shared log holds: right after the node starts or comes
+//! back, or while it fetches a topic it fell behind on. Whether "after N" is a clean resume or a reset
+//! cannot be decided then, so it is not: [`Hub::set_loading`] marks a topic as being loaded, and
+//! [`Hub::hold_unknown_topics`] marks every topic the hub does not hold yet. A read of such a topic
+//! returns nothing and no reset, with `last` where the reader asked to start, so a subscriber waits at
+//! its own cursor; [`Hub::loaded`] ends the wait and names the subscribers to wake, who then read the
+//! loaded log and get exactly what follows their id, or a reset only where the shared log warrants it.
+//! A topic created while loading starts at [`PENDING_HEAD`], a number no shared log hands out, so a
+//! subscriber waiting there is known to have asked "from now" (and never mistaken for one that asked
+//! after an id the shared log has) and resumes after whatever the load brings.
 #![cfg_attr(
     not(test),
     deny(
@@ -102,15 +122,17 @@
 )]
 
 mod limits;
+mod once;
 mod topic;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::mem::size_of;
 use std::rc::Rc;
 use std::time::Instant;
 
 pub use limits::HubLimits;
+use once::{fingerprint, OnceKeys, Seen};
 use topic::Topic;
 
 /// Who is subscribed: one subscription, numbered by the server, never reused. A subscription, not a
@@ -170,6 +192,18 @@ pub struct Published {
     pub subscribers: Vec<SubscriberId>,
 }
 
+/// What [`Hub::publish_once`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Once {
+    /// The key was new: the message was published.
+    Published(Published),
+    /// The key was seen with the same message: this is the id it got then; nothing was stored.
+    Repeated {
+        /// The first publish's id.
+        id: u64,
+    },
+}
+
 /// What [`Hub::append_at`] did with a message numbered elsewhere.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Appended {
@@ -198,6 +232,11 @@ pub enum HubError {
     TooManyTopics,
     /// The shared log (the Redis backend) cannot be reached, so nothing can be stored (HTTP 503).
     Unavailable,
+    /// The shared log's history of this topic has not been loaded here yet, so a reader that cannot
+    /// wait for it (a short poll) cannot be answered correctly (HTTP 503; retry).
+    Loading,
+    /// The publish's idempotency key was used before with another message (HTTP 422).
+    KeyReused,
 }
 
 impl HubError {
@@ -206,7 +245,8 @@ impl HubError {
         match self {
             HubError::BadTopic => 400,
             HubError::TooLarge => 413,
-            HubError::TooManyTopics | HubError::Unavailable => 503,
+            HubError::KeyReused => 422,
+            HubError::TooManyTopics | HubError::Unavailable | HubError::Loading => 503,
         }
     }
 }
@@ -224,11 +264,23 @@ impl fmt::Display for HubError {
             HubError::Unavailable => {
                 f.write_str("the shared message log is unreachable; nothing was stored, retry")
             }
+            HubError::KeyReused => f.write_str(
+                "this Idempotency-Key was used with another message; a key names one message",
+            ),
+            HubError::Loading => {
+                f.write_str("this topic's history is still being loaded from the shared log; retry")
+            }
         }
     }
 }
 
 impl std::error::Error for HubError {}
+
+/// The head of a topic created while its history is being loaded: 2^53, one past the largest id the
+/// shared log hands out (ids stay exact JavaScript numbers, at most 2^53 − 1), so a reader whose cursor
+/// is this number subscribed "from now" before the load. Never handed out, and never reported by
+/// [`Hub::head`].
+pub const PENDING_HEAD: u64 = 1 << 53;
 
 /// The longest topic name, in bytes.
 pub const MAX_TOPIC_NAME_BYTES: usize = 64;
@@ -246,6 +298,13 @@ pub struct Hub {
     use_counter: u64,
     /// Topics by name.
     topics: HashMap<String, Topic>,
+    /// Topics whose history is being loaded from the shared log: their readers wait (module docs).
+    loading: HashSet<String>,
+    /// Whether a topic this hub does not hold yet counts as loading (a mirror that has not finished
+    /// reading the shared log's list of topics).
+    hold_unknown: bool,
+    /// The idempotency keys of recent publishes ([`Hub::publish_once`]).
+    once: OnceKeys,
 }
 
 impl Hub {
@@ -257,6 +316,9 @@ impl Hub {
             new_topic_base: id_base,
             use_counter: 0,
             topics: HashMap::new(),
+            loading: HashSet::new(),
+            hold_unknown: false,
+            once: OnceKeys::default(),
         }
     }
 
@@ -287,6 +349,36 @@ impl Hub {
             message,
             subscribers: entry.subscribers(),
         })
+    }
+
+    /// Publishes `data` once per idempotency `key` on `topic` (module docs, "Publishing once"): a
+    /// retry with the same key and message gets the first id and stores nothing; the same key with
+    /// another message is refused with [`HubError::KeyReused`].
+    pub fn publish_once(
+        &mut self,
+        topic: &str,
+        key: &str,
+        data: String,
+        now: Instant,
+    ) -> Result<Once, HubError> {
+        Self::check_topic(topic)?;
+        let print = fingerprint(&data);
+        let ttl = self.limits.publish_key_ttl;
+        match self.once.check(topic, key, &print, ttl, now) {
+            Seen::Same(id) => return Ok(Once::Repeated { id }),
+            Seen::Other => return Err(HubError::KeyReused),
+            Seen::New => {}
+        }
+        let published = self.publish(topic, data, now)?;
+        let max_keys = self.limits.max_publish_keys;
+        self.once
+            .remember(topic, key, published.message.id, print, max_keys, now);
+        Ok(Once::Published(published))
+    }
+
+    /// How many idempotency keys the hub remembers now.
+    pub fn publish_key_count(&self) -> usize {
+        self.once.len()
     }
 
     /// Appends a message whose id was given elsewhere (by the shared log of the Redis backend, where
@@ -352,6 +444,9 @@ impl Hub {
         now: Instant,
     ) -> Result<Replay, HubError> {
         Self::check_topic(topic)?;
+        if self.is_loading(topic) {
+            return Ok(self.waiting_replay(topic, after));
+        }
         let use_number = self.next_use_number();
         match self.topics.get_mut(topic) {
             Some(entry) => {
@@ -377,9 +472,67 @@ impl Hub {
         now: Instant,
     ) -> Result<Replay, HubError> {
         Self::check_topic(topic)?;
+        let loading = self.is_loading(topic);
         let entry = self.use_topic(topic, now)?;
         entry.subscribe(subscriber);
+        if loading {
+            return Ok(self.waiting_replay(topic, after));
+        }
         Ok(entry.replay(after, usize::MAX))
+    }
+
+    // ----- a mirror that is loading (module docs, "A mirror of a shared log") -----
+
+    /// While `hold` is true, every topic the hub does not hold yet counts as loading (and one created
+    /// meanwhile stays loading until [`Hub::loaded`]).
+    pub fn hold_unknown_topics(&mut self, hold: bool) {
+        self.hold_unknown = hold;
+    }
+
+    /// Marks `topic` as being loaded from the shared log: its readers wait.
+    pub fn set_loading(&mut self, topic: &str) {
+        if Self::valid_topic(topic) {
+            self.loading.insert(topic.to_string());
+        }
+    }
+
+    /// `topic`'s history is in: its readers stop waiting. Returns the subscribers to wake, so they
+    /// read what the load brought (or learn of a reset the shared log warrants).
+    pub fn loaded(&mut self, topic: &str) -> Vec<SubscriberId> {
+        if !self.loading.remove(topic) {
+            return Vec::new();
+        }
+        let new_topic_base = self.new_topic_base;
+        let Some(entry) = self.topics.get_mut(topic) else {
+            return Vec::new();
+        };
+        if entry.head() == PENDING_HEAD {
+            // The shared log had nothing: the topic starts like any new one, and its "from now"
+            // readers resume there.
+            entry.rebase(new_topic_base, new_topic_base);
+        }
+        entry.subscribers()
+    }
+
+    /// Whether `topic`'s readers wait for its history (see [`Hub::set_loading`]).
+    pub fn is_loading(&self, topic: &str) -> bool {
+        self.loading.contains(topic) || (self.hold_unknown && !self.topics.contains_key(topic))
+    }
+
+    /// The names of the topics marked as loading.
+    pub fn loading_topics(&self) -> Vec<String> {
+        self.loading.iter().cloned().collect()
+    }
+
+    /// What a reader of a loading topic gets: nothing, no reset, and `last` where it asked to start
+    /// (the head for "from now"), so it waits at its own cursor.
+    fn waiting_replay(&self, topic: &str, after: Option<u64>) -> Replay {
+        let head = self.topics.get(topic).map_or(PENDING_HEAD, Topic::head);
+        Replay {
+            reset: false,
+            messages: Vec::new(),
+            last: after.unwrap_or(head),
+        }
     }
 
     /// Removes `subscriber` from `topic` (no-op if absent). The topic's idle time starts again at `now`.
@@ -405,7 +558,7 @@ impl Hub {
         let before = self.topics.len();
         self.topics.retain(|_, entry| {
             let due = entry.evictable_at(idle_timeout).is_some_and(|at| at <= now);
-            if due {
+            if due && entry.head() != PENDING_HEAD {
                 highest_evicted_head = highest_evicted_head.max(entry.head());
             }
             !due
@@ -422,6 +575,24 @@ impl Hub {
             .values()
             .filter_map(|entry| entry.evictable_at(idle_timeout))
             .min()
+    }
+
+    /// The hub's limits.
+    pub fn limits(&self) -> &HubLimits {
+        &self.limits
+    }
+
+    /// The names of the topics in use: with subscribers, or used (published, subscribed, read) at or
+    /// after `since` (`None`: every topic held). With `--redis`, the backend tells Redis which topics
+    /// are still in use.
+    pub fn topics_in_use(&self, since: Option<Instant>) -> Vec<String> {
+        self.topics
+            .iter()
+            .filter(|(_, entry)| {
+                entry.has_subscribers() || since.is_none_or(|since| entry.last_used_at() >= since)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// Subscribers of `topic` now.
@@ -444,7 +615,9 @@ impl Hub {
     pub fn head(&self, topic: &str) -> u64 {
         self.topics
             .get(topic)
-            .map_or(self.new_topic_base, Topic::head)
+            .map(Topic::head)
+            .filter(|head| *head != PENDING_HEAD)
+            .unwrap_or(self.new_topic_base)
     }
 
     /// The bytes `topic`'s log holds as retention counts them (the sum of [`Message::stored_bytes`]
@@ -486,7 +659,13 @@ impl Hub {
             return Err(HubError::TooManyTopics);
         }
         let use_number = self.next_use_number();
-        let new_topic_base = self.new_topic_base;
+        let mut new_topic_base = self.new_topic_base;
+        if !self.topics.contains_key(topic) && self.is_loading(topic) {
+            // Created before the mirror knows what the shared log holds: it waits like the others,
+            // at a head no shared log hands out (module docs).
+            self.loading.insert(topic.to_string());
+            new_topic_base = PENDING_HEAD;
+        }
         let entry = self
             .topics
             .entry(topic.to_string())
@@ -513,7 +692,9 @@ impl Hub {
     /// Removes a topic, remembering its head so no later topic hands out its ids again.
     fn remove_entry(&mut self, topic: &str) -> Option<Topic> {
         let entry = self.topics.remove(topic)?;
-        self.new_topic_base = self.new_topic_base.max(entry.head());
+        if entry.head() != PENDING_HEAD {
+            self.new_topic_base = self.new_topic_base.max(entry.head());
+        }
         Some(entry)
     }
 }

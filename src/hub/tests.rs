@@ -11,6 +11,7 @@ fn limits(max_messages: usize, max_bytes: usize) -> HubLimits {
         max_topics: 4,
         max_publish_bytes: 100,
         topic_idle_timeout: Duration::from_secs(60),
+        ..HubLimits::default()
     }
 }
 
@@ -760,4 +761,125 @@ fn a_rebase_resets_readers_who_missed_messages_and_carries_those_who_did_not() {
     hub.append_at("old", 9001, "later".into(), now).unwrap();
     let replay = hub.read("old", Some(1002), 10, now).unwrap();
     assert_eq!((replay.reset, ids(&replay)), (true, vec![9001]));
+}
+
+#[test]
+fn readers_of_a_loading_topic_wait_at_their_cursor_then_read_the_loaded_log() {
+    let now = Instant::now();
+    let mut hub = Hub::new(HubLimits::default(), 1000);
+    hub.hold_unknown_topics(true);
+    // after=1000: where this hub's own numbering would start, and also an id of the shared log.
+    let waiting = hub.subscribe("t", 1, Some(1000), now).unwrap();
+    assert_eq!(
+        (waiting.reset, waiting.messages.len(), waiting.last),
+        (false, 0, 1000),
+        "no verdict before the load"
+    );
+    let from_now = hub.subscribe("t", 2, None, now).unwrap();
+    assert_eq!(from_now.last, PENDING_HEAD);
+    assert_eq!(hub.head("t"), 1000, "the pending head is never reported");
+    assert!(hub.is_loading("never-seen"));
+
+    // The load: the shared log holds 998..=1002.
+    hub.rebase("t", 997, 1002, now).unwrap();
+    for id in 998..=1002 {
+        hub.append_at("t", id, format!("m{id}"), now).unwrap();
+    }
+    let early = hub.read("t", Some(1000), 10, now).unwrap();
+    assert!(early.messages.is_empty() && !early.reset, "still loading");
+    hub.hold_unknown_topics(false);
+    assert_eq!(hub.loaded("t"), vec![1, 2], "both are woken");
+    assert!(!hub.is_loading("t") && !hub.is_loading("never-seen"));
+
+    let resumed = hub.read("t", Some(1000), 10, now).unwrap();
+    assert_eq!((ids(&resumed), resumed.reset), (vec![1001, 1002], false));
+    let from_now = hub.read("t", Some(PENDING_HEAD), 10, now).unwrap();
+    assert_eq!(
+        (ids(&from_now), from_now.reset, from_now.last),
+        (vec![], false, 1002),
+        "from now: after the loaded history"
+    );
+}
+
+#[test]
+fn a_loading_topic_the_shared_log_does_not_have_starts_like_a_new_one() {
+    let now = Instant::now();
+    let mut hub = Hub::new(HubLimits::default(), 1000);
+    hub.set_loading("empty");
+    let from_now = hub.subscribe("empty", 1, None, now).unwrap();
+    assert_eq!(from_now.last, PENDING_HEAD);
+    assert_eq!(hub.loaded("empty"), vec![1]);
+    assert_eq!(hub.head("empty"), 1000);
+    let read = hub.read("empty", Some(PENDING_HEAD), 10, now).unwrap();
+    assert_eq!((read.reset, read.last), (false, 1000));
+    // Leaving it raises no base: new topics still start after 1000, far below the pending head.
+    hub.unsubscribe("empty", 1, now);
+    assert_eq!(
+        hub.publish("other", "x".into(), now).unwrap().message.id,
+        1001
+    );
+}
+
+#[test]
+fn a_keyed_publish_is_stored_once_and_its_retry_gets_the_first_id() {
+    let now = Instant::now();
+    let limits = HubLimits {
+        publish_key_ttl: Duration::from_secs(60),
+        max_publish_keys: 2,
+        ..HubLimits::default()
+    };
+    let mut hub = Hub::new(limits, 1000);
+    let Ok(Once::Published(first)) = hub.publish_once("t", "k1", "hello".into(), now) else {
+        panic!("a new key publishes");
+    };
+    assert_eq!(first.message.id, 1001);
+    assert_eq!(
+        hub.publish_once("t", "k1", "hello".into(), now),
+        Ok(Once::Repeated { id: 1001 }),
+        "the retry gets the first id"
+    );
+    assert_eq!(hub.head("t"), 1001, "and stores nothing");
+    assert_eq!(
+        hub.publish_once("t", "k1", "something else".into(), now),
+        Err(HubError::KeyReused)
+    );
+    assert_eq!(HubError::KeyReused.status(), 422);
+    // Keys are per topic.
+    assert!(matches!(
+        hub.publish_once("u", "k1", "hello".into(), now),
+        Ok(Once::Published(_))
+    ));
+    // Bounded in number: a third key makes the oldest forgotten, and its retry publishes again.
+    assert!(matches!(
+        hub.publish_once("t", "k3", "x".into(), now),
+        Ok(Once::Published(_))
+    ));
+    assert_eq!(hub.publish_key_count(), 2);
+    assert!(matches!(
+        hub.publish_once("t", "k1", "hello".into(), now),
+        Ok(Once::Published(_))
+    ));
+    // And in time: past the TTL every key is forgotten.
+    let later = now + Duration::from_secs(61);
+    let Ok(Once::Published(again)) = hub.publish_once("t", "k3", "x".into(), later) else {
+        panic!("an expired key publishes again");
+    };
+    assert!(again.message.id > 1003);
+}
+
+#[test]
+fn topics_in_use_are_those_with_subscribers_or_used_since() {
+    let start = Instant::now();
+    let mut hub = Hub::new(HubLimits::default(), 1000);
+    hub.publish("quiet", "x".into(), start).unwrap();
+    hub.publish("listened", "x".into(), start).unwrap();
+    hub.subscribe("listened", 1, None, start).unwrap();
+    let later = start + Duration::from_secs(10);
+    hub.publish("busy", "x".into(), later).unwrap();
+    let mut every = hub.topics_in_use(None);
+    every.sort();
+    assert_eq!(every, vec!["busy", "listened", "quiet"]);
+    let mut recent = hub.topics_in_use(Some(later));
+    recent.sort();
+    assert_eq!(recent, vec!["busy", "listened"]);
 }

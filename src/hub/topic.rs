@@ -90,6 +90,11 @@ impl Topic {
         self.last_use_number = use_number;
     }
 
+    /// When the topic was last used.
+    pub(super) fn last_used_at(&self) -> Instant {
+        self.last_used_at
+    }
+
     /// The hub's use counter at the last use (smaller: used less recently).
     pub(super) fn last_use_number(&self) -> u64 {
         self.last_use_number

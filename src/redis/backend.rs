@@ -38,15 +38,26 @@
 //!   scripts, and the entries are appended in that same order. (Separate `INCR` then `XADD` commands
 //!   would race: node A takes 5, node B takes 6 and appends first, and A's `XADD 5-0` is then refused
 //!   because explicit ids must grow.) Ids are consecutive, which the hub's log relies on.
-//! - *Never repeating across restarts.* A counter that does not exist (a new topic, or Redis
-//!   restarted without persistence) starts at the larger of Redis's clock in milliseconds (`TIME`) and
-//!   the publishing node's own head of the topic: as with the in-memory hub's `id_base`, a restarted
-//!   log hands out ids larger than the old ones, and a client resuming with an old id gets a reset.
-//!   The first message of such a counter is flagged in the feed (`f=1`), so that nodes rebase their
-//!   mirror instead of taking the jump for a loss.
-//! - *A topic silent for [`RedisLimits::topic_ttl`]* loses its keys in Redis (so Redis does not keep
-//!   every topic ever used); its next message starts a new counter as above, and a client resuming
-//!   across that silence gets a reset.
+//! - *Never repeating across restarts.* A counter that does not exist (a new topic, a topic removed
+//!   as idle, or Redis restarted without persistence) starts at the largest of Redis's clock in
+//!   milliseconds (`TIME`), the publishing node's own head of the topic, and the id floor
+//!   ([`ID_FLOOR_KEY`], the largest id of any topic removed as idle): as with the in-memory hub's
+//!   `id_base` and its floor for evicted topics, a restarted log hands out ids larger than the old
+//!   ones, and a client resuming with an old id gets a reset. The floor matters when a busy topic's
+//!   ids ran ahead of the clock (more than one message per millisecond since it started): the clock
+//!   alone could then hand its ids out again. The first message of a new counter is flagged in the
+//!   feed (`f=1`), so that nodes rebase their mirror instead of taking the jump for a loss.
+//!
+//! # Idle topics leave Redis
+//!
+//! `pushlab:topics` is a sorted set: each topic name scored by its last use, on Redis's clock. A
+//! publish sets the score; so does each node's housekeeping run ([`HOUSEKEEPING_SCRIPT`], every
+//! quarter of `hub.topic_idle_timeout`) for the topics in use there (with subscribers, or used since
+//! the last run). The same run removes the topics whose score is older than the idle timeout: their
+//! stream and counter are deleted, and their last id raises the floor. So a topic leaves Redis after
+//! the idle time that evicts it from a node's hub (15 minutes by default), never while some node has
+//! subscribers on it, and Redis holds the topics in use rather than every topic ever named. A starting
+//! node loads the most recently used names first (`ZREVRANGE`, at most `hub.max_topics`).
 //! - *At most 2^53.* Milliseconds since 1970 are about 1.8 × 10^12, far below 2^53 ≈ 9 × 10^15
 //!   (`Number.MAX_SAFE_INTEGER`, what `pushlab.js` can hold exactly); the script refuses an id past it.
 //!
@@ -56,10 +67,28 @@
 //!
 //! # What a node cannot know yet
 //!
-//! - Right after it starts (or reconnects), a node loads every topic with a round trip per page of 256
-//!   entries. Until a topic's load is in, its mirror may be empty or behind: a reader resuming there gets
-//!   a reset it did not need (told too much, never too little), and a subscriber "from now" resumes after
-//!   the loaded history.
+//! Right after it starts (or reconnects), a node loads every topic with a round trip per page of 256
+//! entries ([`LOAD_PAGE`]): the names from `pushlab:topics`, then each stream with `XRANGE`. Until a
+//! topic's load is in, its mirror may be empty or behind, and the mirror's answer to "after N" would
+//! be wrong: a client that read up to N on another node would be told of a gap (a reset) that the
+//! shared log does not have. So readers of such a topic wait:
+//!
+//! - The hub counts a topic as *loading* while its `XRANGE` pages come in ([`Hub::set_loading`]), and,
+//!   until the node's list of topics is in and every listed topic loaded, every topic the hub does
+//!   not hold yet ([`Hub::hold_unknown_topics`], set from the start and again whenever a link drops).
+//! - A reader of a loading topic is answered the way it would be on a quiet topic: a stream or a
+//!   WebSocket opens (200 or 101) and waits at its cursor, a long poll or JSONP poll is parked. No
+//!   message and no reset goes out. When the load is in ([`Outcome::Loaded`]) they are woken and read
+//!   the loaded log: exactly what follows their id, or a reset only if the shared log warrants it.
+//! - A short poll cannot wait: it gets 503 with `Retry-After: 1`. So does a parked poll whose hold
+//!   runs out while its topic is still loading (Redis unreachable since the node started, say), since
+//!   the node has no head to send it back with. The hold is the bound on how long a poll waits for
+//!   Redis; streams wait like any subscriber while Redis is away.
+//! - A subscriber "from now" on a topic created while loading sits at `hub::PENDING_HEAD` (2^53, an
+//!   id the shared log never hands out), and resumes after whatever the load brings.
+//!
+//! Once the whole list is loaded, a topic the hub still does not hold has no history in Redis, and its
+//! readers are answered as on any new topic.
 //!
 //! # One clock per cluster
 //!
@@ -79,27 +108,51 @@
 //! ([`Outcome::SessionOpened`], [`Outcome::SessionClosed`]); a node refreshes the TTL of the sessions it
 //! served ([`SessionCommand::Refresh`]); and a node where a session is idle does not end it on its own
 //! clock but asks ([`SessionCommand::Check`]): while the record lives, the session is busy elsewhere;
-//! once it expired, the first node to set `pushlab:session-end:<id>` runs `on_close`, the others forget.
+//! once it expired, the first node to set `pushlab:session-end:<id>` runs `on_close` and announces the
+//! close on the feed, so the others forget it at once. An application that builds state from its
+//! sessions (the chat room's member list) is told of both, through `on_adopt` and `on_forget` (see
+//! `ChatRoom` in `crate::channel`), so that state is one for the whole cluster.
+//!
+//! # Publishing once
+//!
+//! A publish whose reply is lost (the connection to Redis broke with the script in flight, or Redis
+//! answered after `store_timeout`) is answered 503, and yet Redis may have stored it: retrying it
+//! plainly could store it twice. A client that sends an `Idempotency-Key` header with its publish can
+//! retry safely, through any node. The publish script looks up the key's record
+//! (`pushlab:once:<topic>:<key>`, [`once_key`]) before anything else:
+//!
+//! - absent: it publishes, and in the same script records `<id>:<sha1 of the data>` with a TTL of
+//!   `hub.publish_key_ttl` (10 minutes);
+//! - present with the same SHA-1 (Redis computes it, `redis.sha1hex`): it returns the recorded id and
+//!   stores nothing, so the retry is answered `{"id":N}` with the first id;
+//! - present with another SHA-1: an error reply `KEYREUSED`, answered 422.
+//!
+//! Because the check and the publish are one script, two copies of the request racing on two nodes
+//! cannot both publish: whichever script Redis runs first publishes, the other finds its record. So
+//! with a key, "at least once" becomes "exactly once" for retries within the TTL; without one, a
+//! publish whose reply was lost stays at-least-once. The in-memory hub keeps the same rule for a single
+//! process (`Hub::publish_once`).
 //!
 //! # While Redis is away
 //!
 //! A publish answers 503 at once (nothing is acknowledged that was not stored); one whose reply was
 //! lost with the connection answers 503 too, although Redis may have stored it (the client may then
-//! publish it twice: at-least-once, never a false acknowledgement). Subscribers stay connected and
+//! publish it twice, unless it sent an idempotency key: see "Publishing once"; never a false
+//! acknowledgement). Subscribers stay connected and
 //! idle. When the links are back, the follower takes the feed's last id, and the node then loads every
 //! topic it holds from its stream after its local head, so delivery resumes from the last id each node
 //! had, with nothing skipped and nothing twice.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::{Registry, Token};
 
 use super::limits::RedisLimits;
 use super::link::{Link, LinkEvent};
 use super::resp::Reply;
-use crate::hub::{Appended, Hub, HubError, Published};
+use crate::hub::{Appended, Hub, HubError, Published, SubscriberId};
 
 mod sessions;
 
@@ -114,8 +167,11 @@ pub type Ticket = u64;
 
 /// The stream of every message of every topic, read by each node.
 pub const FEED_KEY: &str = "pushlab:feed";
-/// The set of every topic name, so a starting node knows what to load.
+/// Every topic name, scored by its last use (Redis's clock in milliseconds: a publish, or a node
+/// reporting it in use), so a starting node knows what to load and idle topics can be found.
 pub const TOPICS_KEY: &str = "pushlab:topics";
+/// The largest id any removed topic had handed out: a new counter starts above it.
+pub const ID_FLOOR_KEY: &str = "pushlab:id-floor";
 
 /// The stream that holds `topic`'s log.
 pub fn stream_key(topic: &str) -> String {
@@ -127,27 +183,58 @@ pub fn counter_key(topic: &str) -> String {
     format!("pushlab:next:{topic}")
 }
 
+/// The key of an idempotency record: the id a publish with `key` on `topic` got, and its data's
+/// SHA-1 (`<id>:<sha1 hex>`), kept for `hub.publish_key_ttl`.
+pub fn once_key(topic: &str, key: &str) -> String {
+    format!("pushlab:once:{topic}:{key}")
+}
+
+/// How a publish is stored, besides its topic and data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Stored only by the node holding the clock lease (see "One clock per cluster").
+    pub leased: bool,
+    /// The client's idempotency key: a retry with it gets the first id (see "Publishing once").
+    pub once_key: Option<String>,
+}
+
 /// The key of the clock lease: the name of the node that publishes the `clock` topic.
 pub const CLOCK_LEASE_KEY: &str = "pushlab:clock-lease";
 
-/// The publish script. KEYS: the topic's stream, its counter, the feed, the set of topic names, and for
-/// a leased publish (the clock) the lease. ARGV: the topic, the data, the publishing node's head of the
-/// topic (the floor of a new counter), the topic's retention, the feed's retention, how long a silent
-/// topic's keys live (ms), and for a leased publish the node's name and the lease's length (ms).
-/// Returns the new id, or nil when the lease belongs to another node (nothing is published).
+/// The publish script. KEYS: the topic's stream, its counter, the feed, the topic names by last use,
+/// the id floor, the clock lease (`''` unless the publish is leased), the idempotency record (`''`
+/// unless the publish carries a key). ARGV: the topic, the data, the publishing node's head of the
+/// topic (a floor of a new counter), the topic's retention, the feed's retention, the node's name and
+/// the lease's length (ms) for a leased publish, and how long an idempotency record lives (ms).
+/// Returns the new id; the first id when the key was seen with the same data (nothing is stored); an
+/// error starting `KEYREUSED` when it was seen with other data; nil when the lease belongs to another
+/// node (nothing is published).
 pub const PUBLISH_SCRIPT: &str = r#"
-if KEYS[5] then
-  local holder = redis.call('GET', KEYS[5])
-  if holder and holder ~= ARGV[7] then
+if KEYS[7] ~= '' then
+  local seen = redis.call('GET', KEYS[7])
+  if seen then
+    local id, print = string.match(seen, '^(%d+):(%x+)$')
+    if print ~= redis.sha1hex(ARGV[2]) then
+      return redis.error_reply('KEYREUSED the idempotency key was used with another message')
+    end
+    return tonumber(id)
+  end
+end
+if KEYS[6] ~= '' then
+  local holder = redis.call('GET', KEYS[6])
+  if holder and holder ~= ARGV[6] then
     return false
   end
-  redis.call('SET', KEYS[5], ARGV[7], 'PX', ARGV[8])
+  redis.call('SET', KEYS[6], ARGV[6], 'PX', ARGV[7])
 end
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local first = 0
 if redis.call('EXISTS', KEYS[2]) == 0 then
-  local now = redis.call('TIME')
-  local base = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-  local floor = tonumber(ARGV[3])
+  local base = now_ms
+  local node_head = tonumber(ARGV[3])
+  if node_head > base then base = node_head end
+  local floor = tonumber(redis.call('GET', KEYS[5]) or '0')
   if floor > base then base = floor end
   redis.call('SET', KEYS[2], string.format('%d', base))
   first = 1
@@ -159,11 +246,48 @@ end
 local entry = string.format('%d-0', id)
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], entry, 'd', ARGV[2])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 't', ARGV[1], 'i', entry, 'f', first, 'd', ARGV[2])
-redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
+redis.call('ZADD', KEYS[4], now_ms, ARGV[1])
+if KEYS[7] ~= '' then
+  redis.call('SET', KEYS[7], string.format('%d', id) .. ':' .. redis.sha1hex(ARGV[2]), 'PX', ARGV[8])
+end
 return id
 "#;
+
+/// The housekeeping script, run by every node about four times per idle timeout. KEYS: the topic names
+/// by last use, the id floor. ARGV: the idle timeout (ms), the most idle topics to remove in one run,
+/// then the names of the topics in use on this node (subscribed to, or used since the last run), whose
+/// last use becomes now. A topic unused for the idle timeout on every node then goes: its stream and
+/// counter are deleted, its name leaves the set, and its last id raises the floor, so that a counter
+/// started for the name later hands out larger ids. Returns how many topics went.
+///
+/// The stream and counter keys are built from the names inside the script rather than passed as KEYS:
+/// which topics are idle is only known in there. Redis Cluster would refuse that (a script may touch
+/// only the keys it declares, all in one slot); see "Redis Cluster" in chapter 17.
+pub const HOUSEKEEPING_SCRIPT: &str = r#"
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+for i = 3, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', now_ms, ARGV[i])
+end
+local idle = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms - tonumber(ARGV[1]), 'LIMIT', 0, ARGV[2])
+if #idle == 0 then return 0 end
+local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
+for _, name in ipairs(idle) do
+  local last = tonumber(redis.call('GET', 'pushlab:next:' .. name) or '0')
+  if last > floor then floor = last end
+  redis.call('DEL', 'pushlab:topic:' .. name, 'pushlab:next:' .. name)
+  redis.call('ZREM', KEYS[1], name)
+end
+redis.call('SET', KEYS[2], string.format('%d', floor))
+return #idle
+"#;
+
+/// Most idle topics one housekeeping run removes, so that one run stays short however many went idle
+/// (the rest go on the next runs).
+pub const HOUSEKEEPING_BATCH: usize = 100;
+
+/// The shortest time between two housekeeping runs.
+const MIN_HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What the backend tells the server.
 #[derive(Debug, PartialEq, Eq)]
@@ -189,6 +313,14 @@ pub enum Outcome {
         /// The session id.
         id: String,
     },
+    /// A topic's history is loaded: its readers, who waited for it, read what it brought (see
+    /// "What a node cannot know yet").
+    Loaded {
+        /// The topic.
+        topic: String,
+        /// Its subscribers here, to wake.
+        subscribers: Vec<SubscriberId>,
+    },
     /// The answer to [`SessionCommand::Check`]: the session lives on (used on some node), or its TTL
     /// ran out; then `run_on_close` is true on exactly one node.
     SessionChecked {
@@ -210,8 +342,10 @@ enum CommandTag {
         topic: String,
         data: String,
     },
-    /// `SMEMBERS` of the topic names, at (re)connection.
+    /// The topic names, most recently used first, at (re)connection.
     Members,
+    /// A housekeeping run (its reply, how many topics went, is only logged).
+    Housekeeping,
     /// `XRANGE` of one topic's stream.
     Load { topic: String },
     /// A session command whose reply only confirms it.
@@ -243,6 +377,16 @@ struct FeedEntry {
     data: String,
 }
 
+/// How far a (re)connection's load of every topic has come: until the list of topic names is in and
+/// each of them is loaded, a topic the mirror does not hold may still have history in Redis.
+#[derive(Debug, Default)]
+struct SyncProgress {
+    /// Whether the list of topic names came back.
+    names_in: bool,
+    /// The topics of this load still being fetched.
+    topics: HashSet<String>,
+}
+
 /// The Redis backend of one node (see the module docs).
 #[derive(Debug)]
 pub struct Backend {
@@ -265,6 +409,13 @@ pub struct Backend {
     loading: HashMap<String, Vec<FeedEntry>>,
     /// Topics whose pending entries overflowed during a load: load again when it is in.
     reload: HashSet<String>,
+    /// The (re)connection's load of every topic, while it is in progress.
+    sync: Option<SyncProgress>,
+    /// When the next housekeeping run is due (`None` until the first timer).
+    next_housekeeping: Option<Instant>,
+    /// When the last housekeeping run that went out was sent: the next one reports the topics used
+    /// since (`None`: every topic, none was reported yet).
+    reported_use_until: Option<Instant>,
     /// Whether the last report said the backend was reachable (to log changes once).
     reported_up: bool,
     /// This node's name in the clock lease, unique among the nodes sharing the Redis server.
@@ -297,6 +448,9 @@ impl Backend {
             in_step: HashSet::new(),
             loading: HashMap::new(),
             reload: HashSet::new(),
+            sync: None,
+            next_housekeeping: None,
+            reported_use_until: None,
             reported_up: false,
             node,
         }
@@ -319,10 +473,14 @@ impl Backend {
 
     /// When [`Backend::on_timer`] has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.commands.next_deadline(), self.follower.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.commands.next_deadline(),
+            self.follower.next_deadline(),
+            self.next_housekeeping,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Connection attempts that are due.
@@ -339,6 +497,47 @@ impl Backend {
         let mut events = Vec::new();
         self.follower.on_timer(registry, now, &mut events);
         self.on_follow_events(events, hub, registry, now, out);
+        self.housekeeping_when_due(hub, registry, now, out);
+    }
+
+    /// Every quarter of the hub's idle timeout: reports the topics in use here and removes those idle
+    /// on every node (see [`HOUSEKEEPING_SCRIPT`]). So a topic leaves Redis after the same idle time as
+    /// it leaves a node's hub, and never while a node has subscribers on it.
+    fn housekeeping_when_due(
+        &mut self,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let idle_timeout = hub.limits().topic_idle_timeout;
+        // (A floor, so that a tiny idle timeout cannot make every turn a run.)
+        let interval = (idle_timeout / 4).max(MIN_HOUSEKEEPING_INTERVAL);
+        let due = *self.next_housekeeping.get_or_insert(now + interval);
+        if now < due {
+            return;
+        }
+        self.next_housekeeping = Some(now + interval);
+        if !self.can_store() {
+            return; // the next run reports the use since the last run that went out
+        }
+        let in_use = hub.topics_in_use(self.reported_use_until);
+        self.reported_use_until = Some(now);
+        let (idle_ms, batch) = (
+            idle_timeout.as_millis().to_string(),
+            HOUSEKEEPING_BATCH.to_string(),
+        );
+        let mut args = vec![
+            "EVAL",
+            HOUSEKEEPING_SCRIPT,
+            "2",
+            TOPICS_KEY,
+            ID_FLOOR_KEY,
+            idle_ms.as_str(),
+            batch.as_str(),
+        ];
+        args.extend(in_use.iter().map(String::as_str));
+        self.send_command(CommandTag::Housekeeping, &args, hub, registry, now, out);
     }
 
     /// One of the backend's sockets is ready.
@@ -362,16 +561,17 @@ impl Backend {
     }
 
     /// Sends `data` to `topic`'s shared log. Its fate comes back as [`Outcome::Stored`] with `ticket`;
-    /// `Err` now when Redis cannot take it. A `leased` publish (the clock's tick) is stored only by the
+    /// `Err` now when Redis cannot take it. A leased publish (the clock's tick) is stored only by the
     /// node that holds the clock lease, and takes or renews it (see "One clock per cluster"); on
-    /// another node it comes back as not stored.
+    /// another node it comes back as not stored. A publish with an idempotency key is stored once per
+    /// key (see "Publishing once").
     #[allow(clippy::too_many_arguments)] // the loop's context (hub, registry, clock, outcomes) and the message
     pub fn publish(
         &mut self,
         ticket: Ticket,
         topic: &str,
         data: String,
-        leased: bool,
+        options: PublishOptions,
         hub: &mut Hub,
         registry: &Registry,
         now: Instant,
@@ -383,32 +583,34 @@ impl Backend {
         let floor = hub.head(topic).to_string();
         let retention = self.retention.to_string();
         let feed_retention = self.limits.feed_retention.to_string();
-        let ttl = self.limits.topic_ttl.as_millis().to_string();
         let (stream, counter) = (stream_key(topic), counter_key(topic));
         let lease_ms = self.limits.clock_lease.as_millis().to_string();
-        let mut args: Vec<&[u8]> = vec![
+        let lease_key = if options.leased { CLOCK_LEASE_KEY } else { "" };
+        let once = options
+            .once_key
+            .as_deref()
+            .map_or(String::new(), |key| once_key(topic, key));
+        let once_ttl_ms = hub.limits().publish_key_ttl.as_millis().to_string();
+        let args: [&[u8]; 18] = [
             b"EVAL",
             PUBLISH_SCRIPT.as_bytes(),
-            if leased { b"5" } else { b"4" },
+            b"7",
             stream.as_bytes(),
             counter.as_bytes(),
             FEED_KEY.as_bytes(),
             TOPICS_KEY.as_bytes(),
-        ];
-        if leased {
-            args.push(CLOCK_LEASE_KEY.as_bytes());
-        }
-        args.extend([
+            ID_FLOOR_KEY.as_bytes(),
+            lease_key.as_bytes(),
+            once.as_bytes(),
             topic.as_bytes(),
             data.as_bytes(),
             floor.as_bytes(),
             retention.as_bytes(),
             feed_retention.as_bytes(),
-            ttl.as_bytes(),
-        ]);
-        if leased {
-            args.extend([self.node.as_bytes(), lease_ms.as_bytes()]);
-        }
+            self.node.as_bytes(),
+            lease_ms.as_bytes(),
+            once_ttl_ms.as_bytes(),
+        ];
         let tag = CommandTag::Publish {
             ticket,
             topic: topic.to_string(),
@@ -453,6 +655,8 @@ impl Backend {
                 }
                 LinkEvent::Down { lost, reason } => {
                     self.synced_since_up = false;
+                    // Until the next sync, a topic this node never saw may have history it cannot load.
+                    hub.hold_unknown_topics(true);
                     for tag in lost {
                         match tag {
                             CommandTag::Publish { ticket, .. } => out.push(Outcome::Stored {
@@ -463,6 +667,7 @@ impl Backend {
                                 self.loading.remove(&topic);
                             }
                             CommandTag::Members
+                            | CommandTag::Housekeeping
                             | CommandTag::SessionWrite
                             | CommandTag::SessionScan { .. }
                             | CommandTag::SessionApps { .. }
@@ -496,6 +701,9 @@ impl Backend {
                     // A leased publish on a node that does not hold the lease: nothing was stored,
                     // as intended, so nothing is logged.
                     Reply::Null => Err(HubError::Unavailable),
+                    Reply::Error(error) if error.starts_with("KEYREUSED") => {
+                        Err(HubError::KeyReused)
+                    }
                     other => {
                         log(format_args!("publish to {topic} not stored: {other:?}"));
                         Err(HubError::Unavailable)
@@ -521,11 +729,21 @@ impl Backend {
                     .filter(|name| Hub::valid_topic(name))
                     .take(self.max_topics)
                     .collect();
+                if let Some(sync) = &mut self.sync {
+                    sync.names_in = true;
+                    sync.topics.extend(names.iter().cloned());
+                }
                 for topic in names {
                     self.start_load(&topic, hub, registry, now, out);
                 }
+                self.finish_sync_when_done(hub, out);
             }
             CommandTag::Load { topic } => self.on_loaded(&topic, &reply, hub, registry, now, out),
+            CommandTag::Housekeeping => match reply {
+                Reply::Integer(0) => {}
+                Reply::Integer(gone) => log(format_args!("{gone} idle topics removed")),
+                other => log(format_args!("housekeeping failed: {other:?}")),
+            },
             CommandTag::SessionWrite => {}
             CommandTag::SessionScan { seen } => {
                 self.on_session_scan(&reply, seen, hub, registry, now, out)
@@ -568,9 +786,15 @@ impl Backend {
             return;
         }
         self.synced_since_up = true;
+        let last_rank = self.max_topics.saturating_sub(1).to_string();
+        hub.hold_unknown_topics(true);
+        self.sync = Some(SyncProgress {
+            names_in: false,
+            topics: hub.topic_names().into_iter().collect(),
+        });
         self.send_command(
             CommandTag::Members,
-            &["SMEMBERS", TOPICS_KEY],
+            &["ZREVRANGE", TOPICS_KEY, "0", &last_rank],
             hub,
             registry,
             now,
@@ -595,6 +819,7 @@ impl Backend {
             return;
         }
         self.loading.insert(topic.to_string(), Vec::new());
+        hub.set_loading(topic);
         let start = if self.in_step.contains(topic) {
             format!("({}-0", hub.head(topic))
         } else {
@@ -666,7 +891,43 @@ impl Backend {
             self.on_feed_entry(entry, false, hub, registry, now, out);
         }
         if self.reload.remove(topic) {
-            self.start_load(topic, hub, registry, now, out);
+            return self.start_load(topic, hub, registry, now, out);
+        }
+        self.end_wait(topic, hub, out);
+        if let Some(sync) = &mut self.sync {
+            sync.topics.remove(topic);
+        }
+        self.finish_sync_when_done(hub, out);
+    }
+
+    /// `topic`'s readers stop waiting: those subscribed are woken to read what the load brought.
+    fn end_wait(&mut self, topic: &str, hub: &mut Hub, out: &mut Vec<Outcome>) {
+        let subscribers = hub.loaded(topic);
+        if !subscribers.is_empty() {
+            let topic = topic.to_string();
+            out.push(Outcome::Loaded { topic, subscribers });
+        }
+    }
+
+    /// Once the list of topic names is in and each of them is loaded, the mirror holds everything the
+    /// shared log had when the node (re)connected, and what came since arrives on the feed: a topic
+    /// the hub does not hold has no history, and its readers (waiting since they came) are answered.
+    fn finish_sync_when_done(&mut self, hub: &mut Hub, out: &mut Vec<Outcome>) {
+        // A link that dropped meanwhile (`synced_since_up` false) means another sync is to come.
+        let done = self.synced_since_up
+            && self
+                .sync
+                .as_ref()
+                .is_some_and(|sync| sync.names_in && sync.topics.is_empty());
+        if !done {
+            return;
+        }
+        self.sync = None;
+        hub.hold_unknown_topics(false);
+        for topic in hub.loading_topics() {
+            if !self.loading.contains_key(&topic) {
+                self.end_wait(&topic, hub, out);
+            }
         }
     }
 
@@ -741,6 +1002,7 @@ impl Backend {
                 LinkEvent::Down { reason, .. } => {
                     self.feed_cursor = None;
                     self.synced_since_up = false;
+                    hub.hold_unknown_topics(true);
                     self.report(&reason);
                 }
             }

@@ -22,8 +22,6 @@ pub struct RedisLimits {
     /// Most feed entries kept for one topic while its history is being loaded; past it they are
     /// dropped and the topic is loaded again afterwards.
     pub max_pending_per_topic: usize,
-    /// A topic's stream and id counter expire in Redis after this long without a publish.
-    pub topic_ttl: Duration,
     /// How long a publish waits for Redis to store it before it answers 503.
     pub store_timeout: Duration,
     /// How long the clock lease lasts without renewal: the node holding it publishes the `clock`
@@ -43,7 +41,6 @@ impl Default for RedisLimits {
             follow_block: Duration::from_secs(5),
             max_unsent_bytes: 16 * 1024 * 1024,
             max_pending_per_topic: 10_000,
-            topic_ttl: Duration::from_secs(24 * 60 * 60),
             store_timeout: Duration::from_secs(5),
             clock_lease: Duration::from_secs(3),
             resp: RespLimits::default(),

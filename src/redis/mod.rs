@@ -6,8 +6,9 @@
 //! 1. [`resp`]: RESP2 framing, commands out and replies in, incremental and bounded;
 //! 2. [`link`]: one connection to Redis driven by `mio`: pipelining, replies in order, reconnect;
 //! 3. [`backend`]: the hub's second backend, the node's mirror of the shared log (ids, delivery,
-//!    resume, the one clock per cluster, and what happens while Redis is away), with the channel
-//!    sessions it shares in `backend/sessions.rs`;
+//!    resume, readers waiting for a topic's first load, idle topics leaving Redis, publishing once
+//!    with an idempotency key, the one clock per cluster, and what happens while Redis is away), with
+//!    the channel sessions it shares in `backend/sessions.rs`;
 //! 4. [`limits`]: the backend's bounds ([`RedisLimits`]);
 //! 5. [`process`]: a `redis-server` child for tests, examples and the lab.
 //!

@@ -392,8 +392,7 @@ impl Connection {
             }
             State::Request { started: None, .. } => self.dead = true, // idle keep-alive connection
             State::Held(held) => {
-                let head = room.hub.head(&held.subscription.topic);
-                let response = held.door.timeout_response(head);
+                let response = room.hold_timeout_response(&held.door, &held.subscription.topic);
                 self.answer_held(&response, room, now);
                 self.process_input(room, now);
             }

@@ -235,12 +235,12 @@ impl Server {
         }
         for (ticket, topic, data) in outbox {
             let registry = self.poll.registry();
-            let leased = shared.leased.remove(&ticket);
+            let options = shared.take_options(ticket);
             if let Err(error) = backend.publish(
                 ticket,
                 &topic,
                 data,
-                leased,
+                options,
                 hub,
                 registry,
                 now,

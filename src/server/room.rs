@@ -22,15 +22,18 @@
 //! connection in `State::Storing`, or a handle). Messages reach the hub, now a mirror, from the backend,
 //! and [`Room::wake`] wakes their subscribers as a local publish would.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use crate::channel::{Action, ClientId, Outbox, Sessions, SESSION_TOPIC_PREFIX};
-use crate::hub::{Hub, HubError, SubscriberId};
-use crate::redis::backend::{Outcome, SessionCommand};
+use crate::http::Response;
+use crate::hub::{Hub, HubError, Once, SubscriberId};
+use crate::redis::backend::{Outcome, PublishOptions, SessionCommand};
 use crate::server::rate::PublishBuckets;
+use crate::server::routes::RouteError;
+use crate::transport::BatchDoor;
 use crate::Config;
 
 /// A connection's place in a topic: which subscription it is and how far it has read.
@@ -85,9 +88,10 @@ pub struct SharedLog {
     pub reachable: bool,
     /// Publishes for the backend: ticket, topic, data.
     pub outbox: Vec<(Ticket, String, String)>,
-    /// The tickets of the outbox that only the holder of the clock lease stores (the clock's ticks:
-    /// see `redis::backend`, "One clock per cluster").
-    pub leased: HashSet<Ticket>,
+    /// How the publishes of the outbox are stored, when not plainly: only by the holder of the clock
+    /// lease (the clock's ticks: see `redis::backend`, "One clock per cluster"), or once per
+    /// idempotency key. Taken with [`SharedLog::take_options`].
+    options: HashMap<Ticket, PublishOptions>,
     /// Session commands for the backend (sessions are shared between nodes: see `Sessions::adopt`).
     pub sessions: Vec<SessionCommand>,
     /// Who waits for which ticket.
@@ -96,6 +100,13 @@ pub struct SharedLog {
     /// Idle sessions being checked in Redis, and since when (a check lost with the connection is
     /// asked again after a while).
     checking: HashMap<String, Instant>,
+}
+
+impl SharedLog {
+    /// How the publish with `ticket` is to be stored (and forgets it).
+    pub fn take_options(&mut self, ticket: Ticket) -> PublishOptions {
+        self.options.remove(&ticket).unwrap_or_default()
+    }
 }
 
 /// How long a session check may go unanswered before it is asked again.
@@ -150,7 +161,10 @@ impl std::fmt::Debug for Room {
 impl Room {
     /// A room with an empty hub whose ids start after `id_base`.
     pub fn new(config: Config, id_base: u64, session_ids: SessionIds) -> Room {
-        let hub = Hub::new(config.hub.clone(), id_base);
+        let mut hub = Hub::new(config.hub.clone(), id_base);
+        // A node of a shared log knows no topic's history until its first load from Redis: readers
+        // wait for it rather than be told of a gap that may not exist (`redis::backend`).
+        hub.hold_unknown_topics(config.redis.is_some());
         let sessions = Sessions::new(config.session_grace, config.max_sessions);
         let publish_buckets =
             PublishBuckets::new(config.publish_rate_per_ip, config.publish_burst_per_ip);
@@ -207,7 +221,33 @@ impl Room {
     ) -> Result<Stored, HubError> {
         let stored = self.publish(topic, data, now)?;
         if let (Stored::Later(ticket), Some(shared)) = (&stored, &mut self.shared_log) {
-            shared.leased.insert(*ticket);
+            shared.options.entry(*ticket).or_default().leased = true;
+        }
+        Ok(stored)
+    }
+
+    /// Publishes like [`Room::publish`], once per idempotency `key`: a retry with the same key and
+    /// message gets the first id and stores nothing, here (`Hub::publish_once`) or in Redis (the
+    /// publish script), so a client that lost the answer may safely send it again.
+    pub fn publish_once(
+        &mut self,
+        topic: &str,
+        key: &str,
+        data: String,
+        now: Instant,
+    ) -> Result<Stored, HubError> {
+        if self.shared_log.is_none() {
+            return match self.hub.publish_once(topic, key, data, now)? {
+                Once::Published(published) => {
+                    self.wake(&published.subscribers);
+                    Ok(Stored::Now(published.message.id))
+                }
+                Once::Repeated { id } => Ok(Stored::Now(id)),
+            };
+        }
+        let stored = self.publish(topic, data, now)?;
+        if let (Stored::Later(ticket), Some(shared)) = (&stored, &mut self.shared_log) {
+            shared.options.entry(*ticket).or_default().once_key = Some(key.to_string());
         }
         Ok(stored)
     }
@@ -233,6 +273,17 @@ impl Room {
             }
             None => {}
         }
+    }
+
+    /// The answer to a parked poll whose hold ran out: an empty list at the topic's head; or 503 while
+    /// the topic's history is still being loaded from the shared log (Redis unreachable since the node
+    /// started, say), because the head here means nothing yet and a client told to resume after it
+    /// would be sent a reset it does not need.
+    pub fn hold_timeout_response(&self, door: &BatchDoor, topic: &str) -> Response {
+        if self.hub.is_loading(topic) {
+            return RouteError::from(HubError::Loading).response();
+        }
+        door.timeout_response(self.hub.head(topic))
     }
 
     /// Wakes the connections of these subscriptions: their topic has news.
@@ -316,7 +367,8 @@ impl Room {
         }
     }
 
-    /// What the shared log says about a session: opened or closed on some node, or checked.
+    /// What the shared log says besides messages and stored publishes: a session opened or closed on
+    /// some node, or checked; a topic loaded, whose waiting readers are woken.
     pub fn on_session(&mut self, outcome: Outcome, now: Instant) {
         match outcome {
             Outcome::SessionOpened { id, app } => {
@@ -342,11 +394,15 @@ impl Room {
                     if let Some((client, outbox)) = self.sessions.end_now(&id) {
                         self.carry_out(outbox, now);
                         self.end_session_topic(&client);
+                        // Tell the other nodes now, rather than at their own checks: a chat room
+                        // there drops the member at once.
+                        self.session_closed(&client);
                     }
                 } else if self.sessions.forget(&id) {
                     self.end_session_topic(&ClientId(id));
                 }
             }
+            Outcome::Loaded { subscribers, .. } => self.wake(&subscribers),
             Outcome::Delivered(_) | Outcome::Stored { .. } => {}
         }
     }

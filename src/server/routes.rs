@@ -137,6 +137,8 @@ pub enum RouteError {
     TooManyPublishes(Duration),
     /// The JSONP door is turned off (`--no-jsonp`) (404).
     JsonpOff,
+    /// `Idempotency-Key` is not 1 to 64 characters of `A-Z a-z 0-9 _ -`, bare or quoted (400).
+    BadIdempotencyKey,
 }
 
 impl RouteError {
@@ -151,7 +153,10 @@ impl RouteError {
             RouteError::UnknownHost => 421,
             RouteError::CrossSite(_) | RouteError::NoPublishToken => 403,
             RouteError::TooManyPublishes(_) => 429,
-            RouteError::BadAfter | RouteError::MissingCallback | RouteError::BodyNotUtf8 => 400,
+            RouteError::BadAfter
+            | RouteError::MissingCallback
+            | RouteError::BodyNotUtf8
+            | RouteError::BadIdempotencyKey => 400,
             RouteError::SessionTopicReadOnly => 403,
             RouteError::StreamNeedsHttp11 => 505,
             RouteError::WebSocketRefused | RouteError::NoRandomSource => 500,
@@ -167,7 +172,9 @@ impl RouteError {
             RouteError::MethodNotAllowed { allow } => {
                 Response::error(405, &self.to_string()).header("Allow", allow)
             }
-            RouteError::Busy => Response::error(503, &self.to_string()).header("Retry-After", "1"),
+            RouteError::Busy | RouteError::Hub(HubError::Loading) => {
+                Response::error(503, &self.to_string()).header("Retry-After", "1")
+            }
             RouteError::TooManyPublishes(wait) => {
                 // Retry-After is in whole seconds (RFC 9110 §10.2.3): round up, never "0".
                 let seconds = wait.as_millis().div_ceil(1000).max(1);
@@ -189,6 +196,9 @@ impl fmt::Display for RouteError {
             RouteError::BadAfter => f.write_str("after must be a decimal message id"),
             RouteError::MissingCallback => f.write_str("callback is required"),
             RouteError::BodyNotUtf8 => f.write_str("the body must be UTF-8 text"),
+            RouteError::BadIdempotencyKey => f.write_str(
+                "Idempotency-Key must be 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'",
+            ),
             RouteError::SessionTopicReadOnly => {
                 f.write_str("session topics are written by their channel application")
             }
@@ -321,6 +331,12 @@ pub fn route(
         check_topic(topic, &route, room, now)?;
     }
     let after = after_param(request)?;
+    if let Route::Poll(topic) = route {
+        // A short poll cannot wait for the shared log's history of its topic (see `Hub::set_loading`).
+        if room.hub.is_loading(topic) {
+            return Err(HubError::Loading.into());
+        }
+    }
     let batch = |door, topic: &str| Opening::Batch {
         door,
         topic: topic.to_string(),
@@ -471,10 +487,30 @@ fn publish(
     now: Instant,
 ) -> Result<Opening, RouteError> {
     let data = String::from_utf8(request.body.clone()).map_err(|_| RouteError::BodyNotUtf8)?;
-    match room.publish(topic, data, now)? {
+    let stored = match request.header_str("Idempotency-Key") {
+        Some(value) => room.publish_once(topic, idempotency_key(value)?, data, now)?,
+        None => room.publish(topic, data, now)?,
+    };
+    match stored {
         Stored::Now(id) => Ok(Opening::Answer(published_response(id))),
         // The shared log answers later: the connection waits for it (`State::Storing`).
         Stored::Later(ticket) => Ok(Opening::AwaitStore { ticket }),
+    }
+}
+
+/// The key of an `Idempotency-Key` header: the draft ("The Idempotency-Key HTTP Header Field", IETF
+/// HTTPAPI) makes the value a Structured Field string, `"8e03978e-40d5-..."`, and many clients send it
+/// bare; both are taken. The key becomes part of a Redis key name, so its alphabet is that of topic
+/// names: a UUID fits, and nothing in it can be read as a separator.
+pub fn idempotency_key(value: &str) -> Result<&str, RouteError> {
+    let key = value
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or(value);
+    if Hub::valid_topic(key) {
+        Ok(key)
+    } else {
+        Err(RouteError::BadIdempotencyKey)
     }
 }
 
