@@ -55,6 +55,7 @@ pub mod peers;
 pub mod relay;
 pub mod report;
 pub mod svg;
+pub mod swarm;
 pub mod target;
 
 use std::path::PathBuf;
@@ -66,7 +67,7 @@ use load::{Dialect, Door, SubscriberPlan, Tally};
 use machine::Machine;
 use nginx::{Buffering, Nginx};
 use peers::{Peer, PeerKind};
-use relay::Relay;
+use relay::{Relay, RelayCounters};
 use report::{DoorResult, RunReport};
 use target::Target;
 
@@ -560,7 +561,12 @@ fn mixed_doors(clients: usize, seed: u64) -> Vec<Door> {
     doors
 }
 
-/// One phase: a relay per door present, one subscriber thread per entry of `doors`, the publisher.
+/// One phase: the subscribers of `doors` (one entry each), then the publisher.
+///
+/// Who reads: in every scenario but `single`, the [`swarm`] (one thread for all subscribers it can
+/// read, bytes and connections counted at its sockets); in `single`, and for the doors the swarm
+/// does not read (SockJS's polling transports), one [`load`] client per thread behind a counting
+/// [`Relay`]. With `--rtt` every door gets a relay, which delays each direction.
 fn run_phase(
     target: &Target,
     server: Server,
@@ -574,21 +580,36 @@ fn run_phase(
         .into_iter()
         .filter(|d| doors.contains(d))
         .collect();
-    let relays: Vec<(Door, Relay)> = if relays_fit(doors.len()) {
+    let swarmed = |door: Door| scenario != "single" && swarm::reads(server.dialect(), door);
+    let relayed = |door: Door| !options.rtt.is_zero() || !swarmed(door);
+    let relayed_clients = doors.iter().filter(|d| relayed(**d)).count();
+    let relays: Vec<(Door, Relay)> = if relays_fit(relayed_clients) {
         present
             .iter()
+            .filter(|door| relayed(**door))
             .map(|door| Ok((*door, Relay::start(target.front, options.rtt)?)))
             .collect::<std::io::Result<_>>()
             .map_err(|e| format!("cannot start a relay: {e}"))?
     } else {
         eprintln!(
-            "\n[lab] {} clients and their relayed connections need more file descriptors than \
-             this process may open: the clients connect straight to the server, bytes are not counted",
-            doors.len()
+            "\n[lab] {relayed_clients} clients and their relayed connections need more file \
+             descriptors than this process may open: the clients connect straight to the server"
         );
         Vec::new()
     };
     let relay_of = |door: Door| relays.iter().find(|(d, _)| *d == door).map(|(_, r)| r);
+    // Where a swarmed door's bytes and connections are counted: at the swarm's own sockets.
+    let socket_counters: Vec<(Door, Arc<RelayCounters>)> = present
+        .iter()
+        .filter(|door| swarmed(**door))
+        .map(|door| (*door, Arc::new(RelayCounters::default())))
+        .collect();
+    let counters_of = |door: Door| -> Option<&RelayCounters> {
+        match socket_counters.iter().find(|(d, _)| *d == door) {
+            Some((_, counters)) => Some(counters),
+            None => relay_of(door).map(Relay::counters),
+        }
+    };
     let doors_label = if present.len() == 1 {
         present[0].name()
     } else {
@@ -613,16 +634,29 @@ fn run_phase(
         + options.rtt * 4
         + options.poll_interval * 2;
     let deadline = Instant::now() + connect_time + publish_time + drain_time;
+    let ids: swarm::Ids = Arc::new(std::sync::Mutex::new(vec![0]));
 
     let rss_before = target.server_pid.and_then(machine::rss_kib);
     let ready = Arc::new(AtomicUsize::new(0));
-    let mut threads = Vec::with_capacity(doors.len());
+    let addr_of = |door: Door| relay_of(door).map(Relay::addr).unwrap_or(target.front);
+    let mut members = Vec::new();
+    let mut swarm_doors = Vec::new();
+    let mut threads = Vec::new();
     for (index, door) in doors.iter().enumerate() {
+        if let Some((_, counters)) = socket_counters.iter().find(|(d, _)| d == door) {
+            members.push(swarm::Member {
+                door: *door,
+                addr: addr_of(*door),
+                counters: Arc::clone(counters),
+            });
+            swarm_doors.push(*door);
+            continue;
+        }
         let plan = SubscriberPlan {
             door: *door,
             dialect: server.dialect(),
             index,
-            addr: relay_of(*door).map(Relay::addr).unwrap_or(target.front),
+            addr: addr_of(*door),
             topic: topic.clone(),
             expected: workload.messages,
             deadline,
@@ -632,13 +666,42 @@ fn run_phase(
         let ready = Arc::clone(&ready);
         let thread = std::thread::Builder::new()
             .stack_size(256 * 1024)
-            .spawn(move || (plan.door, load::run_subscriber(&plan, &ready)))
+            .spawn(move || vec![(plan.door, load::run_subscriber(&plan, &ready))])
             .map_err(|e| format!("cannot start a client thread: {e}"))?;
+        threads.push(thread);
+    }
+    if !members.is_empty() {
+        let plan = swarm::SwarmPlan {
+            members,
+            dialect: server.dialect(),
+            topic: topic.clone(),
+            expected: workload.messages,
+            deadline,
+            epoch,
+            poll_interval: options.poll_interval,
+            ids: Arc::clone(&ids),
+        };
+        let ready = Arc::clone(&ready);
+        let thread = std::thread::Builder::new()
+            .name("swarm".into())
+            .spawn(move || {
+                let tallies = swarm::run(&plan, &ready).unwrap_or_else(|error| {
+                    // The poll itself failed: every subscriber of the swarm reports it.
+                    let mut failed = Tally::new(plan.expected);
+                    failed.fail(format!("the swarm's poll: {error}"));
+                    vec![failed; plan.members.len()]
+                });
+                swarm_doors.into_iter().zip(tallies).collect::<Vec<_>>()
+            })
+            .map_err(|e| format!("cannot start the swarm: {e}"))?;
         threads.push(thread);
     }
     let connected_by = Instant::now() + connect_time;
     wait_until_ready(&ready, doors.len(), connected_by, scenario, label);
     for (door, relay) in &relays {
+        if swarmed(*door) {
+            continue; // the swarm counts a held door ready once its response head arrived
+        }
         let clients = doors.iter().filter(|d| *d == door).count();
         wait_until_held(*door, relay, clients, connected_by, scenario, label);
     }
@@ -648,10 +711,11 @@ fn run_phase(
     let cpu_before = target.server_pid.and_then(machine::cpu_time_ms);
     let own_cpu_before = machine::cpu_time_ms(std::process::id());
     let proxy_cpu_before = target.proxy_pid.and_then(machine::cpu_time_ms);
-    publish_all(target, &topic, workload, options, epoch, scenario, label)?;
+    publish_all(target, &topic, &ids, workload, options, epoch, scenario, label)?;
     let tallies: Vec<(Door, Tally)> = threads
         .into_iter()
         .filter_map(|thread| thread.join().ok())
+        .flatten()
         .collect();
     let cpu_after = target.server_pid.and_then(machine::cpu_time_ms);
     let own_cpu_after = machine::cpu_time_ms(std::process::id());
@@ -676,12 +740,11 @@ fn run_phase(
                 .filter(|(d, _)| d == door)
                 .map(|(_, t)| t)
                 .collect();
-            let counters = relay_of(*door).map(Relay::counters);
             DoorResult::new(
                 *door,
                 server,
                 &door_tallies,
-                counters,
+                counters_of(*door),
                 workload,
                 options.payload_bytes,
                 &measured,
@@ -750,10 +813,13 @@ fn relays_fit(clients: usize) -> bool {
     machine::max_open_files().is_none_or(|limit| needed <= limit)
 }
 
-/// Publishes the workload's messages at its rate, each stamped with its sequence number and time.
+/// Publishes the workload's messages at its rate, each stamped with its sequence number and time,
+/// and appends each message's id to `ids` (a reconnecting swarm subscriber resumes after it).
+#[allow(clippy::too_many_arguments)]
 fn publish_all(
     target: &Target,
     topic: &str,
+    ids: &swarm::Ids,
     workload: Workload,
     options: &LabOptions,
     epoch: Instant,
@@ -767,8 +833,11 @@ fn publish_all(
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
         let stamp = epoch.elapsed().as_micros() as u64;
         let data = load::stamped_payload(seq, stamp, options.payload_bytes, filler);
-        crate::client::publish(target.publish_to, topic, &data)
+        let id = crate::client::publish(target.publish_to, topic, &data)
             .map_err(|e| format!("publish {seq} to {topic}: {e}"))?;
+        if let Ok(mut ids) = ids.lock() {
+            ids.push(id);
+        }
         progress(
             scenario,
             label,

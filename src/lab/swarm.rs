@@ -1,0 +1,621 @@
+//! The swarm: thousands of subscribers on one thread, the lab's load generator for many clients.
+//!
+//! A load generator that needs a thread per client measures itself. At 1,000 subscribers, 1,000
+//! blocking threads (one [`super::load`] client each) spend more CPU than the server they load, on the
+//! same cores, and the latency they report is partly their own scheduling. The swarm keeps every
+//! subscriber as a non-blocking socket on one `mio::Poll` in one thread: its cost grows with the
+//! bytes it reads, not with the number of threads the kernel must wake.
+//!
+//! # How a delivery is timed
+//!
+//! Every message the lab publishes carries a marker made of letters and digits only,
+//! `QQs<seq>t<micros>ZZ` ([`super::load::stamped_payload`]): its sequence number and the time it was
+//! published, in microseconds since the lab's epoch (one `Instant`, one process, so no clocks need to
+//! agree). No door escapes letters or digits, so the marker appears verbatim in the raw bytes whatever
+//! the framing: a JSON line, an SSE event, a `<script>` call, a WebSocket text frame, a SockJS frame
+//! whose string holds JSON. The swarm therefore does not decode the doors: it scans what it read for
+//! markers ([`scan_markers`]), keeping an incomplete marker at the end of a read for the next one. A
+//! server writes each message in one write (one chunk, one event, one frame), so no framing bytes
+//! fall inside a marker. The time of a receipt is taken once per readable socket, right after its
+//! bytes were read: the latency is publish to bytes-in-hand, without the decoding a real client does
+//! (which the blocking clients of [`super::load`] include; on a few dozen bytes it is microseconds).
+//!
+//! The polling doors are parsed a little further, because the swarm must know where an answer ends
+//! and what to ask next: the head as far as `Content-Length`, and the body's `"last":N`.
+//!
+//! # One thread, one poll
+//!
+//! The loop ([`run`]) waits on the poll for readiness or for the next short poll that is due (at most
+//! [`TICK`]). A readable socket is drained until `WouldBlock`; a held door's response head is checked
+//! once (`200`, or `101` for a WebSocket), then markers are taken; a polling door's answers are taken
+//! whole and its next request is scheduled (at once for a long poll or JSONP, after the poll interval
+//! for a short poll, at once when an answer was full). Requests are a few hundred bytes written into
+//! an empty socket buffer, so a request is written at once; a short write is reported as that
+//! subscriber's error. A connection the server closes is opened again at once, resuming after the last
+//! message seen (by the id the publisher got for it), and the new request is counted.
+//!
+//! # What it counts, at the socket
+//!
+//! Every byte a subscriber writes or reads is counted on its door's [`RelayCounters`], as are its
+//! connections (opened, open now, most at once): the bytes on the wire are counted where the client
+//! sees them, with no relay hop in between. The lab still puts a relay in front when it simulates a
+//! round-trip time.
+//!
+//! # Bounds
+//!
+//! Every loop is bounded by the plan's deadline and by [`MAX_TURNS`]; every socket is on loopback,
+//! since the lab only targets loopback addresses.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+
+use super::load::{Dialect, Door, Tally, SOCKJS_PREFIX};
+use super::relay::RelayCounters;
+
+/// The longest the loop sleeps in the poll before it looks at its deadline and timers again.
+pub const TICK: Duration = Duration::from_millis(50);
+/// A bound on the loop's turns, besides its deadline.
+pub const MAX_TURNS: u64 = 50_000_000;
+/// A response head longer than this is an error.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Unused received bytes kept for one subscriber at most; a held stream that never carries a marker
+/// (only heartbeats, a prelude) is trimmed to its tail.
+const MAX_PENDING_BYTES: usize = 64 * 1024;
+/// A server answer holds at most this many messages (`Config::max_batch_messages`); a full answer is
+/// followed by the next request at once, whatever the door.
+pub const MAX_BATCH_MESSAGES: usize = 100;
+/// The callback name of the JSONP and iframe doors (and SockJS's `htmlfile`).
+const CALLBACK: &str = "onFrame";
+/// The bytes read from a socket at once.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+/// The ids the server gave the published messages: `ids[0]` is the point every subscriber starts
+/// after, `ids[seq]` message `seq`'s. The publisher appends; a subscriber that reconnects resumes
+/// after the id of the last message it saw.
+pub type Ids = Arc<Mutex<Vec<u64>>>;
+
+/// One subscriber of the swarm: its door, where it connects and whose counters it adds to.
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// Its door.
+    pub door: Door,
+    /// Where it connects (the server, or a relay or proxy in front of it).
+    pub addr: SocketAddr,
+    /// The door's counters: bytes and connections, at this subscriber's socket.
+    pub counters: Arc<RelayCounters>,
+}
+
+/// What the swarm runs.
+#[derive(Clone, Debug)]
+pub struct SwarmPlan {
+    /// The subscribers; the tallies come back in the same order.
+    pub members: Vec<Member>,
+    /// How the server's doors are reached.
+    pub dialect: Dialect,
+    /// The topic every subscriber reads.
+    pub topic: String,
+    /// Messages the publisher sends.
+    pub expected: u64,
+    /// When the swarm gives up, complete or not.
+    pub deadline: Instant,
+    /// The lab's epoch, for the publish stamps.
+    pub epoch: Instant,
+    /// The pause after a short poll's answer.
+    pub poll_interval: Duration,
+    /// The published messages' ids.
+    pub ids: Ids,
+}
+
+/// Whether the swarm can read `door` as `dialect` serves it, from raw bytes. SockJS's polling
+/// transports (`xhr`, `jsonp`) carry a session protocol (an open frame, then one request per frame),
+/// which the blocking [`crate::client::sockjs`] client speaks: those stay with [`super::load`].
+pub fn reads(dialect: Dialect, door: Door) -> bool {
+    match dialect {
+        Dialect::Pushlab => true,
+        Dialect::Sockjs => matches!(
+            door,
+            Door::XhrStream | Door::Iframe | Door::Sse | Door::WebSocket
+        ),
+    }
+}
+
+/// Whether one request holds a response open for every message (rather than one answer a request).
+fn is_held(door: Door) -> bool {
+    matches!(
+        door,
+        Door::XhrStream | Door::Iframe | Door::Sse | Door::WebSocket
+    )
+}
+
+/// The bytes of the request that opens (or, for a polling door, repeats) a subscription after id
+/// `after`. `session` names a SockJS session and is fresh for each connection.
+pub fn request(
+    dialect: Dialect,
+    door: Door,
+    addr: SocketAddr,
+    topic: &str,
+    after: u64,
+    session: &str,
+) -> String {
+    let (method, target) = match dialect {
+        Dialect::Pushlab => (
+            "GET",
+            match door {
+                Door::ShortPoll => format!("/poll/{topic}?after={after}"),
+                Door::LongPoll => format!("/longpoll/{topic}?after={after}"),
+                Door::Jsonp => format!("/jsonp/{topic}?after={after}&callback={CALLBACK}"),
+                Door::XhrStream => format!("/stream/{topic}?after={after}"),
+                Door::Iframe => format!("/iframe/{topic}?after={after}&callback={CALLBACK}"),
+                Door::Sse => format!("/sse/{topic}?after={after}"),
+                Door::WebSocket => format!("/ws/{topic}?after={after}"),
+            },
+        ),
+        Dialect::Sockjs => {
+            let query = format!("topic={topic}&after={after}");
+            let session_path = |transport: &str| format!("{SOCKJS_PREFIX}/000/{session}/{transport}");
+            match door {
+                Door::WebSocket => ("GET", format!("{SOCKJS_PREFIX}/websocket?{query}")),
+                Door::XhrStream => ("POST", format!("{}?{query}", session_path("xhr_streaming"))),
+                Door::Sse => ("GET", format!("{}?{query}", session_path("eventsource"))),
+                Door::Iframe => (
+                    "GET",
+                    format!("{}?{query}&c={CALLBACK}", session_path("htmlfile")),
+                ),
+                Door::LongPoll => ("POST", format!("{}?{query}", session_path("xhr"))),
+                Door::Jsonp => ("GET", format!("{}?{query}&c={CALLBACK}", session_path("jsonp"))),
+                Door::ShortPoll => ("GET", format!("/poll/{topic}?after={after}")),
+            }
+        }
+    };
+    let extra = if door == Door::WebSocket {
+        // The RFC 6455 §1.3 example key: a server checks its form (16 bytes in base64), not its
+        // freshness, and the swarm never checks the accept value (the handshake is tested elsewhere).
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    } else if method == "POST" {
+        "Content-Length: 0\r\n"
+    } else {
+        ""
+    };
+    format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\n{extra}\r\n")
+}
+
+/// Finds every complete marker `QQs<seq>t<micros>ZZ` in `bytes` and calls `found(seq, micros)`.
+/// Returns how many leading bytes are done with: all of them but an incomplete marker at the end (or
+/// the last two bytes, which could start one), which the caller keeps for the next read.
+pub fn scan_markers(bytes: &[u8], mut found: impl FnMut(u64, u64)) -> usize {
+    let mut at = 0;
+    while let Some(offset) = find(bytes.get(at..).unwrap_or_default(), b"QQs") {
+        let start = at + offset;
+        let (seq, after_seq) = digits(bytes, start + 3);
+        let Some(&separator) = bytes.get(after_seq) else {
+            return start; // cut inside the number: wait for the rest
+        };
+        if separator != b't' {
+            at = start + 3;
+            continue;
+        }
+        let (micros, after_micros) = digits(bytes, after_seq + 1);
+        let Some(end) = bytes.get(after_micros..after_micros + 2) else {
+            return start;
+        };
+        if end == b"ZZ" {
+            if let (Some(seq), Some(micros)) = (seq, micros) {
+                found(seq, micros);
+            }
+        }
+        at = after_micros;
+    }
+    bytes.len().saturating_sub(2).max(at)
+}
+
+/// The decimal number that starts at `from` (if any digits are there) and where it ends.
+fn digits(bytes: &[u8], from: usize) -> (Option<u64>, usize) {
+    let tail = bytes.get(from..).unwrap_or_default();
+    let len = tail.iter().take_while(|b| b.is_ascii_digit()).count();
+    let number = std::str::from_utf8(tail.get(..len).unwrap_or_default())
+        .ok()
+        .and_then(|text| text.parse().ok());
+    (number, from + len)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The decimal number right after the first `key` in `bytes`.
+fn number_after(bytes: &[u8], key: &[u8]) -> Option<u64> {
+    let start = find(bytes, key)? + key.len();
+    digits(bytes, start).0
+}
+
+/// One subscriber's state.
+struct Subscriber {
+    member: Member,
+    /// Its socket; `None` once it failed for good.
+    stream: Option<mio::net::TcpStream>,
+    /// Received bytes not yet used.
+    pending: Vec<u8>,
+    /// Held doors: whether the response head has arrived.
+    head_seen: bool,
+    /// Whether it has counted itself ready.
+    ready: bool,
+    /// The id to ask after: the `last` of the latest answer, or the last message's id.
+    after: u64,
+    /// The highest sequence number received.
+    highest: u64,
+    /// Polling doors: when to send the next request (`None`: a request is out, or none is due).
+    next_request: Option<Instant>,
+    /// Connections opened, to name a fresh SockJS session each time.
+    connections: u64,
+    tally: Tally,
+}
+
+/// Runs the swarm until every subscriber has every message or the deadline passes, and returns one
+/// tally per member, in order. `ready` is counted up once per subscriber when it is listening: a held
+/// door once its response head arrived, a polling door once its first request is out.
+pub fn run(plan: &SwarmPlan, ready: &AtomicUsize) -> io::Result<Vec<Tally>> {
+    let mut poll = Poll::new()?;
+    let start_after = plan.ids.lock().ok().and_then(|ids| ids.first().copied());
+    let mut subscribers: Vec<Subscriber> = plan
+        .members
+        .iter()
+        .map(|member| Subscriber {
+            member: member.clone(),
+            stream: None,
+            pending: Vec::new(),
+            head_seen: false,
+            ready: false,
+            after: start_after.unwrap_or(0),
+            highest: 0,
+            next_request: None,
+            connections: 0,
+            tally: Tally::new(plan.expected),
+        })
+        .collect();
+    for (index, subscriber) in subscribers.iter_mut().enumerate() {
+        open(subscriber, index, plan, &poll);
+        if !is_held(subscriber.member.door) && subscriber.stream.is_some() {
+            subscriber.ready = true;
+            ready.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let mut events = Events::with_capacity(1024);
+    for _ in 0..MAX_TURNS {
+        let now = Instant::now();
+        if now >= plan.deadline || subscribers.iter().all(|s| s.tally.complete()) {
+            break;
+        }
+        let mut wake = plan.deadline.min(now + TICK);
+        for at in subscribers.iter().filter_map(|s| s.next_request) {
+            wake = wake.min(at);
+        }
+        match poll.poll(&mut events, Some(wake.saturating_duration_since(now))) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        for event in events.iter() {
+            let index = event.token().0;
+            if let Some(subscriber) = subscribers.get_mut(index) {
+                on_readable(subscriber, index, plan, &poll, ready);
+            }
+        }
+        let now = Instant::now();
+        for (index, subscriber) in subscribers.iter_mut().enumerate() {
+            if subscriber.next_request.is_some_and(|at| at <= now) && !subscriber.tally.complete()
+            {
+                send(subscriber, index, plan);
+            }
+        }
+    }
+    for subscriber in &mut subscribers {
+        if subscriber.stream.take().is_some() {
+            closed(&subscriber.member.counters);
+        }
+    }
+    Ok(subscribers.into_iter().map(|s| s.tally).collect())
+}
+
+/// Opens the subscriber's connection and sends its request; a failure is its error, and it stops.
+fn open(subscriber: &mut Subscriber, index: usize, plan: &SwarmPlan, poll: &Poll) {
+    let connected = connect(subscriber.member.addr).and_then(|mut stream| {
+        poll.registry()
+            .register(&mut stream, Token(index), Interest::READABLE)?;
+        Ok(stream)
+    });
+    match connected {
+        Ok(stream) => {
+            opened(&subscriber.member.counters);
+            subscriber.stream = Some(stream);
+            subscriber.connections += 1;
+            subscriber.pending.clear();
+            subscriber.head_seen = false;
+            send(subscriber, index, plan);
+        }
+        Err(e) => subscriber.tally.fail(format!("connect: {e}")),
+    }
+}
+
+/// Writes the subscriber's next request (all of it, or it is an error).
+fn send(subscriber: &mut Subscriber, index: usize, plan: &SwarmPlan) {
+    subscriber.next_request = None;
+    let session = format!("{}-{index}-{}", plan.topic, subscriber.connections);
+    let text = request(
+        plan.dialect,
+        subscriber.member.door,
+        subscriber.member.addr,
+        &plan.topic,
+        subscriber.after,
+        &session,
+    );
+    let Some(stream) = subscriber.stream.as_mut() else {
+        return;
+    };
+    subscriber.tally.requests += 1;
+    match stream.write(text.as_bytes()) {
+        Ok(written) => {
+            add(&subscriber.member.counters.bytes_to_server, written);
+            if written != text.len() {
+                subscriber
+                    .tally
+                    .fail("a request did not fit an empty socket buffer");
+                drop_connection(subscriber);
+            }
+        }
+        Err(e) => {
+            subscriber.tally.fail(format!("send: {e}"));
+            drop_connection(subscriber);
+        }
+    }
+}
+
+/// Reads all that arrived for one subscriber and acts on it.
+fn on_readable(
+    subscriber: &mut Subscriber,
+    index: usize,
+    plan: &SwarmPlan,
+    poll: &Poll,
+    ready: &AtomicUsize,
+) {
+    let Some(stream) = subscriber.stream.as_mut() else {
+        return;
+    };
+    let mut ended = false;
+    let mut chunk = [0u8; READ_CHUNK_BYTES];
+    // Bounded: a socket that always has more is left for the next turn after this many reads.
+    for _ in 0..64 {
+        match stream.read(&mut chunk) {
+            Ok(0) => {
+                ended = true;
+                break;
+            }
+            Ok(n) => {
+                add(&subscriber.member.counters.bytes_to_client, n);
+                subscriber
+                    .pending
+                    .extend_from_slice(chunk.get(..n).unwrap_or_default());
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    let now_us = plan.epoch.elapsed().as_micros() as u64;
+    if is_held(subscriber.member.door) {
+        take_stream(subscriber, now_us, ready);
+    } else {
+        take_answers(subscriber, plan, now_us);
+    }
+    if ended && !subscriber.tally.complete() && Instant::now() < plan.deadline {
+        // The server ended the connection (a stream's byte limit, a keep-alive close): open it again,
+        // after the last message this subscriber has.
+        drop_connection(subscriber);
+        if is_held(subscriber.member.door) && subscriber.highest > 0 {
+            if let Some(id) = plan
+                .ids
+                .lock()
+                .ok()
+                .and_then(|ids| ids.get(subscriber.highest as usize).copied())
+            {
+                subscriber.after = id;
+            }
+        }
+        open(subscriber, index, plan, poll);
+    } else if ended {
+        drop_connection(subscriber);
+    }
+}
+
+/// A held door: check the response head once, then take every marker that has arrived.
+fn take_stream(subscriber: &mut Subscriber, now_us: u64, ready: &AtomicUsize) {
+    if !subscriber.head_seen {
+        let Some(end) = find(&subscriber.pending, b"\r\n\r\n") else {
+            if subscriber.pending.len() > MAX_HEAD_BYTES {
+                subscriber.tally.fail("a response head too long");
+                drop_connection(subscriber);
+            }
+            return;
+        };
+        let head = subscriber.pending.get(..end).unwrap_or_default();
+        if !(head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.1 101")) {
+            let status_line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+            let text = format!("answered {}", String::from_utf8_lossy(status_line));
+            subscriber.tally.fail(text);
+            drop_connection(subscriber);
+            return;
+        }
+        subscriber.head_seen = true;
+        subscriber.pending.drain(..end + 4);
+        if !subscriber.ready {
+            subscriber.ready = true;
+            ready.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let mut found = Vec::new();
+    let done = scan_markers(&subscriber.pending, |seq, micros| found.push((seq, micros)));
+    subscriber.pending.drain(..done);
+    if subscriber.pending.len() > MAX_PENDING_BYTES {
+        let excess = subscriber.pending.len() - MAX_PENDING_BYTES;
+        subscriber.pending.drain(..excess);
+    }
+    for (seq, micros) in found {
+        record(subscriber, seq, micros, now_us);
+    }
+}
+
+/// A polling door: take every whole answer (`Content-Length` framed), record its markers, keep its
+/// `last`, and schedule the next request.
+fn take_answers(subscriber: &mut Subscriber, plan: &SwarmPlan, now_us: u64) {
+    // Bounded: each turn consumes one whole answer, and a read brings at most a few.
+    for _ in 0..1024 {
+        let pending = &subscriber.pending;
+        let Some(head_end) = find(pending, b"\r\n\r\n") else {
+            return;
+        };
+        let head = String::from_utf8_lossy(pending.get(..head_end).unwrap_or_default())
+            .to_ascii_lowercase();
+        let Some(length) = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse::<usize>().ok())
+        else {
+            subscriber.tally.fail("an answer without Content-Length");
+            drop_connection(subscriber);
+            return;
+        };
+        let body_start = head_end + 4;
+        let Some(body) = pending.get(body_start..body_start + length) else {
+            return;
+        };
+        let body = body.to_vec();
+        subscriber.pending.drain(..body_start + length);
+        if !head.starts_with("http/1.1 200") {
+            let status = head.lines().next().unwrap_or_default().to_string();
+            subscriber.tally.fail(format!("answered {status}"));
+        }
+        let mut found = Vec::new();
+        scan_markers(&body, |seq, micros| found.push((seq, micros)));
+        let count = found.len();
+        for (seq, micros) in found {
+            record(subscriber, seq, micros, now_us);
+        }
+        if let Some(last) = number_after(&body, b"\"last\":") {
+            subscriber.after = last;
+        }
+        // A short poll waits unless the answer was full; a long poll or JSONP asks again at once.
+        let wait = if subscriber.member.door == Door::ShortPoll && count < MAX_BATCH_MESSAGES {
+            plan.poll_interval
+        } else {
+            Duration::ZERO
+        };
+        subscriber.next_request = Some(Instant::now() + wait);
+    }
+}
+
+/// Records message `seq`, published at `published_us`, received at `now_us`.
+fn record(subscriber: &mut Subscriber, seq: u64, published_us: u64, now_us: u64) {
+    subscriber.highest = subscriber.highest.max(seq);
+    subscriber.tally.on_stamp(seq, published_us, now_us);
+}
+
+/// Closes the subscriber's connection, if it has one.
+fn drop_connection(subscriber: &mut Subscriber) {
+    if subscriber.stream.take().is_some() {
+        closed(&subscriber.member.counters);
+    }
+    subscriber.next_request = None;
+}
+
+fn opened(counters: &RelayCounters) {
+    counters
+        .connections_accepted
+        .fetch_add(1, Ordering::Relaxed);
+    let open = counters.connections_open.fetch_add(1, Ordering::Relaxed) + 1;
+    counters.connections_peak.fetch_max(open, Ordering::Relaxed);
+}
+
+fn closed(counters: &RelayCounters) {
+    counters.connections_open.fetch_sub(1, Ordering::Relaxed);
+}
+
+fn add(counter: &std::sync::atomic::AtomicU64, bytes: usize) {
+    counter.fetch_add(bytes as u64, Ordering::Relaxed);
+}
+
+/// A non-blocking connection to `addr`. The connect itself blocks: on loopback it completes as soon
+/// as the server's kernel queues it, without waiting for the server to accept.
+fn connect(addr: SocketAddr) -> io::Result<mio::net::TcpStream> {
+    let stream = std::net::TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    stream.set_nonblocking(true)?;
+    Ok(mio::net::TcpStream::from_std(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::load::stamped_payload;
+
+    fn markers(bytes: &[u8]) -> (Vec<(u64, u64)>, usize) {
+        let mut found = Vec::new();
+        let done = scan_markers(bytes, |seq, micros| found.push((seq, micros)));
+        (found, done)
+    }
+
+    #[test]
+    fn markers_are_found_in_any_framing() {
+        let payload = stamped_payload(7, 1234, 64, 'a');
+        let framings = [
+            format!("data: {{\"id\":9,\"data\":\"{payload}\"}}\n\n"),
+            format!("<script>onFrame({{\"id\":9,\"data\":\"{payload}\"}})</script>"),
+            format!("a[\"{{\\\"id\\\":9,\\\"data\\\":\\\"{payload}\\\"}}\"]\n"),
+        ];
+        for framing in framings {
+            assert_eq!(markers(framing.as_bytes()).0, vec![(7, 1234)], "{framing}");
+        }
+    }
+
+    #[test]
+    fn a_marker_cut_by_a_read_is_kept_for_the_next() {
+        let whole = format!("x{}y", stamped_payload(12, 99, 32, 'b'));
+        for cut in 0..whole.len() {
+            let (first, rest) = whole.as_bytes().split_at(cut);
+            let (found, done) = markers(first);
+            let mut joined = first[done..].to_vec();
+            joined.extend_from_slice(rest);
+            let (later, _) = markers(&joined);
+            let all: Vec<_> = found.into_iter().chain(later).collect();
+            assert_eq!(all, vec![(12, 99)], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_false_start_is_skipped() {
+        assert_eq!(markers(b"QQsxQQs3t4ZZ").0, vec![(3, 4)]);
+        assert_eq!(markers(b"QQs3u4ZZ QQs5t6ZZ").0, vec![(5, 6)]);
+    }
+
+    #[test]
+    fn requests_follow_each_dialect() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let sse = request(Dialect::Pushlab, Door::Sse, addr, "t", 4, "s");
+        assert!(sse.starts_with("GET /sse/t?after=4 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"));
+        let ws = request(Dialect::Sockjs, Door::WebSocket, addr, "t", 0, "s");
+        assert!(ws.starts_with("GET /sockjs/websocket?topic=t&after=0 HTTP/1.1\r\n"));
+        assert!(ws.contains("Sec-WebSocket-Version: 13\r\n"));
+        let stream = request(Dialect::Sockjs, Door::XhrStream, addr, "t", 0, "s");
+        assert!(stream.starts_with("POST /sockjs/000/s/xhr_streaming?topic=t&after=0 HTTP/1.1"));
+        assert!(stream.ends_with("Content-Length: 0\r\n\r\n"));
+        assert!(!reads(Dialect::Sockjs, Door::LongPoll));
+        assert!(reads(Dialect::Pushlab, Door::Jsonp));
+    }
+}
