@@ -53,6 +53,7 @@ pub mod machine;
 pub mod nginx;
 pub mod peers;
 pub mod relay;
+pub mod scale;
 pub mod report;
 pub mod svg;
 pub mod swarm;
@@ -87,10 +88,16 @@ usage: pushlab lab [options]
                         broadcast  1,000 clients per door, 200 messages at 50/s (the workload
                                  of chapter 14's comparison with the peers)
                         mix      --clients N clients spread over the doors, 100 messages at 50/s
+                        scale-out  one fan-out over 1 node in memory, 1 node with Redis and 2
+                                 nodes sharing Redis (needs redis-server; the lab starts its own
+                                 on a free loopback port, persistence off): p99, Redis round
+                                 trips per message, CPU per node; 10,000 SSE subscribers (or
+                                 --clients, and the first --door), 10 messages at 2/s
                         all      single, fanout, idle and broadcast (and mix when --clients is
                                  given)
   --clients N         clients for the mix scenario (1..=10000; default 700); implies --scenario mix
-                      unless another scenario is named
+                      unless another scenario is named; also the clients per door of idle and
+                      broadcast, and the subscribers of scale-out
   --quick             a tiny run (a few seconds): 3 clients per door, 10 messages at 50/s
   --rtt DURATION      put a relay that delays each direction by half of it, e.g. 100ms
   --proxy nginx       also run every scenario behind nginx (/usr/sbin/nginx, started from a
@@ -208,6 +215,8 @@ pub enum Scenario {
     Broadcast,
     /// `--clients N` spread over the doors, all at once.
     Mix,
+    /// One fan-out over one node, one node with Redis, and two nodes with Redis ([`scale`]).
+    ScaleOut,
 }
 
 impl Scenario {
@@ -218,6 +227,7 @@ impl Scenario {
             Scenario::Idle => "idle",
             Scenario::Broadcast => "broadcast",
             Scenario::Mix => "mix",
+            Scenario::ScaleOut => "scale-out",
         }
     }
 }
@@ -240,6 +250,9 @@ pub struct LabOptions {
     pub scenarios: Vec<Scenario>,
     /// Clients of the mix scenario.
     pub mix_clients: usize,
+    /// Whether `--clients` was given: it then also sets the clients per door of `idle` and
+    /// `broadcast`, and the subscribers of `scale-out`.
+    pub clients_given: bool,
     /// A tiny run.
     pub quick: bool,
     /// The simulated round-trip time (zero: none, but the counting relay is still there).
@@ -278,6 +291,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
     let mut options = LabOptions {
         scenarios: Vec::new(),
         mix_clients: 700,
+        clients_given: false,
         quick: false,
         rtt: Duration::ZERO,
         proxy_nginx: false,
@@ -304,6 +318,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
                 "idle" => options.scenarios.push(Scenario::Idle),
                 "broadcast" => options.scenarios.push(Scenario::Broadcast),
                 "mix" => options.scenarios.push(Scenario::Mix),
+                "scale-out" => options.scenarios.push(Scenario::ScaleOut),
                 "all" => options.scenarios.extend([
                     Scenario::Single,
                     Scenario::Fanout,
@@ -358,6 +373,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
         options.scenarios.push(Scenario::Fanout);
     }
     options.scenarios.dedup();
+    options.clients_given = mix_given;
     Ok(Some(options))
 }
 
@@ -430,6 +446,10 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
     let mut report = RunReport::new(options, machine);
     for scenario in &options.scenarios {
         let workload = workload_for(*scenario, options);
+        if *scenario == Scenario::ScaleOut {
+            report.scale_out = Some(run_scale_out(options, workload)?);
+            continue;
+        }
         let mut results = Vec::new();
         for &server in &servers {
             if *scenario == Scenario::Mix {
@@ -477,6 +497,38 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
         .write_files(&options.out)
         .map_err(|e| format!("cannot write to {}: {e}", options.out.display()))?;
     Ok(report)
+}
+
+/// The scale-out scenario ([`scale`]): needs `redis-server`; pinned like the other phases with
+/// `--pin` (nodes and Redis on core 0). Its door is the first `--door`, or SSE.
+fn run_scale_out(
+    options: &LabOptions,
+    workload: Workload,
+) -> Result<(scale::ScaleWorkload, Vec<scale::ScaleRow>), String> {
+    if !scale::available() {
+        return Err("--scenario scale-out: redis-server is not installed (apt-get install \
+                    redis-server)"
+            .into());
+    }
+    let binary = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let scale_workload = scale::ScaleWorkload {
+        door: options.doors.first().copied().unwrap_or(Door::Sse),
+        subscribers: workload.clients,
+        messages: workload.messages,
+        rate_per_s: workload.rate_per_s,
+        payload_bytes: options.payload_bytes,
+    };
+    let progress = |setup: &str| {
+        progress(
+            "scale-out",
+            setup,
+            &format!("{} subscribers", workload.clients),
+        )
+    };
+    let server_core = options.pin.then_some(0);
+    let rows = scale::run(&binary, server_core, scale_workload, &progress)
+        .map_err(|e| format!("scale-out: {e}"))?;
+    Ok((scale_workload, rows))
 }
 
 /// Why `server` sits out the mix, if it does: the mix is pushlab's seven doors at once, which no
@@ -528,15 +580,24 @@ fn start_target(options: &LabOptions, server: Server) -> Result<Target, String> 
 
 /// The workload of a scenario, shrunk by `--quick`.
 fn workload_for(scenario: Scenario, options: &LabOptions) -> Workload {
+    let clients_or = |default: usize| {
+        if options.clients_given {
+            options.mix_clients
+        } else {
+            default
+        }
+    };
     let (clients, messages, rate_per_s) = match (scenario, options.quick) {
         (Scenario::Mix, true) => (options.mix_clients.min(21), 10, 50.0),
         (Scenario::Mix, false) => (options.mix_clients, 100, 50.0),
         (Scenario::Single, true) => (1, 3, 10.0),
         (Scenario::Single, false) => (1, 5, 1.0),
         (Scenario::Idle, true) => (20, 1, 1.0),
-        (Scenario::Idle, false) => (1000, 1, 1.0),
+        (Scenario::Idle, false) => (clients_or(1000), 1, 1.0),
         (Scenario::Broadcast, true) => (20, 10, 50.0),
-        (Scenario::Broadcast, false) => (1000, 200, 50.0),
+        (Scenario::Broadcast, false) => (clients_or(1000), 200, 50.0),
+        (Scenario::ScaleOut, true) => (clients_or(60).min(300), 5, 10.0),
+        (Scenario::ScaleOut, false) => (clients_or(10_000), 10, 2.0),
         (Scenario::Fanout, true) => (3, 10, 50.0),
         (Scenario::Fanout, false) => (100, 200, 100.0),
     };

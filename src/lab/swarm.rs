@@ -560,6 +560,192 @@ fn connect(addr: SocketAddr) -> io::Result<mio::net::TcpStream> {
     Ok(mio::net::TcpStream::from_std(stream))
 }
 
+/// A fan-out run with its own publisher: the subscribers of one door spread over one or more
+/// nodes (subscriber `i` on node `i % nodes.len()`), the publisher posting to the first node. This
+/// is how a cluster sharing its topics through Redis is measured: a message published on one node
+/// must reach the subscribers of every node.
+#[derive(Clone, Debug)]
+pub struct FanOut {
+    /// The door every subscriber uses.
+    pub door: Door,
+    /// The nodes (at least one).
+    pub nodes: Vec<SocketAddr>,
+    /// Subscribers in all.
+    pub subscribers: usize,
+    /// Messages published.
+    pub messages: u64,
+    /// Messages per second.
+    pub rate_per_s: f64,
+    /// Bytes of each payload (at least the marker).
+    pub payload_bytes: usize,
+    /// The pause after a short poll's answer.
+    pub poll_interval: Duration,
+    /// The topic.
+    pub topic: String,
+}
+
+/// What a [`FanOut`] measured.
+#[derive(Debug)]
+pub struct FanOutcome {
+    /// One tally per subscriber.
+    pub tallies: Vec<Tally>,
+    /// How much each of the caller's gauges grew from the first publish to the end of delivery.
+    pub gauges: Vec<f64>,
+    /// This process's CPU time over the same span (every subscriber and the publisher), in ms.
+    pub generator_cpu_ms: Option<u64>,
+    /// Connecting and subscribing everyone.
+    pub setup: Duration,
+    /// Bytes and connections at the subscribers' sockets.
+    pub counters: Arc<RelayCounters>,
+}
+
+impl FanOutcome {
+    /// Every first delivery's latency, in microseconds, sorted.
+    pub fn latencies_us(&self) -> Vec<u64> {
+        let mut all: Vec<u64> = self
+            .tallies
+            .iter()
+            .flat_map(|t| t.latencies_us.iter().copied())
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// (subscriber, message) pairs delivered.
+    pub fn delivered(&self) -> u64 {
+        self.tallies.iter().map(|t| t.received).sum()
+    }
+
+    /// Repeated receipts.
+    pub fn duplicated(&self) -> u64 {
+        self.tallies.iter().map(|t| t.duplicated).sum()
+    }
+
+    /// Failures, with the first one's text.
+    pub fn errors(&self) -> (u64, Option<String>) {
+        let count = self.tallies.iter().map(|t| t.errors).sum();
+        let first = self.tallies.iter().find_map(|t| t.first_error.clone());
+        (count, first)
+    }
+}
+
+/// Subscribing (connections, and the held doors' response heads) must finish within this long.
+pub const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// After subscribing, this long passes before the first publish, so that every request was read.
+pub const SETTLE_TIME: Duration = Duration::from_millis(500);
+/// After the last publish, delivery may take this long (besides a short poll's interval).
+pub const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Runs `plan`: a primer message (no marker; it gives the id every subscriber starts after), the
+/// swarm on its own thread, then the messages published at the plan's rate on one keep-alive
+/// connection from this thread. `gauges` is read at the first publish and after delivery ends.
+pub fn fan_out(
+    plan: &FanOut,
+    gauges: &dyn Fn() -> io::Result<Vec<f64>>,
+) -> io::Result<FanOutcome> {
+    let Some(&first_node) = plan.nodes.first() else {
+        return Err(io::Error::other("no node to run on"));
+    };
+    let setup_start = Instant::now();
+    let mut publisher =
+        crate::client::http::HttpConnection::connect(first_node, Duration::from_secs(10))?;
+    let primer = publish(&mut publisher, &plan.topic, b"primer")?;
+    let ids: Ids = Arc::new(Mutex::new(vec![primer]));
+    let counters = Arc::new(RelayCounters::default());
+    let publishing = Duration::from_secs_f64(plan.messages as f64 / plan.rate_per_s.max(0.001));
+    let epoch = Instant::now();
+    let swarm_plan = SwarmPlan {
+        members: (0..plan.subscribers)
+            .map(|i| Member {
+                door: plan.door,
+                addr: plan.nodes[i % plan.nodes.len()],
+                counters: Arc::clone(&counters),
+            })
+            .collect(),
+        dialect: Dialect::Pushlab,
+        topic: plan.topic.clone(),
+        expected: plan.messages,
+        deadline: epoch
+            + SETUP_TIMEOUT
+            + SETTLE_TIME
+            + publishing
+            + DRAIN_TIME
+            + plan.poll_interval * 2,
+        epoch,
+        poll_interval: plan.poll_interval,
+        ids: Arc::clone(&ids),
+    };
+    let ready = Arc::new(AtomicUsize::new(0));
+    let swarm = {
+        let ready = Arc::clone(&ready);
+        std::thread::Builder::new()
+            .name("swarm".into())
+            .spawn(move || run(&swarm_plan, &ready))?
+    };
+    let setup_deadline = setup_start + SETUP_TIMEOUT;
+    while ready.load(Ordering::SeqCst) < plan.subscribers && Instant::now() < setup_deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let setup = setup_start.elapsed();
+    std::thread::sleep(SETTLE_TIME);
+
+    let gauges_before = gauges()?;
+    let own_cpu_before = super::machine::cpu_time_ms(std::process::id());
+    let first = Instant::now();
+    for seq in 1..=plan.messages {
+        let due = first + Duration::from_secs_f64((seq - 1) as f64 / plan.rate_per_s);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        let micros = epoch.elapsed().as_micros() as u64;
+        let data = super::load::stamped_payload(seq, micros, plan.payload_bytes, 'x');
+        let id = publish(&mut publisher, &plan.topic, data.as_bytes())?;
+        if let Ok(mut ids) = ids.lock() {
+            ids.push(id);
+        }
+    }
+    let tallies = swarm
+        .join()
+        .map_err(|_| io::Error::other("the swarm panicked"))??;
+    let grown = gauges()?
+        .iter()
+        .zip(&gauges_before)
+        .map(|(after, before)| after - before)
+        .collect();
+    let own_cpu_after = super::machine::cpu_time_ms(std::process::id());
+    Ok(FanOutcome {
+        tallies,
+        gauges: grown,
+        generator_cpu_ms: own_cpu_before
+            .zip(own_cpu_after)
+            .map(|(b, a)| a.saturating_sub(b)),
+        setup,
+        counters,
+    })
+}
+
+/// Publishes `body` on a keep-alive connection and returns its id (from the answer `{"id":N}`).
+fn publish(
+    connection: &mut crate::client::http::HttpConnection,
+    topic: &str,
+    body: &[u8],
+) -> io::Result<u64> {
+    connection.send_request(
+        "POST",
+        &format!("/publish/{topic}"),
+        &[("Content-Type", "text/plain")],
+        body,
+    )?;
+    let response = connection.read_response()?;
+    let text = response.text()?;
+    if response.status != 200 {
+        return Err(io::Error::other(format!(
+            "publish: {} {text}",
+            response.status
+        )));
+    }
+    number_after(text.as_bytes(), b"\"id\":")
+        .ok_or_else(|| io::Error::other(format!("publish answered {text:?}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
