@@ -53,8 +53,8 @@ pub mod machine;
 pub mod nginx;
 pub mod peers;
 pub mod relay;
-pub mod scale;
 pub mod report;
+pub mod scale;
 pub mod svg;
 pub mod swarm;
 pub mod target;
@@ -506,9 +506,11 @@ fn run_scale_out(
     workload: Workload,
 ) -> Result<(scale::ScaleWorkload, Vec<scale::ScaleRow>), String> {
     if !scale::available() {
-        return Err("--scenario scale-out: redis-server is not installed (apt-get install \
+        return Err(
+            "--scenario scale-out: redis-server is not installed (apt-get install \
                     redis-server)"
-            .into());
+                .into(),
+        );
     }
     let binary = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
     let scale_workload = scale::ScaleWorkload {
@@ -772,7 +774,9 @@ fn run_phase(
     let cpu_before = target.server_pid.and_then(machine::cpu_time_ms);
     let own_cpu_before = machine::cpu_time_ms(std::process::id());
     let proxy_cpu_before = target.proxy_pid.and_then(machine::cpu_time_ms);
-    publish_all(target, &topic, &ids, workload, options, epoch, scenario, label)?;
+    publish_all(
+        target, &topic, &ids, workload, options, epoch, scenario, label,
+    )?;
     let tallies: Vec<(Door, Tally)> = threads
         .into_iter()
         .filter_map(|thread| thread.join().ok())

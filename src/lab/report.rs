@@ -268,9 +268,10 @@ impl RunReport {
             .iter()
             .flat_map(|b| &b.rows)
             .all(|row| row.received == row.messages);
-        let scale_out_delivered = self.scale_out.iter().flat_map(|(_, rows)| rows).all(|row| {
-            row.delivered == row.expected && row.duplicated == 0 && row.errors.0 == 0
-        });
+        let scale_out_delivered =
+            self.scale_out.iter().flat_map(|(_, rows)| rows).all(|row| {
+                row.delivered == row.expected && row.duplicated == 0 && row.errors.0 == 0
+            });
         browser_delivered
             && scale_out_delivered
             && self

@@ -165,7 +165,10 @@ fn run_setup(
         .collect::<io::Result<_>>()?;
     let pids: Vec<u32> = nodes.iter().filter_map(|n| n.server_pid).collect();
     if let Some(core) = server_core {
-        for pid in pids.iter().chain(redis.as_ref().and_then(RedisProcess::pid).iter()) {
+        for pid in pids
+            .iter()
+            .chain(redis.as_ref().and_then(RedisProcess::pid).iter())
+        {
             machine::pin(*pid, core).map_err(io::Error::other)?;
         }
     }
@@ -279,7 +282,9 @@ pub fn markdown(workload: &ScaleWorkload, rows: &[ScaleRow]) -> String {
         let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
         let round_trips = row
             .redis_per_message
-            .map_or("-".to_string(), |(sent, run)| format!("{sent:.1} ({run:.1})"));
+            .map_or("-".to_string(), |(sent, run)| {
+                format!("{sent:.1} ({run:.1})")
+            });
         let node_cpu: Vec<String> = row.node_cpu_ms.iter().map(u64::to_string).collect();
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {round_trips} | {} | {} | {} | {:.1} |\n",
@@ -296,7 +301,10 @@ pub fn markdown(workload: &ScaleWorkload, rows: &[ScaleRow]) -> String {
             row.setup_s
         ));
         if let (count, Some(first)) = &row.errors {
-            out.push_str(&format!("\n{}: {count} errors, the first: {first}\n", row.setup.name));
+            out.push_str(&format!(
+                "\n{}: {count} errors, the first: {first}\n",
+                row.setup.name
+            ));
         }
     }
     out.push_str(

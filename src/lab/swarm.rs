@@ -157,7 +157,8 @@ pub fn request(
         ),
         Dialect::Sockjs => {
             let query = format!("topic={topic}&after={after}");
-            let session_path = |transport: &str| format!("{SOCKJS_PREFIX}/000/{session}/{transport}");
+            let session_path =
+                |transport: &str| format!("{SOCKJS_PREFIX}/000/{session}/{transport}");
             match door {
                 Door::WebSocket => ("GET", format!("{SOCKJS_PREFIX}/websocket?{query}")),
                 Door::XhrStream => ("POST", format!("{}?{query}", session_path("xhr_streaming"))),
@@ -167,7 +168,10 @@ pub fn request(
                     format!("{}?{query}&c={CALLBACK}", session_path("htmlfile")),
                 ),
                 Door::LongPoll => ("POST", format!("{}?{query}", session_path("xhr"))),
-                Door::Jsonp => ("GET", format!("{}?{query}&c={CALLBACK}", session_path("jsonp"))),
+                Door::Jsonp => (
+                    "GET",
+                    format!("{}?{query}&c={CALLBACK}", session_path("jsonp")),
+                ),
                 Door::ShortPoll => ("GET", format!("/poll/{topic}?after={after}")),
             }
         }
@@ -308,8 +312,7 @@ pub fn run(plan: &SwarmPlan, ready: &AtomicUsize) -> io::Result<Vec<Tally>> {
         }
         let now = Instant::now();
         for (index, subscriber) in subscribers.iter_mut().enumerate() {
-            if subscriber.next_request.is_some_and(|at| at <= now) && !subscriber.tally.complete()
-            {
+            if subscriber.next_request.is_some_and(|at| at <= now) && !subscriber.tally.complete() {
                 send(subscriber, index, plan);
             }
         }
@@ -639,10 +642,7 @@ pub const DRAIN_TIME: Duration = Duration::from_secs(5);
 /// Runs `plan`: a primer message (no marker; it gives the id every subscriber starts after), the
 /// swarm on its own thread, then the messages published at the plan's rate on one keep-alive
 /// connection from this thread. `gauges` is read at the first publish and after delivery ends.
-pub fn fan_out(
-    plan: &FanOut,
-    gauges: &dyn Fn() -> io::Result<Vec<f64>>,
-) -> io::Result<FanOutcome> {
+pub fn fan_out(plan: &FanOut, gauges: &dyn Fn() -> io::Result<Vec<f64>>) -> io::Result<FanOutcome> {
     let Some(&first_node) = plan.nodes.first() else {
         return Err(io::Error::other("no node to run on"));
     };
