@@ -290,11 +290,15 @@ pub fn run(plan: &SwarmPlan, ready: &AtomicUsize) -> io::Result<Vec<Tally>> {
         }
     }
     let mut events = Events::with_capacity(1024);
+    // Counted as they complete, so that a turn costs what its events cost, not a pass over every
+    // subscriber (10,000 of them would make each turn as slow as the server's whole broadcast).
+    let mut complete = subscribers.iter().filter(|s| s.tally.complete()).count();
     for _ in 0..MAX_TURNS {
         let now = Instant::now();
-        if now >= plan.deadline || subscribers.iter().all(|s| s.tally.complete()) {
+        if now >= plan.deadline || complete == subscribers.len() {
             break;
         }
+        // Only short polls wait between requests; their timers are few compared with the events.
         let mut wake = plan.deadline.min(now + TICK);
         for at in subscribers.iter().filter_map(|s| s.next_request) {
             wake = wake.min(at);
@@ -307,7 +311,11 @@ pub fn run(plan: &SwarmPlan, ready: &AtomicUsize) -> io::Result<Vec<Tally>> {
         for event in events.iter() {
             let index = event.token().0;
             if let Some(subscriber) = subscribers.get_mut(index) {
+                let was_complete = subscriber.tally.complete();
                 on_readable(subscriber, index, plan, &poll, ready);
+                if !was_complete && subscriber.tally.complete() {
+                    complete += 1;
+                }
             }
         }
         let now = Instant::now();
@@ -403,6 +411,12 @@ fn on_readable(
                 subscriber
                     .pending
                     .extend_from_slice(chunk.get(..n).unwrap_or_default());
+                if n < chunk.len() {
+                    // A short read took all the socket held: the next bytes raise a new readiness
+                    // event (mio is edge-triggered), so the read that would say `WouldBlock` is
+                    // one system call per event saved.
+                    break;
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -417,6 +431,9 @@ fn on_readable(
         take_stream(subscriber, now_us, ready);
     } else {
         take_answers(subscriber, plan, now_us);
+        if !ended {
+            send_if_due_now(subscriber, index, plan);
+        }
     }
     if ended && !subscriber.tally.complete() && Instant::now() < plan.deadline {
         // The server ended the connection (a stream's byte limit, a keep-alive close): open it again,
@@ -514,13 +531,25 @@ fn take_answers(subscriber: &mut Subscriber, plan: &SwarmPlan, now_us: u64) {
         if let Some(last) = number_after(&body, b"\"last\":") {
             subscriber.after = last;
         }
-        // A short poll waits unless the answer was full; a long poll or JSONP asks again at once.
+        // A short poll waits unless the answer was full; a long poll or JSONP asks again at once,
+        // as the browser client does, once the answers that arrived together are all taken.
         let wait = if subscriber.member.door == Door::ShortPoll && count < MAX_BATCH_MESSAGES {
             plan.poll_interval
         } else {
             Duration::ZERO
         };
         subscriber.next_request = Some(Instant::now() + wait);
+    }
+}
+
+/// Sends a polling door's next request now if it is due now (an answer that asks again at once).
+fn send_if_due_now(subscriber: &mut Subscriber, index: usize, plan: &SwarmPlan) {
+    if subscriber
+        .next_request
+        .is_some_and(|at| at <= Instant::now())
+        && !subscriber.tally.complete()
+    {
+        send(subscriber, index, plan);
     }
 }
 
