@@ -1,5 +1,7 @@
-//! The load: one subscriber per thread, each the crate's own blocking client for its door, and one
-//! publisher whose messages carry the instant they were published.
+//! The load of few clients: one subscriber per thread, each the crate's own blocking client for its
+//! door, and one publisher whose messages carry the instant they were published. The lab uses it where
+//! decoding like a real client is the point (the single-client scenario) or needed (SockJS's polling
+//! transports); many clients are one [`super::swarm`] instead, which reads the same payloads.
 //!
 //! # How a delivery is timed and checked
 //!

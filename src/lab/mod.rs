@@ -5,25 +5,37 @@
 //!
 //! | column | how it is measured |
 //! |---|---|
-//! | latency p50 / p99 / max | publish stamp in the payload to the decoded message ([`load`]) |
+//! | latency p50 / p99 / max | publish stamp in the payload to its receipt ([`swarm`], [`load`]) |
 //! | requests per 1,000 messages | HTTP requests the clients sent (a WebSocket handshake is one) |
-//! | connections held | the most client connections open at once ([`relay`]) |
-//! | bytes per message, in / out | bytes at the relay's sockets ([`relay`]), split into payload and overhead |
-//! | server CPU per 1,000 deliveries | `utime + stime` of the server process ([`machine`]) |
+//! | connections held | the most client connections open at once ([`swarm`], or [`relay`]) |
+//! | bytes per message, in / out | bytes at the clients' sockets ([`swarm`]) or at the relay's ([`relay`]), split into payload and overhead |
+//! | server CPU per 1,000 deliveries | `utime + stime` of the server process ([`machine`]), and the lab's own beside it |
 //! | server memory per client | resident memory after the clients connected minus before ([`machine`]) |
 //! | lost, duplicated, out of order | the sequence numbers in the payloads; must all be zero |
 //!
 //! # Theory of operation
 //!
-//! A run is a list of *phases*. A phase gives each door in it a fresh [`relay::Relay`] in front of the
-//! target (so bytes and connections are counted per door, at a socket), starts its subscribers on
-//! threads, waits until they are connected, reads the server's memory, then publishes the messages at
-//! the scenario's rate straight to the target (the publisher stands next to the server; only subscriber
-//! traffic crosses the relay and its delay) and waits until every subscriber has every message or the
+//! A run is a list of *phases*. A phase starts its subscribers, waits until they are connected, reads
+//! the server's memory, then publishes the messages at the scenario's rate straight to the target (the
+//! publisher stands next to the server; only subscriber traffic crosses a relay and its delay) and waits until every subscriber has every message or the
 //! phase's deadline passes. The server's CPU time is read around the publishing. Most scenarios run
 //! one phase per door, one door after another, so CPU and memory belong to that door alone; the mixed
 //! scenario runs every door in one phase. Unless it targets `--url`, each phase gets a fresh server
 //! process, so what one door allocated never hides what the next one costs.
+//!
+//! # Who reads: one thread for many clients, or a thread per client
+//!
+//! With many clients the load generator must not be what is measured. In every scenario but `single`
+//! the subscribers are one [`swarm`]: one thread, one `mio` poll, every subscriber a non-blocking
+//! socket whose raw bytes are scanned for the marker each payload carries
+//! ([`load::stamped_payload`]). Bytes and connections are counted at those sockets, per door, with no
+//! relay hop between client and server. Where raw bytes are not enough (SockJS's `xhr` and `jsonp`
+//! polling transports, a session protocol) and in the single-client scenario, each subscriber is the
+//! crate's blocking client for its door on its own thread ([`load`]), behind a [`relay::Relay`] per
+//! door that counts its bytes. With `--rtt` every door goes through a relay, which delays it. The
+//! lab's own CPU time (the swarm or the client threads, the relays, the publisher) is read over the
+//! same span as the server's and printed under each table, so a reader can tell a slow server from a
+//! load that could not keep up.
 //!
 //! The target is the address the load goes to and, separately, the process that is measured
 //! ([`target`]): by default the lab starts its own server as a child, but the front may be a relay, a
@@ -41,6 +53,9 @@
 //! talk to nginx while the publisher posts to pushlab directly; nginx's own CPU is reported beside
 //! the server's. The Markdown then adds two tables that pivot the rows: every server side by side per
 //! door (p99 and CPU), and what each nginx mode costs each door against the direct run.
+//!
+//! `--scenario scale-out` is a table of its own ([`scale`]): one fan-out over one node, one node with
+//! Redis and two nodes sharing Redis, with Redis round trips per message and CPU per node.
 //!
 //! After the scenarios, `--proxy nginx` also runs [`backlog`] (a reader that falls behind, on each
 //! stream behind each nginx mode: where buffering holds the newest message back) and `--browser` runs
