@@ -744,7 +744,7 @@ fn run_phase(
         let ready = Arc::clone(&ready);
         let thread = std::thread::Builder::new()
             .stack_size(256 * 1024)
-            .spawn(move || vec![(plan.door, load::run_subscriber(&plan, &ready))])
+            .spawn(move || (vec![(plan.door, load::run_subscriber(&plan, &ready))], None))
             .map_err(|e| format!("cannot start a client thread: {e}"))?;
         threads.push(thread);
     }
@@ -763,13 +763,20 @@ fn run_phase(
         let thread = std::thread::Builder::new()
             .name("swarm".into())
             .spawn(move || {
-                let tallies = swarm::run(&plan, &ready).unwrap_or_else(|error| {
+                let finished = swarm::run(&plan, &ready).unwrap_or_else(|error| {
                     // The poll itself failed: every subscriber of the swarm reports it.
                     let mut failed = Tally::new(plan.expected);
                     failed.fail(format!("the swarm's poll: {error}"));
-                    vec![failed; plan.members.len()]
+                    swarm::Finished {
+                        tallies: vec![failed; plan.members.len()],
+                        connections: swarm::Connections::none(),
+                    }
                 });
-                swarm_doors.into_iter().zip(tallies).collect::<Vec<_>>()
+                let tallies = swarm_doors
+                    .into_iter()
+                    .zip(finished.tallies)
+                    .collect::<Vec<_>>();
+                (tallies, Some(finished.connections))
             })
             .map_err(|e| format!("cannot start the swarm: {e}"))?;
         threads.push(thread);
@@ -792,14 +799,17 @@ fn run_phase(
     publish_all(
         target, &topic, &ids, workload, options, epoch, scenario, label,
     )?;
-    let tallies: Vec<(Door, Tally)> = threads
-        .into_iter()
-        .filter_map(|thread| thread.join().ok())
-        .flatten()
-        .collect();
+    let mut tallies: Vec<(Door, Tally)> = Vec::with_capacity(doors.len());
+    let mut still_open = Vec::new();
+    for (thread_tallies, connections) in threads.into_iter().filter_map(|t| t.join().ok()) {
+        tallies.extend(thread_tallies);
+        still_open.extend(connections);
+    }
     let cpu_after = target.server_pid.and_then(machine::cpu_time_ms);
     let own_cpu_after = machine::cpu_time_ms(std::process::id());
     let proxy_cpu_after = target.proxy_pid.and_then(machine::cpu_time_ms);
+    // Only now, with the CPU read, do the swarm's connections close.
+    drop(still_open);
     let measured = report::ServerMeasure {
         cpu_ms: cpu_before.zip(cpu_after).map(|(b, a)| a.saturating_sub(b)),
         generator_cpu_ms: own_cpu_before

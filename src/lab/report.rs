@@ -332,7 +332,7 @@ impl RunReport {
                 })
                 .collect();
             out.push_str(&format!(
-                "\nThe lab's own CPU (clients, relay, publisher), ms per 1k deliveries: {}.\n",
+                "\nThe lab's own CPU (its clients, relays and publisher), ms per 1k deliveries: {}.\n",
                 lab_cpu.join(", ")
             ));
             let proxy_cpu: Vec<String> = scenario

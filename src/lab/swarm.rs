@@ -263,7 +263,7 @@ struct Subscriber {
 /// Runs the swarm until every subscriber has every message or the deadline passes, and returns one
 /// tally per member, in order. `ready` is counted up once per subscriber when it is listening: a held
 /// door once its response head arrived, a polling door once its first request is out.
-pub fn run(plan: &SwarmPlan, ready: &AtomicUsize) -> io::Result<Vec<Tally>> {
+pub fn run(plan: &SwarmPlan, ready: &AtomicUsize) -> io::Result<Finished> {
     let mut poll = Poll::new()?;
     let start_after = plan.ids.lock().ok().and_then(|ids| ids.first().copied());
     let mut subscribers: Vec<Subscriber> = plan
@@ -325,12 +325,47 @@ pub fn run(plan: &SwarmPlan, ready: &AtomicUsize) -> io::Result<Vec<Tally>> {
             }
         }
     }
-    for subscriber in &mut subscribers {
-        if subscriber.stream.take().is_some() {
+    let mut open = Vec::with_capacity(subscribers.len());
+    let mut tallies = Vec::with_capacity(subscribers.len());
+    for mut subscriber in subscribers {
+        if let Some(stream) = subscriber.stream.take() {
             closed(&subscriber.member.counters);
+            open.push(stream);
         }
+        tallies.push(subscriber.tally);
     }
-    Ok(subscribers.into_iter().map(|s| s.tally).collect())
+    Ok(Finished {
+        tallies,
+        connections: Connections(open),
+    })
+}
+
+/// What a swarm hands back: one tally per member, in order, and the connections still open.
+#[derive(Debug)]
+pub struct Finished {
+    /// One tally per member.
+    pub tallies: Vec<Tally>,
+    /// The connections still open at the end.
+    pub connections: Connections,
+}
+
+/// Connections the swarm left open, closed when this is dropped. The caller drops it after its last
+/// CPU reading: 10,000 connections closing at once cost the server as much CPU as a broadcast to
+/// them (each close is a FIN to answer and a socket to free), and that is the end of the test, not
+/// the delivery it measures.
+#[derive(Debug)]
+pub struct Connections(Vec<mio::net::TcpStream>);
+
+impl Connections {
+    /// No connections.
+    pub fn none() -> Connections {
+        Connections(Vec::new())
+    }
+
+    /// How many are open.
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
 }
 
 /// Opens the subscriber's connection and sends its request; a failure is its error, and it stops.
@@ -731,7 +766,10 @@ pub fn fan_out(plan: &FanOut, gauges: &dyn Fn() -> io::Result<Vec<f64>>) -> io::
             ids.push(id);
         }
     }
-    let tallies = swarm
+    let Finished {
+        tallies,
+        connections,
+    } = swarm
         .join()
         .map_err(|_| io::Error::other("the swarm panicked"))??;
     let grown = gauges()?
@@ -740,6 +778,7 @@ pub fn fan_out(plan: &FanOut, gauges: &dyn Fn() -> io::Result<Vec<f64>>) -> io::
         .map(|(after, before)| after - before)
         .collect();
     let own_cpu_after = super::machine::cpu_time_ms(std::process::id());
+    drop(connections);
     Ok(FanOutcome {
         tallies,
         gauges: grown,
