@@ -26,7 +26,8 @@
 //! # One thread, one poll
 //!
 //! The loop ([`run`]) waits on the poll for readiness or for the next short poll that is due (at most
-//! [`TICK`]). A readable socket is drained until `WouldBlock`; a held door's response head is checked
+//! [`TICK`]). A readable socket is read until a short read (readiness is edge-triggered: the next
+//! bytes raise a new event), or to its end when the peer closed; a held door's response head is checked
 //! once (`200`, or `101` for a WebSocket), then markers are taken; a polling door's answers are taken
 //! whole and its next request is scheduled (at once for a long poll or JSONP, after the poll interval
 //! for a short poll, at once when an answer was full). Requests are a few hundred bytes written into
@@ -310,9 +311,12 @@ pub fn run(plan: &SwarmPlan, ready: &AtomicUsize) -> io::Result<Finished> {
         }
         for event in events.iter() {
             let index = event.token().0;
+            // A peer that closed (or failed) may have sent its last bytes and its FIN together, in
+            // one readiness edge: then the socket is read to its end, not only to a short read.
+            let closing = event.is_read_closed() || event.is_error();
             if let Some(subscriber) = subscribers.get_mut(index) {
                 let was_complete = subscriber.tally.complete();
-                on_readable(subscriber, index, plan, &poll, ready);
+                on_readable(subscriber, index, plan, &poll, ready, closing);
                 if !was_complete && subscriber.tally.complete() {
                     complete += 1;
                 }
@@ -428,6 +432,7 @@ fn on_readable(
     plan: &SwarmPlan,
     poll: &Poll,
     ready: &AtomicUsize,
+    closing: bool,
 ) {
     let Some(stream) = subscriber.stream.as_mut() else {
         return;
@@ -446,10 +451,11 @@ fn on_readable(
                 subscriber
                     .pending
                     .extend_from_slice(chunk.get(..n).unwrap_or_default());
-                if n < chunk.len() {
+                if n < chunk.len() && !closing {
                     // A short read took all the socket held: the next bytes raise a new readiness
                     // event (mio is edge-triggered), so the read that would say `WouldBlock` is
-                    // one system call per event saved.
+                    // one system call per event saved. A closing socket raises no further event,
+                    // so it is read on to its end-of-file.
                     break;
                 }
             }
