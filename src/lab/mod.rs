@@ -128,7 +128,8 @@ usage: pushlab lab [options]
   --door NAME         only this door (repeatable): short-poll, long-poll, jsonp, xhr-stream, iframe,
                       sse, websocket; not in the mix
   --pin               with taskset (util-linux): the lab on the last core, every measured process
-                      (server, nginx, peer) on core 0, so the load never takes the server's core
+                      (server, nginx, peer, the scale-out's nodes and redis-server) on core 0, so
+                      the load never takes the server's core
   --url URL           target a running server (http://127.0.0.1:PORT/) instead of starting one
   --server-pid PID    with --url: the process whose CPU and memory are measured
   --seed N            seeds the payload filler and the mix's door order (default: from the clock)
