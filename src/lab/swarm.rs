@@ -40,7 +40,14 @@
 //! Every byte a subscriber writes or reads is counted on its door's [`RelayCounters`], as are its
 //! connections (opened, open now, most at once): the bytes on the wire are counted where the client
 //! sees them, with no relay hop in between. The lab still puts a relay in front when it simulates a
-//! round-trip time.
+//! round-trip time. When the swarm is done its connections stay open ([`Finished::connections`])
+//! until the caller has read the CPU counters: closing 10,000 connections costs a server about as
+//! much as one broadcast to them, and that is the test's teardown, not the delivery it measures.
+//!
+//! # A whole fan-out
+//!
+//! [`fan_out`] wraps the swarm with a publisher of its own, for one door spread over one or more
+//! nodes: the edges bench and the lab's scale-out scenario ([`super::scale`]) use it.
 //!
 //! # Bounds
 //!
