@@ -1016,6 +1016,29 @@ mod tests {
     }
 
     #[test]
+    fn clients_size_idle_broadcast_and_scale_out_but_not_fanout() {
+        let options = parse_args(&args(
+            "--scenario scale-out --scenario fanout --clients 500",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            options.scenarios,
+            vec![Scenario::ScaleOut, Scenario::Fanout]
+        );
+        for scenario in [Scenario::ScaleOut, Scenario::Idle, Scenario::Broadcast] {
+            assert_eq!(
+                workload_for(scenario, &options).clients,
+                500,
+                "{scenario:?}"
+            );
+        }
+        assert_eq!(workload_for(Scenario::Fanout, &options).clients, 100);
+        let defaults = parse_args(&args("--scenario scale-out")).unwrap().unwrap();
+        assert_eq!(workload_for(Scenario::ScaleOut, &defaults).clients, 10_000);
+    }
+
+    #[test]
     fn the_mix_takes_every_door_in_turn() {
         let doors = mixed_doors(15, 42);
         for door in Door::ALL {
