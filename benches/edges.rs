@@ -48,8 +48,10 @@
 #[allow(dead_code)]
 mod peers;
 
-#[path = "edges/fanout.rs"]
-mod fanout;
+#[path = "edges/doors.rs"]
+mod doors;
+
+use doors::Door;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -57,7 +59,7 @@ use std::time::{Duration, Instant};
 
 use peers::child::{can_pin, pin_this_process, pushlab_binary, BinaryChild};
 use pushlab::client::http::HttpConnection;
-use pushlab::redis::process::{command_calls, RedisProcess};
+use pushlab::lab::{scale, swarm};
 
 const SERVER_CORE: usize = 0;
 const LOAD_CORE: usize = 1;
@@ -96,22 +98,23 @@ const JUNK_RETRY_AFTER: Duration = Duration::from_secs(3);
 
 // (c) fan-out
 const FANOUT_SUBSCRIBERS: usize = 1_000;
-const FANOUT_MESSAGES: usize = 200;
-const FANOUT_RATE_PER_SECOND: u64 = 50;
+const FANOUT_MESSAGES: u64 = 200;
+const FANOUT_RATE_PER_SECOND: f64 = 50.0;
 
 // (d) broadcast: many subscribers held at once, one message to all of them
 const BROADCAST_SUBSCRIBERS: usize = 10_000;
-const BROADCAST_MESSAGES: usize = 1;
+const BROADCAST_MESSAGES: u64 = 1;
 
 // (e) scale-out: many subscribers spread over nodes sharing Redis, a few messages to all of them
 const SCALE_SUBSCRIBERS: usize = 10_000;
-const SCALE_MESSAGES: usize = 10;
-const SCALE_RATE_PER_SECOND: u64 = 2;
-/// A node started with `--redis` stores a publish once its connections to Redis are up; it gets this
-/// long to get there.
-const REDIS_LINK_TIMEOUT: Duration = Duration::from_secs(10);
-/// The commands a node sends to Redis, each one request and one reply: what "round trips" counts.
-const COMMANDS_SENT_BY_NODES: [&str; 5] = ["eval", "xread", "xrange", "xrevrange", "smembers"];
+const SCALE_MESSAGES: u64 = 10;
+const SCALE_RATE_PER_SECOND: f64 = 2.0;
+
+// (c) to (e): what the load generator ([`swarm`], in the library) publishes and how it polls
+/// Bytes of each published message.
+const MESSAGE_BYTES: usize = 64;
+/// Short polling asks again this long after each answer: the browser client's `pollIntervalMs`.
+const SHORT_POLL_INTERVAL: Duration = Duration::from_millis(1000);
 
 fn main() {
     let words: Vec<String> = std::env::args()
@@ -128,12 +131,12 @@ fn run(words: &[String]) -> io::Result<()> {
     let scenarios = ["memory", "junk", "fanout", "broadcast", "scale-out"];
     let unknown: Vec<&String> = words
         .iter()
-        .filter(|w| !scenarios.contains(&w.as_str()) && fanout::Door::from_name(w).is_none())
+        .filter(|w| !scenarios.contains(&w.as_str()) && Door::from_name(w).is_none())
         .collect();
     if !unknown.is_empty() {
         return Err(io::Error::other(format!(
             "unknown words {unknown:?}: scenarios are {scenarios:?}, doors {:?}",
-            fanout::Door::ALL.map(fanout::Door::name)
+            Door::ALL.map(Door::name)
         )));
     }
     let chosen = |name: &str| words.is_empty() || words.iter().any(|w| w == name);
@@ -149,16 +152,16 @@ fn run(words: &[String]) -> io::Result<()> {
     if chosen("junk") {
         junk_topics(&binary, server_core)?;
     }
-    let doors: Vec<fanout::Door> = fanout::Door::ALL
+    let doors: Vec<Door> = Door::ALL
         .into_iter()
         .filter(|door| words.iter().any(|w| w == door.name()))
         .collect();
     let doors = if doors.is_empty() {
-        fanout::Door::ALL.to_vec()
+        Door::ALL.to_vec()
     } else {
         doors
     };
-    let named_doors = words.iter().any(|w| fanout::Door::from_name(w).is_some());
+    let named_doors = words.iter().any(|w| Door::from_name(w).is_some());
     let named_scenario = |name: &str| words.iter().any(|w| w == name);
     if chosen("fanout")
         || (named_doors && !named_scenario("broadcast") && !named_scenario("scale-out"))
@@ -167,8 +170,8 @@ fn run(words: &[String]) -> io::Result<()> {
         println!(
             "(c) fan-out: {FANOUT_SUBSCRIBERS} subscribers, {FANOUT_MESSAGES} messages of {} B published \
              at {FANOUT_RATE_PER_SECOND}/s; latency = publish to receipt; short poll every {} ms",
-            fanout::MESSAGE_BYTES,
-            fanout::SHORT_POLL_INTERVAL.as_millis()
+            MESSAGE_BYTES,
+            SHORT_POLL_INTERVAL.as_millis()
         );
         fan_out(
             &binary,
@@ -182,22 +185,18 @@ fn run(words: &[String]) -> io::Result<()> {
         println!(
             "(d) broadcast: {BROADCAST_SUBSCRIBERS} subscribers held on one door, then {BROADCAST_MESSAGES} \
              message of {} B to all of them; latency = publish to receipt; short poll every {} ms",
-            fanout::MESSAGE_BYTES,
-            fanout::SHORT_POLL_INTERVAL.as_millis()
+            MESSAGE_BYTES,
+            SHORT_POLL_INTERVAL.as_millis()
         );
         fan_out(
             &binary,
             server_core,
             &doors,
-            (BROADCAST_SUBSCRIBERS, BROADCAST_MESSAGES, 1),
+            (BROADCAST_SUBSCRIBERS, BROADCAST_MESSAGES, 1.0),
         )?;
     }
     if named_scenario("scale-out") {
-        let door = if named_doors {
-            doors[0]
-        } else {
-            fanout::Door::Sse
-        };
+        let door = if named_doors { doors[0] } else { Door::Sse };
         scale_out(&binary, server_core, door)?;
     }
     Ok(())
@@ -419,16 +418,16 @@ fn junk_topics(binary: &std::path::Path, server_core: Option<usize>) -> io::Resu
 }
 
 /// (c) Fan-out: 1,000 subscribers on one topic, through each door in turn (a fresh server per door).
-/// Runs `(subscribers, messages, rate per second)` on each door, one fresh server per door, and prints
-/// the table.
+/// Runs `(subscribers, messages, rate per second)` on each door, one fresh server per door, with the
+/// lab's one-thread load generator ([`swarm::fan_out`]), and prints the table.
 fn fan_out(
     binary: &std::path::Path,
     server_core: Option<usize>,
-    doors: &[fanout::Door],
-    (subscribers, messages, rate_per_second): (usize, usize, u64),
+    doors: &[Door],
+    (subscribers, messages, rate_per_s): (usize, u64, f64),
 ) -> io::Result<()> {
     println!(
-        "| {:<8} | {:>9} | {:>5} | {:>4} | {:>9} | {:>9} | {:>9} | {:>10} | {:>8} | {:>10} | {:>7} |",
+        "| {:<8} | {:>9} | {:>5} | {:>4} | {:>9} | {:>9} | {:>9} | {:>10} | {:>8} | {:>8} | {:>7} |",
         "door",
         "delivered",
         "lost",
@@ -438,228 +437,77 @@ fn fan_out(
         "max",
         "server CPU",
         "load CPU",
-        "reconnects",
+        "requests",
         "setup"
     );
     println!(
-        "|{:-<10}|{:->11}|{:->7}|{:->6}|{:->11}|{:->11}|{:->11}|{:->12}|{:->10}|{:->12}|{:->9}|",
+        "|{:-<10}|{:->11}|{:->7}|{:->6}|{:->11}|{:->11}|{:->11}|{:->12}|{:->10}|{:->10}|{:->9}|",
         ":", ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
     );
     for &door in doors {
         let server = BinaryChild::start_with(binary, server_core, LOAD_OPTIONS)?;
-        let plan = fanout::Plan {
-            door,
+        let plan = swarm::FanOut {
+            door: door.lab(),
+            nodes: vec![server.addr],
             subscribers,
             messages,
-            rate_per_second,
+            rate_per_s,
+            payload_bytes: MESSAGE_BYTES,
+            poll_interval: SHORT_POLL_INTERVAL,
+            topic: format!("fanout-{}", door.name()),
         };
-        let outcome = fanout::run(server.addr, &plan, &|| server.cpu_seconds())?;
-        let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+        let outcome = swarm::fan_out(&plan, &|| Ok(vec![server.cpu_seconds()?]))?;
+        let latencies = outcome.latencies_us();
+        let ms = |q: f64| {
+            let rank = ((latencies.len().max(1) - 1) as f64 * q).round() as usize;
+            let us = latencies.get(rank).copied().unwrap_or(0);
+            format!("{:.1} ms", us as f64 / 1e3)
+        };
+        let delivered = outcome.delivered();
+        let requests: u64 = outcome.tallies.iter().map(|t| t.requests).sum();
         println!(
-            "| {:<8} | {:>9} | {:>5} | {:>4} | {:>9} | {:>9} | {:>9} | {:>8.2} s | {:>6.2} s | {:>10} | {:>5.1} s |",
+            "| {:<8} | {:>9} | {:>5} | {:>4} | {:>9} | {:>9} | {:>9} | {:>8.2} s | {:>6.2} s | {:>8} | {:>5.1} s |",
             door.name(),
-            outcome.delivered,
-            outcome.lost,
-            outcome.duplicates,
-            ms(outcome.latency_percentile(0.50)),
-            ms(outcome.latency_percentile(0.99)),
-            ms(outcome.latency_percentile(1.0)),
+            delivered,
+            (subscribers as u64 * messages).saturating_sub(delivered),
+            outcome.duplicated(),
+            ms(0.50),
+            ms(0.99),
+            ms(1.0),
             outcome.gauges.first().copied().unwrap_or(0.0),
-            outcome.load_cpu_seconds,
-            outcome.reconnects,
+            outcome.generator_cpu_ms.unwrap_or(0) as f64 / 1e3,
+            requests,
             outcome.setup.as_secs_f64()
         );
-        for problem in &outcome.problems {
-            println!("  {}: {problem}", door.name());
+        if let (count, Some(first)) = outcome.errors() {
+            println!("  {}: {count} errors, the first: {first}", door.name());
         }
     }
     println!(
         "delivered/lost/dup count (subscriber, message) pairs, {} expected; server CPU is user + system \
          seconds from the first publish to the end of delivery, load CPU the same for the load generator \
-         (this process: every subscriber and the publisher); setup is connecting and subscribing",
-        subscribers * messages
+         (this process: every subscriber and the publisher); requests counts every request the \
+         subscribers sent (a held door's beyond one per subscriber are reconnections); setup is \
+         connecting and subscribing",
+        subscribers as u64 * messages
     );
     Ok(())
-}
-
-/// One setup of the scale-out comparison: how many nodes, and whether they share a Redis server.
-struct ScaleSetup {
-    name: &'static str,
-    nodes: usize,
-    redis: bool,
 }
 
 /// (e) Scale-out: 10,000 subscribers on one door, on one node in memory, one node with Redis, and two
-/// nodes with Redis (subscribers spread over both, the publisher on the first). One table row each.
-fn scale_out(
-    binary: &std::path::Path,
-    server_core: Option<usize>,
-    door: fanout::Door,
-) -> io::Result<()> {
-    println!();
-    println!(
-        "(e) scale-out: {SCALE_SUBSCRIBERS} {} subscribers spread over the nodes, {SCALE_MESSAGES} \
-         messages of {} B published on the first node at {SCALE_RATE_PER_SECOND}/s; latency = publish \
-         to receipt",
-        door.name(),
-        fanout::MESSAGE_BYTES
-    );
-    println!(
-        "| setup | delivered | lost | dup | p50 | p99 | max | Redis round trips per message (commands run) \
-         | server CPU per node | Redis CPU | load CPU | setup time |"
-    );
-    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
-    let setups = [
-        ScaleSetup {
-            name: "1 node, in memory",
-            nodes: 1,
-            redis: false,
-        },
-        ScaleSetup {
-            name: "1 node, Redis",
-            nodes: 1,
-            redis: true,
-        },
-        ScaleSetup {
-            name: "2 nodes, Redis",
-            nodes: 2,
-            redis: true,
-        },
-    ];
-    for setup in &setups {
-        scale_out_row(binary, server_core, door, setup)?;
-    }
-    println!(
-        "delivered/lost/dup count (subscriber, message) pairs, {} expected; CPU is user + system seconds \
-         from the first publish to the end of delivery (server CPU: each node's process; Redis CPU: the \
-         redis-server process; load CPU: this process, every subscriber and the publisher); round trips \
-         are the commands the nodes sent to Redis over the same time, per message",
-        SCALE_SUBSCRIBERS * SCALE_MESSAGES
-    );
-    Ok(())
-}
-
-/// Starts the setup's Redis and nodes, runs the fan-out over them and prints its row. Everything it
-/// started is stopped by PID when it returns (the children's `Drop`).
-fn scale_out_row(
-    binary: &std::path::Path,
-    server_core: Option<usize>,
-    door: fanout::Door,
-    setup: &ScaleSetup,
-) -> io::Result<()> {
-    let redis = if setup.redis {
-        Some(RedisProcess::start()?)
-    } else {
-        None
-    };
-    let redis_addr = redis.as_ref().map(|r| r.addr().to_string());
-    let mut options: Vec<&str> = LOAD_OPTIONS.to_vec();
-    options.push("--no-clock");
-    if let Some(addr) = &redis_addr {
-        options.extend(["--redis", addr.as_str()]);
-    }
-    let nodes: Vec<BinaryChild> = (0..setup.nodes)
-        .map(|_| BinaryChild::start_with(binary, server_core, &options))
-        .collect::<io::Result<_>>()?;
-    for node in &nodes {
-        wait_until_publish_stored(node.addr)?;
-    }
-    let addrs: Vec<SocketAddr> = nodes.iter().map(|node| node.addr).collect();
-    let redis_pid = redis.as_ref().and_then(RedisProcess::pid);
-    let redis_server = redis.as_ref().map(RedisProcess::addr);
-    // The gauges: each node's CPU seconds, then Redis's CPU seconds, the commands the nodes sent and
-    // every command run (zeros without Redis).
-    let gauges = || -> io::Result<Vec<f64>> {
-        let mut readings = nodes
-            .iter()
-            .map(BinaryChild::cpu_seconds)
-            .collect::<io::Result<Vec<f64>>>()?;
-        let redis_cpu = redis_pid.map(peers::child::cpu_seconds).transpose()?;
-        let (sent, run) = redis_server
-            .map(redis_commands)
-            .transpose()?
-            .unwrap_or((0, 0));
-        readings.extend([redis_cpu.unwrap_or(0.0), sent as f64, run as f64]);
-        Ok(readings)
-    };
-    let plan = fanout::Plan {
-        door,
+/// nodes with Redis (subscribers spread over both, the publisher on the first): the lab's scale-out
+/// scenario ([`scale::run`]), with this bench's server binary as the nodes.
+fn scale_out(binary: &std::path::Path, server_core: Option<usize>, door: Door) -> io::Result<()> {
+    let workload = scale::ScaleWorkload {
+        door: door.lab(),
         subscribers: SCALE_SUBSCRIBERS,
         messages: SCALE_MESSAGES,
-        rate_per_second: SCALE_RATE_PER_SECOND,
+        rate_per_s: SCALE_RATE_PER_SECOND,
+        payload_bytes: MESSAGE_BYTES,
     };
-    let outcome = fanout::run_spread(&addrs, &plan, &gauges)?;
-    let node_cpu: Vec<String> = outcome
-        .gauges
-        .iter()
-        .take(setup.nodes)
-        .map(|seconds| format!("{seconds:.2} s"))
-        .collect();
-    let redis_readings = outcome.gauges.get(setup.nodes..).unwrap_or_default();
-    let reading = |i: usize| redis_readings.get(i).copied().unwrap_or(0.0);
-    let per_message = |n: f64| n / SCALE_MESSAGES as f64;
-    let (round_trips, redis_cpu) = if setup.redis {
-        (
-            format!(
-                "{:.1} ({:.1})",
-                per_message(reading(1)),
-                per_message(reading(2))
-            ),
-            format!("{:.2} s", reading(0)),
-        )
-    } else {
-        ("-".to_string(), "-".to_string())
-    };
-    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
-    println!(
-        "| {} | {} | {} | {} | {} | {} | {} | {round_trips} | {} | {redis_cpu} | {:.2} s | {:.1} s |",
-        setup.name,
-        outcome.delivered,
-        outcome.lost,
-        outcome.duplicates,
-        ms(outcome.latency_percentile(0.50)),
-        ms(outcome.latency_percentile(0.99)),
-        ms(outcome.latency_percentile(1.0)),
-        node_cpu.join(" / "),
-        outcome.load_cpu_seconds,
-        outcome.setup.as_secs_f64()
-    );
-    for problem in &outcome.problems {
-        println!("  {}: {problem}", setup.name);
-    }
+    let rows = scale::run(binary, server_core, workload, &|setup| {
+        eprintln!("(e) {setup}")
+    })?;
+    println!("\n(e){}", scale::markdown(&workload, &rows));
     Ok(())
-}
-
-/// Publishes to a warm-up topic until the node answers 200: a node with `--redis` answers 503 until
-/// its connections to Redis are up, and nothing measured should wait for that.
-fn wait_until_publish_stored(addr: SocketAddr) -> io::Result<()> {
-    let deadline = Instant::now() + REDIS_LINK_TIMEOUT;
-    let mut connection = None;
-    loop {
-        let (status, body) = post(&mut connection, addr, "/publish/warmup", b"x")?;
-        if status == 200 {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(io::Error::other(format!(
-                "node {addr} still answers {status} {} after {} s",
-                String::from_utf8_lossy(&body).trim(),
-                REDIS_LINK_TIMEOUT.as_secs()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// What Redis has done so far ([`command_calls`]): the commands the nodes sent, and every command
-/// run (the publish script's `INCR` and `XADD` too).
-fn redis_commands(redis: SocketAddr) -> io::Result<(u64, u64)> {
-    let calls = command_calls(redis, REQUEST_TIMEOUT)?;
-    let run = calls.iter().map(|(_, n)| n).sum();
-    let sent = calls
-        .iter()
-        .filter(|(name, _)| COMMANDS_SENT_BY_NODES.contains(&name.as_str()))
-        .map(|(_, n)| n)
-        .sum();
-    Ok((sent, run))
 }

@@ -48,8 +48,8 @@
 mod peers;
 
 #[allow(dead_code)]
-#[path = "edges/fanout.rs"]
-mod fanout;
+#[path = "edges/doors.rs"]
+mod doors;
 
 #[path = "soak/behaved.rs"]
 mod behaved;
@@ -67,7 +67,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use behaved::{PublisherPlan, Subscriber};
-use fanout::Door;
+use doors::Door;
 use peers::child::{pushlab_binary, BinaryChild};
 use report::{Report, Sample};
 use tally::Tally;

@@ -32,7 +32,7 @@ use pushlab::client::ws::{Client, ClientOptions};
 use pushlab::client::{door_path, jsonp, PushEvent};
 use pushlab::ws::Event;
 
-use crate::fanout::Door;
+use crate::doors::Door;
 use crate::tally::Tally;
 
 /// How long any read of a well-behaved client may wait: above the long-poll hold (20 s), so a held

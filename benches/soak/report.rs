@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use pushlab::Config;
 
-use crate::fanout::Door;
+use crate::doors::Door;
 use crate::peers::child::BinaryChild;
 use crate::tally::{Tally, Totals};
 use crate::PUBLISHERS;

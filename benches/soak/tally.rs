@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::fanout::Door;
+use crate::doors::Door;
 
 /// Counters of one door's well-behaved subscribers.
 #[derive(Default)]

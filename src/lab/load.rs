@@ -1,10 +1,12 @@
-//! The load: one subscriber per thread, each the crate's own blocking client for its door, and one
-//! publisher whose messages carry the instant they were published.
+//! The load of few clients: one subscriber per thread, each the crate's own blocking client for its
+//! door, and one publisher whose messages carry the instant they were published. The lab uses it where
+//! decoding like a real client is the point (the single-client scenario) or needed (SockJS's polling
+//! transports); many clients are one [`super::swarm`] instead, which reads the same payloads.
 //!
 //! # How a delivery is timed and checked
 //!
-//! Every message's payload starts with `"{seq} {micros} "`: its sequence number in the run (1, 2, ...)
-//! and the time it was published, in microseconds since the lab's epoch (one `Instant` shared by every
+//! Every message's payload starts with the marker `QQs{seq}t{micros}ZZ`: its sequence number in the
+//! run (1, 2, ...) and the time it was published, in microseconds since the lab's epoch (one `Instant` shared by every
 //! thread of the process, so no clocks need to agree). The rest is padding up to the payload size. A
 //! subscriber that receives it subtracts the stamp from its own clock: that is the delivery latency, from
 //! the moment the publisher began its `POST` to the moment the client had the message decoded.
@@ -146,7 +148,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn new(expected: u64) -> Tally {
+    /// A tally for a run of `expected` messages.
+    pub fn new(expected: u64) -> Tally {
         Tally {
             seen: vec![false; expected as usize + 1],
             ..Tally::default()
@@ -154,7 +157,7 @@ impl Tally {
     }
 
     /// Done when every message arrived.
-    fn complete(&self) -> bool {
+    pub fn complete(&self) -> bool {
         self.received + 1 >= self.seen.len() as u64
     }
 
@@ -164,6 +167,12 @@ impl Tally {
             self.fail("a payload without the lab's stamp");
             return;
         };
+        self.on_stamp(seq, published_us, epoch.elapsed().as_micros() as u64);
+    }
+
+    /// Records message `seq`, stamped `published_us`, as received at `now_us` (both since the lab's
+    /// epoch).
+    pub fn on_stamp(&mut self, seq: u64, published_us: u64, now_us: u64) {
         let Some(seen) = self.seen.get_mut(seq as usize).filter(|_| seq > 0) else {
             self.fail("a sequence number the publisher never sent");
             return;
@@ -178,19 +187,21 @@ impl Tally {
             self.out_of_order += 1;
         }
         self.highest = self.highest.max(seq);
-        let now_us = epoch.elapsed().as_micros() as u64;
         self.latencies_us.push(now_us.saturating_sub(published_us));
     }
 
-    fn fail(&mut self, error: impl ToString) {
+    /// Counts a failure, and keeps the first one's text.
+    pub fn fail(&mut self, error: impl ToString) {
         self.errors += 1;
         self.first_error.get_or_insert_with(|| error.to_string());
     }
 }
 
-/// The payload of message `seq`: its stamp, then `filler` repeated up to `size` bytes.
+/// The payload of message `seq`: its marker `QQs{seq}t{published_us}ZZ`, then `filler` repeated up
+/// to `size` bytes. The marker is letters and digits only, so no door escapes it, and the many-client
+/// load ([`super::swarm`]) finds it in the raw bytes of any framing without decoding it.
 pub fn stamped_payload(seq: u64, published_us: u64, size: usize, filler: char) -> String {
-    let mut data = format!("{seq} {published_us} ");
+    let mut data = format!("QQs{seq}t{published_us}ZZ");
     while data.len() < size {
         data.push(filler);
     }
@@ -199,10 +210,10 @@ pub fn stamped_payload(seq: u64, published_us: u64, size: usize, filler: char) -
 
 /// `(seq, published_us)` from a payload made by [`stamped_payload`].
 pub fn read_stamp(data: &str) -> Option<(u64, u64)> {
-    let mut words = data.split(' ');
-    let seq = words.next()?.parse().ok()?;
-    let published_us = words.next()?.parse().ok()?;
-    Some((seq, published_us))
+    let rest = data.strip_prefix("QQs")?;
+    let (seq, rest) = rest.split_once('t')?;
+    let (published_us, _) = rest.split_once("ZZ")?;
+    Some((seq.parse().ok()?, published_us.parse().ok()?))
 }
 
 /// Runs one subscriber until it has every message or the deadline passes; `ready` is counted up once

@@ -5,25 +5,37 @@
 //!
 //! | column | how it is measured |
 //! |---|---|
-//! | latency p50 / p99 / max | publish stamp in the payload to the decoded message ([`load`]) |
+//! | latency p50 / p99 / max | publish stamp in the payload to its receipt ([`swarm`], [`load`]) |
 //! | requests per 1,000 messages | HTTP requests the clients sent (a WebSocket handshake is one) |
-//! | connections held | the most client connections open at once ([`relay`]) |
-//! | bytes per message, in / out | bytes at the relay's sockets ([`relay`]), split into payload and overhead |
-//! | server CPU per 1,000 deliveries | `utime + stime` of the server process ([`machine`]) |
+//! | connections held | the most client connections open at once ([`swarm`], or [`relay`]) |
+//! | bytes per message, in / out | bytes at the clients' sockets ([`swarm`]) or at the relay's ([`relay`]), split into payload and overhead |
+//! | server CPU per 1,000 deliveries | `utime + stime` of the server process ([`machine`]), and the lab's own beside it |
 //! | server memory per client | resident memory after the clients connected minus before ([`machine`]) |
 //! | lost, duplicated, out of order | the sequence numbers in the payloads; must all be zero |
 //!
 //! # Theory of operation
 //!
-//! A run is a list of *phases*. A phase gives each door in it a fresh [`relay::Relay`] in front of the
-//! target (so bytes and connections are counted per door, at a socket), starts its subscribers on
-//! threads, waits until they are connected, reads the server's memory, then publishes the messages at
-//! the scenario's rate straight to the target (the publisher stands next to the server; only subscriber
-//! traffic crosses the relay and its delay) and waits until every subscriber has every message or the
+//! A run is a list of *phases*. A phase starts its subscribers, waits until they are connected, reads
+//! the server's memory, then publishes the messages at the scenario's rate straight to the target (the
+//! publisher stands next to the server; only subscriber traffic crosses a relay and its delay) and waits until every subscriber has every message or the
 //! phase's deadline passes. The server's CPU time is read around the publishing. Most scenarios run
 //! one phase per door, one door after another, so CPU and memory belong to that door alone; the mixed
 //! scenario runs every door in one phase. Unless it targets `--url`, each phase gets a fresh server
 //! process, so what one door allocated never hides what the next one costs.
+//!
+//! # Who reads: one thread for many clients, or a thread per client
+//!
+//! With many clients the load generator must not be what is measured. In every scenario but `single`
+//! the subscribers are one [`swarm`]: one thread, one `mio` poll, every subscriber a non-blocking
+//! socket whose raw bytes are scanned for the marker each payload carries
+//! ([`load::stamped_payload`]). Bytes and connections are counted at those sockets, per door, with no
+//! relay hop between client and server. Where raw bytes are not enough (SockJS's `xhr` and `jsonp`
+//! polling transports, a session protocol) and in the single-client scenario, each subscriber is the
+//! crate's blocking client for its door on its own thread ([`load`]), behind a [`relay::Relay`] per
+//! door that counts its bytes. With `--rtt` every door goes through a relay, which delays it. The
+//! lab's own CPU time (the swarm or the client threads, the relays, the publisher) is read over the
+//! same span as the server's and printed under each table, so a reader can tell a slow server from a
+//! load that could not keep up.
 //!
 //! The target is the address the load goes to and, separately, the process that is measured
 //! ([`target`]): by default the lab starts its own server as a child, but the front may be a relay, a
@@ -42,6 +54,9 @@
 //! the server's. The Markdown then adds two tables that pivot the rows: every server side by side per
 //! door (p99 and CPU), and what each nginx mode costs each door against the direct run.
 //!
+//! `--scenario scale-out` is a table of its own ([`scale`]): one fan-out over one node, one node with
+//! Redis and two nodes sharing Redis, with Redis round trips per message and CPU per node.
+//!
 //! After the scenarios, `--proxy nginx` also runs [`backlog`] (a reader that falls behind, on each
 //! stream behind each nginx mode: where buffering holds the newest message back) and `--browser` runs
 //! [`browser`] (headless Chromium through `pushlab.js`).
@@ -54,7 +69,9 @@ pub mod nginx;
 pub mod peers;
 pub mod relay;
 pub mod report;
+pub mod scale;
 pub mod svg;
+pub mod swarm;
 pub mod target;
 
 use std::path::PathBuf;
@@ -66,7 +83,7 @@ use load::{Dialect, Door, SubscriberPlan, Tally};
 use machine::Machine;
 use nginx::{Buffering, Nginx};
 use peers::{Peer, PeerKind};
-use relay::Relay;
+use relay::{Relay, RelayCounters};
 use report::{DoorResult, RunReport};
 use target::Target;
 
@@ -86,10 +103,16 @@ usage: pushlab lab [options]
                         broadcast  1,000 clients per door, 200 messages at 50/s (the workload
                                  of chapter 14's comparison with the peers)
                         mix      --clients N clients spread over the doors, 100 messages at 50/s
+                        scale-out  one fan-out over 1 node in memory, 1 node with Redis and 2
+                                 nodes sharing Redis (needs redis-server; the lab starts its own
+                                 on a free loopback port, persistence off): p99, Redis round
+                                 trips per message, CPU per node; 10,000 SSE subscribers (or
+                                 --clients, and the first --door), 10 messages at 2/s
                         all      single, fanout, idle and broadcast (and mix when --clients is
                                  given)
   --clients N         clients for the mix scenario (1..=10000; default 700); implies --scenario mix
-                      unless another scenario is named
+                      unless another scenario is named; also the clients per door of idle and
+                      broadcast, and the subscribers of scale-out
   --quick             a tiny run (a few seconds): 3 clients per door, 10 messages at 50/s
   --rtt DURATION      put a relay that delays each direction by half of it, e.g. 100ms
   --proxy nginx       also run every scenario behind nginx (/usr/sbin/nginx, started from a
@@ -105,7 +128,8 @@ usage: pushlab lab [options]
   --door NAME         only this door (repeatable): short-poll, long-poll, jsonp, xhr-stream, iframe,
                       sse, websocket; not in the mix
   --pin               with taskset (util-linux): the lab on the last core, every measured process
-                      (server, nginx, peer) on core 0, so the load never takes the server's core
+                      (server, nginx, peer, the scale-out's nodes and redis-server) on core 0, so
+                      the load never takes the server's core
   --url URL           target a running server (http://127.0.0.1:PORT/) instead of starting one
   --server-pid PID    with --url: the process whose CPU and memory are measured
   --seed N            seeds the payload filler and the mix's door order (default: from the clock)
@@ -207,6 +231,8 @@ pub enum Scenario {
     Broadcast,
     /// `--clients N` spread over the doors, all at once.
     Mix,
+    /// One fan-out over one node, one node with Redis, and two nodes with Redis ([`scale`]).
+    ScaleOut,
 }
 
 impl Scenario {
@@ -217,6 +243,7 @@ impl Scenario {
             Scenario::Idle => "idle",
             Scenario::Broadcast => "broadcast",
             Scenario::Mix => "mix",
+            Scenario::ScaleOut => "scale-out",
         }
     }
 }
@@ -239,6 +266,9 @@ pub struct LabOptions {
     pub scenarios: Vec<Scenario>,
     /// Clients of the mix scenario.
     pub mix_clients: usize,
+    /// Whether `--clients` was given: it then also sets the clients per door of `idle` and
+    /// `broadcast`, and the subscribers of `scale-out`.
+    pub clients_given: bool,
     /// A tiny run.
     pub quick: bool,
     /// The simulated round-trip time (zero: none, but the counting relay is still there).
@@ -277,6 +307,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
     let mut options = LabOptions {
         scenarios: Vec::new(),
         mix_clients: 700,
+        clients_given: false,
         quick: false,
         rtt: Duration::ZERO,
         proxy_nginx: false,
@@ -303,6 +334,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
                 "idle" => options.scenarios.push(Scenario::Idle),
                 "broadcast" => options.scenarios.push(Scenario::Broadcast),
                 "mix" => options.scenarios.push(Scenario::Mix),
+                "scale-out" => options.scenarios.push(Scenario::ScaleOut),
                 "all" => options.scenarios.extend([
                     Scenario::Single,
                     Scenario::Fanout,
@@ -357,6 +389,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
         options.scenarios.push(Scenario::Fanout);
     }
     options.scenarios.dedup();
+    options.clients_given = mix_given;
     Ok(Some(options))
 }
 
@@ -429,6 +462,10 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
     let mut report = RunReport::new(options, machine);
     for scenario in &options.scenarios {
         let workload = workload_for(*scenario, options);
+        if *scenario == Scenario::ScaleOut {
+            report.scale_out = Some(run_scale_out(options, workload)?);
+            continue;
+        }
         let mut results = Vec::new();
         for &server in &servers {
             if *scenario == Scenario::Mix {
@@ -476,6 +513,40 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
         .write_files(&options.out)
         .map_err(|e| format!("cannot write to {}: {e}", options.out.display()))?;
     Ok(report)
+}
+
+/// The scale-out scenario ([`scale`]): needs `redis-server`; pinned like the other phases with
+/// `--pin` (nodes and Redis on core 0). Its door is the first `--door`, or SSE.
+fn run_scale_out(
+    options: &LabOptions,
+    workload: Workload,
+) -> Result<(scale::ScaleWorkload, Vec<scale::ScaleRow>), String> {
+    if !scale::available() {
+        return Err(
+            "--scenario scale-out: redis-server is not installed (apt-get install \
+                    redis-server)"
+                .into(),
+        );
+    }
+    let binary = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let scale_workload = scale::ScaleWorkload {
+        door: options.doors.first().copied().unwrap_or(Door::Sse),
+        subscribers: workload.clients,
+        messages: workload.messages,
+        rate_per_s: workload.rate_per_s,
+        payload_bytes: options.payload_bytes,
+    };
+    let progress = |setup: &str| {
+        progress(
+            "scale-out",
+            setup,
+            &format!("{} subscribers", workload.clients),
+        )
+    };
+    let server_core = options.pin.then_some(0);
+    let rows = scale::run(&binary, server_core, scale_workload, &progress)
+        .map_err(|e| format!("scale-out: {e}"))?;
+    Ok((scale_workload, rows))
 }
 
 /// Why `server` sits out the mix, if it does: the mix is pushlab's seven doors at once, which no
@@ -527,15 +598,24 @@ fn start_target(options: &LabOptions, server: Server) -> Result<Target, String> 
 
 /// The workload of a scenario, shrunk by `--quick`.
 fn workload_for(scenario: Scenario, options: &LabOptions) -> Workload {
+    let clients_or = |default: usize| {
+        if options.clients_given {
+            options.mix_clients
+        } else {
+            default
+        }
+    };
     let (clients, messages, rate_per_s) = match (scenario, options.quick) {
         (Scenario::Mix, true) => (options.mix_clients.min(21), 10, 50.0),
         (Scenario::Mix, false) => (options.mix_clients, 100, 50.0),
         (Scenario::Single, true) => (1, 3, 10.0),
         (Scenario::Single, false) => (1, 5, 1.0),
         (Scenario::Idle, true) => (20, 1, 1.0),
-        (Scenario::Idle, false) => (1000, 1, 1.0),
+        (Scenario::Idle, false) => (clients_or(1000), 1, 1.0),
         (Scenario::Broadcast, true) => (20, 10, 50.0),
-        (Scenario::Broadcast, false) => (1000, 200, 50.0),
+        (Scenario::Broadcast, false) => (clients_or(1000), 200, 50.0),
+        (Scenario::ScaleOut, true) => (clients_or(60).min(300), 5, 10.0),
+        (Scenario::ScaleOut, false) => (clients_or(10_000), 10, 2.0),
         (Scenario::Fanout, true) => (3, 10, 50.0),
         (Scenario::Fanout, false) => (100, 200, 100.0),
     };
@@ -560,7 +640,12 @@ fn mixed_doors(clients: usize, seed: u64) -> Vec<Door> {
     doors
 }
 
-/// One phase: a relay per door present, one subscriber thread per entry of `doors`, the publisher.
+/// One phase: the subscribers of `doors` (one entry each), then the publisher.
+///
+/// Who reads: in every scenario but `single`, the [`swarm`] (one thread for all subscribers it can
+/// read, bytes and connections counted at its sockets); in `single`, and for the doors the swarm
+/// does not read (SockJS's polling transports), one [`load`] client per thread behind a counting
+/// [`Relay`]. With `--rtt` every door gets a relay, which delays each direction.
 fn run_phase(
     target: &Target,
     server: Server,
@@ -574,21 +659,36 @@ fn run_phase(
         .into_iter()
         .filter(|d| doors.contains(d))
         .collect();
-    let relays: Vec<(Door, Relay)> = if relays_fit(doors.len()) {
+    let swarmed = |door: Door| scenario != "single" && swarm::reads(server.dialect(), door);
+    let relayed = |door: Door| !options.rtt.is_zero() || !swarmed(door);
+    let relayed_clients = doors.iter().filter(|d| relayed(**d)).count();
+    let relays: Vec<(Door, Relay)> = if relays_fit(relayed_clients) {
         present
             .iter()
+            .filter(|door| relayed(**door))
             .map(|door| Ok((*door, Relay::start(target.front, options.rtt)?)))
             .collect::<std::io::Result<_>>()
             .map_err(|e| format!("cannot start a relay: {e}"))?
     } else {
         eprintln!(
-            "\n[lab] {} clients and their relayed connections need more file descriptors than \
-             this process may open: the clients connect straight to the server, bytes are not counted",
-            doors.len()
+            "\n[lab] {relayed_clients} clients and their relayed connections need more file \
+             descriptors than this process may open: the clients connect straight to the server"
         );
         Vec::new()
     };
     let relay_of = |door: Door| relays.iter().find(|(d, _)| *d == door).map(|(_, r)| r);
+    // Where a swarmed door's bytes and connections are counted: at the swarm's own sockets.
+    let socket_counters: Vec<(Door, Arc<RelayCounters>)> = present
+        .iter()
+        .filter(|door| swarmed(**door))
+        .map(|door| (*door, Arc::new(RelayCounters::default())))
+        .collect();
+    let counters_of = |door: Door| -> Option<&RelayCounters> {
+        match socket_counters.iter().find(|(d, _)| *d == door) {
+            Some((_, counters)) => Some(counters),
+            None => relay_of(door).map(Relay::counters),
+        }
+    };
     let doors_label = if present.len() == 1 {
         present[0].name()
     } else {
@@ -613,16 +713,29 @@ fn run_phase(
         + options.rtt * 4
         + options.poll_interval * 2;
     let deadline = Instant::now() + connect_time + publish_time + drain_time;
+    let ids: swarm::Ids = Arc::new(std::sync::Mutex::new(vec![0]));
 
     let rss_before = target.server_pid.and_then(machine::rss_kib);
     let ready = Arc::new(AtomicUsize::new(0));
-    let mut threads = Vec::with_capacity(doors.len());
+    let addr_of = |door: Door| relay_of(door).map(Relay::addr).unwrap_or(target.front);
+    let mut members = Vec::new();
+    let mut swarm_doors = Vec::new();
+    let mut threads = Vec::new();
     for (index, door) in doors.iter().enumerate() {
+        if let Some((_, counters)) = socket_counters.iter().find(|(d, _)| d == door) {
+            members.push(swarm::Member {
+                door: *door,
+                addr: addr_of(*door),
+                counters: Arc::clone(counters),
+            });
+            swarm_doors.push(*door);
+            continue;
+        }
         let plan = SubscriberPlan {
             door: *door,
             dialect: server.dialect(),
             index,
-            addr: relay_of(*door).map(Relay::addr).unwrap_or(target.front),
+            addr: addr_of(*door),
             topic: topic.clone(),
             expected: workload.messages,
             deadline,
@@ -632,13 +745,49 @@ fn run_phase(
         let ready = Arc::clone(&ready);
         let thread = std::thread::Builder::new()
             .stack_size(256 * 1024)
-            .spawn(move || (plan.door, load::run_subscriber(&plan, &ready)))
+            .spawn(move || (vec![(plan.door, load::run_subscriber(&plan, &ready))], None))
             .map_err(|e| format!("cannot start a client thread: {e}"))?;
+        threads.push(thread);
+    }
+    if !members.is_empty() {
+        let plan = swarm::SwarmPlan {
+            members,
+            dialect: server.dialect(),
+            topic: topic.clone(),
+            expected: workload.messages,
+            deadline,
+            epoch,
+            poll_interval: options.poll_interval,
+            ids: Arc::clone(&ids),
+        };
+        let ready = Arc::clone(&ready);
+        let thread = std::thread::Builder::new()
+            .name("swarm".into())
+            .spawn(move || {
+                let finished = swarm::run(&plan, &ready).unwrap_or_else(|error| {
+                    // The poll itself failed: every subscriber of the swarm reports it.
+                    let mut failed = Tally::new(plan.expected);
+                    failed.fail(format!("the swarm's poll: {error}"));
+                    swarm::Finished {
+                        tallies: vec![failed; plan.members.len()],
+                        connections: swarm::Connections::none(),
+                    }
+                });
+                let tallies = swarm_doors
+                    .into_iter()
+                    .zip(finished.tallies)
+                    .collect::<Vec<_>>();
+                (tallies, Some(finished.connections))
+            })
+            .map_err(|e| format!("cannot start the swarm: {e}"))?;
         threads.push(thread);
     }
     let connected_by = Instant::now() + connect_time;
     wait_until_ready(&ready, doors.len(), connected_by, scenario, label);
     for (door, relay) in &relays {
+        if swarmed(*door) {
+            continue; // the swarm counts a held door ready once its response head arrived
+        }
         let clients = doors.iter().filter(|d| *d == door).count();
         wait_until_held(*door, relay, clients, connected_by, scenario, label);
     }
@@ -648,14 +797,20 @@ fn run_phase(
     let cpu_before = target.server_pid.and_then(machine::cpu_time_ms);
     let own_cpu_before = machine::cpu_time_ms(std::process::id());
     let proxy_cpu_before = target.proxy_pid.and_then(machine::cpu_time_ms);
-    publish_all(target, &topic, workload, options, epoch, scenario, label)?;
-    let tallies: Vec<(Door, Tally)> = threads
-        .into_iter()
-        .filter_map(|thread| thread.join().ok())
-        .collect();
+    publish_all(
+        target, &topic, &ids, workload, options, epoch, scenario, label,
+    )?;
+    let mut tallies: Vec<(Door, Tally)> = Vec::with_capacity(doors.len());
+    let mut still_open = Vec::new();
+    for (thread_tallies, connections) in threads.into_iter().filter_map(|t| t.join().ok()) {
+        tallies.extend(thread_tallies);
+        still_open.extend(connections);
+    }
     let cpu_after = target.server_pid.and_then(machine::cpu_time_ms);
     let own_cpu_after = machine::cpu_time_ms(std::process::id());
     let proxy_cpu_after = target.proxy_pid.and_then(machine::cpu_time_ms);
+    // Only now, with the CPU read, do the swarm's connections close.
+    drop(still_open);
     let measured = report::ServerMeasure {
         cpu_ms: cpu_before.zip(cpu_after).map(|(b, a)| a.saturating_sub(b)),
         generator_cpu_ms: own_cpu_before
@@ -676,12 +831,11 @@ fn run_phase(
                 .filter(|(d, _)| d == door)
                 .map(|(_, t)| t)
                 .collect();
-            let counters = relay_of(*door).map(Relay::counters);
             DoorResult::new(
                 *door,
                 server,
                 &door_tallies,
-                counters,
+                counters_of(*door),
                 workload,
                 options.payload_bytes,
                 &measured,
@@ -750,10 +904,13 @@ fn relays_fit(clients: usize) -> bool {
     machine::max_open_files().is_none_or(|limit| needed <= limit)
 }
 
-/// Publishes the workload's messages at its rate, each stamped with its sequence number and time.
+/// Publishes the workload's messages at its rate, each stamped with its sequence number and time,
+/// and appends each message's id to `ids` (a reconnecting swarm subscriber resumes after it).
+#[allow(clippy::too_many_arguments)]
 fn publish_all(
     target: &Target,
     topic: &str,
+    ids: &swarm::Ids,
     workload: Workload,
     options: &LabOptions,
     epoch: Instant,
@@ -767,8 +924,11 @@ fn publish_all(
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
         let stamp = epoch.elapsed().as_micros() as u64;
         let data = load::stamped_payload(seq, stamp, options.payload_bytes, filler);
-        crate::client::publish(target.publish_to, topic, &data)
+        let id = crate::client::publish(target.publish_to, topic, &data)
             .map_err(|e| format!("publish {seq} to {topic}: {e}"))?;
+        if let Ok(mut ids) = ids.lock() {
+            ids.push(id);
+        }
         progress(
             scenario,
             label,
@@ -853,6 +1013,29 @@ mod tests {
         );
         assert!(parse_args(&args("--clients 10001")).is_err());
         assert!(parse_args(&args("--help")).unwrap().is_none());
+    }
+
+    #[test]
+    fn clients_size_idle_broadcast_and_scale_out_but_not_fanout() {
+        let options = parse_args(&args(
+            "--scenario scale-out --scenario fanout --clients 500",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            options.scenarios,
+            vec![Scenario::ScaleOut, Scenario::Fanout]
+        );
+        for scenario in [Scenario::ScaleOut, Scenario::Idle, Scenario::Broadcast] {
+            assert_eq!(
+                workload_for(scenario, &options).clients,
+                500,
+                "{scenario:?}"
+            );
+        }
+        assert_eq!(workload_for(Scenario::Fanout, &options).clients, 100);
+        let defaults = parse_args(&args("--scenario scale-out")).unwrap().unwrap();
+        assert_eq!(workload_for(Scenario::ScaleOut, &defaults).clients, 10_000);
     }
 
     #[test]

@@ -224,6 +224,8 @@ pub struct RunReport {
     pub backlog: Option<Vec<BacklogRow>>,
     /// What `--browser` measured.
     pub browser: Option<BrowserReport>,
+    /// The scale-out scenario's workload and rows.
+    pub scale_out: Option<(super::scale::ScaleWorkload, Vec<super::scale::ScaleRow>)>,
 }
 
 impl RunReport {
@@ -234,6 +236,7 @@ impl RunReport {
             notes: Vec::new(),
             backlog: None,
             browser: None,
+            scale_out: None,
             seed: options.seed,
             rtt_ms: options.rtt.as_secs_f64() * 1000.0,
             machine,
@@ -265,7 +268,12 @@ impl RunReport {
             .iter()
             .flat_map(|b| &b.rows)
             .all(|row| row.received == row.messages);
+        let scale_out_delivered =
+            self.scale_out.iter().flat_map(|(_, rows)| rows).all(|row| {
+                row.delivered == row.expected && row.duplicated == 0 && row.errors.0 == 0
+            });
         browser_delivered
+            && scale_out_delivered
             && self
                 .scenarios
                 .iter()
@@ -324,7 +332,7 @@ impl RunReport {
                 })
                 .collect();
             out.push_str(&format!(
-                "\nThe lab's own CPU (clients, relay, publisher), ms per 1k deliveries: {}.\n",
+                "\nThe lab's own CPU (its clients, relays and publisher), ms per 1k deliveries: {}.\n",
                 lab_cpu.join(", ")
             ));
             let proxy_cpu: Vec<String> = scenario
@@ -358,6 +366,9 @@ impl RunReport {
             out.push_str(&side_by_side(scenario));
             out.push_str(&behind_nginx(scenario));
         }
+        if let Some((workload, rows)) = &self.scale_out {
+            out.push_str(&super::scale::markdown(workload, rows));
+        }
         if let Some(rows) = &self.backlog {
             out.push_str(&backlog_markdown(rows));
         }
@@ -374,7 +385,7 @@ impl RunReport {
     pub fn json(&self) -> String {
         let scenarios: Vec<String> = self.scenarios.iter().map(scenario_json).collect();
         format!(
-            "{{\"command\":{},\"seed\":{},\"rtt_ms\":{},\"machine\":{{\"cpu_model\":{},\"cores\":{},\"kernel\":{}}},\"scenarios\":[\n{}\n],\"slow_reader_behind_nginx\":{},\"browser\":{}}}\n",
+            "{{\"command\":{},\"seed\":{},\"rtt_ms\":{},\"machine\":{{\"cpu_model\":{},\"cores\":{},\"kernel\":{}}},\"scenarios\":[\n{}\n],\"scale_out\":{},\"slow_reader_behind_nginx\":{},\"browser\":{}}}\n",
             json_string(&self.command),
             self.seed,
             self.rtt_ms,
@@ -382,6 +393,9 @@ impl RunReport {
             self.machine.cores,
             json_string(&self.machine.kernel),
             scenarios.join(",\n"),
+            self.scale_out
+                .as_ref()
+                .map_or("null".to_string(), |(w, rows)| super::scale::json(w, rows)),
             self.backlog
                 .as_ref()
                 .map_or("null".to_string(), |rows| backlog_json(rows)),
@@ -400,7 +414,10 @@ impl RunReport {
         } else {
             String::new()
         };
-        let names: Vec<&str> = self.scenarios.iter().map(|s| s.name).collect();
+        let mut names: Vec<&str> = self.scenarios.iter().map(|s| s.name).collect();
+        if self.scale_out.is_some() {
+            names.push("scale-out");
+        }
         let stem = format!("{}{rtt}", names.join("-"));
         fs::write(dir.join(format!("{stem}.json")), self.json())?;
         fs::write(dir.join(format!("{stem}.md")), self.markdown())?;

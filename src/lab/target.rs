@@ -87,8 +87,15 @@ impl Target {
 
     /// Starts this binary as the server (see [`CHILD_ARGS`]) and waits for its listening line.
     pub fn spawn_own_server() -> io::Result<Target> {
-        let mut child = Command::new(std::env::current_exe()?)
+        Target::spawn_server(&std::env::current_exe()?, &[])
+    }
+
+    /// Starts `binary` (a `pushlab` build) as the server with [`CHILD_ARGS`] and `extra` (e.g.
+    /// `--redis ADDR`), and waits for its listening line.
+    pub fn spawn_server(binary: &std::path::Path, extra: &[&str]) -> io::Result<Target> {
+        let mut child = Command::new(binary)
             .args(CHILD_ARGS)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
