@@ -602,11 +602,21 @@ fn a_redis_that_breaks_the_protocol_costs_only_the_shared_log() {
     );
 }
 
-/// A node whose channel sessions end after `grace` without use.
+/// How often the session nodes look at their sessions (`housekeeping_interval`): that is when a node
+/// refreshes in Redis the TTL of the sessions used on it, and asks about those idle on it. Short, so a
+/// session used every [`SESSION_USE_INTERVAL`] is refreshed well within a short grace.
+const SESSION_HOUSEKEEPING: Duration = Duration::from_millis(50);
+
+/// How often the session test uses its session on one node.
+const SESSION_USE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A node whose channel sessions end after `grace` without use, checked every
+/// [`SESSION_HOUSEKEEPING`].
 fn node_with_grace(redis: &RedisProcess, grace: Duration) -> RunningServer {
     let node = common::server_with(|config| {
         config.redis = Some(redis.addr());
         config.session_grace = grace;
+        config.housekeeping_interval = SESSION_HOUSEKEEPING;
         config.publish_rate_per_ip = 0;
     });
     wait_for("the node to reach Redis", || {
@@ -672,7 +682,10 @@ fn a_session_used_on_one_node_lives_on_every_node_until_its_ttl_runs_out() {
     else {
         return;
     };
-    let grace = Duration::from_millis(1500);
+    // The record's TTL is renewed on B's next housekeeping after each use, so between two renewals
+    // pass at most a use interval and a housekeeping interval (150 ms): a grace four times that
+    // leaves a loaded machine room for a late turn, and three grace periods still take under 2 s.
+    let grace = Duration::from_millis(600);
     let (a, b) = (
         node_with_grace(&redis, grace),
         node_with_grace(&redis, grace),
@@ -686,7 +699,7 @@ fn a_session_used_on_one_node_lives_on_every_node_until_its_ttl_runs_out() {
         panic!("PTTL");
     };
     assert!(
-        ttl > 0 && ttl <= 1500,
+        ttl > 0 && ttl <= grace.as_millis() as i64,
         "the record's TTL is the grace period ({ttl} ms)"
     );
     // Used only on B, for three grace periods: A, which saw no use, must not end it.
@@ -699,7 +712,7 @@ fn a_session_used_on_one_node_lives_on_every_node_until_its_ttl_runs_out() {
             200,
             "A keeps a session used on B"
         );
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(SESSION_USE_INTERVAL);
     }
     // Unused everywhere: its TTL runs out in Redis, and every node ends it.
     wait_for("both nodes to end the session", || {
