@@ -379,6 +379,49 @@ fn while_redis_is_down_publish_answers_503_and_subscribers_stay() {
     assert_eq!(resets, 1, "{events:?}");
 }
 
+/// Redis comes back empty while a topic's ids had run ahead of the clock: the new counter starts
+/// right after the publishing node's head, so the next message follows the log every node holds.
+/// The other node appends it and keeps its log: a reader there that is behind the head still gets
+/// every message, and no reset (before, the node started its log over at the new counter, and that
+/// reader was told it had missed messages the node had).
+#[test]
+fn after_redis_restarts_a_topic_ahead_of_the_clock_goes_on_without_a_reset() {
+    let Some(mut redis) =
+        redis_or_skip("after_redis_restarts_a_topic_ahead_of_the_clock_goes_on_without_a_reset")
+    else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let ahead: u64 = 3_000_000_000_000_000;
+    redis_command(&redis, &["SET", "pushlab:next:ahead", &ahead.to_string()]);
+    let before: Vec<ReceivedMessage> = (1..=3)
+        .map(|i| {
+            let data = format!("m{i}");
+            message(publish(a.addr, "ahead", &data).unwrap(), &data)
+        })
+        .collect();
+    assert_eq!(before[2].id, ahead + 3);
+    wait_for_mirror(b.addr, "ahead", ahead + 3);
+
+    redis.restart().unwrap();
+    // B follows the new Redis's feed again (it saw a message published since), so the next message
+    // of `ahead` reaches it on the feed, flagged as the first of a new counter.
+    let warm = wait_for("publish to work again", || {
+        publish(a.addr, "warm", "x").ok()
+    });
+    wait_for_mirror(b.addr, "warm", warm);
+    let next = publish(a.addr, "ahead", "m4").unwrap();
+    assert_eq!(next, ahead + 4, "the new counter starts after A's head");
+    wait_for_mirror(b.addr, "ahead", next);
+
+    let behind = short_poll(b.addr, "ahead", Some(before[0].id)).unwrap();
+    assert!(!behind.reset, "B holds every message after it: {behind:?}");
+    assert_eq!(
+        behind.messages,
+        vec![before[1].clone(), before[2].clone(), message(next, "m4")]
+    );
+}
+
 #[test]
 fn a_client_of_a_killed_node_resumes_on_the_other_with_nothing_lost_or_repeated() {
     let Some(redis) = redis_or_skip(

@@ -1065,15 +1065,7 @@ impl Backend {
         }
         let in_step = self.in_step.contains(&entry.topic);
         if entry.first {
-            // A new counter (a new topic, or Redis restarted and lost its data): the log starts over
-            // at this id, unless this node has it already (it published it).
-            if !(in_step && hub.head(&entry.topic) == entry.id) {
-                let previous = entry.id.saturating_sub(1);
-                if hub.rebase(&entry.topic, previous, previous, now).is_ok() {
-                    self.apply(&entry.topic, entry.id, entry.data, hub, now, out);
-                }
-            }
-            self.in_step.insert(entry.topic);
+            self.on_new_counter(entry, in_step, hub, now, out);
             return;
         }
         if !may_load {
@@ -1099,6 +1091,35 @@ impl Backend {
         if let Some(waiting) = self.loading.get_mut(&topic) {
             waiting.push(entry);
         }
+    }
+
+    /// The first message of a new counter (a new topic, or one whose counter was removed as idle or
+    /// lost with a restarted Redis). The counter starts at the largest of Redis's clock, the
+    /// publishing node's head and the id floor, so its first id either jumps (the log starts over
+    /// there: readers behind are told with a reset) or, when the topic's ids had run ahead of the
+    /// clock, follows the mirror's head exactly: then nothing was missed, and the message is simply
+    /// appended. Starting the log over in that case too would empty it, and every reader not yet
+    /// at the head would be sent a reset for messages this node holds.
+    fn on_new_counter(
+        &mut self,
+        entry: FeedEntry,
+        in_step: bool,
+        hub: &mut Hub,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let head = hub.head(&entry.topic);
+        let published_here = in_step && head == entry.id;
+        let follows_head = in_step && head.checked_add(1) == Some(entry.id);
+        if follows_head {
+            self.apply(&entry.topic, entry.id, entry.data, hub, now, out);
+        } else if !published_here {
+            let previous = entry.id.saturating_sub(1);
+            if hub.rebase(&entry.topic, previous, previous, now).is_ok() {
+                self.apply(&entry.topic, entry.id, entry.data, hub, now, out);
+            }
+        }
+        self.in_step.insert(entry.topic);
     }
 
     /// Logs when the backend becomes reachable or unreachable (once per change).
