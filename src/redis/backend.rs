@@ -818,8 +818,15 @@ impl Backend {
         if self.loading.contains_key(topic) {
             return;
         }
-        self.loading.insert(topic.to_string(), Vec::new());
         hub.set_loading(topic);
+        if !self.commands.is_up() {
+            // The load cannot be sent now, and is not recorded as under way: the sync that follows
+            // the command link's return loads every topic after its head, this one included, and
+            // would skip a topic recorded here (its readers would wait for good). The feed entry
+            // that asked for it is in the stream that sync reads.
+            return;
+        }
+        self.loading.insert(topic.to_string(), Vec::new());
         let start = if self.in_step.contains(topic) {
             format!("({}-0", hub.head(topic))
         } else {
