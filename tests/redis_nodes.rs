@@ -893,7 +893,8 @@ fn when_the_clock_node_stops_another_node_takes_the_clock_over() {
     let holder_a = clock_lease_holder(&redis).expect("A took the lease with its tick");
     let b = clock_node(&redis);
     let mut on_b = Reader::open(Door::Sse, b.addr, "clock", None);
-    let before = messages(&on_b.read(2));
+    let before_events = on_b.read(2);
+    let before = messages(&before_events);
     assert_eq!(
         clock_lease_holder(&redis).as_ref(),
         Some(&holder_a),
@@ -902,13 +903,20 @@ fn when_the_clock_node_stops_another_node_takes_the_clock_over() {
     drop(on_a);
     drop(a);
     // Within the lease's length and a tick, B's ticks publish.
-    let after = messages(&on_b.read(2));
+    let after_events = on_b.read(2);
+    let after = messages(&after_events);
     let holder_b = clock_lease_holder(&redis).expect("B took the lease over");
     assert_ne!(holder_b, holder_a);
+    // Every tick reaches B's reader once, in order, and no reset says one was lost.
+    let events = [before_events, after_events].concat();
+    assert!(
+        !events.iter().any(|e| matches!(e, PushEvent::Reset { .. })),
+        "a reset is a lost tick: {events:?}"
+    );
     assert_eq!(
         after[0].id,
         before.last().unwrap().id + 1,
-        "the clock goes on in one sequence"
+        "the clock goes on in one sequence: {events:?}"
     );
     assert!(after[1].id > after[0].id);
 }
