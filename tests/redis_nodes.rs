@@ -1,9 +1,11 @@
 //! Two pushlab nodes sharing their topics through one Redis (`--redis`), over real sockets: publish on
-//! one node, read on the other through every door; Redis stopped and restarted under a stream; a node
+//! one node, read on the other through every door; Redis stopped and restarted under a stream, and
+//! restarted under a topic whose ids ran ahead of the clock (which goes on with no reset); a node
 //! killed under a stream, its client resuming on the other node; one clock tick per second however
 //! many nodes tick it, and another node taking the clock over when its publisher stops; readers that
 //! come before a late node loaded the history; idle topics leaving Redis; a publish retried with an
-//! idempotency key; and the chat room's member list across nodes.
+//! idempotency key; channel sessions moving between nodes and living until their TTL runs out; and
+//! the chat room's member list across nodes.
 //!
 //! Each test starts its own `redis-server` on a free loopback port with persistence off and stops it
 //! by its PID. Without `redis-server` the tests print that they skipped; with `CI` set they fail.
