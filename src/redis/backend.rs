@@ -46,7 +46,9 @@
 //!   ones, and a client resuming with an old id gets a reset. The floor matters when a busy topic's
 //!   ids ran ahead of the clock (more than one message per millisecond since it started): the clock
 //!   alone could then hand its ids out again. The first message of a new counter is flagged in the
-//!   feed (`f=1`), so that nodes rebase their mirror instead of taking the jump for a loss.
+//!   feed (`f=1`), so that nodes rebase their mirror instead of taking the jump for a loss; when the
+//!   new counter starts right after a node's head (the publishing node's head was the largest), that
+//!   node has lost nothing and appends the message to the log it keeps.
 //!
 //! # Idle topics leave Redis
 //!
