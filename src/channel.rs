@@ -338,6 +338,17 @@ impl Sessions {
         used
     }
 
+    /// Notes that Redis still had session `id`'s record when this node, where it was idle, asked: it
+    /// was used on another node, so it is not idle here before another grace period has passed. Not a
+    /// use here: the node that used it refreshes its TTL. (Counting it as one would make two idle
+    /// nodes refresh the record for each other whenever their checks interleave, and a session nobody
+    /// uses would never end.)
+    pub fn alive_elsewhere(&mut self, id: &str, now: Instant) {
+        if let Some(session) = self.sessions.get_mut(id) {
+            session.last_seen = now;
+        }
+    }
+
     /// The sessions nobody used here for longer than the grace period, without ending them: another
     /// node may have served them meanwhile, which only Redis knows.
     pub fn idle(&self, now: Instant) -> Vec<String> {
@@ -614,6 +625,28 @@ mod tests {
             1
         );
         assert!(sessions.is_empty());
+    }
+
+    #[test]
+    fn a_session_alive_on_another_node_is_not_idle_here_and_not_used_here() {
+        let start = Instant::now();
+        let mut sessions = sessions();
+        sessions.open("echo", "s1".into(), start).unwrap();
+        assert_eq!(sessions.take_used(start, |_| false), vec!["s1".to_string()]);
+        let checked = start + Duration::from_secs(11);
+        assert_eq!(sessions.idle(checked), vec!["s1".to_string()]);
+        sessions.alive_elsewhere("s1", checked);
+        assert!(sessions.idle(checked + Duration::from_secs(5)).is_empty());
+        assert!(
+            sessions
+                .take_used(checked + Duration::from_secs(5), |_| false)
+                .is_empty(),
+            "only the node that used it refreshes its TTL"
+        );
+        assert_eq!(
+            sessions.idle(checked + Duration::from_secs(11)),
+            vec!["s1".to_string()]
+        );
     }
 
     #[test]

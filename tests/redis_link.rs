@@ -1,5 +1,6 @@
 //! The Redis link over a real socket: a `redis-server` started by each test on a free loopback port,
-//! with persistence off, stopped by its PID.
+//! with persistence off, stopped by its PID (and that server is the test's own: a restart on a port
+//! another server took meanwhile is refused).
 //!
 //! The link is driven here exactly as the server's event loop drives it: one `mio::Poll`, readiness
 //! events routed by token, `on_timer` when a deadline passes. Without `redis-server` the tests print
@@ -254,4 +255,43 @@ fn a_broken_connection_hands_back_what_was_in_flight_and_reconnects() {
     driver.send(0, 10, &["PING"]);
     let events = driver.until(|seen| !replies(seen).is_empty());
     assert_eq!(replies(&events), vec![(10, Reply::Simple("PONG".into()))]);
+}
+
+/// A test's Redis is its own: when another server took the port while it was stopped, `restart`
+/// says so (`AddrInUse`) instead of going on with the other server, which would mix two tests' keys
+/// and have one test's stop break the other's connections. (`start` checks the same way, and tries
+/// another port.)
+#[test]
+fn a_restart_on_a_port_taken_meanwhile_is_refused_not_shared() {
+    let Some(mut redis) =
+        redis_or_skip("a_restart_on_a_port_taken_meanwhile_is_refused_not_shared")
+    else {
+        return;
+    };
+    redis.stop();
+    // Another redis-server takes the port, as another test's could.
+    let port = redis.addr().port().to_string();
+    let program = ["/usr/bin/redis-server", "redis-server"]
+        .into_iter()
+        .find(|path| !path.starts_with('/') || std::path::Path::new(path).exists())
+        .unwrap();
+    let mut other = std::process::Command::new(program)
+        .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+        .args(["--appendonly", "no", "--loglevel", "warning"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pushlab::redis::process::command(redis.addr(), &["PING"], Duration::from_millis(200))
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the other server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let restarted = redis.restart();
+    let _ = other.kill();
+    let _ = other.wait();
+    let error = restarted.expect_err("the port answers with another server");
+    assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse, "{error}");
 }

@@ -1,9 +1,11 @@
 //! Two pushlab nodes sharing their topics through one Redis (`--redis`), over real sockets: publish on
-//! one node, read on the other through every door; Redis stopped and restarted under a stream; a node
+//! one node, read on the other through every door; Redis stopped and restarted under a stream, and
+//! restarted under a topic whose ids ran ahead of the clock (which goes on with no reset); a node
 //! killed under a stream, its client resuming on the other node; one clock tick per second however
 //! many nodes tick it, and another node taking the clock over when its publisher stops; readers that
 //! come before a late node loaded the history; idle topics leaving Redis; a publish retried with an
-//! idempotency key; and the chat room's member list across nodes.
+//! idempotency key; channel sessions moving between nodes and living until their TTL runs out; and
+//! the chat room's member list across nodes.
 //!
 //! Each test starts its own `redis-server` on a free loopback port with persistence off and stops it
 //! by its PID. Without `redis-server` the tests print that they skipped; with `CI` set they fail.
@@ -379,6 +381,49 @@ fn while_redis_is_down_publish_answers_503_and_subscribers_stay() {
     assert_eq!(resets, 1, "{events:?}");
 }
 
+/// Redis comes back empty while a topic's ids had run ahead of the clock: the new counter starts
+/// right after the publishing node's head, so the next message follows the log every node holds.
+/// The other node appends it and keeps its log: a reader there that is behind the head still gets
+/// every message, and no reset (before, the node started its log over at the new counter, and that
+/// reader was told it had missed messages the node had).
+#[test]
+fn after_redis_restarts_a_topic_ahead_of_the_clock_goes_on_without_a_reset() {
+    let Some(mut redis) =
+        redis_or_skip("after_redis_restarts_a_topic_ahead_of_the_clock_goes_on_without_a_reset")
+    else {
+        return;
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let ahead: u64 = 3_000_000_000_000_000;
+    redis_command(&redis, &["SET", "pushlab:next:ahead", &ahead.to_string()]);
+    let before: Vec<ReceivedMessage> = (1..=3)
+        .map(|i| {
+            let data = format!("m{i}");
+            message(publish(a.addr, "ahead", &data).unwrap(), &data)
+        })
+        .collect();
+    assert_eq!(before[2].id, ahead + 3);
+    wait_for_mirror(b.addr, "ahead", ahead + 3);
+
+    redis.restart().unwrap();
+    // B follows the new Redis's feed again (it saw a message published since), so the next message
+    // of `ahead` reaches it on the feed, flagged as the first of a new counter.
+    let warm = wait_for("publish to work again", || {
+        publish(a.addr, "warm", "x").ok()
+    });
+    wait_for_mirror(b.addr, "warm", warm);
+    let next = publish(a.addr, "ahead", "m4").unwrap();
+    assert_eq!(next, ahead + 4, "the new counter starts after A's head");
+    wait_for_mirror(b.addr, "ahead", next);
+
+    let behind = short_poll(b.addr, "ahead", Some(before[0].id)).unwrap();
+    assert!(!behind.reset, "B holds every message after it: {behind:?}");
+    assert_eq!(
+        behind.messages,
+        vec![before[1].clone(), before[2].clone(), message(next, "m4")]
+    );
+}
+
 #[test]
 fn a_client_of_a_killed_node_resumes_on_the_other_with_nothing_lost_or_repeated() {
     let Some(redis) = redis_or_skip(
@@ -602,11 +647,21 @@ fn a_redis_that_breaks_the_protocol_costs_only_the_shared_log() {
     );
 }
 
-/// A node whose channel sessions end after `grace` without use.
+/// How often the session nodes look at their sessions (`housekeeping_interval`): that is when a node
+/// refreshes in Redis the TTL of the sessions used on it, and asks about those idle on it. Short, so a
+/// session used every [`SESSION_USE_INTERVAL`] is refreshed well within a short grace.
+const SESSION_HOUSEKEEPING: Duration = Duration::from_millis(50);
+
+/// How often the session test uses its session on one node.
+const SESSION_USE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A node whose channel sessions end after `grace` without use, checked every
+/// [`SESSION_HOUSEKEEPING`].
 fn node_with_grace(redis: &RedisProcess, grace: Duration) -> RunningServer {
     let node = common::server_with(|config| {
         config.redis = Some(redis.addr());
         config.session_grace = grace;
+        config.housekeeping_interval = SESSION_HOUSEKEEPING;
         config.publish_rate_per_ip = 0;
     });
     wait_for("the node to reach Redis", || {
@@ -672,7 +727,10 @@ fn a_session_used_on_one_node_lives_on_every_node_until_its_ttl_runs_out() {
     else {
         return;
     };
-    let grace = Duration::from_millis(1500);
+    // The record's TTL is renewed on B's next housekeeping after each use, so between two renewals
+    // pass at most a use interval and a housekeeping interval (150 ms): a grace four times that
+    // leaves a loaded machine room for a late turn, and three grace periods still take under 2 s.
+    let grace = Duration::from_millis(600);
     let (a, b) = (
         node_with_grace(&redis, grace),
         node_with_grace(&redis, grace),
@@ -686,7 +744,7 @@ fn a_session_used_on_one_node_lives_on_every_node_until_its_ttl_runs_out() {
         panic!("PTTL");
     };
     assert!(
-        ttl > 0 && ttl <= 1500,
+        ttl > 0 && ttl <= grace.as_millis() as i64,
         "the record's TTL is the grace period ({ttl} ms)"
     );
     // Used only on B, for three grace periods: A, which saw no use, must not end it.
@@ -699,7 +757,7 @@ fn a_session_used_on_one_node_lives_on_every_node_until_its_ttl_runs_out() {
             200,
             "A keeps a session used on B"
         );
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(SESSION_USE_INTERVAL);
     }
     // Unused everywhere: its TTL runs out in Redis, and every node ends it.
     wait_for("both nodes to end the session", || {
@@ -837,7 +895,8 @@ fn when_the_clock_node_stops_another_node_takes_the_clock_over() {
     let holder_a = clock_lease_holder(&redis).expect("A took the lease with its tick");
     let b = clock_node(&redis);
     let mut on_b = Reader::open(Door::Sse, b.addr, "clock", None);
-    let before = messages(&on_b.read(2));
+    let before_events = on_b.read(2);
+    let before = messages(&before_events);
     assert_eq!(
         clock_lease_holder(&redis).as_ref(),
         Some(&holder_a),
@@ -846,13 +905,20 @@ fn when_the_clock_node_stops_another_node_takes_the_clock_over() {
     drop(on_a);
     drop(a);
     // Within the lease's length and a tick, B's ticks publish.
-    let after = messages(&on_b.read(2));
+    let after_events = on_b.read(2);
+    let after = messages(&after_events);
     let holder_b = clock_lease_holder(&redis).expect("B took the lease over");
     assert_ne!(holder_b, holder_a);
+    // Every tick reaches B's reader once, in order, and no reset says one was lost.
+    let events = [before_events, after_events].concat();
+    assert!(
+        !events.iter().any(|e| matches!(e, PushEvent::Reset { .. })),
+        "a reset is a lost tick: {events:?}"
+    );
     assert_eq!(
         after[0].id,
         before.last().unwrap().id + 1,
-        "the clock goes on in one sequence"
+        "the clock goes on in one sequence: {events:?}"
     );
     assert!(after[1].id > after[0].id);
 }

@@ -46,7 +46,9 @@
 //!   ones, and a client resuming with an old id gets a reset. The floor matters when a busy topic's
 //!   ids ran ahead of the clock (more than one message per millisecond since it started): the clock
 //!   alone could then hand its ids out again. The first message of a new counter is flagged in the
-//!   feed (`f=1`), so that nodes rebase their mirror instead of taking the jump for a loss.
+//!   feed (`f=1`), so that nodes rebase their mirror instead of taking the jump for a loss; when the
+//!   new counter starts right after a node's head (the publishing node's head was the largest), that
+//!   node has lost nothing and appends the message to the log it keeps.
 //!
 //! # Idle topics leave Redis
 //!
@@ -818,8 +820,15 @@ impl Backend {
         if self.loading.contains_key(topic) {
             return;
         }
-        self.loading.insert(topic.to_string(), Vec::new());
         hub.set_loading(topic);
+        if !self.commands.is_up() {
+            // The load cannot be sent now, and is not recorded as under way: the sync that follows
+            // the command link's return loads every topic after its head, this one included, and
+            // would skip a topic recorded here (its readers would wait for good). The feed entry
+            // that asked for it is in the stream that sync reads.
+            return;
+        }
+        self.loading.insert(topic.to_string(), Vec::new());
         let start = if self.in_step.contains(topic) {
             format!("({}-0", hub.head(topic))
         } else {
@@ -1065,15 +1074,7 @@ impl Backend {
         }
         let in_step = self.in_step.contains(&entry.topic);
         if entry.first {
-            // A new counter (a new topic, or Redis restarted and lost its data): the log starts over
-            // at this id, unless this node has it already (it published it).
-            if !(in_step && hub.head(&entry.topic) == entry.id) {
-                let previous = entry.id.saturating_sub(1);
-                if hub.rebase(&entry.topic, previous, previous, now).is_ok() {
-                    self.apply(&entry.topic, entry.id, entry.data, hub, now, out);
-                }
-            }
-            self.in_step.insert(entry.topic);
+            self.on_new_counter(entry, in_step, hub, now, out);
             return;
         }
         if !may_load {
@@ -1099,6 +1100,35 @@ impl Backend {
         if let Some(waiting) = self.loading.get_mut(&topic) {
             waiting.push(entry);
         }
+    }
+
+    /// The first message of a new counter (a new topic, or one whose counter was removed as idle or
+    /// lost with a restarted Redis). The counter starts at the largest of Redis's clock, the
+    /// publishing node's head and the id floor, so its first id either jumps (the log starts over
+    /// there: readers behind are told with a reset) or, when the topic's ids had run ahead of the
+    /// clock, follows the mirror's head exactly: then nothing was missed, and the message is simply
+    /// appended. Starting the log over in that case too would empty it, and every reader not yet
+    /// at the head would be sent a reset for messages this node holds.
+    fn on_new_counter(
+        &mut self,
+        entry: FeedEntry,
+        in_step: bool,
+        hub: &mut Hub,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let head = hub.head(&entry.topic);
+        let published_here = in_step && head == entry.id;
+        let follows_head = in_step && head.checked_add(1) == Some(entry.id);
+        if follows_head {
+            self.apply(&entry.topic, entry.id, entry.data, hub, now, out);
+        } else if !published_here {
+            let previous = entry.id.saturating_sub(1);
+            if hub.rebase(&entry.topic, previous, previous, now).is_ok() {
+                self.apply(&entry.topic, entry.id, entry.data, hub, now, out);
+            }
+        }
+        self.in_step.insert(entry.topic);
     }
 
     /// Logs when the backend becomes reachable or unreachable (once per change).

@@ -11,8 +11,11 @@ use super::resp::{encode_command, Reply, ReplyParser};
 
 /// Where Debian installs the server.
 const DEBIAN_PATH: &str = "/usr/bin/redis-server";
-/// How long a started server gets to answer `PING`.
+/// How long a started server gets to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(5);
+/// Ports tried by [`RedisProcess::start`] before it gives up (each is free when picked, but may be
+/// taken before the child binds it).
+const START_ATTEMPTS: usize = 5;
 
 /// A running `redis-server` that this process started.
 #[derive(Debug)]
@@ -32,15 +35,27 @@ impl RedisProcess {
             .is_ok_and(|status| status.success())
     }
 
-    /// Starts a server on a free port of 127.0.0.1 and waits until it answers `PING`.
+    /// Starts a server on a free port of 127.0.0.1 and waits until it answers.
+    ///
+    /// "Free" is only true when the port is picked: between the probe that finds it and the child's
+    /// own `bind`, another socket may take it (a server's listener, a connection's local end, another
+    /// test's Redis). The child then exits, while something else answers on the port; so the start is
+    /// confirmed only when the server that answers reports the child's PID, and another port is tried
+    /// otherwise.
     pub fn start() -> io::Result<RedisProcess> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut process = RedisProcess {
-            child: None,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        };
-        process.launch()?;
-        Ok(process)
+        let mut last_error = io::Error::other("no attempt");
+        for _ in 0..START_ATTEMPTS {
+            let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let mut process = RedisProcess {
+                child: None,
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            };
+            match process.launch() {
+                Ok(()) => return Ok(process),
+                Err(error) => last_error = error,
+            }
+        }
+        Err(last_error)
     }
 
     /// The address clients connect to.
@@ -62,13 +77,14 @@ impl RedisProcess {
         }
     }
 
-    /// Starts the server again on the same port, empty.
+    /// Starts the server again on the same port, empty. Fails (`AddrInUse`) if another socket took
+    /// the port while the server was stopped.
     pub fn restart(&mut self) -> io::Result<()> {
         self.stop();
         self.launch()
     }
 
-    /// Runs `redis-server` on `self.addr` and waits for its `PONG`.
+    /// Runs `redis-server` on `self.addr` and waits until it answers as itself (its PID).
     fn launch(&mut self) -> io::Result<()> {
         let port = self.addr.port().to_string();
         let child = Command::new(program())
@@ -86,11 +102,26 @@ impl RedisProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
+        let pid = child.id();
         self.child = Some(child);
         let started = Instant::now();
         loop {
-            if ping(self.addr).is_ok() {
-                return Ok(());
+            let exited = self
+                .child
+                .as_mut()
+                .map_or(Ok(None), Child::try_wait)?
+                .is_some();
+            if exited {
+                self.stop();
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("redis-server could not listen on {}", self.addr),
+                ));
+            }
+            match server_pid(self.addr) {
+                Ok(answering) if answering == pid => return Ok(()),
+                // Not ours: our child cannot bind the port and is about to exit (seen above).
+                Ok(_) | Err(_) => {}
             }
             if started.elapsed() > START_TIMEOUT {
                 self.stop();
@@ -119,12 +150,16 @@ fn program() -> &'static str {
     }
 }
 
-/// One blocking `PING`, expecting `+PONG`.
-fn ping(addr: SocketAddr) -> io::Result<()> {
-    match command(addr, &["PING"], Duration::from_millis(500))? {
-        Reply::Simple(pong) if pong == "PONG" => Ok(()),
-        _ => Err(io::Error::other("unexpected answer to PING")),
-    }
+/// The PID of the Redis server answering on `addr` (`process_id` in `INFO server`).
+fn server_pid(addr: SocketAddr) -> io::Result<u32> {
+    let info = command(addr, &["INFO", "server"], Duration::from_millis(500))?;
+    info.as_str()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("process_id:"))
+                .and_then(|pid| pid.trim().parse().ok())
+        })
+        .ok_or_else(|| io::Error::other("INFO server named no process_id"))
 }
 
 /// One command on a fresh blocking connection, its reply read with pushlab's own RESP parser. For the

@@ -388,8 +388,8 @@ impl Room {
                     shared.checking.remove(&id);
                 }
                 if alive {
-                    // Used on another node: idle here, alive there.
-                    self.sessions.touch(&id, now);
+                    // Used on another node: idle here, alive there (and refreshed there).
+                    self.sessions.alive_elsewhere(&id, now);
                 } else if run_on_close {
                     if let Some((client, outbox)) = self.sessions.end_now(&id) {
                         self.carry_out(outbox, now);
