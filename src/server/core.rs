@@ -21,6 +21,9 @@
 //! - for the whole server: `max_buffered_bytes` over every connection's input and output storage. Past
 //!   it, new requests are answered 503 and the subscribers with the most unsent output are dropped
 //!   until the total is under the budget again.
+//! - read buffers lent to outputs (an echo written from the buffer it was read into, see
+//!   [`crate::server::output`]) are counted by the outputs that hold them, and the core keeps at most
+//!   [`MAX_LENT_READ_BUFFERS`] of them for reuse;
 //! - fairness: one connection gets at most [`MAX_READ_BYTES_PER_TURN`] read and
 //!   [`MAX_WRITE_BYTES_PER_TURN`] written per turn; the rest waits for the next turn, after everyone
 //!   else's.

@@ -47,6 +47,13 @@
 //! as it is ([`WsProtocol::send_binary_owned`]): an echo server then sends a 64 KiB message without
 //! copying it again.
 //!
+//! An echo server can skip even the one copy into the message buffer. When a whole unfragmented
+//! message is already in its read buffer, [`WsProtocol::echo_in_place`] unmasks the payload where it
+//! lies and writes the server's header over the end of the client's (always 4 bytes longer: the
+//! masking key), so the echo frame is a run of bytes in the read buffer, ready to be written from
+//! there. Anything else (fragments, control frames, a frame not yet whole) goes through
+//! [`WsProtocol::read`].
+//!
 //! # Driving it
 //!
 //! ```text
