@@ -897,6 +897,29 @@ impl Connection {
         let budget = room.config.max_pending_output_bytes;
         let mut used = 0;
         while let State::WebSocket(ws) = &mut self.state {
+            // An echo's shortcut: a whole message becomes its own echo in the read buffer, written from
+            // there (`WsProtocol::echo_in_place`, `Output::send_from_input`); anything else is read.
+            if ws.role == SocketRole::Echo {
+                let unread = self.input.unread_mut().get_mut(used..).unwrap_or_default();
+                let echo = self
+                    .output
+                    .send(budget, |out| ws.protocol.echo_in_place(unread, out, now));
+                match echo {
+                    Ok(Ok(Some(echo))) => {
+                        let frame = used + echo.frame.start..used + echo.frame.end;
+                        let _ = self
+                            .output
+                            .send_from_input(budget, self.input.storage_range(frame));
+                        used += echo.consumed;
+                        continue;
+                    }
+                    Ok(Err(error)) => {
+                        self.websocket_failed(&error, room, now);
+                        break;
+                    }
+                    Ok(Ok(None)) | Err(_) => {}
+                }
+            }
             // Backpressure: an echo client that does not read its answers is not read either.
             let unread = self.input.unread().get(used..).unwrap_or_default();
             let read = self
@@ -916,15 +939,20 @@ impl Connection {
                     }
                 }
                 Ok(Err(error)) => {
-                    // The protocol has queued a close frame with the error's code; flush it and close.
-                    log(Some(self.peer), format_args!("websocket {error}"));
-                    let until = now + room.config.ws.close_timeout;
-                    self.begin_closing(room, now, until);
+                    self.websocket_failed(&error, room, now);
                     break;
                 }
             }
         }
         self.input.consume(used);
+    }
+
+    /// The peer broke a rule: the protocol has queued a close frame with the error's code; flush it
+    /// and close.
+    fn websocket_failed(&mut self, error: &crate::ws::WsError, room: &mut Room, now: Instant) {
+        log(Some(self.peer), format_args!("websocket {error}"));
+        let until = now + room.config.ws.close_timeout;
+        self.begin_closing(room, now, until);
     }
 
     /// Acts on one message from the client.

@@ -21,6 +21,9 @@
 //! - for the whole server: `max_buffered_bytes` over every connection's input and output storage. Past
 //!   it, new requests are answered 503 and the subscribers with the most unsent output are dropped
 //!   until the total is under the budget again.
+//! - read buffers lent to outputs (an echo written from the buffer it was read into, see
+//!   [`crate::server::output`]) are counted by the outputs that hold them, and the core keeps at most
+//!   [`MAX_LENT_READ_BUFFERS`] of them for reuse;
 //! - fairness: one connection gets at most [`MAX_READ_BYTES_PER_TURN`] read and
 //!   [`MAX_WRITE_BYTES_PER_TURN`] written per turn; the rest waits for the next turn, after everyone
 //!   else's.
@@ -29,6 +32,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::channel::ChannelHandler;
@@ -47,6 +51,13 @@ pub const MAX_READ_BYTES_PER_TURN: usize = 256 * 1024;
 
 /// The most bytes written to one connection in one turn of the loop.
 pub const MAX_WRITE_BYTES_PER_TURN: usize = 1024 * 1024;
+
+/// The most read buffers the core keeps track of while they are lent to outputs (echoes written
+/// straight from the read buffer, see [`crate::server::output`]): each one written out is reused for
+/// reading instead of allocating and zeroing a new one. Past this many, the oldest is left to its
+/// output, which frees it once written. At most this many times 1 MiB (the largest buffer worth
+/// reusing) is held this way, whatever the number of connections.
+pub const MAX_LENT_READ_BUFFERS: usize = 8;
 
 /// What the event loop must do with a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +116,8 @@ pub struct Core {
     actions: VecDeque<Action>,
     /// Input storage lent to whichever connection reads next (see [`crate::server::input`]).
     spare_input: Vec<u8>,
+    /// Read buffers lent to outputs, oldest first; reused once no output holds them any more.
+    lent_input: VecDeque<Arc<Vec<u8>>>,
     next_serial: u64,
     next_clock_tick: Option<Instant>,
     next_housekeeping: Instant,
@@ -139,6 +152,7 @@ impl Core {
             timers: Timers::default(),
             actions: VecDeque::new(),
             spare_input: Vec::new(),
+            lent_input: VecDeque::new(),
             next_serial: 0,
             next_clock_tick,
             next_housekeeping,
@@ -493,7 +507,53 @@ impl Core {
 
     /// Runs `work` on one connection so that a bug (a panic) costs only that connection: it is logged
     /// and closed, and the server goes on serving everyone else. Then asks the connection its fate.
+    /// Echoes the work queued from the read buffer are pinned before anything else happens.
     fn guarded(
+        &mut self,
+        slot: &mut Slot,
+        now: Instant,
+        work: impl FnOnce(&mut Connection, &mut Room),
+    ) -> Fate {
+        let fate = self.guarded_work(slot, now, work);
+        self.pin_echoes(&mut slot.conn);
+        fate
+    }
+
+    /// Lends the connection's read buffer to its output if echoes were queued from it (see
+    /// [`crate::server::output`]): the buffer is frozen as it is, and the connection reads on into a
+    /// buffer that earlier echoes have finished with, or the spare.
+    fn pin_echoes(&mut self, conn: &mut Connection) {
+        if !conn.output.awaits_input() {
+            return;
+        }
+        let fresh = self.reusable_read_buffer();
+        let lent = conn.input.lend_storage(fresh);
+        conn.output.pin_input(&lent);
+        if crate::server::input::worth_reusing(lent.len()) {
+            if self.lent_input.len() >= MAX_LENT_READ_BUFFERS {
+                self.lent_input.pop_front();
+            }
+            self.lent_input.push_back(lent);
+        }
+    }
+
+    /// A read buffer no output holds any more (every echo in it written), or else the spare (which
+    /// may be empty: the next read then allocates).
+    fn reusable_read_buffer(&mut self) -> Vec<u8> {
+        let written_out = self
+            .lent_input
+            .iter()
+            .position(|lent| Arc::strong_count(lent) == 1);
+        if let Some(lent) = written_out.and_then(|index| self.lent_input.remove(index)) {
+            if let Ok(storage) = Arc::try_unwrap(lent) {
+                return storage;
+            }
+        }
+        std::mem::take(&mut self.spare_input)
+    }
+
+    /// [`Core::guarded`] without the pinning.
+    fn guarded_work(
         &mut self,
         slot: &mut Slot,
         now: Instant,
@@ -703,5 +763,100 @@ impl Core {
             room.publish_buckets.forget_full(now);
         });
         self.deliver(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::frame::{encode_frame, Opcode};
+    use std::time::Duration;
+
+    /// Offers `bytes` to the core as one socket read; returns where the read landed.
+    fn receive(core: &mut Core, token: usize, now: Instant, bytes: &[u8]) -> *const u8 {
+        let mut offered = bytes;
+        let mut landed: *const u8 = std::ptr::null();
+        core.receive(token, now, false, |room| {
+            if offered.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = room.len().min(offered.len());
+            room[..n].copy_from_slice(&offered[..n]);
+            if landed.is_null() {
+                landed = room.as_ptr();
+            }
+            offered = &offered[n..];
+            Ok(n)
+        });
+        landed
+    }
+
+    /// Writes everything queued; returns the bytes and the start address of each slice written.
+    fn transmit(core: &mut Core, token: usize, now: Instant) -> (Vec<u8>, Vec<*const u8>) {
+        let (mut bytes, mut starts) = (Vec::new(), Vec::new());
+        core.transmit_vectored(token, now, |slices| {
+            let before = bytes.len();
+            for slice in slices {
+                starts.push(slice.as_ptr());
+                bytes.extend_from_slice(slice);
+            }
+            match bytes.len() - before {
+                0 => Err(io::ErrorKind::WouldBlock.into()),
+                n => Ok(n),
+            }
+        });
+        while core.next_action().is_some() {}
+        (bytes, starts)
+    }
+
+    /// Three echoes read at once are written from the read buffer itself, each as one slice (header and
+    /// payload together); once written, that buffer is read into again instead of a new one.
+    #[test]
+    fn echoes_are_written_from_the_read_buffer_which_is_reused_once_written() {
+        let now = Instant::now();
+        let mut config = Config::default();
+        config.ws.ping_interval = Duration::from_secs(3600);
+        let mut core = Core::new(config, 1000, Box::new(|| Ok("0".repeat(32))), now);
+        let token = core
+            .accept("127.0.0.1:40000".parse().unwrap(), now)
+            .unwrap();
+        let upgrade = "GET /ws/echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+                       Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+                       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        receive(&mut core, token, now, upgrade.as_bytes());
+        let (answer, _) = transmit(&mut core, token, now);
+        assert!(answer.starts_with(b"HTTP/1.1 101"));
+
+        let mut first_read_at: *const u8 = std::ptr::null();
+        for round in 0..3u8 {
+            let (mut burst, mut expected) = (Vec::new(), Vec::new());
+            for i in 0..3u8 {
+                let payload = vec![round * 3 + i; 5_000];
+                encode_frame(
+                    true,
+                    Opcode::Binary,
+                    &payload,
+                    Some([9, 8, 7, 6]),
+                    &mut burst,
+                );
+                encode_frame(true, Opcode::Binary, &payload, None, &mut expected);
+            }
+            let read_at = receive(&mut core, token, now, &burst);
+            let (echoed, starts) = transmit(&mut core, token, now);
+            assert!(echoed == expected, "round {round}: the echoes differ");
+            assert_eq!(starts.len(), 3, "one slice per echo");
+            let read_range = read_at as usize..read_at as usize + burst.len();
+            assert!(
+                starts.iter().all(|s| read_range.contains(&(*s as usize))),
+                "round {round}: written from the read buffer"
+            );
+            match round {
+                0 => first_read_at = read_at,
+                // Round 1 read into another buffer while round 0's was lent; round 2 reuses round 0's.
+                2 => assert_eq!(read_at, first_read_at, "the written-out buffer is reused"),
+                _ => {}
+            }
+        }
+        assert_eq!(core.internal_errors(), 0);
     }
 }

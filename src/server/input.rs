@@ -27,6 +27,10 @@
 //!   A leftover of a few bytes (`SMALL_LEFTOVER_BYTES`, typically the start of the next WebSocket
 //!   frame on a busy connection) is the exception: it is kept alone, and the next read moves it back
 //!   into the big spare, a copy of those few bytes rather than of a whole read.
+//! - **A buffer can be lent to the output.** An echo made in place in the read buffer is written from
+//!   there (see [`crate::server::output`]): the storage is then [lent](InputBuffer::lend_storage) behind
+//!   an `Arc`, frozen, and the connection goes on in fresh storage, taking its unread bytes along
+//!   (usually a few: the start of the next frame).
 
 /// The least room a read asks for; storage is made at least this much larger than the unread bytes.
 pub const READ_CHUNK_BYTES: usize = 64 * 1024;
@@ -48,6 +52,12 @@ const PARKED_ROOM_BYTES: usize = READ_CHUNK_BYTES;
 /// Leftovers up to this size are parked in a buffer of exactly their size (moving them costs less than
 /// holding, or later moving, a read's worth of room).
 const SMALL_LEFTOVER_BYTES: usize = 1024;
+
+/// Whether a storage of `len` bytes, lent and written out, is worth keeping for reuse (the same bound as
+/// for the spare: a buffer grown for one huge message is dropped).
+pub fn worth_reusing(len: usize) -> bool {
+    (READ_CHUNK_BYTES..=MAX_SPARE_BYTES).contains(&len)
+}
 
 /// Unread bytes and the storage they live in (see the module docs).
 #[derive(Debug, Default)]
@@ -86,6 +96,27 @@ impl InputBuffer {
     /// Bytes of storage held (for tests and memory accounting).
     pub fn capacity(&self) -> usize {
         self.storage.len()
+    }
+
+    /// Where bytes `range` of [`InputBuffer::unread`] lie in the storage: what a range queued with
+    /// [`crate::server::output::Output::send_from_input`] is measured in.
+    pub fn storage_range(&self, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        self.start + range.start..self.start + range.end
+    }
+
+    /// Lends the storage (ranges of it wait in the output), frozen behind an `Arc`, and goes on in
+    /// `fresh` storage, into which the unread bytes move (it grows if it is too small for them).
+    pub fn lend_storage(&mut self, mut fresh: Vec<u8>) -> std::sync::Arc<Vec<u8>> {
+        let unread_len = self.len();
+        if fresh.len() < unread_len {
+            fresh.resize(unread_len, 0);
+        }
+        if let Some(front) = fresh.get_mut(..unread_len) {
+            front.copy_from_slice(self.unread());
+        }
+        self.start = 0;
+        self.end = unread_len;
+        std::sync::Arc::new(std::mem::replace(&mut self.storage, fresh))
     }
 
     /// Marks the first `count` unread bytes as consumed. Nothing moves.
@@ -194,7 +225,7 @@ impl InputBuffer {
 
 /// Keeps `storage` as the server's spare if there is none yet and it is worth keeping; drops it otherwise.
 fn offer_spare(storage: Vec<u8>, spare: &mut Vec<u8>) {
-    if spare.is_empty() && (READ_CHUNK_BYTES..=MAX_SPARE_BYTES).contains(&storage.len()) {
+    if spare.is_empty() && worth_reusing(storage.len()) {
         *spare = storage;
     }
 }
@@ -396,6 +427,31 @@ mod tests {
         input.park(&mut spare);
         assert!(spare.is_empty());
         assert_eq!(input.capacity(), 0);
+    }
+
+    #[test]
+    fn a_lent_storage_keeps_its_bytes_and_reading_goes_on_in_fresh_storage() {
+        let mut spare = Vec::new();
+        let mut input = InputBuffer::default();
+        read(&mut input, b"abcdefgh", &mut spare);
+        input.consume(3);
+        assert_eq!(input.storage_range(1..3), 4..6);
+        input.consume(3);
+        let fresh = vec![0u8; READ_CHUNK_BYTES];
+        let fresh_at = fresh.as_ptr();
+        let lent = input.lend_storage(fresh);
+        assert_eq!(
+            &lent[..8],
+            b"abcdefgh",
+            "the lent bytes stay where they are"
+        );
+        assert_eq!(input.unread(), b"gh", "the unread bytes moved along");
+        assert_eq!(input.unread().as_ptr(), fresh_at);
+        read(&mut input, b"ij", &mut spare);
+        assert_eq!(input.unread(), b"ghij");
+        // Fresh storage too small for the unread bytes grows to hold them.
+        let _ = input.lend_storage(Vec::new());
+        assert_eq!(input.unread(), b"ghij");
     }
 
     /// Any sequence of reads and consumes leaves exactly the bytes not yet consumed, in order.

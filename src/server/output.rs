@@ -39,6 +39,12 @@
 //!   over* ([`Output::send_owned`]): the `Vec` itself joins the queue, and its bytes are never copied in
 //!   user space (a small one, up to [`SMALL_PAYLOAD_BYTES`], is copied to the back buffer instead). Echoing 64 KiB then costs the kernel's two copies (in and out of the socket) and the
 //!   one pass that unmasked it, not three more copies into and around an output buffer.
+//! - An echo can do better still: [`crate::ws::WsProtocol::echo_in_place`] turns the client's frame into
+//!   its echo inside the read buffer, and the queue takes that range of the read buffer
+//!   ([`Output::send_from_input`]). After the piece of work that queued it, the read buffer is *lent*:
+//!   frozen behind an `Arc` that the queue shares ([`Output::pin_input`]), while the connection reads on
+//!   into another buffer. A lent buffer goes back to the server's pool once the socket has taken every
+//!   range of it (see `Core::pin_echoes`), so an echo costs no allocation, no zeroing and no copy.
 //! - The socket takes the front of the queue with one vectored write (`writev(2)`, at most
 //!   [`MAX_WRITE_SLICES`] buffers at once, see [`Output::unwritten_slices`]); buffers written out are
 //!   freed as the socket takes them, so nothing is moved to make room.
@@ -47,6 +53,8 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::ops::Range;
+use std::sync::Arc;
 
 /// A buffer that small pieces are appended to is closed once it holds this much: the next piece starts
 /// a new one. (A piece is appended whole, so a buffer may end larger by one piece.)
@@ -72,11 +80,51 @@ pub struct Output {
     refused: bool,
 }
 
+/// One buffer of the queue that nothing more is appended to.
+#[derive(Debug)]
+enum Chunk {
+    /// Bytes the queue owns: a full buffer, or a payload handed over whole.
+    Owned(Vec<u8>),
+    /// A range of the connection's read buffer, queued by [`Output::send_from_input`]; it becomes
+    /// `Lent` at the end of the piece of work that queued it ([`Output::pin_input`]), before any write.
+    InInput(Range<usize>),
+    /// A range of a read buffer lent to the queue.
+    Lent(Arc<Vec<u8>>, Range<usize>),
+}
+
+impl Chunk {
+    /// The bytes to write (none for a range not yet pinned).
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Owned(bytes) => bytes,
+            Chunk::InInput(_) => &[],
+            Chunk::Lent(storage, range) => storage.get(range.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// How many bytes it queues.
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Owned(bytes) => bytes.len(),
+            Chunk::InInput(range) | Chunk::Lent(_, range) => range.len(),
+        }
+    }
+
+    /// Bytes of memory it holds on its own: a lent range counts its length, since the rest of its
+    /// read buffer is shared with other ranges and with the server's pool.
+    fn footprint(&self) -> usize {
+        match self {
+            Chunk::Owned(bytes) => bytes.capacity(),
+            Chunk::InInput(range) | Chunk::Lent(_, range) => range.len(),
+        }
+    }
+}
+
 /// The buffers of a connection that has bytes waiting, in the order they go out: `closed`, then `back`.
 #[derive(Debug, Default)]
 struct Queue {
-    /// Buffers nothing more is appended to: full ones, and payloads handed over whole.
-    closed: VecDeque<Vec<u8>>,
+    /// Buffers nothing more is appended to: full ones, payloads handed over whole, ranges of read buffers.
+    closed: VecDeque<Chunk>,
     /// The open buffer small pieces are appended to.
     back: Vec<u8>,
     /// How much of the first buffer (the front of `closed`, or `back` when `closed` is empty) has been
@@ -90,7 +138,8 @@ impl Queue {
     /// Closes the back buffer (if it holds anything): what is appended next starts a new one.
     fn close_back(&mut self) {
         if !self.back.is_empty() {
-            self.closed.push_back(std::mem::take(&mut self.back));
+            self.closed
+                .push_back(Chunk::Owned(std::mem::take(&mut self.back)));
         }
     }
 
@@ -115,12 +164,20 @@ impl Queue {
         }
         self.close_back();
         self.pending += payload.len();
-        self.closed.push_back(payload);
+        self.closed.push_back(Chunk::Owned(payload));
     }
 
-    /// Every buffer, in order.
-    fn buffers(&self) -> impl Iterator<Item = &Vec<u8>> {
-        self.closed.iter().chain(std::iter::once(&self.back))
+    /// The bytes of every buffer, in order, up to the first range not yet pinned (nothing after it may
+    /// go out before it).
+    fn buffers(&self) -> impl Iterator<Item = &[u8]> {
+        let ready = self
+            .closed
+            .iter()
+            .take_while(|chunk| !matches!(chunk, Chunk::InInput(_)));
+        let back_is_next = ready.clone().count() == self.closed.len();
+        ready
+            .map(Chunk::bytes)
+            .chain(back_is_next.then_some(self.back.as_slice()))
     }
 
     /// Records that the socket took `count` more bytes (at most `pending`): drops the buffers written out.
@@ -194,6 +251,51 @@ impl Output {
         }
         self.forget_empty_queue();
         Ok(())
+    }
+
+    /// Queues bytes `range` of the connection's read buffer (an echo made in place there), checked
+    /// against `budget` as [`Output::send`] does. The range must be pinned with [`Output::pin_input`]
+    /// before anything is written: until then the socket is handed nothing from it onwards.
+    pub fn send_from_input(
+        &mut self,
+        budget: usize,
+        range: Range<usize>,
+    ) -> Result<(), OverBudget> {
+        if !self.has_room(budget) {
+            self.refused = true;
+            return Err(OverBudget);
+        }
+        if range.is_empty() {
+            return Ok(());
+        }
+        let queue = self.queue();
+        queue.close_back();
+        queue.pending += range.len();
+        queue.closed.push_back(Chunk::InInput(range));
+        Ok(())
+    }
+
+    /// Whether ranges of the read buffer wait to be pinned ([`Output::pin_input`]).
+    pub fn awaits_input(&self) -> bool {
+        self.queue.as_ref().is_some_and(|queue| {
+            queue
+                .closed
+                .iter()
+                .any(|chunk| matches!(chunk, Chunk::InInput(_)))
+        })
+    }
+
+    /// Makes every range queued by [`Output::send_from_input`] a share of `storage`, the read buffer
+    /// those ranges were taken from, now lent (see the module docs).
+    pub fn pin_input(&mut self, storage: &Arc<Vec<u8>>) {
+        let Some(queue) = &mut self.queue else {
+            return;
+        };
+        for chunk in queue.closed.iter_mut() {
+            if let Chunk::InInput(range) = chunk {
+                *chunk = Chunk::Lent(Arc::clone(storage), range.clone());
+            }
+        }
     }
 
     /// Queues a piece of at most `len` bytes (a message with its framing) only if it fits under `budget`
@@ -293,8 +395,9 @@ impl Output {
     /// budget.
     pub fn footprint(&self) -> usize {
         self.queue.as_ref().map_or(0, |queue| {
-            let buffers: usize = queue.buffers().map(Vec::capacity).sum();
-            let slots = queue.closed.capacity() * std::mem::size_of::<Vec<u8>>();
+            let closed: usize = queue.closed.iter().map(Chunk::footprint).sum();
+            let buffers = closed + queue.back.capacity();
+            let slots = queue.closed.capacity() * std::mem::size_of::<Chunk>();
             buffers + slots + std::mem::size_of::<Queue>()
         })
     }
@@ -447,6 +550,58 @@ mod tests {
         assert_eq!(output.pending(), pieces * piece.len());
         assert_eq!(slices(&output).len(), 2, "one full buffer, then a new one");
         assert!(slices(&output)[0].len() <= BUFFER_BYTES + piece.len());
+    }
+
+    #[test]
+    fn a_range_of_the_read_buffer_goes_out_from_the_buffer_itself_once_pinned() {
+        let mut output = Output::default();
+        output
+            .send(100, |out| out.extend_from_slice(b"pong"))
+            .unwrap();
+        output.send_from_input(100, 2..7).unwrap();
+        output
+            .send(100, |out| out.extend_from_slice(b"tail"))
+            .unwrap();
+        assert_eq!(output.pending(), 4 + 5 + 4);
+        assert!(output.awaits_input());
+        assert_eq!(
+            slices(&output),
+            [&b"pong"[..]],
+            "nothing from the unpinned range onwards"
+        );
+        let storage = Arc::new(b"..echo!..".to_vec());
+        output.pin_input(&storage);
+        assert!(!output.awaits_input());
+        assert_eq!(slices(&output), [&b"pong"[..], b"echo!", b"tail"]);
+        let mut io_slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+        output.unwritten_slices(&mut io_slices);
+        assert_eq!(
+            io_slices[1].as_ptr(),
+            storage[2..].as_ptr(),
+            "written from the read buffer"
+        );
+        assert_eq!(Arc::strong_count(&storage), 2);
+        output.wrote(5);
+        assert_eq!(output.unwritten(), b"cho!tail");
+        output.wrote(4);
+        assert_eq!(
+            Arc::strong_count(&storage),
+            1,
+            "written out: the buffer is free again"
+        );
+        assert_eq!(output.unwritten(), b"tail");
+    }
+
+    #[test]
+    fn a_range_of_the_read_buffer_is_refused_at_the_budget() {
+        let mut output = Output::default();
+        output
+            .send(4, |out| out.extend_from_slice(b"full"))
+            .unwrap();
+        assert_eq!(output.send_from_input(4, 0..10), Err(OverBudget));
+        assert!(output.take_refused());
+        assert!(!output.awaits_input());
+        assert_eq!(output.pending(), 4);
     }
 
     #[test]

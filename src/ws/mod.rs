@@ -41,4 +41,4 @@ pub mod utf8;
 
 pub use config::WsConfig;
 pub use error::WsError;
-pub use protocol::{Event, ReadOutcome, Role, WsProtocol};
+pub use protocol::{EchoInPlace, Event, ReadOutcome, Role, WsProtocol};

@@ -47,6 +47,13 @@
 //! as it is ([`WsProtocol::send_binary_owned`]): an echo server then sends a 64 KiB message without
 //! copying it again.
 //!
+//! An echo server can skip even the one copy into the message buffer. When a whole unfragmented
+//! message is already in its read buffer, [`WsProtocol::echo_in_place`] unmasks the payload where it
+//! lies and writes the server's header over the end of the client's (always 4 bytes longer: the
+//! masking key), so the echo frame is a run of bytes in the read buffer, ready to be written from
+//! there. Anything else (fragments, control frames, a frame not yet whole) goes through
+//! [`WsProtocol::read`].
+//!
 //! # Driving it
 //!
 //! ```text
@@ -116,6 +123,16 @@ impl ReadOutcome {
             event: None,
         }
     }
+}
+
+/// A message echoed where it lies in the input ([`WsProtocol::echo_in_place`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EchoInPlace {
+    /// Bytes of the input the client's frame took; the caller drops them before the next call.
+    pub consumed: usize,
+    /// Where the echo frame now lies in the input: our header, then the unmasked payload, ready to write
+    /// as they are.
+    pub frame: std::ops::Range<usize>,
 }
 
 /// The closing state of a connection (see the theory of operation above).
@@ -292,6 +309,70 @@ impl WsProtocol {
                 Err(error)
             }
         }
+    }
+
+    /// The echo server's shortcut: if `input` starts with a whole message in one frame, turns that frame
+    /// into its own echo where it lies, and says where the echo is. `None`, with nothing changed: not a
+    /// case for the shortcut, call [`WsProtocol::read`] (a control frame, a fragment, a frame not yet
+    /// whole, a broken header, a closing connection, a client).
+    ///
+    /// The payload is unmasked in place (§5.3: XOR with the key, as [`apply_mask`]), and our header goes
+    /// over the end of the client's. A client's header is always exactly 4 bytes longer than the
+    /// server's for the same payload: the same length encoding, plus the masking key, which a server
+    /// does not send (§5.2). So the echo frame is one contiguous run of bytes, the caller can write it
+    /// from the read buffer itself, and the payload is never copied in user space.
+    ///
+    /// On `Err` (text that is not UTF-8, §8.1), a close frame with the error's code has been appended to
+    /// `out`, as after [`WsProtocol::read`].
+    pub fn echo_in_place(
+        &mut self,
+        input: &mut [u8],
+        out: &mut Vec<u8>,
+        now: Instant,
+    ) -> Result<Option<EchoInPlace>, WsError> {
+        let at_message_start = self.reading == Reading::FrameStart && self.message.is_none();
+        if self.role != Role::Server || self.state != State::Open || !at_message_start {
+            return Ok(None);
+        }
+        // A broken header is left to `read`, which fails the connection with the right code.
+        let Ok(Some((header, header_len))) = decode_header(input) else {
+            return Ok(None);
+        };
+        let (true, Some(key), Opcode::Text | Opcode::Binary) =
+            (header.fin, header.mask, header.opcode)
+        else {
+            return Ok(None);
+        };
+        let Some(payload_len) = usize::try_from(header.payload_len)
+            .ok()
+            .filter(|len| *len <= self.max_message_bytes)
+        else {
+            return Ok(None); // `read` answers 1009
+        };
+        let mut echo_header = Vec::with_capacity(crate::ws::frame::MAX_HEADER_BYTES);
+        encode_header(true, header.opcode, payload_len, None, &mut echo_header);
+        let frame_len = header_len.saturating_add(payload_len);
+        let (Some(frame), Some(echo_start)) = (
+            input.get_mut(..frame_len),
+            header_len.checked_sub(echo_header.len()),
+        ) else {
+            return Ok(None); // not whole yet
+        };
+        let (head, payload) = frame.split_at_mut(header_len);
+        apply_mask(payload, key, 0);
+        if header.opcode == Opcode::Text && std::str::from_utf8(payload).is_err() {
+            let error = WsError::invalid_payload("text message is not valid UTF-8");
+            self.fail(&error, out);
+            return Err(error);
+        }
+        if let Some(place) = head.get_mut(echo_start..) {
+            place.copy_from_slice(&echo_header);
+        }
+        self.heard_from_peer(now);
+        Ok(Some(EchoInPlace {
+            consumed: frame_len,
+            frame: echo_start..frame_len,
+        }))
     }
 
     /// Appends a text message frame to `out` (nothing after a close was sent).

@@ -309,3 +309,116 @@ fn an_owned_payload_is_given_back_behind_its_header() {
     assert_eq!(server.send_binary_owned(vec![1], &mut out), None);
     assert_eq!(out.len(), closed_len);
 }
+
+/// The echo shortcut: each length encoding (7-bit, 16-bit, 64-bit), text and binary. The echo frame is
+/// exactly the frame a server would encode for the same message, and it lies in the input, right
+/// before the next frame's bytes, which are left alone.
+#[test]
+fn a_whole_message_becomes_its_own_echo_in_place() {
+    let now = Instant::now();
+    for (size, opcode) in [
+        (0, Opcode::Binary),
+        (125, Opcode::Text),
+        (126, Opcode::Binary),
+        (65_535, Opcode::Text),
+        (65_536, Opcode::Binary),
+    ] {
+        let mut server = WsProtocol::new(Role::Server, &config(), now);
+        let payload: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut input = client_frame(true, opcode, &payload);
+        let frame_len = input.len();
+        input.extend_from_slice(b"\x82\x85next");
+        let mut out = Vec::new();
+        let echo = server
+            .echo_in_place(&mut input, &mut out, now)
+            .unwrap()
+            .expect("a whole message is echoed in place");
+        let mut expected = Vec::new();
+        encode_frame(true, opcode, &payload, None, &mut expected);
+        assert_eq!(echo.consumed, frame_len);
+        assert_eq!(echo.frame, 4..frame_len, "our header is 4 bytes shorter");
+        assert!(input[echo.frame.clone()] == expected[..], "size {size}");
+        assert_eq!(&input[frame_len..], b"\x82\x85next");
+        assert!(out.is_empty());
+    }
+}
+
+#[test]
+fn the_echo_shortcut_leaves_everything_else_to_read() {
+    let now = Instant::now();
+    let whole = client_frame(true, Opcode::Binary, b"hello");
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("a frame not whole yet", whole[..whole.len() - 1].to_vec()),
+        (
+            "a first fragment",
+            client_frame(false, Opcode::Binary, b"he"),
+        ),
+        ("a control frame", client_frame(true, Opcode::Ping, b"hi")),
+        ("a broken header", vec![0x83, 0x80, 0, 0, 0, 0]),
+    ];
+    for (what, bytes) in cases {
+        let mut server = WsProtocol::new(Role::Server, &config(), now);
+        let mut input = bytes.clone();
+        let echo = server.echo_in_place(&mut input, &mut Vec::new(), now);
+        assert_eq!(echo, Ok(None), "{what}");
+        assert_eq!(input, bytes, "{what}: the input is untouched");
+    }
+    // Closing: no data frame goes out after our close (§5.5.1).
+    let mut server = WsProtocol::new(Role::Server, &config(), now);
+    server.close(close::NORMAL, "", &mut Vec::new(), now);
+    let mut input = whole.clone();
+    assert_eq!(
+        server.echo_in_place(&mut input, &mut Vec::new(), now),
+        Ok(None)
+    );
+    // A message larger than the limit is left to `read`, which answers 1009.
+    let mut small = config();
+    small.max_message_bytes = 4;
+    let mut server = WsProtocol::new(Role::Server, &small, now);
+    let mut input = whole.clone();
+    assert_eq!(
+        server.echo_in_place(&mut input, &mut Vec::new(), now),
+        Ok(None)
+    );
+    // Inside a fragmented message, the next frame belongs to it.
+    let mut server = WsProtocol::new(Role::Server, &config(), now);
+    let first = client_frame(false, Opcode::Text, b"he");
+    let outcome = server.read(&first, &mut Vec::new(), now).unwrap();
+    assert_eq!(outcome.consumed, first.len());
+    let mut input = client_frame(true, Opcode::Continuation, b"llo");
+    assert_eq!(
+        server.echo_in_place(&mut input, &mut Vec::new(), now),
+        Ok(None)
+    );
+}
+
+#[test]
+fn text_that_is_not_utf8_fails_the_in_place_echo_with_1007() {
+    let now = Instant::now();
+    let mut server = WsProtocol::new(Role::Server, &config(), now);
+    let mut input = client_frame(true, Opcode::Text, b"ok \xff");
+    let mut out = Vec::new();
+    let error = server.echo_in_place(&mut input, &mut out, now).unwrap_err();
+    assert_eq!(error.close_code, close::INVALID_PAYLOAD);
+    assert!(server.is_closed());
+    let frames = decode_all(&out);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].0.opcode, Opcode::Close);
+    assert_eq!(frames[0].1[..2], close::INVALID_PAYLOAD.to_be_bytes());
+}
+
+#[test]
+fn an_echo_in_place_counts_as_traffic() {
+    let start = Instant::now();
+    let mut server = WsProtocol::new(Role::Server, &config(), start);
+    let later = start + Duration::from_secs(20);
+    let mut input = client_frame(true, Opcode::Binary, b"x");
+    assert!(server
+        .echo_in_place(&mut input, &mut Vec::new(), later)
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        server.next_deadline(),
+        Some(later + Duration::from_secs(30))
+    );
+}
