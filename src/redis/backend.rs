@@ -49,6 +49,12 @@
 //!   feed (`f=1`), so that nodes rebase their mirror instead of taking the jump for a loss; when the
 //!   new counter starts right after a node's head (the publishing node's head was the largest), that
 //!   node has lost nothing and appends the message to the log it keeps.
+//! - *At most 2^53.* Milliseconds since 1970 are about 1.8 × 10^12, far below 2^53 ≈ 9 × 10^15
+//!   (`Number.MAX_SAFE_INTEGER`, what `pushlab.js` can hold exactly); the script refuses an id past it.
+//!
+//! Redis's own `*` ids were the alternative: they are increasing too, but `ms-seq` does not fit one
+//! JavaScript number without packing, and they jump by the clock, while the hub's log and every door's
+//! `after` expect consecutive integers.
 //!
 //! # Idle topics leave Redis
 //!
@@ -60,12 +66,17 @@
 //! the idle time that evicts it from a node's hub (15 minutes by default), never while some node has
 //! subscribers on it, and Redis holds the topics in use rather than every topic ever named. A starting
 //! node loads the most recently used names first (`ZREVRANGE`, at most `hub.max_topics`).
-//! - *At most 2^53.* Milliseconds since 1970 are about 1.8 × 10^12, far below 2^53 ≈ 9 × 10^15
-//!   (`Number.MAX_SAFE_INTEGER`, what `pushlab.js` can hold exactly); the script refuses an id past it.
 //!
-//! Redis's own `*` ids were the alternative: they are increasing too, but `ms-seq` does not fit one
-//! JavaScript number without packing, and they jump by the clock, while the hub's log and every door's
-//! `after` expect consecutive integers.
+//! A run reports what is in use when it runs, and the runs are a quarter of the idle timeout apart. A
+//! topic idle everywhere that gains a subscriber here just after this node's run would be reported
+//! only at the next one, and another node's run in between would remove it under that subscriber (who
+//! would then be sent a reset at the next publish, for nothing). So the moment a topic gains its first
+//! local subscriber ([`Hub::take_first_subscribed`]), the node sets its score with
+//! [`TOUCH_SCRIPT`], at the end of the loop's turn and without waiting for the reply. Each topic is
+//! reported so at most once between two runs: a topic that keeps losing and regaining its only
+//! subscriber (a long poll) costs one script per run, not one per poll. A load is not a use: the
+//! topics a (re)connecting node loads are all of them, and reporting them would keep idle topics alive
+//! for as long as nodes restart; their readers, if any, are first subscribers and are reported.
 //!
 //! # What a node cannot know yet
 //!
@@ -504,7 +515,9 @@ impl Backend {
         .min()
     }
 
-    /// Connection attempts that are due.
+    /// Connection attempts and housekeeping runs that are due, and the topics just come into use
+    /// here. The server calls it at the end of every turn of its loop (not only at
+    /// [`Backend::next_deadline`]), so a topic's first subscriber is reported in the same turn.
     pub fn on_timer(
         &mut self,
         hub: &mut Hub,
@@ -536,7 +549,9 @@ impl Backend {
         out: &mut Vec<Outcome>,
     ) {
         if !self.can_store() {
-            return; // the names stay in the hub's list until the link can take them
+            // The names stay in the hub's list until the link can take them. (A report lost with a
+            // link that dropped is not sent again: the node's next run reports the topic anyway.)
+            return;
         }
         let mut names = hub.take_first_subscribed();
         names.retain(|name| self.touched.insert(name.clone()));
