@@ -1,8 +1,9 @@
 //! The Redis backend driven directly, without a server around it: one `mio::Poll`, the backend's two
 //! links on a real `redis-server` (started on a free loopback port with persistence off, stopped by
 //! its PID), and a hub as its mirror. The test plays the event loop, so it decides which events are
-//! handled when: here, a feed entry that arrives while the command link is down, and another node's
-//! housekeeping run right after a topic idle everywhere gained a subscriber here.
+//! handled when: here, a feed entry that arrives while the command link is down; another node's
+//! housekeeping run right after a topic idle everywhere gained a subscriber here; and a topic that
+//! keeps regaining its only subscriber, reported in use once between two runs.
 //!
 //! Without `redis-server` the tests print that they skipped; with `CI` set they fail instead.
 
@@ -308,4 +309,57 @@ fn a_topic_that_gains_a_subscriber_is_not_removed_as_idle_by_another_node() {
         .map(|m| (m.id, m.data.as_str()))
         .collect();
     assert_eq!(got, vec![(second, "two")]);
+}
+
+/// How many `EVAL`s Redis ran so far (publishes, housekeeping runs, reports of topics in use).
+fn evals_run(redis: &RedisProcess) -> u64 {
+    let info = redis_command(redis, &["INFO", "commandstats"]);
+    let text = info.as_str().unwrap().to_string();
+    text.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_eval:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+/// A topic that keeps losing and regaining its only subscriber (as it does under long polls, each a
+/// new subscription) is reported in use once between two housekeeping runs, not once per subscriber:
+/// the report costs nothing per poll.
+#[test]
+fn a_topic_that_regains_its_only_subscriber_is_reported_once_between_two_runs() {
+    let Some(redis) =
+        redis_or_skip("a_topic_that_regains_its_only_subscriber_is_reported_once_between_two_runs")
+    else {
+        return;
+    };
+    let mut node = Node::new(&redis);
+    node.until("the node to follow the feed", true, |n| {
+        n.backend.is_following()
+    });
+    let first = publish_and_mirror(&mut node, 1, "polled", "one");
+    redis_command(&redis, &["ZADD", TOPICS_KEY, "XX", "1", "polled"]);
+    node.hub
+        .subscribe("polled", 1, Some(first), Instant::now())
+        .unwrap();
+    node.until("the first report", true, |_| {
+        last_use(&redis, "polled").is_some_and(|score| score > 1)
+    });
+    let evals_before = evals_run(&redis);
+
+    // Five more polls, each a first subscriber again, each followed by a turn of the loop.
+    for subscriber in 2..7 {
+        node.hub
+            .unsubscribe("polled", subscriber - 1, Instant::now());
+        (node.hub)
+            .subscribe("polled", subscriber, Some(first), Instant::now())
+            .unwrap();
+        node.turn(true);
+    }
+    // A publish goes out on the same connection after anything those turns sent, so once it is
+    // stored Redis has run every one of them.
+    publish_and_mirror(&mut node, 2, "polled", "two");
+    assert_eq!(
+        evals_run(&redis) - evals_before,
+        1,
+        "the publish alone: the topic was reported already since the last run"
+    );
 }
