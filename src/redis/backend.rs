@@ -584,9 +584,12 @@ impl Backend {
         if !self.can_store() {
             return; // the next run reports the use since the last run that went out
         }
+        // This run reports every topic with subscribers: those just subscribed need no report of
+        // their own, and from here on each topic may be reported once until the next run.
+        hub.take_first_subscribed();
+        self.touched.clear();
         let in_use = hub.topics_in_use(self.reported_use_until);
         self.reported_use_until = Some(now);
-        self.touched.clear();
         let (idle_ms, batch) = (
             idle_timeout.as_millis().to_string(),
             HOUSEKEEPING_BATCH.to_string(),
