@@ -1,7 +1,9 @@
 //! The Redis backend driven directly, without a server around it: one `mio::Poll`, the backend's two
 //! links on a real `redis-server` (started on a free loopback port with persistence off, stopped by
 //! its PID), and a hub as its mirror. The test plays the event loop, so it decides which events are
-//! handled when: here, a feed entry that arrives while the command link is down.
+//! handled when: here, a feed entry that arrives while the command link is down; another node's
+//! housekeeping run right after a topic idle everywhere gained a subscriber here; and a topic that
+//! keeps regaining its only subscriber, reported in use once between two runs.
 //!
 //! Without `redis-server` the tests print that they skipped; with `CI` set they fail instead.
 
@@ -10,7 +12,8 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token};
 use pushlab::hub::{Hub, HubLimits};
 use pushlab::redis::backend::{
-    counter_key, stream_key, Backend, Outcome, PublishOptions, FEED_KEY,
+    counter_key, stream_key, Backend, Outcome, PublishOptions, FEED_KEY, HOUSEKEEPING_SCRIPT,
+    ID_FLOOR_KEY, TOPICS_KEY,
 };
 use pushlab::redis::process::{self, RedisProcess};
 use pushlab::redis::resp::Reply;
@@ -189,4 +192,174 @@ fn a_gap_seen_while_the_command_link_is_down_is_loaded_when_it_is_back() {
         .map(|m| (m.id, m.data.as_str()))
         .collect();
     assert_eq!(got, vec![(two, "two"), (three, "three")]);
+}
+
+/// Publishes `data` on `topic` through the node's backend and turns its loop until Redis stored it and
+/// the node's mirror holds it. Returns the id.
+fn publish_and_mirror(node: &mut Node, ticket: u64, topic: &str, data: &str) -> u64 {
+    let registry = node.poll.registry();
+    let (hub, outcomes) = (&mut node.hub, &mut node.outcomes);
+    (node.backend)
+        .publish(
+            ticket,
+            topic,
+            data.into(),
+            PublishOptions::default(),
+            hub,
+            registry,
+            Instant::now(),
+            outcomes,
+        )
+        .unwrap();
+    let stored = |n: &Node| {
+        n.outcomes.iter().find_map(|o| match o {
+            Outcome::Stored { ticket: t, result } if *t == ticket => Some(result.clone().unwrap()),
+            _ => None,
+        })
+    };
+    node.until("the publish to be stored", true, |n| stored(n).is_some());
+    let id = stored(node).unwrap();
+    node.until("the mirror to hold it", true, |n| n.hub.head(topic) >= id);
+    id
+}
+
+/// The score of `topic` in `pushlab:topics` (its last use, Redis milliseconds), if listed.
+fn last_use(redis: &RedisProcess, topic: &str) -> Option<u64> {
+    let score = redis_command(redis, &["ZSCORE", TOPICS_KEY, topic]);
+    score.as_str().map(|s| s.parse().unwrap())
+}
+
+/// A topic idle on every node (its last use in Redis older than the idle timeout) gains a subscriber
+/// here, and another node's housekeeping run comes right after. The node reported the use at once,
+/// so the run finds the topic in use: its stream and counter stay, and the subscriber gets the next
+/// publish with no reset. (Before, the use was reported only at the node's own next run, a quarter
+/// of the idle timeout later; the other node's run removed the topic, the next publish started a new
+/// counter at Redis's clock, and the subscriber was sent a reset for messages it had not missed.)
+#[test]
+fn a_topic_that_gains_a_subscriber_is_not_removed_as_idle_by_another_node() {
+    let Some(redis) =
+        redis_or_skip("a_topic_that_gains_a_subscriber_is_not_removed_as_idle_by_another_node")
+    else {
+        return;
+    };
+    let mut node = Node::new(&redis);
+    node.until("the node to follow the feed", true, |n| {
+        n.backend.is_following()
+    });
+    let first = publish_and_mirror(&mut node, 1, "t", "one");
+
+    // Idle on every node: last used in 1970, as far as Redis knows.
+    redis_command(&redis, &["ZADD", TOPICS_KEY, "XX", "1", "t"]);
+    assert_eq!(last_use(&redis, "t"), Some(1));
+
+    // A reader subscribes here after the message it has.
+    let replay = node
+        .hub
+        .subscribe("t", 7, Some(first), Instant::now())
+        .unwrap();
+    assert!(!replay.reset && replay.messages.is_empty());
+    node.until("the use to be reported to Redis", true, |_| {
+        last_use(&redis, "t").is_some_and(|score| score > 1)
+    });
+
+    // Another node's housekeeping run: it reports nothing in use and removes what is idle.
+    let idle_ms = node.hub.limits().topic_idle_timeout.as_millis().to_string();
+    let run = [
+        "EVAL",
+        HOUSEKEEPING_SCRIPT,
+        "2",
+        TOPICS_KEY,
+        ID_FLOOR_KEY,
+        &idle_ms,
+        "100",
+    ];
+    assert_eq!(
+        redis_command(&redis, &run),
+        Reply::Integer(0),
+        "nothing is idle"
+    );
+    assert!(last_use(&redis, "t").is_some(), "the topic is still listed");
+    let counter = redis_command(&redis, &["GET", &counter_key("t")]);
+    assert_eq!(
+        counter,
+        Reply::Bulk(first.to_string().into_bytes()),
+        "its counter stays"
+    );
+
+    // The next message follows the reader's id: delivered to it, and no reset.
+    node.outcomes.clear();
+    let second = publish_and_mirror(&mut node, 2, "t", "two");
+    assert_eq!(second, first + 1);
+    let delivered: Vec<(u64, Vec<u64>)> = node
+        .outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Delivered(published) => {
+                Some((published.message.id, published.subscribers.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(delivered, vec![(second, vec![7])]);
+    let replay = node.hub.read("t", Some(first), 10, Instant::now()).unwrap();
+    assert!(!replay.reset, "the reader missed nothing");
+    let got: Vec<(u64, &str)> = replay
+        .messages
+        .iter()
+        .map(|m| (m.id, m.data.as_str()))
+        .collect();
+    assert_eq!(got, vec![(second, "two")]);
+}
+
+/// How many `EVAL`s Redis ran so far (publishes, housekeeping runs, reports of topics in use).
+fn evals_run(redis: &RedisProcess) -> u64 {
+    let info = redis_command(redis, &["INFO", "commandstats"]);
+    let text = info.as_str().unwrap().to_string();
+    text.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_eval:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+/// A topic that keeps losing and regaining its only subscriber (as it does under long polls, each a
+/// new subscription) is reported in use once between two housekeeping runs, not once per subscriber:
+/// the report costs nothing per poll.
+#[test]
+fn a_topic_that_regains_its_only_subscriber_is_reported_once_between_two_runs() {
+    let Some(redis) =
+        redis_or_skip("a_topic_that_regains_its_only_subscriber_is_reported_once_between_two_runs")
+    else {
+        return;
+    };
+    let mut node = Node::new(&redis);
+    node.until("the node to follow the feed", true, |n| {
+        n.backend.is_following()
+    });
+    let first = publish_and_mirror(&mut node, 1, "polled", "one");
+    redis_command(&redis, &["ZADD", TOPICS_KEY, "XX", "1", "polled"]);
+    node.hub
+        .subscribe("polled", 1, Some(first), Instant::now())
+        .unwrap();
+    node.until("the first report", true, |_| {
+        last_use(&redis, "polled").is_some_and(|score| score > 1)
+    });
+    let evals_before = evals_run(&redis);
+
+    // Five more polls, each a first subscriber again, each followed by a turn of the loop.
+    for subscriber in 2..7 {
+        node.hub
+            .unsubscribe("polled", subscriber - 1, Instant::now());
+        (node.hub)
+            .subscribe("polled", subscriber, Some(first), Instant::now())
+            .unwrap();
+        node.turn(true);
+    }
+    // A publish goes out on the same connection after anything those turns sent, so once it is
+    // stored Redis has run every one of them.
+    publish_and_mirror(&mut node, 2, "polled", "two");
+    assert_eq!(
+        evals_run(&redis) - evals_before,
+        1,
+        "the publish alone: the topic was reported already since the last run"
+    );
 }

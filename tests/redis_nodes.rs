@@ -3,9 +3,9 @@
 //! restarted under a topic whose ids ran ahead of the clock (which goes on with no reset); a node
 //! killed under a stream, its client resuming on the other node; one clock tick per second however
 //! many nodes tick it, and another node taking the clock over when its publisher stops; readers that
-//! come before a late node loaded the history; idle topics leaving Redis; a publish retried with an
-//! idempotency key; channel sessions moving between nodes and living until their TTL runs out; and
-//! the chat room's member list across nodes.
+//! come before a late node loaded the history; idle topics leaving Redis, but not one that just gained
+//! a subscriber on some node; a publish retried with an idempotency key; channel sessions moving
+//! between nodes and living until their TTL runs out; and the chat room's member list across nodes.
 //!
 //! Each test starts its own `redis-server` on a free loopback port with persistence off and stops it
 //! by its PID. Without `redis-server` the tests print that they skipped; with `CI` set they fail.
@@ -23,7 +23,9 @@ use pushlab::client::poll::{long_poll, short_poll};
 use pushlab::client::sse::SseClient;
 use pushlab::client::stream::XhrStreamClient;
 use pushlab::client::{door_path, http, publish, ws, PushEvent, ReceivedMessage};
-use pushlab::redis::backend::{CLOCK_LEASE_KEY, LOAD_PAGE};
+use pushlab::redis::backend::{
+    CLOCK_LEASE_KEY, HOUSEKEEPING_SCRIPT, ID_FLOOR_KEY, LOAD_PAGE, TOPICS_KEY,
+};
 use pushlab::redis::process::RedisProcess;
 use pushlab::redis::resp::Reply;
 use pushlab::server::RunningServer;
@@ -599,6 +601,66 @@ fn idle_topics_leave_redis_and_their_ids_are_never_handed_out_again() {
     assert_eq!(
         reader.read(1),
         vec![PushEvent::Message(message(next, "still here"))]
+    );
+}
+
+/// A topic idle on every node (its last use in Redis older than the idle timeout) gains a WebSocket
+/// subscriber on node B; another node's housekeeping run follows (played here with the same script,
+/// so it runs exactly then). B reported the use as the subscriber came, so the run removes nothing, and
+/// the next publish on A reaches B's subscriber with the next id and no reset. (Before, B reported the
+/// use only at its next run, and the topic was removed under the subscriber.)
+#[test]
+fn a_topic_idle_everywhere_that_gains_a_subscriber_is_kept_for_it() {
+    let Some(redis) =
+        redis_or_skip("a_topic_idle_everywhere_that_gains_a_subscriber_is_kept_for_it")
+    else {
+        return;
+    };
+    // The default idle timeout (15 minutes): neither node's own run comes during the test.
+    let (a, b) = (node(&redis), node(&redis));
+    let first = publish(a.addr, "revived", "one").unwrap();
+    wait_for_mirror(b.addr, "revived", first);
+    let score = |redis: &RedisProcess| -> Option<u64> {
+        let reply = redis_command(redis, &["ZSCORE", "pushlab:topics", "revived"]);
+        reply.as_str().map(|s| s.parse().unwrap())
+    };
+    redis_command(&redis, &["ZADD", "pushlab:topics", "XX", "1", "revived"]);
+    assert_eq!(
+        score(&redis),
+        Some(1),
+        "last used in 1970: idle on every node"
+    );
+
+    let mut reader = Reader::open(Door::WebSocket, b.addr, "revived", Some(first));
+    wait_for("B to report the topic in use", || {
+        score(&redis).is_some_and(|ms| ms > 1).then_some(())
+    });
+    let idle_ms = pushlab::hub::HubLimits::default()
+        .topic_idle_timeout
+        .as_millis()
+        .to_string();
+    let run = [
+        "EVAL",
+        HOUSEKEEPING_SCRIPT,
+        "2",
+        TOPICS_KEY,
+        ID_FLOOR_KEY,
+        &idle_ms,
+        "100",
+    ];
+    assert_eq!(
+        redis_command(&redis, &run),
+        Reply::Integer(0),
+        "nothing is idle"
+    );
+    assert!(exists(&redis, "pushlab:topic:revived") && exists(&redis, "pushlab:next:revived"));
+
+    let second = publish(a.addr, "revived", "two").unwrap();
+    assert_eq!(second, first + 1, "the counter went on");
+    assert_eq!(
+        reader.read(1),
+        vec![PushEvent::Message(message(second, "two"))],
+        "the next message, and no reset"
     );
 }
 

@@ -106,6 +106,10 @@
 //! A topic created while loading starts at [`PENDING_HEAD`], a number no shared log hands out, so a
 //! subscriber waiting there is known to have asked "from now" (and never mistaken for one that asked
 //! after an id the shared log has) and resumes after whatever the load brings.
+//!
+//! A mirror also says which topics just came into use here: [`Hub::take_first_subscribed`] names the
+//! topics that gained their first subscriber since it was last called, so the backend can tell the
+//! shared log at once that they are not idle (the hub itself knows nothing of Redis).
 #![cfg_attr(
     not(test),
     deny(
@@ -305,6 +309,10 @@ pub struct Hub {
     hold_unknown: bool,
     /// The idempotency keys of recent publishes ([`Hub::publish_once`]).
     once: OnceKeys,
+    /// Topics that gained their first subscriber since [`Hub::take_first_subscribed`] last took
+    /// them. Always a subset of `topics` (a removed topic leaves it too), so it is bounded by
+    /// `max_topics` even when nobody takes them (the in-memory backend).
+    first_subscribed: HashSet<String>,
 }
 
 impl Hub {
@@ -319,6 +327,7 @@ impl Hub {
             loading: HashSet::new(),
             hold_unknown: false,
             once: OnceKeys::default(),
+            first_subscribed: HashSet::new(),
         }
     }
 
@@ -474,11 +483,13 @@ impl Hub {
         Self::check_topic(topic)?;
         let loading = self.is_loading(topic);
         let entry = self.use_topic(topic, now)?;
+        let first = !entry.has_subscribers();
         entry.subscribe(subscriber);
-        if loading {
-            return Ok(self.waiting_replay(topic, after));
+        let replay = (!loading).then(|| entry.replay(after, usize::MAX));
+        if first {
+            self.first_subscribed.insert(topic.to_string());
         }
-        Ok(entry.replay(after, usize::MAX))
+        Ok(replay.unwrap_or_else(|| self.waiting_replay(topic, after)))
     }
 
     // ----- a mirror that is loading (module docs, "A mirror of a shared log") -----
@@ -563,6 +574,9 @@ impl Hub {
             }
             !due
         });
+        let topics = &self.topics;
+        self.first_subscribed
+            .retain(|name| topics.contains_key(name));
         self.new_topic_base = highest_evicted_head;
         before - self.topics.len()
     }
@@ -593,6 +607,17 @@ impl Hub {
             })
             .map(|(name, _)| name.clone())
             .collect()
+    }
+
+    /// Takes the names of the topics that went from no subscriber to one since the last call. With
+    /// `--redis` the backend tells Redis at once that they are in use, so that no other node removes
+    /// them as idle before this node's next report (see `crate::redis::backend`, "Idle topics leave
+    /// Redis"). A topic subscribed to again after its last subscriber left counts again.
+    pub fn take_first_subscribed(&mut self) -> Vec<String> {
+        if self.first_subscribed.is_empty() {
+            return Vec::new(); // the usual turn: nothing allocated
+        }
+        self.first_subscribed.drain().collect()
     }
 
     /// Subscribers of `topic` now.
@@ -692,6 +717,7 @@ impl Hub {
     /// Removes a topic, remembering its head so no later topic hands out its ids again.
     fn remove_entry(&mut self, topic: &str) -> Option<Topic> {
         let entry = self.topics.remove(topic)?;
+        self.first_subscribed.remove(topic);
         if entry.head() != PENDING_HEAD {
             self.new_topic_base = self.new_topic_base.max(entry.head());
         }

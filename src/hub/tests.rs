@@ -883,3 +883,41 @@ fn topics_in_use_are_those_with_subscribers_or_used_since() {
     recent.sort();
     assert_eq!(recent, vec!["busy", "listened"]);
 }
+
+#[test]
+fn a_topic_is_named_once_when_it_gains_its_first_subscriber_and_again_after_its_last_left() {
+    let now = Instant::now();
+    let mut hub = Hub::new(limits(10, 10_000), 1000);
+    hub.publish("news", "x".into(), now).unwrap();
+    assert!(
+        hub.take_first_subscribed().is_empty(),
+        "a publish is not a subscriber"
+    );
+    hub.subscribe("news", 1, None, now).unwrap();
+    hub.subscribe("news", 2, None, now).unwrap();
+    hub.subscribe("solo", 3, None, now).unwrap();
+    let mut first = hub.take_first_subscribed();
+    first.sort();
+    assert_eq!(
+        first,
+        vec!["news", "solo"],
+        "each topic once, however many subscribe"
+    );
+    assert!(hub.take_first_subscribed().is_empty(), "taken means taken");
+
+    hub.unsubscribe("news", 1, now);
+    hub.subscribe("news", 4, None, now).unwrap();
+    assert!(
+        hub.take_first_subscribed().is_empty(),
+        "news never lost every subscriber"
+    );
+    hub.unsubscribe("news", 2, now);
+    hub.unsubscribe("news", 4, now);
+    hub.subscribe("news", 5, None, now).unwrap();
+    assert_eq!(hub.take_first_subscribed(), vec!["news"], "in use again");
+
+    // A topic removed before anyone took its name is not named: the list holds only held topics.
+    hub.subscribe("gone", 6, None, now).unwrap();
+    hub.unsubscribe("gone", 6, now); // never published to: it goes with its last subscriber
+    assert!(hub.take_first_subscribed().is_empty());
+}

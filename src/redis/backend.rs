@@ -49,6 +49,12 @@
 //!   feed (`f=1`), so that nodes rebase their mirror instead of taking the jump for a loss; when the
 //!   new counter starts right after a node's head (the publishing node's head was the largest), that
 //!   node has lost nothing and appends the message to the log it keeps.
+//! - *At most 2^53.* Milliseconds since 1970 are about 1.8 × 10^12, far below 2^53 ≈ 9 × 10^15
+//!   (`Number.MAX_SAFE_INTEGER`, what `pushlab.js` can hold exactly); the script refuses an id past it.
+//!
+//! Redis's own `*` ids were the alternative: they are increasing too, but `ms-seq` does not fit one
+//! JavaScript number without packing, and they jump by the clock, while the hub's log and every door's
+//! `after` expect consecutive integers.
 //!
 //! # Idle topics leave Redis
 //!
@@ -60,12 +66,17 @@
 //! the idle time that evicts it from a node's hub (15 minutes by default), never while some node has
 //! subscribers on it, and Redis holds the topics in use rather than every topic ever named. A starting
 //! node loads the most recently used names first (`ZREVRANGE`, at most `hub.max_topics`).
-//! - *At most 2^53.* Milliseconds since 1970 are about 1.8 × 10^12, far below 2^53 ≈ 9 × 10^15
-//!   (`Number.MAX_SAFE_INTEGER`, what `pushlab.js` can hold exactly); the script refuses an id past it.
 //!
-//! Redis's own `*` ids were the alternative: they are increasing too, but `ms-seq` does not fit one
-//! JavaScript number without packing, and they jump by the clock, while the hub's log and every door's
-//! `after` expect consecutive integers.
+//! A run reports what is in use when it runs, and the runs are a quarter of the idle timeout apart. A
+//! topic idle everywhere that gains a subscriber here just after this node's run would be reported
+//! only at the next one, and another node's run in between would remove it under that subscriber (who
+//! would then be sent a reset at the next publish, for nothing). So the moment a topic gains its first
+//! local subscriber ([`Hub::take_first_subscribed`]), the node sets its score with
+//! [`TOUCH_SCRIPT`], at the end of the loop's turn and without waiting for the reply. Each topic is
+//! reported so at most once between two runs: a topic that keeps losing and regaining its only
+//! subscriber (a long poll) costs one script per run, not one per poll. A load is not a use: the
+//! topics a (re)connecting node loads are all of them, and reporting them would keep idle topics alive
+//! for as long as nodes restart; their readers, if any, are first subscribers and are reported.
 //!
 //! # What a node cannot know yet
 //!
@@ -284,6 +295,18 @@ redis.call('SET', KEYS[2], string.format('%d', floor))
 return #idle
 "#;
 
+/// The script that reports topics just come into use on a node (their first local subscriber), so
+/// that their last use becomes now at once rather than at the node's next housekeeping run. KEYS: the
+/// topic names by last use. ARGV: the names. `XX`: a name another node removed meanwhile is not
+/// listed again (its stream is gone; its next publish starts a new counter). Returns nil.
+pub const TOUCH_SCRIPT: &str = r#"
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+for i = 1, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', now_ms, ARGV[i])
+end
+"#;
+
 /// Most idle topics one housekeeping run removes, so that one run stays short however many went idle
 /// (the rest go on the next runs).
 pub const HOUSEKEEPING_BATCH: usize = 100;
@@ -348,6 +371,8 @@ enum CommandTag {
     Members,
     /// A housekeeping run (its reply, how many topics went, is only logged).
     Housekeeping,
+    /// Topics just come into use here, reported at once ([`TOUCH_SCRIPT`]; the reply is not needed).
+    Touch,
     /// `XRANGE` of one topic's stream.
     Load { topic: String },
     /// A session command whose reply only confirms it.
@@ -418,6 +443,10 @@ pub struct Backend {
     /// When the last housekeeping run that went out was sent: the next one reports the topics used
     /// since (`None`: every topic, none was reported yet).
     reported_use_until: Option<Instant>,
+    /// Topics reported with [`TOUCH_SCRIPT`] since the last housekeeping run went out: each is
+    /// reported at most once per run, however often it loses and regains its subscribers (each long
+    /// poll is a new subscriber), since that run reports every topic in use anyway.
+    touched: HashSet<String>,
     /// Whether the last report said the backend was reachable (to log changes once).
     reported_up: bool,
     /// This node's name in the clock lease, unique among the nodes sharing the Redis server.
@@ -453,6 +482,7 @@ impl Backend {
             sync: None,
             next_housekeeping: None,
             reported_use_until: None,
+            touched: HashSet::new(),
             reported_up: false,
             node,
         }
@@ -485,7 +515,9 @@ impl Backend {
         .min()
     }
 
-    /// Connection attempts that are due.
+    /// Connection attempts and housekeeping runs that are due, and the topics just come into use
+    /// here. The server calls it at the end of every turn of its loop (not only at
+    /// [`Backend::next_deadline`]), so a topic's first subscriber is reported in the same turn.
     pub fn on_timer(
         &mut self,
         hub: &mut Hub,
@@ -500,6 +532,35 @@ impl Backend {
         self.follower.on_timer(registry, now, &mut events);
         self.on_follow_events(events, hub, registry, now, out);
         self.housekeeping_when_due(hub, registry, now, out);
+        self.touch_first_subscribed(hub, registry, now, out);
+    }
+
+    /// Reports at once the topics that gained their first subscriber here since the last turn: their
+    /// last use in Redis becomes now (see "Idle topics leave Redis"). Without it, such a topic would be
+    /// reported only at this node's next housekeeping run, up to a quarter of the idle timeout later,
+    /// and another node's run in between could remove it (its stream and counter deleted) under this
+    /// node's subscribers, who would then be sent a reset for nothing. One small script per turn, and
+    /// only in a turn where some topic went from no subscriber to one: nothing per message.
+    fn touch_first_subscribed(
+        &mut self,
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        if !self.can_store() {
+            // The names stay in the hub's list until the link can take them. (A report lost with a
+            // link that dropped is not sent again: the node's next run reports the topic anyway.)
+            return;
+        }
+        let mut names = hub.take_first_subscribed();
+        names.retain(|name| self.touched.insert(name.clone()));
+        if names.is_empty() {
+            return;
+        }
+        let mut args = vec!["EVAL", TOUCH_SCRIPT, "1", TOPICS_KEY];
+        args.extend(names.iter().map(String::as_str));
+        self.send_command(CommandTag::Touch, &args, hub, registry, now, out);
     }
 
     /// Every quarter of the hub's idle timeout: reports the topics in use here and removes those idle
@@ -523,6 +584,10 @@ impl Backend {
         if !self.can_store() {
             return; // the next run reports the use since the last run that went out
         }
+        // This run reports every topic with subscribers: those just subscribed need no report of
+        // their own, and from here on each topic may be reported once until the next run.
+        hub.take_first_subscribed();
+        self.touched.clear();
         let in_use = hub.topics_in_use(self.reported_use_until);
         self.reported_use_until = Some(now);
         let (idle_ms, batch) = (
@@ -657,6 +722,8 @@ impl Backend {
                 }
                 LinkEvent::Down { lost, reason } => {
                     self.synced_since_up = false;
+                    // A touch in flight may be lost: a topic may be reported again once the link is back.
+                    self.touched.clear();
                     // Until the next sync, a topic this node never saw may have history it cannot load.
                     hub.hold_unknown_topics(true);
                     for tag in lost {
@@ -670,6 +737,7 @@ impl Backend {
                             }
                             CommandTag::Members
                             | CommandTag::Housekeeping
+                            | CommandTag::Touch
                             | CommandTag::SessionWrite
                             | CommandTag::SessionScan { .. }
                             | CommandTag::SessionApps { .. }
@@ -746,6 +814,11 @@ impl Backend {
                 Reply::Integer(gone) => log(format_args!("{gone} idle topics removed")),
                 other => log(format_args!("housekeeping failed: {other:?}")),
             },
+            CommandTag::Touch => {
+                if let Reply::Error(error) = reply {
+                    log(format_args!("reporting topics in use failed: {error}"));
+                }
+            }
             CommandTag::SessionWrite => {}
             CommandTag::SessionScan { seen } => {
                 self.on_session_scan(&reply, seen, hub, registry, now, out)
