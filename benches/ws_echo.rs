@@ -36,6 +36,11 @@
 //! and those that waited more than 5 s for an echo ("timeout waiting for echo"), and pushlab's ratio to
 //! the better peer. A connection that fails stops; the others go on.
 //!
+//! A server that is not busy is either asleep (waiting in `epoll_wait` for the client) or runnable but
+//! preempted by other work on the machine (the run queue's wait in `/proc/<pid>/task/*/schedstat`).
+//! Each cell's line on stderr gives both, and how busy the load generator was: a server asleep while
+//! the load generator is near 100 % is limited by its client, not by itself.
+//!
 //! `cargo bench --bench ws_echo` runs the rows and then the pipeline scenario (about 2.5 minutes);
 //! `cargo bench --bench ws_echo -- pipeline` runs the pipeline scenario alone (about 75 seconds),
 //! `cargo bench --bench ws_echo -- rows` the rows alone, and `-- memory` rows (d) and (d′) alone.
