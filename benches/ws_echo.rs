@@ -36,6 +36,11 @@
 //! and those that waited more than 5 s for an echo ("timeout waiting for echo"), and pushlab's ratio to
 //! the better peer. A connection that fails stops; the others go on.
 //!
+//! A server that is not busy is either asleep (waiting in `epoll_wait` for the client) or runnable but
+//! preempted by other work on the machine (the run queue's wait in `/proc/<pid>/task/*/schedstat`).
+//! Each cell's line on stderr gives both, and how busy the load generator was: a server asleep while
+//! the load generator is near 100 % is limited by its client, not by itself.
+//!
 //! `cargo bench --bench ws_echo` runs the rows and then the pipeline scenario (about 2.5 minutes);
 //! `cargo bench --bench ws_echo -- pipeline` runs the pipeline scenario alone (about 75 seconds),
 //! `cargo bench --bench ws_echo -- rows` the rows alone, and `-- memory` rows (d) and (d′) alone.
@@ -68,6 +73,8 @@ const SETTLE_TIME: Duration = Duration::from_millis(300);
 /// the pipeline scenario's 64-in-flight cell.
 const TARGET_VAR: &str = "PUSHLAB_BENCH_TARGET";
 const ROWS_VAR: &str = "PUSHLAB_BENCH_ROWS";
+/// With `p` in `PUSHLAB_BENCH_ROWS`: the messages in flight of the one pipeline cell (64 unless set).
+const WINDOW_VAR: &str = "PUSHLAB_BENCH_WINDOW";
 const SERVER_CORE: usize = 0;
 const LOAD_CORE: usize = 1;
 /// The pipeline scenario: connections, messages in flight on each (one cell per value), time per cell.
@@ -175,6 +182,20 @@ fn run() -> io::Result<()> {
     Ok(())
 }
 
+/// Seconds the threads of process `pid` have spent runnable but waiting for a CPU (the second field
+/// of `/proc/<pid>/task/*/schedstat`, in nanoseconds). A server that is not busy is either asleep in
+/// `epoll_wait` (nothing to do: the client is slow, or the server waits for an event) or preempted
+/// by other work on the machine; only the first says something about the server.
+fn runqueue_wait_seconds(pid: u32) -> io::Result<f64> {
+    let mut waited_ns: u64 = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let schedstat = std::fs::read_to_string(task?.path().join("schedstat"))?;
+        let field = schedstat.split_whitespace().nth(1);
+        waited_ns += field.and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    }
+    Ok(waited_ns as f64 / 1e9)
+}
+
 /// One cell of the pipeline scenario: one server, one window.
 struct PipelineCell {
     outcome: load::PipelineOutcome,
@@ -203,6 +224,8 @@ fn pipeline_scenario(server_core: Option<usize>) -> io::Result<()> {
         for kind in Kind::ALL {
             let server = ServerChild::start(kind, server_core)?;
             let cpu_before = server.cpu_seconds()?;
+            let waited_before = runqueue_wait_seconds(server.pid());
+            let load_cpu_before = peers::child::cpu_seconds(std::process::id())?;
             let start = Instant::now();
             let outcome = load::pipelined(
                 server.addr,
@@ -212,15 +235,25 @@ fn pipeline_scenario(server_core: Option<usize>) -> io::Result<()> {
                 PIPELINE_TIME,
                 ECHO_TIMEOUT,
             )?;
-            let busy = (server.cpu_seconds()? - cpu_before) / start.elapsed().as_secs_f64();
+            let elapsed = start.elapsed().as_secs_f64();
+            let busy = (server.cpu_seconds()? - cpu_before) / elapsed;
+            let load_busy =
+                (peers::child::cpu_seconds(std::process::id())? - load_cpu_before) / elapsed;
+            // Idle is not always asleep: a server preempted by other work waits in the run queue.
+            let waiting = match (waited_before, runqueue_wait_seconds(server.pid())) {
+                (Ok(before), Ok(after)) => format!("{:.0} %", (after - before) / elapsed * 100.0),
+                _ => "?".into(),
+            };
             let cell = PipelineCell { outcome, busy };
             eprintln!(
-                "pipeline {window} in flight: {:<17} {:.1} MB/s, {} errors, {} timeouts (server busy {:.0} %){}",
+                "pipeline {window} in flight: {:<17} {:.1} MB/s, {} errors, {} timeouts (server busy {:.0} %, \
+                 waiting for a CPU {waiting}, asleep the rest; load generator busy {:.0} %){}",
                 kind.name(),
                 cell.megabytes_per_second(),
                 cell.outcome.errors,
                 cell.outcome.timeouts,
                 busy * 100.0,
+                load_busy * 100.0,
                 cell.outcome
                     .first_failure
                     .as_deref()
@@ -331,8 +364,12 @@ fn load_only(addr: &str) -> io::Result<()> {
         }
     }
     if chosen.contains('p') {
-        // The pipeline scenario's hardest cell, once: what to profile when it is the slow one.
-        let window = PIPELINE_WINDOWS[PIPELINE_WINDOWS.len() - 1];
+        // The pipeline scenario's hardest cell by default, once: what to profile when it is the slow
+        // one. `PUSHLAB_BENCH_WINDOW` picks another number in flight.
+        let window = std::env::var(WINDOW_VAR)
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(PIPELINE_WINDOWS[PIPELINE_WINDOWS.len() - 1]);
         let outcome = load::pipelined(
             addr,
             PIPELINE_CONNECTIONS,

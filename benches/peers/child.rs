@@ -102,6 +102,11 @@ impl ServerChild {
     pub fn cpu_seconds(&self) -> io::Result<f64> {
         cpu_seconds(self.child.id())
     }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for ServerChild {
