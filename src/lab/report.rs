@@ -11,6 +11,10 @@
 //!
 //! - **side by side**: one line per door, one column per server, each cell `p99 ms / CPU ms per 1k`,
 //!   the comparison with the peers from one run;
+//! - **above the floor** (when the floor ran, [`super::floor`]): one line per door, one column per
+//!   server, each cell the server's CPU per 1,000 deliveries minus the floor's on the same door (what
+//!   the server's own code costs, beyond the one write per delivery the kernel charges everyone),
+//!   and the floor's share of the server's CPU;
 //! - **behind nginx**: one line per door, pushlab direct against each nginx mode, with what the proxy
 //!   adds to p99 and whether the door still delivers in real time ([`real_time_behind`]).
 
@@ -84,6 +88,9 @@ pub struct DoorResult {
     pub generator_cpu_ms_per_1k: Option<f64>,
     /// The proxy's CPU per 1,000 deliveries, in milliseconds (rows behind nginx).
     pub proxy_cpu_ms_per_1k: Option<f64>,
+    /// Server CPU per 1,000 deliveries minus the floor's on the same door in the same scenario, in
+    /// milliseconds (set by [`RunReport::add`] when the floor ran).
+    pub cpu_above_floor_ms_per_1k: Option<f64>,
     /// Server memory per connected client, in KiB.
     pub rss_kib_per_client: Option<f64>,
     /// Messages never received, summed over clients.
@@ -143,6 +150,7 @@ impl DoorResult {
                 .generator_cpu_ms
                 .map(|ms| server.per_1k_deliveries(ms)),
             proxy_cpu_ms_per_1k: server.proxy_cpu_ms.map(|ms| server.per_1k_deliveries(ms)),
+            cpu_above_floor_ms_per_1k: None,
             rss_kib_per_client: server
                 .rss_delta_kib
                 .map(|kib| kib as f64 / server.clients.max(1) as f64),
@@ -245,7 +253,16 @@ impl RunReport {
     }
 
     /// Adds a scenario's rows.
-    pub fn add(&mut self, name: &'static str, workload: Workload, rows: Vec<DoorResult>) {
+    pub fn add(&mut self, name: &'static str, workload: Workload, mut rows: Vec<DoorResult>) {
+        let floor_cpu: Vec<(&'static str, f64)> = rows
+            .iter()
+            .filter(|r| r.server == Server::Floor)
+            .filter_map(|r| Some((r.door, r.cpu_ms_per_1k?)))
+            .collect();
+        for row in &mut rows {
+            let floor = floor_cpu.iter().find(|(door, _)| *door == row.door);
+            row.cpu_above_floor_ms_per_1k = floor.and_then(|(_, f)| Some(row.cpu_ms_per_1k? - f));
+        }
         self.scenarios.push(ScenarioReport {
             name,
             workload,
@@ -364,6 +381,7 @@ impl RunReport {
                 ));
             }
             out.push_str(&side_by_side(scenario));
+            out.push_str(&above_the_floor(scenario));
             out.push_str(&behind_nginx(scenario));
         }
         if let Some((workload, rows)) = &self.scale_out {
@@ -675,6 +693,56 @@ fn side_by_side(scenario: &ScenarioReport) -> String {
     out
 }
 
+/// Every server's CPU above the floor's, one line per door: `CPU above the floor ms per 1k (the
+/// floor's share of the server's CPU)`. Empty when the floor did not run.
+fn above_the_floor(scenario: &ScenarioReport) -> String {
+    let servers: Vec<Server> = servers_of(scenario)
+        .into_iter()
+        .filter(|s| *s != Server::Floor)
+        .collect();
+    let floor_ran = scenario.rows.iter().any(|r| r.server == Server::Floor);
+    if !floor_ran || servers.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = servers.iter().map(|s| s.name()).collect();
+    let mut out = format!(
+        "\n#### {}: server CPU above the floor, ms per 1k deliveries (the floor's share of it)\n\n\
+         | door | floor | {} |\n|---|---:|{}\n",
+        scenario.name,
+        names.join(" | "),
+        "---:|".repeat(servers.len())
+    );
+    for door in doors_of(scenario) {
+        let Some(floor) = row_of(scenario, door, Server::Floor).and_then(|r| r.cpu_ms_per_1k)
+        else {
+            continue;
+        };
+        let cells: Vec<String> = servers
+            .iter()
+            .map(|server| {
+                let Some(row) = row_of(scenario, door, *server) else {
+                    return "-".to_string();
+                };
+                match (row.cpu_above_floor_ms_per_1k, row.cpu_ms_per_1k) {
+                    (Some(above), Some(cpu)) if cpu > 0.0 => format!(
+                        "{} ({}%)",
+                        svg::number(above),
+                        (100.0 * floor / cpu).round()
+                    ),
+                    (Some(above), _) => format!("{} (n/a)", svg::number(above)),
+                    _ => "n/a".to_string(),
+                }
+            })
+            .collect();
+        out.push_str(&format!(
+            "| {door} | {} | {} |\n",
+            svg::number(floor),
+            cells.join(" | ")
+        ));
+    }
+    out
+}
+
 /// pushlab direct against each nginx mode that ran: p99 and what the proxy added, then the verdict.
 /// Empty when no nginx mode ran.
 fn behind_nginx(scenario: &ScenarioReport) -> String {
@@ -804,7 +872,7 @@ fn row_json(row: &DoorResult) -> String {
         "{{\"door\":{},\"server\":{},\"transport\":{},\"clients\":{},\"deliveries\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\
          \"percentiles_ms\":[{}],\"requests_per_1k\":{:.3},\"connections_held\":{},\
          \"bytes_in_overhead_per_msg\":{},\"bytes_in_payload_per_msg\":{:.3},\"bytes_out_per_msg\":{},\
-         \"server_cpu_ms_per_1k\":{},\"lab_cpu_ms_per_1k\":{},\"proxy_cpu_ms_per_1k\":{},\"server_kib_per_client\":{},\"lost\":{},\"duplicated\":{},\
+         \"server_cpu_ms_per_1k\":{},\"lab_cpu_ms_per_1k\":{},\"proxy_cpu_ms_per_1k\":{},\"cpu_above_floor_ms_per_1k\":{},\"server_kib_per_client\":{},\"lost\":{},\"duplicated\":{},\
          \"out_of_order\":{},\"errors\":{}}}",
         json_string(row.door),
         json_string(row.server.name()),
@@ -823,6 +891,7 @@ fn row_json(row: &DoorResult) -> String {
         json_number(row.cpu_ms_per_1k),
         json_number(row.generator_cpu_ms_per_1k),
         json_number(row.proxy_cpu_ms_per_1k),
+        json_number(row.cpu_above_floor_ms_per_1k),
         json_number(row.rss_kib_per_client),
         row.lost,
         row.duplicated,
