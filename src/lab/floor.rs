@@ -606,18 +606,18 @@ mod tests {
         held_frames(FloorDoor::Sse, &message, &mut sse);
         assert_eq!(
             sse,
-            b"1F\r\nid: 7\ndata: {\"id\":7,\"data\":\"hi\"}\n\n\r\n"
+            b"22\r\nid: 7\ndata: {\"id\":7,\"data\":\"hi\"}\n\n\r\n"
         );
         let mut stream = Vec::new();
         held_frames(FloorDoor::XhrStream, &message, &mut stream);
-        assert_eq!(stream, b"17\r\n{\"id\":7,\"data\":\"hi\"}\n\r\n");
+        assert_eq!(stream, b"15\r\n{\"id\":7,\"data\":\"hi\"}\n\r\n");
         let mut ws = Vec::new();
         held_frames(FloorDoor::WebSocket, &message, &mut ws);
-        assert_eq!(ws.get(..2), Some(&[0x81, 22][..]));
+        assert_eq!(ws.get(..2), Some(&[0x81, 20][..]));
         assert_eq!(ws.get(2..), Some(&b"{\"id\":7,\"data\":\"hi\"}"[..]));
         let answer = String::from_utf8(long_poll_answer(&message, 7)).unwrap();
         assert!(answer.ends_with("\r\n\r\n{\"messages\":[{\"id\":7,\"data\":\"hi\"}],\"last\":7}"));
-        assert!(answer.contains("Content-Length: 48\r\n"));
+        assert!(answer.contains("Content-Length: 44\r\n"));
     }
 
     #[test]
