@@ -15,6 +15,11 @@
 //! this machine; a real server's CPU *above the floor* is what its own code costs. If the floor is
 //! already more than half of the best peer's CPU, no server can be twice as cheap as that peer.
 //!
+//! On long polling the floor is a floor per *answer*, not per delivery: it parks each poll and
+//! answers it with the one message that arrives, so every delivery costs an answer and the next
+//! request. A server whose answer carries every message waiting (pushlab's does) makes fewer
+//! requests per delivery and can spend less CPU than this floor; compare the requests column too.
+//!
 //! # What it speaks
 //!
 //! Just enough of pushlab's URL contract for the lab's swarm ([`super::swarm`]) to read it, with the

@@ -41,7 +41,7 @@
 //! ([`target`]): by default the lab starts its own server as a child, but the front may be a relay, a
 //! proxy or a peer server in front of the measured process.
 //!
-//! # Who serves: pushlab, pushlab behind nginx, and the peers
+//! # Who serves: pushlab, pushlab behind nginx, the peers and the floor
 //!
 //! Every scenario runs its phases once per [`Server`]: pushlab with the clients connecting straight
 //! to it; with `--proxy nginx`, pushlab behind a real nginx in each of its three buffering modes
@@ -49,10 +49,13 @@
 //! buffering off; buffering that ignores the header); and with `--peers`, the two reference servers
 //! from npm ([`peers`]), each on the doors it offers, read by the same clients (SockJS through
 //! [`crate::client::sockjs`]). Every phase has its own fresh process, so each row's CPU and memory are
-//! that server's on that door alone. Behind nginx the clients (and the relay that counts their bytes)
-//! talk to nginx while the publisher posts to pushlab directly; nginx's own CPU is reported beside
-//! the server's. The Markdown then adds two tables that pivot the rows: every server side by side per
-//! door (p99 and CPU), and what each nginx mode costs each door against the direct run.
+//! that server's on that door alone. With `--floor` (which `--peers` implies) the [`floor`] adds rows
+//! for long poll, XHR stream, SSE and WebSocket: a server that does one `write` per delivery and
+//! nothing else, so its CPU is what the kernel charges any server for a delivery on this machine.
+//! Behind nginx the clients (and the relay that counts their bytes) talk to nginx while the publisher
+//! posts to pushlab directly; nginx's own CPU is reported beside the server's. The Markdown then adds
+//! tables that pivot the rows: every server side by side per door (p99 and CPU), every server's CPU
+//! above the floor's, and what each nginx mode costs each door against the direct run.
 //!
 //! `--scenario scale-out` is a table of its own ([`scale`]): one fan-out over one node, one node with
 //! Redis and two nodes sharing Redis, with Redis round trips per message and CPU per node.
