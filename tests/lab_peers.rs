@@ -318,4 +318,27 @@ fn the_lab_measures_the_peers_in_the_same_run() {
     for door in lab_support::DOORS {
         assert!(side_by_side.contains(&format!("| {door} |")), "{door}");
     }
+    // Every door a peer offers has a line against the best peer: five cells after the door, the
+    // floor's `-` where it has no such door.
+    let against = stdout
+        .split("#### fanout: against the best peer")
+        .nth(1)
+        .expect("a table against the best peer");
+    for door in [
+        "long poll",
+        "JSONP",
+        "XHR stream",
+        "iframe",
+        "SSE",
+        "WebSocket",
+    ] {
+        let line = against
+            .lines()
+            .find(|line| line.starts_with(&format!("| {door} |")))
+            .unwrap_or_else(|| panic!("no line for {door}:\n{against}"));
+        let row = lab_support::cells(line);
+        assert_eq!(row.len(), 6, "{line}");
+        let floor_has = ["long poll", "XHR stream", "SSE", "WebSocket"].contains(&door);
+        assert_eq!(row[3] != "-", floor_has, "{line}");
+    }
 }

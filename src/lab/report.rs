@@ -15,6 +15,10 @@
 //!   server, each cell the server's CPU per 1,000 deliveries minus the floor's on the same door (what
 //!   the server's own code costs, beyond the one write per delivery the kernel charges everyone),
 //!   and the floor's share of the server's CPU;
+//! - **against the best peer** (when the floor and a peer ran): one line per door a peer offers,
+//!   pushlab's p99 and CPU, the best peer's (the lowest p99 and the lowest CPU among the peers' complete
+//!   rows, each from whichever peer had it), the floor's, and pushlab's and the floor's ratios to the
+//!   best peer: whether pushlab is at most half of the best peer, and whether any server could be;
 //! - **behind nginx**: one line per door, pushlab direct against each nginx mode, with what the proxy
 //!   adds to p99 and whether the door still delivers in real time ([`real_time_behind`]).
 
@@ -382,6 +386,7 @@ impl RunReport {
             }
             out.push_str(&side_by_side(scenario));
             out.push_str(&above_the_floor(scenario));
+            out.push_str(&against_the_best_peer(scenario));
             out.push_str(&behind_nginx(scenario));
         }
         if let Some((workload, rows)) = &self.scale_out {
@@ -738,6 +743,80 @@ fn above_the_floor(scenario: &ScenarioReport) -> String {
             "| {door} | {} | {} |\n",
             svg::number(floor),
             cells.join(" | ")
+        ));
+    }
+    out
+}
+
+/// The lowest p99 and the lowest CPU among the peers' complete rows on `door`.
+fn best_peer(scenario: &ScenarioReport, door: &str) -> Option<(f64, f64)> {
+    let peers = scenario
+        .rows
+        .iter()
+        .filter(|r| r.door == door && matches!(r.server, Server::Peer(_)) && r.delivered_cleanly());
+    peers.fold(None, |best, row| {
+        let cpu = row.cpu_ms_per_1k?;
+        Some(match best {
+            None => (row.p99(), cpu),
+            Some((p99, best_cpu)) => (row.p99().min(p99), cpu.min(best_cpu)),
+        })
+    })
+}
+
+/// `a ÷ b` to two significant digits, or `n/a`.
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}", a / b)
+    } else {
+        "n/a".to_string()
+    }
+}
+
+/// pushlab and the floor against the best peer, one line per door where a peer delivered everything:
+/// `p99 ms / CPU ms per 1k` for each, then the ratios `p99 ÷ best p99 / CPU ÷ best CPU`. Empty unless
+/// the floor and at least one peer ran.
+fn against_the_best_peer(scenario: &ScenarioReport) -> String {
+    let floor_ran = scenario.rows.iter().any(|r| r.server == Server::Floor);
+    let peer_ran = scenario
+        .rows
+        .iter()
+        .any(|r| matches!(r.server, Server::Peer(_)));
+    if !floor_ran || !peer_ran {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n#### {}: against the best peer, p99 ms / server CPU ms per 1k deliveries, and ÷ the best \
+         peer's\n\n| door | pushlab | best peer | floor | pushlab ÷ best peer | floor ÷ best peer |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+        scenario.name
+    );
+    let cell = |row: Option<&DoorResult>| {
+        row.map_or("-".to_string(), |r| {
+            format!("{} / {}", svg::number(r.p99()), optional(r.cpu_ms_per_1k))
+        })
+    };
+    let ratios = |row: Option<&DoorResult>, (best_p99, best_cpu): (f64, f64)| {
+        row.map_or("-".to_string(), |r| {
+            let cpu = r
+                .cpu_ms_per_1k
+                .map_or("n/a".to_string(), |c| ratio(c, best_cpu));
+            format!("{} / {cpu}", ratio(r.p99(), best_p99))
+        })
+    };
+    for door in doors_of(scenario) {
+        let Some(best) = best_peer(scenario, door) else {
+            continue;
+        };
+        let pushlab = row_of(scenario, door, Server::Pushlab);
+        let floor = row_of(scenario, door, Server::Floor);
+        out.push_str(&format!(
+            "| {door} | {} | {} / {} | {} | {} | {} |\n",
+            cell(pushlab),
+            svg::number(best.0),
+            svg::number(best.1),
+            cell(floor),
+            ratios(pushlab, best),
+            ratios(floor, best)
         ));
     }
     out
