@@ -27,7 +27,7 @@
 //!
 //! | request | answer | each message |
 //! |---|---|---|
-//! | `GET /sse/{topic}?after=N` | `200`, `text/event-stream`, chunked (RFC 9112 §7.1) | one chunk: `id: N\ndata: {json}\n\n` |
+//! | `GET /sse/{topic}?after=N` | `200`, `text/event-stream`, chunked (RFC 9112 §7.1) | one chunk: `id: N\ndata: {payload}\n\n` |
 //! | `GET /stream/{topic}?after=N` | `200`, `application/x-ndjson`, chunked | one chunk: `{json}\n` |
 //! | `GET /ws/{topic}?after=N` | `101` with `Sec-WebSocket-Accept` (RFC 6455 §4.2.2) | one unmasked text frame (§5.2) |
 //! | `GET /longpoll/{topic}?after=N` | held until a message, then `200` with `Content-Length` | `{"messages":[{json}],"last":N}` |
@@ -94,6 +94,8 @@ pub fn main() -> u8 {
 /// One message, framed once for every door.
 struct Framed {
     id: u64,
+    /// The payload as published (SSE carries it in `data:` lines, as pushlab does).
+    data: String,
     json: String,
 }
 
@@ -256,10 +258,18 @@ fn ws_text_frame(out: &mut Vec<u8>, payload: &[u8]) {
 fn held_frames(door: FloorDoor, messages: &[Framed], out: &mut Vec<u8>) {
     for message in messages {
         match door {
-            FloorDoor::Sse => chunk(
-                out,
-                format!("id: {}\ndata: {}\n\n", message.id, message.json).as_bytes(),
-            ),
+            FloorDoor::Sse => {
+                // One `data:` line per line of the payload (WHATWG HTML §9.2.6), as pushlab's SSE
+                // door frames it; the event's id is the message's.
+                let mut event = format!("id: {}\n", message.id);
+                for line in message.data.lines() {
+                    event.push_str("data: ");
+                    event.push_str(line);
+                    event.push('\n');
+                }
+                event.push('\n');
+                chunk(out, event.as_bytes());
+            }
             FloorDoor::XhrStream => chunk(out, format!("{}\n", message.json).as_bytes()),
             FloorDoor::WebSocket => ws_text_frame(out, message.json.as_bytes()),
             FloorDoor::LongPoll => {}
@@ -496,6 +506,7 @@ impl Floor {
         let id = topic.last_id() + 1;
         topic.messages.push(Framed {
             id,
+            data: data.to_string(),
             json: message_json(id, data),
         });
         let message = topic
@@ -600,6 +611,7 @@ mod tests {
     fn framed(id: u64, data: &str) -> Framed {
         Framed {
             id,
+            data: data.to_string(),
             json: message_json(id, data),
         }
     }
@@ -609,10 +621,7 @@ mod tests {
         let message = [framed(7, "hi")];
         let mut sse = Vec::new();
         held_frames(FloorDoor::Sse, &message, &mut sse);
-        assert_eq!(
-            sse,
-            b"22\r\nid: 7\ndata: {\"id\":7,\"data\":\"hi\"}\n\n\r\n"
-        );
+        assert_eq!(sse, b"10\r\nid: 7\ndata: hi\n\n\r\n");
         let mut stream = Vec::new();
         held_frames(FloorDoor::XhrStream, &message, &mut stream);
         assert_eq!(stream, b"15\r\n{\"id\":7,\"data\":\"hi\"}\n\r\n");
