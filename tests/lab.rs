@@ -441,3 +441,84 @@ fn the_lab_drives_chromium_through_every_transport() {
         .expect("the browser's rows in the JSON");
     assert_eq!(rows.len(), 7);
 }
+
+/// `pushlab lab --quick --floor`: the floor (`src/lab/floor.rs`) has a complete row on each of its
+/// four doors, nothing lost, in the same run as pushlab; the Markdown has a table of CPU above the
+/// floor with a pushlab cell on each of those doors, and the JSON gives pushlab's rows on them a
+/// number for it (and the doors the floor lacks `null`).
+#[test]
+fn a_quick_lab_measures_the_floor_beside_pushlab() {
+    const FLOOR_DOORS: [&str; 4] = ["long poll", "XHR stream", "SSE", "WebSocket"];
+    let out = scratch_dir("lab-floor");
+    let (output, stdout) = lab_support::run_lab(&["--quick", "--seed", "12", "--floor"], &out);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "lab failed:\n{stdout}\n{stderr}");
+    let rows = lab_support::main_table(&stdout);
+    assert_eq!(rows.len(), DOORS.len() + FLOOR_DOORS.len(), "{stdout}");
+    for door in FLOOR_DOORS {
+        lab_support::assert_complete(lab_support::find_row(&rows, door, "floor"), 30);
+        lab_support::assert_complete(lab_support::find_row(&rows, door, "pushlab"), 30);
+    }
+
+    let above = stdout
+        .split("#### fanout: server CPU above the floor")
+        .nth(1)
+        .expect("a table of CPU above the floor");
+    let header = above
+        .lines()
+        .find(|line| line.starts_with("| door |"))
+        .expect("its header");
+    assert_eq!(cells(header), ["door", "floor", "pushlab"]);
+    for door in FLOOR_DOORS {
+        let line = above
+            .lines()
+            .find(|line| line.starts_with(&format!("| {door} |")))
+            .unwrap_or_else(|| panic!("no line for {door}:\n{above}"));
+        let row = cells(line);
+        assert_eq!(row.len(), 3, "{line}");
+        assert!(row[1].parse::<f64>().is_ok(), "{door}: floor {:?}", row[1]);
+        let above_floor = row[2].split(' ').next().unwrap_or_default();
+        assert!(
+            above_floor.parse::<f64>().is_ok(),
+            "{door}: pushlab {:?}",
+            row[2]
+        );
+    }
+
+    let json_text = std::fs::read_to_string(out.join("fanout.json")).expect("fanout.json written");
+    let value = json::parse(&json_text).expect("fanout.json parses");
+    let doors = value
+        .get("scenarios")
+        .and_then(JsonValue::as_array)
+        .unwrap()[0]
+        .get("doors")
+        .and_then(JsonValue::as_array)
+        .unwrap()
+        .to_vec();
+    let number = |value: &JsonValue| match value {
+        JsonValue::Number(text) => text.parse::<f64>().ok(),
+        _ => None,
+    };
+    let field = |door: &str, server: &str| {
+        let row = doors
+            .iter()
+            .find(|d| {
+                d.get("door").and_then(JsonValue::as_str) == Some(door)
+                    && d.get("server").and_then(JsonValue::as_str) == Some(server)
+            })
+            .unwrap_or_else(|| panic!("no JSON row for {door} on {server}"));
+        row.get("cpu_above_floor_ms_per_1k").cloned()
+    };
+    for door in FLOOR_DOORS {
+        let on_pushlab = field(door, "pushlab").expect("the field");
+        assert!(number(&on_pushlab).is_some(), "{door}: {on_pushlab:?}");
+        let on_floor = field(door, "floor").expect("the field");
+        assert_eq!(
+            number(&on_floor),
+            Some(0.0),
+            "{door}: the floor above itself"
+        );
+    }
+    assert_eq!(field("short poll", "pushlab"), Some(JsonValue::Null));
+    assert!(out.join("fanout-floor-latency.svg").is_file());
+}

@@ -269,7 +269,8 @@ fn peers_run_side_by_side_and_stop_on_drop() {
 }
 
 /// `pushlab lab --quick --peers`: beside pushlab's seven rows, a complete row for every door each peer
-/// offers (SockJS's named by its transport), nothing lost, and the side-by-side table has every door.
+/// offers (SockJS's named by its transport) and for the floor's four (`--peers` implies `--floor`),
+/// nothing lost, and the side-by-side table has every door.
 #[test]
 fn the_lab_measures_the_peers_in_the_same_run() {
     if !node_or_skip("the_lab_measures_the_peers_in_the_same_run") {
@@ -280,8 +281,9 @@ fn the_lab_measures_the_peers_in_the_same_run() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "lab failed:\n{stdout}\n{stderr}");
     let rows = lab_support::main_table(&stdout);
-    let expected: [(&str, &[&str]); 3] = [
+    let expected: [(&str, &[&str]); 4] = [
         ("pushlab", &lab_support::DOORS),
+        ("floor", &["long poll", "XHR stream", "SSE", "WebSocket"]),
         (
             "node http + ws",
             &["long poll", "XHR stream", "SSE", "WebSocket"],
@@ -315,5 +317,28 @@ fn the_lab_measures_the_peers_in_the_same_run() {
         .expect("a side-by-side table");
     for door in lab_support::DOORS {
         assert!(side_by_side.contains(&format!("| {door} |")), "{door}");
+    }
+    // Every door a peer offers has a line against the best peer: five cells after the door, the
+    // floor's `-` where it has no such door.
+    let against = stdout
+        .split("#### fanout: against the best peer")
+        .nth(1)
+        .expect("a table against the best peer");
+    for door in [
+        "long poll",
+        "JSONP",
+        "XHR stream",
+        "iframe",
+        "SSE",
+        "WebSocket",
+    ] {
+        let line = against
+            .lines()
+            .find(|line| line.starts_with(&format!("| {door} |")))
+            .unwrap_or_else(|| panic!("no line for {door}:\n{against}"));
+        let row = lab_support::cells(line);
+        assert_eq!(row.len(), 6, "{line}");
+        let floor_has = ["long poll", "XHR stream", "SSE", "WebSocket"].contains(&door);
+        assert_eq!(row[3] != "-", floor_has, "{line}");
     }
 }

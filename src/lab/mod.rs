@@ -41,7 +41,7 @@
 //! ([`target`]): by default the lab starts its own server as a child, but the front may be a relay, a
 //! proxy or a peer server in front of the measured process.
 //!
-//! # Who serves: pushlab, pushlab behind nginx, and the peers
+//! # Who serves: pushlab, pushlab behind nginx, the peers and the floor
 //!
 //! Every scenario runs its phases once per [`Server`]: pushlab with the clients connecting straight
 //! to it; with `--proxy nginx`, pushlab behind a real nginx in each of its three buffering modes
@@ -49,10 +49,13 @@
 //! buffering off; buffering that ignores the header); and with `--peers`, the two reference servers
 //! from npm ([`peers`]), each on the doors it offers, read by the same clients (SockJS through
 //! [`crate::client::sockjs`]). Every phase has its own fresh process, so each row's CPU and memory are
-//! that server's on that door alone. Behind nginx the clients (and the relay that counts their bytes)
-//! talk to nginx while the publisher posts to pushlab directly; nginx's own CPU is reported beside
-//! the server's. The Markdown then adds two tables that pivot the rows: every server side by side per
-//! door (p99 and CPU), and what each nginx mode costs each door against the direct run.
+//! that server's on that door alone. With `--floor` (which `--peers` implies) the [`floor`] adds rows
+//! for long poll, XHR stream, SSE and WebSocket: a server that does one `write` per delivery and
+//! nothing else, so its CPU is what the kernel charges any server for a delivery on this machine.
+//! Behind nginx the clients (and the relay that counts their bytes) talk to nginx while the publisher
+//! posts to pushlab directly; nginx's own CPU is reported beside the server's. The Markdown then adds
+//! tables that pivot the rows: every server side by side per door (p99 and CPU), every server's CPU
+//! above the floor's, and what each nginx mode costs each door against the direct run.
 //!
 //! `--scenario scale-out` is a table of its own ([`scale`]): one fan-out over one node, one node with
 //! Redis and two nodes sharing Redis, with Redis round trips per message and CPU per node.
@@ -63,6 +66,7 @@
 
 pub mod backlog;
 pub mod browser;
+pub mod floor;
 pub mod load;
 pub mod machine;
 pub mod nginx;
@@ -121,7 +125,10 @@ usage: pushlab lab [options]
                       header; then a reader that stops for a while behind each mode, on each stream
   --peers             also run the reference servers from benches/peers/npm (Node http + ws, and
                       sockjs-node) on the doors they offer; needs node and npm (the first run does
-                      `npm ci`); not in the mix scenario
+                      `npm ci`); not in the mix scenario; implies --floor
+  --floor             also run the floor (src/lab/floor.rs): a server that does one write per
+                      delivery and nothing else, on long poll, XHR stream, SSE and WebSocket, and
+                      report every server's CPU above it; not in the mix scenario
   --browser           also drive headless Chromium (/usr/bin/chromium) through pushlab.js for each
                       transport: request head sizes as the browser sends them, connections per host,
                       and whether a second tab's request waits while the first holds six channels
@@ -150,6 +157,8 @@ pub enum Server {
     BehindNginx(Buffering),
     /// A reference server from npm.
     Peer(PeerKind),
+    /// The floor ([`floor`]): one write per delivery and nothing else, the kernel's share of a push.
+    Floor,
 }
 
 impl Server {
@@ -162,6 +171,7 @@ impl Server {
             Server::BehindNginx(Buffering::IgnoreAccelHeader) => "pushlab / nginx-ignore-accel",
             Server::Peer(PeerKind::NodeHttpWs) => "node http + ws",
             Server::Peer(PeerKind::Sockjs) => "sockjs-node",
+            Server::Floor => "floor",
         }
     }
 
@@ -174,6 +184,7 @@ impl Server {
             Server::BehindNginx(Buffering::IgnoreAccelHeader) => "nginx-ignore-accel",
             Server::Peer(PeerKind::NodeHttpWs) => "node",
             Server::Peer(PeerKind::Sockjs) => "sockjs",
+            Server::Floor => "floor",
         }
     }
 
@@ -185,6 +196,7 @@ impl Server {
                 .into_iter()
                 .filter(|door| peer_door(*door).is_some_and(|d| kind.doors().contains(&d)))
                 .collect(),
+            Server::Floor => vec![Door::LongPoll, Door::XhrStream, Door::Sse, Door::WebSocket],
         }
     }
 
@@ -277,6 +289,8 @@ pub struct LabOptions {
     pub proxy_nginx: bool,
     /// `--peers`: also run the reference servers from npm.
     pub peers: bool,
+    /// `--floor` (implied by `--peers`): also run the floor server.
+    pub floor: bool,
     /// `--browser`: also measure what headless Chromium sends through `pushlab.js`.
     pub browser: bool,
     /// `--pin`: the lab on the last core, the measured processes on core 0.
@@ -312,6 +326,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
         rtt: Duration::ZERO,
         proxy_nginx: false,
         peers: false,
+        floor: false,
         browser: false,
         pin: false,
         doors: Vec::new(),
@@ -356,7 +371,11 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
                 "nginx" => options.proxy_nginx = true,
                 other => return Err(format!("--proxy {other}: the lab knows only nginx")),
             },
-            "--peers" => options.peers = true,
+            "--peers" => {
+                options.peers = true;
+                options.floor = true;
+            }
+            "--floor" => options.floor = true,
             "--browser" => options.browser = true,
             "--pin" => options.pin = true,
             "--door" => {
@@ -395,6 +414,9 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
 
 /// The entry point of `pushlab lab`: returns the process exit status.
 pub fn main(args: &[String]) -> u8 {
+    if args.first().map(String::as_str) == Some("floor-server") {
+        return floor::main();
+    }
     let options = match parse_args(args) {
         Ok(Some(options)) => options,
         Ok(None) => {
@@ -435,6 +457,9 @@ pub fn servers(options: &LabOptions) -> Result<Vec<Server>, String> {
             return Err("--peers: node and npm are not installed".into());
         }
         servers.extend(PeerKind::ALL.map(Server::Peer));
+    }
+    if options.floor {
+        servers.push(Server::Floor);
     }
     Ok(servers)
 }
@@ -555,6 +580,7 @@ fn skip_in_mix(server: Server, clients: usize) -> Option<String> {
     match server {
         Server::Pushlab => None,
         Server::Peer(_) => Some("the mix uses all seven doors, which a peer does not offer".into()),
+        Server::Floor => Some("the mix uses all seven doors; the floor serves four".into()),
         Server::BehindNginx(_) if clients > MAX_MIX_CLIENTS_BEHIND_NGINX => Some(format!(
             "more than {MAX_MIX_CLIENTS_BEHIND_NGINX} clients need more connections than the \
              generated nginx config allows"
@@ -593,6 +619,7 @@ fn start_target(options: &LabOptions, server: Server) -> Result<Target, String> 
         Server::Peer(kind) => {
             Target::peer(kind).map_err(|e| format!("cannot start the {} peer: {e}", kind.name()))
         }
+        Server::Floor => Target::spawn_floor().map_err(|e| format!("cannot start the floor: {e}")),
     }
 }
 

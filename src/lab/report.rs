@@ -11,6 +11,14 @@
 //!
 //! - **side by side**: one line per door, one column per server, each cell `p99 ms / CPU ms per 1k`,
 //!   the comparison with the peers from one run;
+//! - **above the floor** (when the floor ran, [`super::floor`]): one line per door, one column per
+//!   server, each cell the server's CPU per 1,000 deliveries minus the floor's on the same door (what
+//!   the server's own code costs, beyond the one write per delivery the kernel charges everyone),
+//!   and the floor's share of the server's CPU;
+//! - **against the best peer** (when the floor and a peer ran): one line per door a peer offers,
+//!   pushlab's p99 and CPU, the best peer's (the lowest p99 and the lowest CPU among the peers' complete
+//!   rows, each from whichever peer had it), the floor's, and pushlab's and the floor's ratios to the
+//!   best peer: whether pushlab is at most half of the best peer, and whether any server could be;
 //! - **behind nginx**: one line per door, pushlab direct against each nginx mode, with what the proxy
 //!   adds to p99 and whether the door still delivers in real time ([`real_time_behind`]).
 
@@ -84,6 +92,9 @@ pub struct DoorResult {
     pub generator_cpu_ms_per_1k: Option<f64>,
     /// The proxy's CPU per 1,000 deliveries, in milliseconds (rows behind nginx).
     pub proxy_cpu_ms_per_1k: Option<f64>,
+    /// Server CPU per 1,000 deliveries minus the floor's on the same door in the same scenario, in
+    /// milliseconds (set by [`RunReport::add`] when the floor ran).
+    pub cpu_above_floor_ms_per_1k: Option<f64>,
     /// Server memory per connected client, in KiB.
     pub rss_kib_per_client: Option<f64>,
     /// Messages never received, summed over clients.
@@ -143,6 +154,7 @@ impl DoorResult {
                 .generator_cpu_ms
                 .map(|ms| server.per_1k_deliveries(ms)),
             proxy_cpu_ms_per_1k: server.proxy_cpu_ms.map(|ms| server.per_1k_deliveries(ms)),
+            cpu_above_floor_ms_per_1k: None,
             rss_kib_per_client: server
                 .rss_delta_kib
                 .map(|kib| kib as f64 / server.clients.max(1) as f64),
@@ -245,7 +257,16 @@ impl RunReport {
     }
 
     /// Adds a scenario's rows.
-    pub fn add(&mut self, name: &'static str, workload: Workload, rows: Vec<DoorResult>) {
+    pub fn add(&mut self, name: &'static str, workload: Workload, mut rows: Vec<DoorResult>) {
+        let floor_cpu: Vec<(&'static str, f64)> = rows
+            .iter()
+            .filter(|r| r.server == Server::Floor)
+            .filter_map(|r| Some((r.door, r.cpu_ms_per_1k?)))
+            .collect();
+        for row in &mut rows {
+            let floor = floor_cpu.iter().find(|(door, _)| *door == row.door);
+            row.cpu_above_floor_ms_per_1k = floor.and_then(|(_, f)| Some(row.cpu_ms_per_1k? - f));
+        }
         self.scenarios.push(ScenarioReport {
             name,
             workload,
@@ -364,6 +385,8 @@ impl RunReport {
                 ));
             }
             out.push_str(&side_by_side(scenario));
+            out.push_str(&above_the_floor(scenario));
+            out.push_str(&against_the_best_peer(scenario));
             out.push_str(&behind_nginx(scenario));
         }
         if let Some((workload, rows)) = &self.scale_out {
@@ -675,6 +698,130 @@ fn side_by_side(scenario: &ScenarioReport) -> String {
     out
 }
 
+/// Every server's CPU above the floor's, one line per door: `CPU above the floor ms per 1k (the
+/// floor's share of the server's CPU)`. Empty when the floor did not run.
+fn above_the_floor(scenario: &ScenarioReport) -> String {
+    let servers: Vec<Server> = servers_of(scenario)
+        .into_iter()
+        .filter(|s| *s != Server::Floor)
+        .collect();
+    let floor_ran = scenario.rows.iter().any(|r| r.server == Server::Floor);
+    if !floor_ran || servers.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = servers.iter().map(|s| s.name()).collect();
+    let mut out = format!(
+        "\n#### {}: server CPU above the floor, ms per 1k deliveries (the floor's share of it)\n\n\
+         | door | floor | {} |\n|---|---:|{}\n",
+        scenario.name,
+        names.join(" | "),
+        "---:|".repeat(servers.len())
+    );
+    for door in doors_of(scenario) {
+        let Some(floor) = row_of(scenario, door, Server::Floor).and_then(|r| r.cpu_ms_per_1k)
+        else {
+            continue;
+        };
+        let cells: Vec<String> = servers
+            .iter()
+            .map(|server| {
+                let Some(row) = row_of(scenario, door, *server) else {
+                    return "-".to_string();
+                };
+                match (row.cpu_above_floor_ms_per_1k, row.cpu_ms_per_1k) {
+                    (Some(above), Some(cpu)) if cpu > 0.0 => format!(
+                        "{} ({}%)",
+                        svg::number(above),
+                        (100.0 * floor / cpu).round()
+                    ),
+                    (Some(above), _) => format!("{} (n/a)", svg::number(above)),
+                    _ => "n/a".to_string(),
+                }
+            })
+            .collect();
+        out.push_str(&format!(
+            "| {door} | {} | {} |\n",
+            svg::number(floor),
+            cells.join(" | ")
+        ));
+    }
+    out
+}
+
+/// The lowest p99 and the lowest CPU among the peers' complete rows on `door`.
+fn best_peer(scenario: &ScenarioReport, door: &str) -> Option<(f64, f64)> {
+    let peers = scenario
+        .rows
+        .iter()
+        .filter(|r| r.door == door && matches!(r.server, Server::Peer(_)) && r.delivered_cleanly());
+    peers.fold(None, |best, row| {
+        let cpu = row.cpu_ms_per_1k?;
+        Some(match best {
+            None => (row.p99(), cpu),
+            Some((p99, best_cpu)) => (row.p99().min(p99), cpu.min(best_cpu)),
+        })
+    })
+}
+
+/// `a ÷ b` to two significant digits, or `n/a`.
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}", a / b)
+    } else {
+        "n/a".to_string()
+    }
+}
+
+/// pushlab and the floor against the best peer, one line per door where a peer delivered everything:
+/// `p99 ms / CPU ms per 1k` for each, then the ratios `p99 ÷ best p99 / CPU ÷ best CPU`. Empty unless
+/// the floor and at least one peer ran.
+fn against_the_best_peer(scenario: &ScenarioReport) -> String {
+    let floor_ran = scenario.rows.iter().any(|r| r.server == Server::Floor);
+    let peer_ran = scenario
+        .rows
+        .iter()
+        .any(|r| matches!(r.server, Server::Peer(_)));
+    if !floor_ran || !peer_ran {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n#### {}: against the best peer, p99 ms / server CPU ms per 1k deliveries, and ÷ the best \
+         peer's\n\n| door | pushlab | best peer | floor | pushlab ÷ best peer | floor ÷ best peer |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+        scenario.name
+    );
+    let cell = |row: Option<&DoorResult>| {
+        row.map_or("-".to_string(), |r| {
+            format!("{} / {}", svg::number(r.p99()), optional(r.cpu_ms_per_1k))
+        })
+    };
+    let ratios = |row: Option<&DoorResult>, (best_p99, best_cpu): (f64, f64)| {
+        row.map_or("-".to_string(), |r| {
+            let cpu = r
+                .cpu_ms_per_1k
+                .map_or("n/a".to_string(), |c| ratio(c, best_cpu));
+            format!("{} / {cpu}", ratio(r.p99(), best_p99))
+        })
+    };
+    for door in doors_of(scenario) {
+        let Some(best) = best_peer(scenario, door) else {
+            continue;
+        };
+        let pushlab = row_of(scenario, door, Server::Pushlab);
+        let floor = row_of(scenario, door, Server::Floor);
+        out.push_str(&format!(
+            "| {door} | {} | {} / {} | {} | {} | {} |\n",
+            cell(pushlab),
+            svg::number(best.0),
+            svg::number(best.1),
+            cell(floor),
+            ratios(pushlab, best),
+            ratios(floor, best)
+        ));
+    }
+    out
+}
+
 /// pushlab direct against each nginx mode that ran: p99 and what the proxy added, then the verdict.
 /// Empty when no nginx mode ran.
 fn behind_nginx(scenario: &ScenarioReport) -> String {
@@ -804,7 +951,7 @@ fn row_json(row: &DoorResult) -> String {
         "{{\"door\":{},\"server\":{},\"transport\":{},\"clients\":{},\"deliveries\":{},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3},\
          \"percentiles_ms\":[{}],\"requests_per_1k\":{:.3},\"connections_held\":{},\
          \"bytes_in_overhead_per_msg\":{},\"bytes_in_payload_per_msg\":{:.3},\"bytes_out_per_msg\":{},\
-         \"server_cpu_ms_per_1k\":{},\"lab_cpu_ms_per_1k\":{},\"proxy_cpu_ms_per_1k\":{},\"server_kib_per_client\":{},\"lost\":{},\"duplicated\":{},\
+         \"server_cpu_ms_per_1k\":{},\"lab_cpu_ms_per_1k\":{},\"proxy_cpu_ms_per_1k\":{},\"cpu_above_floor_ms_per_1k\":{},\"server_kib_per_client\":{},\"lost\":{},\"duplicated\":{},\
          \"out_of_order\":{},\"errors\":{}}}",
         json_string(row.door),
         json_string(row.server.name()),
@@ -823,6 +970,7 @@ fn row_json(row: &DoorResult) -> String {
         json_number(row.cpu_ms_per_1k),
         json_number(row.generator_cpu_ms_per_1k),
         json_number(row.proxy_cpu_ms_per_1k),
+        json_number(row.cpu_above_floor_ms_per_1k),
         json_number(row.rss_kib_per_client),
         row.lost,
         row.duplicated,

@@ -90,6 +90,40 @@ impl Target {
         Target::spawn_server(&std::env::current_exe()?, &[])
     }
 
+    /// Starts this binary as the floor server ([`super::floor`], `pushlab lab floor-server`) and
+    /// waits for its listening line. Its stdin stays a pipe held by the child handle: the floor exits
+    /// when it closes, so it never outlives the lab.
+    pub fn spawn_floor() -> io::Result<Target> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["lab", "floor-server"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        Target::adopt(&mut child, super::floor::LISTENING).map(|mut target| {
+            target.child = Some(child);
+            target
+        })
+    }
+
+    /// Reads the listening line `prefix` of a child just started; kills it if it never comes.
+    fn adopt(child: &mut Child, prefix: &str) -> io::Result<Target> {
+        let pid = child.id();
+        match child
+            .stdout
+            .take()
+            .map(|out| read_listening_addr(out, prefix))
+        {
+            Some(Ok(addr)) => Ok(Target::existing(addr, Some(pid))),
+            Some(Err(error)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(error)
+            }
+            None => Err(io::Error::other("the server's stdout is not a pipe")),
+        }
+    }
+
     /// Starts `binary` (a `pushlab` build) as the server with [`CHILD_ARGS`] and `extra` (e.g.
     /// `--redis ADDR`), and waits for its listening line.
     pub fn spawn_server(binary: &std::path::Path, extra: &[&str]) -> io::Result<Target> {
@@ -100,17 +134,7 @@ impl Target {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
-        let pid = child.id();
-        let front = match child.stdout.take().map(read_listening_addr) {
-            Some(Ok(addr)) => addr,
-            Some(Err(error)) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(error);
-            }
-            None => return Err(io::Error::other("the server's stdout is not a pipe")),
-        };
-        let mut target = Target::existing(front, Some(pid));
+        let mut target = Target::adopt(&mut child, LISTENING)?;
         target.child = Some(child);
         Ok(target)
     }
@@ -130,7 +154,7 @@ impl Drop for Target {
 
 /// Reads the server's stdout up to its listening line (at most a few lines) and returns the address;
 /// the rest of its output is drained on a thread so the pipe never fills.
-fn read_listening_addr(stdout: std::process::ChildStdout) -> io::Result<SocketAddr> {
+fn read_listening_addr(stdout: std::process::ChildStdout, prefix: &str) -> io::Result<SocketAddr> {
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
     for _ in 0..20 {
@@ -138,7 +162,7 @@ fn read_listening_addr(stdout: std::process::ChildStdout) -> io::Result<SocketAd
         if reader.read_line(&mut line)? == 0 {
             break;
         }
-        if let Some(rest) = line.trim().strip_prefix(LISTENING) {
+        if let Some(rest) = line.trim().strip_prefix(prefix) {
             let addr = rest.split('/').next().unwrap_or_default();
             let addr = addr
                 .parse()
