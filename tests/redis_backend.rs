@@ -7,6 +7,10 @@
 //!
 //! Without `redis-server` the tests print that they skipped; with `CI` set they fail instead.
 
+mod common;
+
+use common::redis::redis_or_skip;
+
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
@@ -20,19 +24,6 @@ use pushlab::redis::resp::Reply;
 use pushlab::redis::RedisLimits;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Whether redis-server is here; prints the skip, and under `CI` fails instead.
-fn redis_or_skip(test: &str) -> Option<RedisProcess> {
-    if !RedisProcess::available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: redis-server is not installed, and CI must run this test (apt-get install redis-server)"
-        );
-        println!("SKIPPED {test}: redis-server is not installed (apt-get install redis-server)");
-        return None;
-    }
-    Some(RedisProcess::start().expect("redis-server starts"))
-}
 
 fn redis_command(redis: &RedisProcess, args: &[&str]) -> Reply {
     process::command(redis.addr(), args, TIMEOUT).unwrap()

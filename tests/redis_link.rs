@@ -6,25 +6,16 @@
 //! events routed by token, `on_timer` when a deadline passes. Without `redis-server` the tests print
 //! that they skipped; with `CI` set they fail instead.
 
+mod common;
+
+use common::redis::redis_or_skip;
+
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 use pushlab::redis::link::{Link, LinkEvent};
 use pushlab::redis::process::RedisProcess;
 use pushlab::redis::resp::{Reply, RespLimits};
-
-/// Whether redis-server is here; prints the skip, and under `CI` fails instead.
-fn redis_or_skip(test: &str) -> Option<RedisProcess> {
-    if !RedisProcess::available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: redis-server is not installed, and CI must run this test (apt-get install redis-server)"
-        );
-        println!("SKIPPED {test}: redis-server is not installed (apt-get install redis-server)");
-        return None;
-    }
-    Some(RedisProcess::start().expect("redis-server starts"))
-}
 
 /// Links on one poll, and the events they produced, by link index.
 struct Driver {

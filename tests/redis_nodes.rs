@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::redis::redis_or_skip;
+
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -32,19 +34,6 @@ use pushlab::server::RunningServer;
 use pushlab::ws::Event;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Whether redis-server is here; prints the skip, and under `CI` fails instead.
-fn redis_or_skip(test: &str) -> Option<RedisProcess> {
-    if !RedisProcess::available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: redis-server is not installed, and CI must run this test (apt-get install redis-server)"
-        );
-        println!("SKIPPED {test}: redis-server is not installed (apt-get install redis-server)");
-        return None;
-    }
-    Some(RedisProcess::start().expect("redis-server starts"))
-}
 
 /// A node of the cluster: a server on a free port sharing topics through `redis`.
 fn node(redis: &RedisProcess) -> RunningServer {

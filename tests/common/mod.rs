@@ -1,6 +1,8 @@
 //! Helpers shared by the wire-level tests: a server on an ephemeral loopback port and raw HTTP over TCP.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
