@@ -52,6 +52,7 @@ impl Node {
         let mut hub = Hub::new(HubLimits::default(), 1000);
         // As a server with `--redis` starts: nothing is known before the first load.
         hub.hold_unknown_topics(true);
+        hub.name_first_subscribed(true);
         Node {
             poll: Poll::new().unwrap(),
             backend,

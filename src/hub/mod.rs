@@ -107,9 +107,11 @@
 //! subscriber waiting there is known to have asked "from now" (and never mistaken for one that asked
 //! after an id the shared log has) and resumes after whatever the load brings.
 //!
-//! A mirror also says which topics just came into use here: [`Hub::take_first_subscribed`] names the
+//! A mirror also says which topics just came into use here: once asked to
+//! ([`Hub::name_first_subscribed`], which only a mirror does), [`Hub::take_first_subscribed`] names the
 //! topics that gained their first subscriber since it was last called, so the backend can tell the
-//! shared log at once that they are not idle (the hub itself knows nothing of Redis).
+//! shared log at once that they are not idle (the hub itself knows nothing of Redis). The in-memory
+//! hub records nothing: a long poll subscribes anew after every answer, and that path stays free.
 #![cfg_attr(
     not(test),
     deny(
@@ -309,9 +311,12 @@ pub struct Hub {
     hold_unknown: bool,
     /// The idempotency keys of recent publishes ([`Hub::publish_once`]).
     once: OnceKeys,
+    /// Whether to name the topics that gain their first subscriber ([`Hub::name_first_subscribed`]):
+    /// only a mirror of a shared log has anyone to tell, so the in-memory hub spends nothing on it.
+    names_first_subscribed: bool,
     /// Topics that gained their first subscriber since [`Hub::take_first_subscribed`] last took
     /// them. Always a subset of `topics` (a removed topic leaves it too), so it is bounded by
-    /// `max_topics` even when nobody takes them (the in-memory backend).
+    /// `max_topics`.
     first_subscribed: HashSet<String>,
 }
 
@@ -327,7 +332,18 @@ impl Hub {
             loading: HashSet::new(),
             hold_unknown: false,
             once: OnceKeys::default(),
+            names_first_subscribed: false,
             first_subscribed: HashSet::new(),
+        }
+    }
+
+    /// Turns on (or off) naming the topics that gain their first subscriber, for
+    /// [`Hub::take_first_subscribed`]. Off by default: a long poll re-subscribes on every answer, and
+    /// without a shared log to tell, recording it would be work on the hot path for nobody.
+    pub fn name_first_subscribed(&mut self, on: bool) {
+        self.names_first_subscribed = on;
+        if !on {
+            self.first_subscribed.clear();
         }
     }
 
@@ -486,7 +502,7 @@ impl Hub {
         let first = !entry.has_subscribers();
         entry.subscribe(subscriber);
         let replay = (!loading).then(|| entry.replay(after, usize::MAX));
-        if first {
+        if first && self.names_first_subscribed && !self.first_subscribed.contains(topic) {
             self.first_subscribed.insert(topic.to_string());
         }
         Ok(replay.unwrap_or_else(|| self.waiting_replay(topic, after)))

@@ -885,9 +885,22 @@ fn topics_in_use_are_those_with_subscribers_or_used_since() {
 }
 
 #[test]
+fn a_hub_not_asked_to_name_first_subscribers_names_none() {
+    let now = Instant::now();
+    let mut hub = Hub::new(limits(10, 10_000), 1000);
+    hub.publish("news", "x".into(), now).unwrap();
+    hub.subscribe("news", 1, None, now).unwrap();
+    assert!(
+        hub.take_first_subscribed().is_empty(),
+        "without a shared log to tell, nothing is recorded"
+    );
+}
+
+#[test]
 fn a_topic_is_named_once_when_it_gains_its_first_subscriber_and_again_after_its_last_left() {
     let now = Instant::now();
     let mut hub = Hub::new(limits(10, 10_000), 1000);
+    hub.name_first_subscribed(true);
     hub.publish("news", "x".into(), now).unwrap();
     assert!(
         hub.take_first_subscribed().is_empty(),

@@ -165,6 +165,9 @@ impl Room {
         // A node of a shared log knows no topic's history until its first load from Redis: readers
         // wait for it rather than be told of a gap that may not exist (`redis::backend`).
         hub.hold_unknown_topics(config.redis.is_some());
+        // It also tells Redis at once of a topic that comes into use here (`redis::backend`, "Idle
+        // topics leave Redis"), so the hub names such topics only then.
+        hub.name_first_subscribed(config.redis.is_some());
         let sessions = Sessions::new(config.session_grace, config.max_sessions);
         let publish_buckets =
             PublishBuckets::new(config.publish_rate_per_ip, config.publish_burst_per_ip);
