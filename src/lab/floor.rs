@@ -53,7 +53,9 @@ use std::net::SocketAddr;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
+use crate::http::chunked::encode_chunk;
 use crate::json::message_json;
+use crate::ws::frame::{encode_frame, Opcode};
 use crate::ws::handshake::accept_key;
 
 /// The line it prints once it listens, followed by the address and `/`; the lab reads it.
@@ -230,28 +232,9 @@ fn held_head(door: FloorDoor, ws_key: Option<&str>) -> String {
     }
 }
 
-/// One HTTP/1.1 chunk (RFC 9112 §7.1): size in hex, CRLF, the bytes, CRLF.
-fn chunk(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(format!("{:X}\r\n", bytes.len()).as_bytes());
-    out.extend_from_slice(bytes);
-    out.extend_from_slice(b"\r\n");
-}
-
 /// One unmasked, final text frame (RFC 6455 §5.2): a server never masks.
-fn ws_text_frame(out: &mut Vec<u8>, payload: &[u8]) {
-    out.push(0x81);
-    match payload.len() {
-        len @ 0..=125 => out.push(len as u8),
-        len @ 126..=0xFFFF => {
-            out.push(126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            out.push(127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(payload);
+fn text_frame(payload: &[u8], out: &mut Vec<u8>) {
+    encode_frame(true, Opcode::Text, payload, None, out);
 }
 
 /// A held door's bytes for `messages`, appended to `out`.
@@ -268,10 +251,10 @@ fn held_frames(door: FloorDoor, messages: &[Framed], out: &mut Vec<u8>) {
                     event.push('\n');
                 }
                 event.push('\n');
-                chunk(out, event.as_bytes());
+                encode_chunk(event.as_bytes(), out);
             }
-            FloorDoor::XhrStream => chunk(out, format!("{}\n", message.json).as_bytes()),
-            FloorDoor::WebSocket => ws_text_frame(out, message.json.as_bytes()),
+            FloorDoor::XhrStream => encode_chunk(format!("{}\n", message.json).as_bytes(), out),
+            FloorDoor::WebSocket => text_frame(message.json.as_bytes(), out),
             FloorDoor::LongPoll => {}
         }
     }
@@ -637,7 +620,7 @@ mod tests {
     #[test]
     fn a_long_websocket_frame_carries_a_16_bit_length() {
         let mut out = Vec::new();
-        ws_text_frame(&mut out, &[b'a'; 300]);
+        text_frame(&[b'a'; 300], &mut out);
         assert_eq!(out.get(..4), Some(&[0x81, 126, 1, 44][..]));
         assert_eq!(out.len(), 304);
     }
