@@ -694,6 +694,81 @@ fn a_closing_connection_that_does_not_hang_up_is_cut_off_after_the_linger() {
     assert!(h.is_closed(client));
 }
 
+/// One publish wakes many parked polls, and their answer is built once and copied (`SharedAnswer`):
+/// each must still get the answer to its own question: its door, its callback, its topic, its
+/// `Connection`, and the `Date` of the second it is answered in.
+#[test]
+fn parked_polls_woken_together_each_get_the_answer_to_their_own_question() {
+    let mut h = Harness::new(Config::default());
+    let polls = [h.connect(), h.connect()];
+    let (jsonp_f, jsonp_g, closing, other_topic) =
+        (h.connect(), h.connect(), h.connect(), h.connect());
+    // Subscribed (and so woken) in this order: a poll that closes after its answer sits between two
+    // that stay open, and JSONP callbacks follow each other.
+    let close_head = "GET /longpoll/t HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    assert_eq!(h.request(polls[0], &get("/longpoll/t")), "", "parked");
+    assert_eq!(h.request(closing, close_head), "");
+    assert_eq!(h.request(polls[1], &get("/longpoll/t")), "");
+    assert_eq!(h.request(jsonp_f, &get("/jsonp/t?callback=f")), "");
+    assert_eq!(h.request(jsonp_g, &get("/jsonp/t?callback=g")), "");
+    assert_eq!(h.request(other_topic, &get("/longpoll/u")), "");
+
+    let id_u = h.publish("u", "elsewhere");
+    let id_t = h.publish("t", "news");
+    let body = format!("{{\"messages\":[{{\"id\":{id_t},\"data\":\"news\"}}],\"last\":{id_t}}}");
+    let first = h.read_text(polls[0]);
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    assert!(first.ends_with(&body), "{first}");
+    assert!(!first.contains("Connection: close"), "{first}");
+    assert_eq!(
+        h.read_text(polls[1]),
+        first,
+        "the same question, the same bytes"
+    );
+    let f = h.read_text(jsonp_f);
+    assert!(f.ends_with(&format!("/**/f({body});")), "{f}");
+    let g = h.read_text(jsonp_g);
+    assert!(g.ends_with(&format!("/**/g({body});")), "{g}");
+    let closed = h.read_text(closing);
+    assert!(closed.contains("\r\nConnection: close\r\n"), "{closed}");
+    assert!(closed.ends_with(&body), "{closed}");
+    let other = h.read_text(other_topic);
+    assert!(
+        other.contains(&format!("\"id\":{id_u},\"data\":\"elsewhere\"")),
+        "{other}"
+    );
+
+    // A second later the next publish's answer carries the new Date.
+    let date_of = |answer: &str| {
+        let start = answer.find("Date: ").expect("a Date header");
+        answer[start..]
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    for poll in polls {
+        assert_eq!(
+            h.request(poll, &get(&format!("/longpoll/t?after={id_t}"))),
+            ""
+        );
+    }
+    h.advance(Duration::from_secs(1));
+    let id_later = h.publish("t", "later");
+    let answers = polls.map(|poll| h.read_text(poll));
+    assert_eq!(answers[0], answers[1]);
+    assert!(
+        answers[0].contains(&format!("\"id\":{id_later}")),
+        "{}",
+        answers[0]
+    );
+    assert_ne!(
+        date_of(&answers[0]),
+        date_of(&first),
+        "the clock moved by a second"
+    );
+}
+
 #[test]
 fn a_jsonp_poll_is_held_like_a_long_poll_and_answers_an_empty_call_at_its_hold_timeout() {
     let mut h = Harness::new(Config::default());

@@ -201,14 +201,27 @@ fn check_request_line_length(
 }
 
 /// Runs httparse over `window`; `None` when the window holds no whole head (yet).
+/// How many header slots [`parse_window`] keeps on the stack: the default `max_headers`.
+const STACK_HEADER_SLOTS: usize = 64;
+
 fn parse_window(
     window: &[u8],
     line_start: usize,
     limits: &HttpLimits,
 ) -> Result<Option<Head>, HttpError> {
     // One slot more than allowed would not help: httparse reports TooManyHeaders when the slots run out.
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut parsed = httparse::Request::new(&mut slots);
+    // The slots live on the stack unless the limit was raised past them: every request comes through
+    // here, and a heap allocation of 64 slots was a visible share of a long poll's cost.
+    let mut stack_slots = [httparse::EMPTY_HEADER; STACK_HEADER_SLOTS];
+    let mut heap_slots = Vec::new();
+    let slots = match stack_slots.get_mut(..limits.max_headers) {
+        Some(slots) => slots,
+        None => {
+            heap_slots.resize(limits.max_headers, httparse::EMPTY_HEADER);
+            heap_slots.as_mut_slice()
+        }
+    };
+    let mut parsed = httparse::Request::new(slots);
     match parsed.parse(window) {
         Ok(httparse::Status::Partial) => Ok(None),
         Ok(httparse::Status::Complete(head_bytes)) => {

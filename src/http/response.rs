@@ -15,8 +15,6 @@
 //! A response that streams (XHR streaming, iframe, SSE) does not know its length, so it says
 //! `Transfer-Encoding: chunked` instead and the body follows as chunks ([`crate::http::chunked`]).
 
-use std::io::Write as _;
-
 use crate::http::HttpError;
 
 /// A response waiting to be written.
@@ -72,16 +70,23 @@ impl Response {
     /// writes the head with the body's length but not the body; `keep_alive: false` adds
     /// `Connection: close`.
     pub fn write(&self, out: &mut Vec<u8>, now_unix_secs: u64, head_only: bool, keep_alive: bool) {
+        // Every answer of a long poll goes through here, so the head is pushed piece by piece, with no
+        // `format!` and no allocation beyond the output's own growth.
         // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF
-        // (Writing into a Vec cannot fail, hence the ignored results; `write!` formats straight into
-        // the output, without a String per line.)
         let status = self.status;
-        let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_decimal(out, u64::from(status));
+        out.push(b' ');
+        push_line(out, reason_phrase(status));
         // RFC 9110 §6.6.1: an origin server with a clock MUST send Date in 2xx, 3xx and 4xx responses.
-        let _ = write!(out, "Date: {}\r\n", http_date(now_unix_secs));
+        out.extend_from_slice(b"Date: ");
+        push_http_date(out, now_unix_secs);
+        out.extend_from_slice(b"\r\n");
         push_line(out, "Server: pushlab");
         for (name, value) in &self.headers {
-            let _ = write!(out, "{name}: {value}\r\n");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            push_line(out, value);
         }
         let has_body = status_allows_body(self.status);
         if has_body && self.chunked {
@@ -89,7 +94,9 @@ impl Response {
             push_line(out, "Transfer-Encoding: chunked");
         } else if has_body {
             // RFC 9110 §8.6: on a HEAD response, Content-Length is the length a GET would have had.
-            let _ = write!(out, "Content-Length: {}\r\n", self.body.len());
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, self.body.len() as u64);
+            out.extend_from_slice(b"\r\n");
         }
         // RFC 9112 §9.6: "close" tells the client this is the last response on the connection.
         // A 101 hands the connection over to another protocol, so it never says close.
@@ -119,6 +126,30 @@ fn status_allows_body(status: u16) -> bool {
 fn push_line(out: &mut Vec<u8>, line: &str) {
     out.extend_from_slice(line.as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `value` in decimal, most significant digit first (a `u64` has at most 20 digits).
+fn push_decimal(out: &mut Vec<u8>, value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = value;
+    loop {
+        start -= 1;
+        if let Some(slot) = digits.get_mut(start) {
+            *slot = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 || start == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(start..).unwrap_or_default());
+}
+
+/// Appends `value` as exactly two decimal digits (`value` is below 100: a day, an hour, a minute).
+fn push_two_digits(out: &mut Vec<u8>, value: u64) {
+    out.push(b'0' + (value / 10 % 10) as u8);
+    out.push(b'0' + (value % 10) as u8);
 }
 
 fn without_line_breaks(text: &str) -> String {
@@ -185,6 +216,13 @@ fn known_reason_phrase(status: u16) -> Option<&'static str> {
 
 /// Formats a Unix time as an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §5.6.7).
 pub fn http_date(unix_secs: u64) -> String {
+    let mut text = Vec::with_capacity(29);
+    push_http_date(&mut text, unix_secs);
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// Appends the IMF-fixdate of a Unix time to `out`: the 29 bytes of [`http_date`], without a String.
+fn push_http_date(out: &mut Vec<u8>, unix_secs: u64) {
     const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -201,12 +239,23 @@ pub fn http_date(unix_secs: u64) -> String {
         .get(usize::try_from(month.saturating_sub(1)).unwrap_or(0))
         .copied()
         .unwrap_or("Jan");
-    format!(
-        "{weekday}, {day:02} {month_name} {year:04} {:02}:{:02}:{:02} GMT",
-        secs_of_day / 3600,
-        secs_of_day / 60 % 60,
-        secs_of_day % 60
-    )
+    // day-name "," SP day SP month SP year SP hour ":" minute ":" second SP "GMT"
+    out.extend_from_slice(weekday.as_bytes());
+    out.extend_from_slice(b", ");
+    push_two_digits(out, day);
+    out.push(b' ');
+    out.extend_from_slice(month_name.as_bytes());
+    out.push(b' ');
+    // RFC 9110 §5.6.7: year = 4DIGIT.
+    push_two_digits(out, year / 100);
+    push_two_digits(out, year % 100);
+    out.push(b' ');
+    push_two_digits(out, secs_of_day / 3600);
+    out.push(b':');
+    push_two_digits(out, secs_of_day / 60 % 60);
+    out.push(b':');
+    push_two_digits(out, secs_of_day % 60);
+    out.extend_from_slice(b" GMT");
 }
 
 /// The proleptic Gregorian (year, month 1–12, day 1–31) of a count of days since 1970-01-01.

@@ -570,12 +570,28 @@ impl Connection {
         room: &mut Room,
         now: Instant,
     ) {
-        let budget = room.config.max_pending_output_bytes;
         let unix_secs = room.unix_secs;
+        // A chunked response goes on after its head; any other ends here.
+        let close_after = !keep_alive && !response.chunked;
+        self.queue_answer(close_after, room, now, |out| {
+            response.write(out, unix_secs, head_only, keep_alive)
+        });
+    }
+
+    /// Queues what `write` appends (a whole answer, or a stream's head); with `close_after` the
+    /// connection then lingers and closes.
+    fn queue_answer(
+        &mut self,
+        close_after: bool,
+        room: &mut Room,
+        now: Instant,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) {
+        let budget = room.config.max_pending_output_bytes;
         let (peer, trace) = (self.peer, room.config.trace);
         let queued = self.output.send(budget, |out| {
             let start = out.len();
-            response.write(out, unix_secs, head_only, keep_alive);
+            write(out);
             if trace {
                 trace_head(peer, "->", out.get(start..).unwrap_or_default());
             }
@@ -586,7 +602,7 @@ impl Connection {
             // past its budget in one read: it gets no answer and is closed.
             Err(_) => self.dead = true,
         }
-        if !keep_alive && !response.chunked {
+        if close_after {
             self.begin_closing(room, now, now + room.config.linger);
         }
     }
@@ -632,13 +648,13 @@ impl Connection {
             return;
         };
         let keep_alive = held.keep_alive;
-        room.unsubscribe(&held.subscription, now);
-        self.state = State::reading();
-        self.last_active = now;
+        self.leave_held(room, now);
         self.respond(response, false, keep_alive, room, now);
     }
 
     /// A parked batch request reads what its news brought and answers, if there is something to say.
+    /// The answer comes from [`Room::shared_answer`]: on a broadcast, every parked poll of the topic
+    /// says the same, so it is built once and copied.
     fn answer_held_if_news(&mut self, room: &mut Room, now: Instant) {
         let State::Held(held) = &self.state else {
             return;
@@ -652,10 +668,24 @@ impl Connection {
             Some(replay) => replay,
             None => return,
         };
-        if held.door.answers_now(&replay) {
-            let response = held.door.response(&replay);
-            self.answer_held(&response, room, now);
+        if !held.door.answers_now(&replay) {
+            return;
         }
+        let keep_alive = held.keep_alive;
+        let mut shared = std::mem::take(&mut room.shared_answer);
+        let answer = shared.answer(&held.door, &replay, room.unix_secs, keep_alive);
+        self.leave_held(room, now);
+        self.queue_answer(!keep_alive, room, now, |out| out.extend_from_slice(answer));
+        room.shared_answer = shared;
+    }
+
+    /// Leaves the parked state (unsubscribing) to read the next request.
+    fn leave_held(&mut self, room: &mut Room, now: Instant) {
+        if let State::Held(held) = &self.state {
+            room.unsubscribe(&held.subscription, now);
+        }
+        self.state = State::reading();
+        self.last_active = now;
     }
 
     // ----- pulling messages from the log -----

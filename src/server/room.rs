@@ -24,12 +24,13 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::rc::Rc;
 use std::sync::mpsc::Sender;
 use std::time::Instant;
 
 use crate::channel::{Action, ClientId, Outbox, Sessions, SESSION_TOPIC_PREFIX};
 use crate::http::Response;
-use crate::hub::{Hub, HubError, Once, SubscriberId};
+use crate::hub::{Hub, HubError, Message, Once, Replay, SubscriberId};
 use crate::redis::backend::{Outcome, PublishOptions, SessionCommand};
 use crate::server::rate::PublishBuckets;
 use crate::server::routes::RouteError;
@@ -50,6 +51,88 @@ pub struct Subscription {
 
 /// A publish sent to the shared log (the Redis backend), numbered until Redis answers.
 pub type Ticket = u64;
+
+/// The last answer a woken parked request (long poll, JSONP) was given, kept so that the next one that
+/// would say the same thing gets a copy of these bytes instead of building its JSON body and head again.
+///
+/// On a broadcast every parked poll of a topic waits after the same id, so one publish wakes a
+/// thousand requests that all need the same answer: it is built once. The key is what the answer says,
+/// not who asked: the door (a JSONP callback is part of the body), the replay (its first message, held
+/// here so its address cannot be reused, the count, `last` and `reset`; a topic's log is append-only,
+/// so the first message and the count fix the rest), the `Date` second and whether the connection is
+/// kept alive. Nothing needs clearing: a different question simply has a different key.
+#[derive(Debug, Default)]
+pub struct SharedAnswer {
+    said: Option<AnswerKey>,
+    /// The whole response, head and body, as written for `said`.
+    bytes: Vec<u8>,
+}
+
+/// What a shared answer says (see [`SharedAnswer`]).
+#[derive(Debug)]
+struct AnswerKey {
+    door: BatchDoor,
+    first: Option<Rc<Message>>,
+    count: usize,
+    last: u64,
+    reset: bool,
+    unix_secs: u64,
+    keep_alive: bool,
+}
+
+impl AnswerKey {
+    fn says(&self, door: &BatchDoor, replay: &Replay, unix_secs: u64, keep_alive: bool) -> bool {
+        let same_first = match (&self.first, replay.messages.first()) {
+            (Some(kept), Some(first)) => Rc::ptr_eq(kept, first),
+            (None, None) => true,
+            _ => false,
+        };
+        same_first
+            && self.count == replay.messages.len()
+            && self.last == replay.last
+            && self.reset == replay.reset
+            && self.unix_secs == unix_secs
+            && self.keep_alive == keep_alive
+            && self.door == *door
+    }
+}
+
+/// The largest answer [`SharedAnswer`] keeps: a broadcast's answers are small, and a batch of large
+/// messages should not stay in memory after its readers are served.
+pub const MAX_SHARED_ANSWER_BYTES: usize = 64 * 1024;
+
+impl SharedAnswer {
+    /// The whole answer `door` gives with `replay`: the kept bytes if they say the same, else built
+    /// (and kept, unless larger than [`MAX_SHARED_ANSWER_BYTES`]).
+    pub fn answer(
+        &mut self,
+        door: &BatchDoor,
+        replay: &Replay,
+        unix_secs: u64,
+        keep_alive: bool,
+    ) -> &[u8] {
+        let same = self
+            .said
+            .as_ref()
+            .is_some_and(|said| said.says(door, replay, unix_secs, keep_alive));
+        if !same {
+            self.bytes.clear();
+            self.bytes.shrink_to(MAX_SHARED_ANSWER_BYTES);
+            door.response(replay)
+                .write(&mut self.bytes, unix_secs, false, keep_alive);
+            self.said = (self.bytes.len() <= MAX_SHARED_ANSWER_BYTES).then(|| AnswerKey {
+                door: door.clone(),
+                first: replay.messages.first().cloned(),
+                count: replay.messages.len(),
+                last: replay.last,
+                reset: replay.reset,
+                unix_secs,
+                keep_alive,
+            });
+        }
+        &self.bytes
+    }
+}
 
 /// Where a publish stands once the room took it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +222,8 @@ pub struct Room {
     pub buffered_bytes: usize,
     /// A buffer lent to whichever stream is framing a message (one message at a time, on one thread).
     pub scratch: Vec<u8>,
+    /// The last answer given to a woken parked request, for the next one that says the same.
+    pub shared_answer: SharedAnswer,
     /// Each client address's publish rate (`publish_rate_per_ip`).
     pub publish_buckets: PublishBuckets,
     /// With `--redis`: publishes go to the shared log, and the hub is its mirror (`None`: the hub
@@ -182,6 +267,7 @@ impl Room {
             unix_secs: 0,
             buffered_bytes: 0,
             scratch: Vec::new(),
+            shared_answer: SharedAnswer::default(),
             publish_buckets,
             shared_log: config.redis.is_some().then(SharedLog::default),
             stored: Vec::new(),
@@ -454,5 +540,59 @@ impl Room {
     /// Whether the buffers of all connections together have passed the global budget.
     pub fn over_global_budget(&self) -> bool {
         self.buffered_bytes > self.config.max_buffered_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::message_json;
+
+    fn replay_of(id: u64, data: &str) -> Replay {
+        Replay {
+            reset: false,
+            messages: vec![Rc::new(Message {
+                id,
+                data: data.into(),
+                json: message_json(id, data),
+            })],
+            last: id,
+        }
+    }
+
+    #[test]
+    fn a_shared_answer_is_rebuilt_for_another_second_or_another_message_with_the_same_id() {
+        let mut shared = SharedAnswer::default();
+        let replay = replay_of(7, "a");
+        let at_first = shared
+            .answer(&BatchDoor::LongPoll, &replay, 1_700_000_000, true)
+            .to_vec();
+        let same = shared.answer(&BatchDoor::LongPoll, &replay, 1_700_000_000, true);
+        assert_eq!(same, at_first.as_slice());
+        let a_second_later = shared
+            .answer(&BatchDoor::LongPoll, &replay, 1_700_000_001, true)
+            .to_vec();
+        assert_ne!(a_second_later, at_first, "the Date moved");
+        // Another topic may have a message with the same id: the kept message itself is compared.
+        let elsewhere = shared.answer(
+            &BatchDoor::LongPoll,
+            &replay_of(7, "b"),
+            1_700_000_001,
+            true,
+        );
+        assert!(elsewhere.ends_with(br#"{"messages":[{"id":7,"data":"b"}],"last":7}"#));
+    }
+
+    #[test]
+    fn a_shared_answer_larger_than_the_bound_is_given_but_not_kept() {
+        let mut shared = SharedAnswer::default();
+        let big = "x".repeat(MAX_SHARED_ANSWER_BYTES);
+        let replay = replay_of(1, &big);
+        let answer = shared.answer(&BatchDoor::LongPoll, &replay, 0, true).len();
+        assert!(answer > MAX_SHARED_ANSWER_BYTES);
+        assert!(shared.said.is_none());
+        shared.answer(&BatchDoor::LongPoll, &replay_of(2, "small"), 0, true);
+        assert!(shared.bytes.capacity() <= 2 * MAX_SHARED_ANSWER_BYTES);
+        assert!(shared.said.is_some());
     }
 }

@@ -204,6 +204,26 @@ fn rfc6585_5_many_small_fields_are_431() {
 }
 
 #[test]
+fn a_limit_raised_past_the_default_admits_that_many_fields_and_refuses_one_more() {
+    // 64 slots live on the stack; a larger limit must still be honoured to the field.
+    let limits = HttpLimits {
+        max_headers: 100,
+        max_header_bytes: 64 * 1024,
+        ..small_limits()
+    };
+    let head_with = |count: usize| {
+        let fields: String = (1..count).map(|i| format!("X{i}: v\r\n")).collect();
+        format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n")
+    };
+    match parse_request(head_with(100).as_bytes(), &limits) {
+        Ok(ParseStatus::Complete { request, .. }) => assert_eq!(request.headers.len(), 100),
+        Ok(ParseStatus::Incomplete) => panic!("100 fields under a limit of 100: incomplete"),
+        Err(error) => panic!("100 fields under a limit of 100: {error:?}"),
+    }
+    refused_everywhere(head_with(101).as_bytes(), &limits, 431);
+}
+
+#[test]
 fn rfc6585_5_too_many_fields_is_431() {
     let limits = small_limits();
     // Host and eight more: nine fields, one over the limit.

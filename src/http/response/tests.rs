@@ -171,3 +171,19 @@ fn reason_phrases() {
         assert_eq!(reason_phrase(status), phrase, "{status}");
     }
 }
+
+#[test]
+fn decimals_are_written_digit_by_digit_from_zero_to_the_largest_u64() {
+    for value in [0, 7, 10, 99, 200, 1_000_007, u64::MAX] {
+        let mut out = Vec::new();
+        push_decimal(&mut out, value);
+        assert_eq!(out, value.to_string().into_bytes(), "{value}");
+    }
+}
+
+#[test]
+fn the_content_length_counts_a_body_of_several_digits() {
+    let response = Response::new(200).body("text/plain", vec![b'x'; 12_345]);
+    let text = written(&response, true, true);
+    assert!(text.contains("\r\nContent-Length: 12345\r\n"), "{text}");
+}
