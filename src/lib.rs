@@ -100,7 +100,8 @@
 //!    wakes the subscription; the core calls [`server::connection::Connection::on_news`], which reads
 //!    after its cursor and answers with [`transport::BatchDoor::response`].
 //! 6. The answer is queued through [`server::output::Output::send`] (the output budget), and the loop
-//!    writes it with [`server::core::Core::transmit_vectored`] (`|slices| socket.write_vectored(slices)`).
+//!    writes it with [`server::core::Core::transmit_vectored`] (one `send(2)` for one slice, a
+//!    `writev(2)` for several).
 //!
 //! A door that stays open takes the same path to step 3, where `/sse/{topic}` (or a stream, or a
 //! WebSocket on a topic) opens a [`transport::PushDoor`]: a [`transport::ChunkedStream`] sends its

@@ -10,7 +10,8 @@
 //! 1. wait for readiness, at most until the core's earliest deadline (zero when sockets wait to be read
 //!    again);
 //! 2. for each readiness event: accept, run commands from other threads, or let the core read
-//!    (`|buf| socket.read(buf)`) and write (`|slices| socket.write_vectored(slices)`) the connection;
+//!    (`|buf| socket.read(buf)`) and write (`socket.write(slice)` for one slice,
+//!    `socket.write_vectored(slices)` for several) the connection;
 //! 3. carry out the core's actions: writes, half-closes, closes; reads left for the next turn
 //!    (fairness) are collected;
 //! 4. give the core the time: it fires the deadlines that are due.

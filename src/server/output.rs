@@ -46,8 +46,9 @@
 //!   into another buffer. A lent buffer goes back to the server's pool once the socket has taken every
 //!   range of it (see `Core::pin_echoes`), so an echo costs no allocation, no zeroing and no copy.
 //! - The socket takes the front of the queue with one vectored write (`writev(2)`, at most
-//!   [`MAX_WRITE_SLICES`] buffers at once, see [`Output::unwritten_slices`]); buffers written out are
-//!   freed as the socket takes them, so nothing is moved to make room.
+//!   [`MAX_WRITE_SLICES`] buffers at once, see [`Output::unwritten_slices`]), or with `send(2)` when
+//!   there is only one buffer, the usual case for a pushed message or an answer (the event loop says
+//!   why); buffers written out are freed as the socket takes them, so nothing is moved to make room.
 //! - An idle connection holds no queue at all: `Output` is then a null pointer and a counter, and the
 //!   queue is allocated by the first byte queued and freed when the last one is written.
 
