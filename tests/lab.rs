@@ -443,12 +443,12 @@ fn the_lab_drives_chromium_through_every_transport() {
 }
 
 /// `pushlab lab --quick --floor`: the floor (`src/lab/floor.rs`) has a complete row on each of its
-/// four doors, nothing lost, in the same run as pushlab; the Markdown has a table of CPU above the
+/// five doors, nothing lost, in the same run as pushlab; the Markdown has a table of CPU above the
 /// floor with a pushlab cell on each of those doors, and the JSON gives pushlab's rows on them a
 /// number for it (and the doors the floor lacks `null`).
 #[test]
 fn a_quick_lab_measures_the_floor_beside_pushlab() {
-    const FLOOR_DOORS: [&str; 4] = ["long poll", "XHR stream", "SSE", "WebSocket"];
+    const FLOOR_DOORS: [&str; 5] = ["long poll", "JSONP", "XHR stream", "SSE", "WebSocket"];
     let out = scratch_dir("lab-floor");
     let (output, stdout) = lab_support::run_lab(&["--quick", "--seed", "12", "--floor"], &out);
     let stderr = String::from_utf8_lossy(&output.stderr);

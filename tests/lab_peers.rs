@@ -269,7 +269,7 @@ fn peers_run_side_by_side_and_stop_on_drop() {
 }
 
 /// `pushlab lab --quick --peers`: beside pushlab's seven rows, a complete row for every door each peer
-/// offers (SockJS's named by its transport) and for the floor's four (`--peers` implies `--floor`),
+/// offers (SockJS's named by its transport) and for the floor's five (`--peers` implies `--floor`),
 /// nothing lost, and the side-by-side table has every door.
 #[test]
 fn the_lab_measures_the_peers_in_the_same_run() {
@@ -283,7 +283,10 @@ fn the_lab_measures_the_peers_in_the_same_run() {
     let rows = lab_support::main_table(&stdout);
     let expected: [(&str, &[&str]); 4] = [
         ("pushlab", &lab_support::DOORS),
-        ("floor", &["long poll", "XHR stream", "SSE", "WebSocket"]),
+        (
+            "floor",
+            &["long poll", "JSONP", "XHR stream", "SSE", "WebSocket"],
+        ),
         (
             "node http + ws",
             &["long poll", "XHR stream", "SSE", "WebSocket"],
@@ -338,7 +341,7 @@ fn the_lab_measures_the_peers_in_the_same_run() {
             .unwrap_or_else(|| panic!("no line for {door}:\n{against}"));
         let row = lab_support::cells(line);
         assert_eq!(row.len(), 6, "{line}");
-        let floor_has = ["long poll", "XHR stream", "SSE", "WebSocket"].contains(&door);
+        let floor_has = ["long poll", "JSONP", "XHR stream", "SSE", "WebSocket"].contains(&door);
         assert_eq!(row[3] != "-", floor_has, "{line}");
     }
 }

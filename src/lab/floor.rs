@@ -15,7 +15,7 @@
 //! this machine; a real server's CPU *above the floor* is what its own code costs. If the floor is
 //! already more than half of the best peer's CPU, no server can be twice as cheap as that peer.
 //!
-//! On long polling the floor is a floor per *answer*, not per delivery: it parks each poll and
+//! On long polling (and JSONP) the floor is a floor per *answer*, not per delivery: it parks each poll and
 //! answers it with the one message that arrives, so every delivery costs an answer and the next
 //! request. A server whose answer carries every message waiting (pushlab's does) makes fewer
 //! requests per delivery and can spend less CPU than this floor; compare the requests column too.
@@ -31,6 +31,7 @@
 //! | `GET /stream/{topic}?after=N` | `200`, `application/x-ndjson`, chunked | one chunk: `{json}\n` |
 //! | `GET /ws/{topic}?after=N` | `101` with `Sec-WebSocket-Accept` (RFC 6455 §4.2.2) | one unmasked text frame (§5.2) |
 //! | `GET /longpoll/{topic}?after=N` | held until a message, then `200` with `Content-Length` | `{"messages":[{json}],"last":N}` |
+//! | `GET /jsonp/{topic}?after=N&callback=F` | the same, as `text/javascript` | `/**/F({"messages":[{json}],"last":N});` |
 //! | `POST /publish/{topic}` | `200` `{"id":N}`, after one write to every subscriber | |
 //!
 //! `{json}` is pushlab's `{"id":N,"data":".."}`. A subscriber that asks from an `after` below the
@@ -74,6 +75,8 @@ const READ_CHUNK_BYTES: usize = 16 * 1024;
 pub enum FloorDoor {
     /// `/longpoll/`.
     LongPoll,
+    /// `/jsonp/`: a long poll whose answer calls the request's `callback`.
+    Jsonp,
     /// `/stream/`.
     XhrStream,
     /// `/sse/`.
@@ -107,8 +110,8 @@ struct Topic {
     messages: Vec<Framed>,
     /// Held subscribers: their slot and door.
     held: Vec<(usize, FloorDoor)>,
-    /// Parked long polls: their slots.
-    long_polls: Vec<usize>,
+    /// Parked long polls and JSONP polls: their slots, and a JSONP poll's callback.
+    long_polls: Vec<(usize, Option<String>)>,
 }
 
 impl Topic {
@@ -145,6 +148,8 @@ enum Ask {
         topic: String,
         after: u64,
         ws_key: Option<String>,
+        /// A JSONP poll's `callback`.
+        callback: Option<String>,
     },
     Publish {
         topic: String,
@@ -171,11 +176,12 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(Ask, usize)>, httparse::Error> {
     };
     let target = request.path.unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let after = query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("after="))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    };
+    let after = param("after").and_then(|n| n.parse().ok()).unwrap_or(0);
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
     let (kind, topic) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let topic = topic.to_string();
@@ -184,6 +190,7 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(Ask, usize)>, httparse::Error> {
         "stream" => Some(FloorDoor::XhrStream),
         "ws" => Some(FloorDoor::WebSocket),
         "longpoll" => Some(FloorDoor::LongPoll),
+        "jsonp" => Some(FloorDoor::Jsonp),
         _ => None,
     };
     let ask = match (request.method, door) {
@@ -194,14 +201,28 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(Ask, usize)>, httparse::Error> {
                 topic,
                 after,
                 ws_key: Some(key.to_string()),
+                callback: None,
             },
             None => Ask::NotFound,
+        },
+        // The lab's callbacks are plain names; pushlab checks them (`transport::jsonp`), the floor
+        // trusts them.
+        (Some("GET"), Some(FloorDoor::Jsonp)) => match param("callback") {
+            Some(callback) if !callback.is_empty() => Ask::Subscribe {
+                door: FloorDoor::Jsonp,
+                topic,
+                after,
+                ws_key: None,
+                callback: Some(callback.to_string()),
+            },
+            _ => Ask::NotFound,
         },
         (Some("GET"), Some(door)) => Ask::Subscribe {
             door,
             topic,
             after,
             ws_key: None,
+            callback: None,
         },
         (Some("POST"), None) if kind == "publish" => Ask::Publish {
             topic,
@@ -228,7 +249,7 @@ fn held_head(door: FloorDoor, ws_key: Option<&str>) -> String {
              Sec-WebSocket-Accept: {}\r\n\r\n",
             accept_key(ws_key.unwrap_or_default())
         ),
-        FloorDoor::LongPoll => String::new(),
+        FloorDoor::LongPoll | FloorDoor::Jsonp => String::new(),
     }
 }
 
@@ -255,17 +276,23 @@ fn held_frames(door: FloorDoor, messages: &[Framed], out: &mut Vec<u8>) {
             }
             FloorDoor::XhrStream => encode_chunk(format!("{}\n", message.json).as_bytes(), out),
             FloorDoor::WebSocket => text_frame(message.json.as_bytes(), out),
-            FloorDoor::LongPoll => {}
+            FloorDoor::LongPoll | FloorDoor::Jsonp => {}
         }
     }
 }
 
-/// A long poll's whole answer: `{"messages":[..],"last":N}` with its `Content-Length`.
-fn long_poll_answer(messages: &[Framed], last: u64) -> Vec<u8> {
+/// A long poll's whole answer: `{"messages":[..],"last":N}` with its `Content-Length`; with a JSONP
+/// `callback`, the same object as the argument of a call, `/**/F(..);`, as pushlab's JSONP door
+/// writes it.
+fn long_poll_answer(messages: &[Framed], last: u64, callback: Option<&str>) -> Vec<u8> {
     let jsons: Vec<&str> = messages.iter().map(|m| m.json.as_str()).collect();
-    let body = format!("{{\"messages\":[{}],\"last\":{last}}}", jsons.join(","));
+    let object = format!("{{\"messages\":[{}],\"last\":{last}}}", jsons.join(","));
+    let (content_type, body) = match callback {
+        Some(callback) => ("text/javascript", format!("/**/{callback}({object});")),
+        None => ("application/json", object),
+    };
     format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
@@ -428,9 +455,11 @@ impl Floor {
                     topic,
                     after,
                     ws_key,
+                    callback,
                 } => {
                     connection.inbox.drain(..head_len);
-                    let parked = self.subscribe(slot, door, &topic, after, ws_key.as_deref());
+                    let extra = ws_key.or(callback);
+                    let parked = self.subscribe(slot, door, &topic, after, extra);
                     if parked {
                         return;
                     }
@@ -449,29 +478,30 @@ impl Floor {
     }
 
     /// Answers a subscription: a held door gets its head and what it missed in one write and joins
-    /// the topic; a long poll is answered at once if it missed something, else parked. True when the
-    /// connection now waits (held or parked).
+    /// the topic; a long poll or JSONP poll is answered at once if it missed something, else parked.
+    /// `extra` is a WebSocket's key or a JSONP poll's callback. True when the connection now waits
+    /// (held or parked).
     fn subscribe(
         &mut self,
         slot: usize,
         door: FloorDoor,
         topic_name: &str,
         after: u64,
-        ws_key: Option<&str>,
+        extra: Option<String>,
     ) -> bool {
         let topic = self.topics.entry(topic_name.to_string()).or_default();
-        if door == FloorDoor::LongPoll {
+        if matches!(door, FloorDoor::LongPoll | FloorDoor::Jsonp) {
             let missed = topic.after(after, MAX_BATCH_MESSAGES);
             if missed.is_empty() {
-                topic.long_polls.push(slot);
+                topic.long_polls.push((slot, extra));
                 return true;
             }
             let last = missed.last().map_or(after, |m| m.id);
-            let answer = long_poll_answer(missed, last);
+            let answer = long_poll_answer(missed, last, extra.as_deref());
             self.send(slot, &answer);
             return false;
         }
-        let mut bytes = held_head(door, ws_key).into_bytes();
+        let mut bytes = held_head(door, extra.as_deref()).into_bytes();
         held_frames(door, topic.after(after, usize::MAX), &mut bytes);
         topic.held.push((slot, door));
         if let Some(Some(connection)) = self.slots.get_mut(slot) {
@@ -487,15 +517,15 @@ impl Floor {
     fn publish(&mut self, topic_name: &str, data: &str) -> u64 {
         let topic = self.topics.entry(topic_name.to_string()).or_default();
         let id = topic.last_id() + 1;
-        topic.messages.push(Framed {
+        let framed = || Framed {
             id,
             data: data.to_string(),
             json: message_json(id, data),
-        });
-        let message = topic
-            .messages
-            .get(topic.messages.len() - 1..)
-            .unwrap_or_default();
+        };
+        topic.messages.push(framed());
+        // A copy of its own, so that parked polls' answers can be built while the floor writes.
+        let latest = [framed()];
+        let message = latest.as_slice();
         let mut frames: [Vec<u8>; 3] = Default::default();
         for (frame, door) in
             frames
@@ -504,7 +534,8 @@ impl Floor {
         {
             held_frames(door, message, frame);
         }
-        let long_poll = long_poll_answer(message, id);
+        // One answer per callback (the lab's polls share one), built when first needed.
+        let mut answers: Vec<(Option<String>, Vec<u8>)> = Vec::new();
         let held = topic.held.clone();
         let parked = std::mem::take(&mut topic.long_polls);
         for (slot, door) in held {
@@ -512,12 +543,23 @@ impl Floor {
                 FloorDoor::Sse => &frames[0],
                 FloorDoor::XhrStream => &frames[1],
                 FloorDoor::WebSocket => &frames[2],
-                FloorDoor::LongPoll => continue,
+                FloorDoor::LongPoll | FloorDoor::Jsonp => continue,
             };
             self.send(slot, frame);
         }
-        for slot in parked {
-            self.send(slot, &long_poll);
+        for (slot, callback) in parked {
+            let index = match answers.iter().position(|(c, _)| *c == callback) {
+                Some(index) => index,
+                None => {
+                    let answer = long_poll_answer(message, id, callback.as_deref());
+                    answers.push((callback, answer));
+                    answers.len() - 1
+                }
+            };
+            let Some((_, answer)) = answers.get(index) else {
+                continue;
+            };
+            self.send(slot, answer);
             // The client's next request may already be here.
             self.take_requests(slot);
         }
@@ -581,7 +623,7 @@ impl Floor {
         let _ = self.poll.registry().deregister(&mut connection.stream);
         for topic in self.topics.values_mut() {
             topic.held.retain(|(s, _)| *s != slot);
-            topic.long_polls.retain(|s| *s != slot);
+            topic.long_polls.retain(|(s, _)| *s != slot);
         }
         self.free.push(slot);
     }
@@ -612,9 +654,13 @@ mod tests {
         held_frames(FloorDoor::WebSocket, &message, &mut ws);
         assert_eq!(ws.get(..2), Some(&[0x81, 20][..]));
         assert_eq!(ws.get(2..), Some(&b"{\"id\":7,\"data\":\"hi\"}"[..]));
-        let answer = String::from_utf8(long_poll_answer(&message, 7)).unwrap();
+        let answer = String::from_utf8(long_poll_answer(&message, 7, None)).unwrap();
         assert!(answer.ends_with("\r\n\r\n{\"messages\":[{\"id\":7,\"data\":\"hi\"}],\"last\":7}"));
         assert!(answer.contains("Content-Length: 44\r\n"));
+        let call = String::from_utf8(long_poll_answer(&message, 7, Some("f"))).unwrap();
+        assert!(call
+            .ends_with("\r\n\r\n/**/f({\"messages\":[{\"id\":7,\"data\":\"hi\"}],\"last\":7});"));
+        assert!(call.contains("Content-Type: text/javascript\r\nContent-Length: 52\r\n"));
     }
 
     #[test]
@@ -636,9 +682,23 @@ mod tests {
                 door: FloorDoor::WebSocket,
                 topic: "t".into(),
                 after: 3,
-                ws_key: Some("dGhlIHNhbXBsZSBub25jZQ==".into())
+                ws_key: Some("dGhlIHNhbXBsZSBub25jZQ==".into()),
+                callback: None,
             }
         );
+        let jsonp = b"GET /jsonp/t?after=2&callback=got HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(
+            parse_head(jsonp).unwrap().unwrap().0,
+            Ask::Subscribe {
+                door: FloorDoor::Jsonp,
+                topic: "t".into(),
+                after: 2,
+                ws_key: None,
+                callback: Some("got".into()),
+            }
+        );
+        let without_callback = parse_head(b"GET /jsonp/t?after=2 HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(without_callback.map(|(ask, _)| ask), Some(Ask::NotFound));
         // RFC 6455 §1.3's example key and its accept value.
         assert!(
             held_head(FloorDoor::WebSocket, Some("dGhlIHNhbXBsZSBub25jZQ=="))

@@ -50,7 +50,7 @@
 //! from npm ([`peers`]), each on the doors it offers, read by the same clients (SockJS through
 //! [`crate::client::sockjs`]). Every phase has its own fresh process, so each row's CPU and memory are
 //! that server's on that door alone. With `--floor` (which `--peers` implies) the [`floor`] adds rows
-//! for long poll, XHR stream, SSE and WebSocket: a server that does one `write` per delivery and
+//! for long poll, JSONP, XHR stream, SSE and WebSocket: a server that does one `write` per delivery and
 //! nothing else, so its CPU is what the kernel charges any server for a delivery on this machine.
 //! Behind nginx the clients (and the relay that counts their bytes) talk to nginx while the publisher
 //! posts to pushlab directly; nginx's own CPU is reported beside the server's. The Markdown then adds
@@ -127,8 +127,8 @@ usage: pushlab lab [options]
                       sockjs-node) on the doors they offer; needs node and npm (the first run does
                       `npm ci`); not in the mix scenario; implies --floor
   --floor             also run the floor (src/lab/floor.rs): a server that does one write per
-                      delivery and nothing else, on long poll, XHR stream, SSE and WebSocket, and
-                      report every server's CPU above it; not in the mix scenario
+                      delivery and nothing else, on long poll, JSONP, XHR stream, SSE and
+                      WebSocket, and report every server's CPU above it; not in the mix scenario
   --browser           also drive headless Chromium (/usr/bin/chromium) through pushlab.js for each
                       transport: request head sizes as the browser sends them, connections per host,
                       and whether a second tab's request waits while the first holds six channels
@@ -196,7 +196,13 @@ impl Server {
                 .into_iter()
                 .filter(|door| peer_door(*door).is_some_and(|d| kind.doors().contains(&d)))
                 .collect(),
-            Server::Floor => vec![Door::LongPoll, Door::XhrStream, Door::Sse, Door::WebSocket],
+            Server::Floor => vec![
+                Door::LongPoll,
+                Door::Jsonp,
+                Door::XhrStream,
+                Door::Sse,
+                Door::WebSocket,
+            ],
         }
     }
 
