@@ -321,7 +321,7 @@ fn the_lab_measures_the_peers_in_the_same_run() {
     for door in lab_support::DOORS {
         assert!(side_by_side.contains(&format!("| {door} |")), "{door}");
     }
-    // Every door a peer offers has a line against the best peer: five cells after the door, the
+    // Every door a peer offers has a line against the best peer: six cells after the door, the
     // floor's `-` where it has no such door.
     let against = stdout
         .split("#### fanout: against the best peer")
@@ -340,8 +340,14 @@ fn the_lab_measures_the_peers_in_the_same_run() {
             .find(|line| line.starts_with(&format!("| {door} |")))
             .unwrap_or_else(|| panic!("no line for {door}:\n{against}"));
         let row = lab_support::cells(line);
-        assert_eq!(row.len(), 6, "{line}");
+        assert_eq!(row.len(), 7, "{line}");
         let floor_has = ["long poll", "JSONP", "XHR stream", "SSE", "WebSocket"].contains(&door);
         assert_eq!(row[3] != "-", floor_has, "{line}");
+        // The requests per 1,000 messages of pushlab and of the cheapest peer: two numbers.
+        let requests: Vec<&str> = row[6].split(" · ").collect();
+        assert_eq!(requests.len(), 2, "{line}");
+        for count in requests {
+            assert!(count.parse::<f64>().is_ok(), "{line}");
+        }
     }
 }

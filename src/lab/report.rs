@@ -19,6 +19,9 @@
 //!   pushlab's p99 and CPU, the best peer's (the lowest p99 and the lowest CPU among the peers' complete
 //!   rows, each from whichever peer had it), the floor's, and pushlab's and the floor's ratios to the
 //!   best peer: whether pushlab is at most half of the best peer, and whether any server could be;
+//!   then the requests per 1,000 messages of pushlab and of the peer with the lowest CPU, because a
+//!   polling peer that falls behind answers several messages per request and so spends less per
+//!   delivery;
 //! - **behind nginx**: one line per door, pushlab direct against each nginx mode, with what the proxy
 //!   adds to p99 and whether the door still delivers in real time ([`real_time_behind`]).
 
@@ -748,17 +751,40 @@ fn above_the_floor(scenario: &ScenarioReport) -> String {
     out
 }
 
-/// The lowest p99 and the lowest CPU among the peers' complete rows on `door`.
-fn best_peer(scenario: &ScenarioReport, door: &str) -> Option<(f64, f64)> {
+/// The best of the peers on one door (see [`best_peer`]).
+#[derive(Clone, Copy, Debug)]
+struct BestPeer {
+    p99: f64,
+    cpu: f64,
+    /// The requests per 1,000 messages of the peer whose CPU is `cpu`: a polling peer that answers
+    /// several messages at once spends less per delivery because it makes fewer requests.
+    cheapest_requests_per_1k: f64,
+}
+
+/// The lowest p99 and the lowest CPU among the peers' complete rows on `door`, and the requests per
+/// 1,000 messages of the row with that CPU.
+fn best_peer(scenario: &ScenarioReport, door: &str) -> Option<BestPeer> {
     let peers = scenario
         .rows
         .iter()
         .filter(|r| r.door == door && matches!(r.server, Server::Peer(_)) && r.delivered_cleanly());
-    peers.fold(None, |best, row| {
+    peers.fold(None, |best: Option<BestPeer>, row| {
         let cpu = row.cpu_ms_per_1k?;
+        let this = BestPeer {
+            p99: row.p99(),
+            cpu,
+            cheapest_requests_per_1k: row.requests_per_1k,
+        };
         Some(match best {
-            None => (row.p99(), cpu),
-            Some((p99, best_cpu)) => (row.p99().min(p99), cpu.min(best_cpu)),
+            None => this,
+            Some(best) if cpu < best.cpu => BestPeer {
+                p99: this.p99.min(best.p99),
+                ..this
+            },
+            Some(best) => BestPeer {
+                p99: this.p99.min(best.p99),
+                ..best
+            },
         })
     })
 }
@@ -773,8 +799,9 @@ fn ratio(a: f64, b: f64) -> String {
 }
 
 /// pushlab and the floor against the best peer, one line per door where a peer delivered everything:
-/// `p99 ms / CPU ms per 1k` for each, then the ratios `p99 ÷ best p99 / CPU ÷ best CPU`. Empty unless
-/// the floor and at least one peer ran.
+/// `p99 ms / CPU ms per 1k` for each, then the ratios `p99 ÷ best p99 / CPU ÷ best CPU`, then the
+/// requests per 1,000 messages of pushlab and of the cheapest peer. Empty unless the floor and at least
+/// one peer ran.
 fn against_the_best_peer(scenario: &ScenarioReport) -> String {
     let floor_ran = scenario.rows.iter().any(|r| r.server == Server::Floor);
     let peer_ran = scenario
@@ -786,8 +813,8 @@ fn against_the_best_peer(scenario: &ScenarioReport) -> String {
     }
     let mut out = format!(
         "\n#### {}: against the best peer, p99 ms / server CPU ms per 1k deliveries, and ÷ the best \
-         peer's\n\n| door | pushlab | best peer | floor | pushlab ÷ best peer | floor ÷ best peer |\n\
-         |---|---:|---:|---:|---:|---:|\n",
+         peer's\n\n| door | pushlab | best peer | floor | pushlab ÷ best peer | floor ÷ best peer | \
+         requests / 1k msg: pushlab · cheapest peer |\n|---|---:|---:|---:|---:|---:|---:|\n",
         scenario.name
     );
     let cell = |row: Option<&DoorResult>| {
@@ -795,12 +822,12 @@ fn against_the_best_peer(scenario: &ScenarioReport) -> String {
             format!("{} / {}", svg::number(r.p99()), optional(r.cpu_ms_per_1k))
         })
     };
-    let ratios = |row: Option<&DoorResult>, (best_p99, best_cpu): (f64, f64)| {
+    let ratios = |row: Option<&DoorResult>, best: BestPeer| {
         row.map_or("-".to_string(), |r| {
             let cpu = r
                 .cpu_ms_per_1k
-                .map_or("n/a".to_string(), |c| ratio(c, best_cpu));
-            format!("{} / {cpu}", ratio(r.p99(), best_p99))
+                .map_or("n/a".to_string(), |c| ratio(c, best.cpu));
+            format!("{} / {cpu}", ratio(r.p99(), best.p99))
         })
     };
     for door in doors_of(scenario) {
@@ -809,14 +836,16 @@ fn against_the_best_peer(scenario: &ScenarioReport) -> String {
         };
         let pushlab = row_of(scenario, door, Server::Pushlab);
         let floor = row_of(scenario, door, Server::Floor);
+        let requests = pushlab.map_or("-".to_string(), |r| svg::number(r.requests_per_1k));
         out.push_str(&format!(
-            "| {door} | {} | {} / {} | {} | {} | {} |\n",
+            "| {door} | {} | {} / {} | {} | {} | {} | {requests} · {} |\n",
             cell(pushlab),
-            svg::number(best.0),
-            svg::number(best.1),
+            svg::number(best.p99),
+            svg::number(best.cpu),
             cell(floor),
             ratios(pushlab, best),
-            ratios(floor, best)
+            ratios(floor, best),
+            svg::number(best.cheapest_requests_per_1k)
         ));
     }
     out
@@ -1070,6 +1099,7 @@ fn charts(title: &str, rows: &[&DoorResult], rtt_ms: f64) -> Vec<(&'static str, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::peers::PeerKind;
 
     #[test]
     fn nearest_rank_percentiles() {
@@ -1079,5 +1109,71 @@ mod tests {
         assert_eq!(percentile_ms(&us, 100), 100.0);
         assert_eq!(percentile_ms(&us, 0), 1.0);
         assert_eq!(percentile_ms(&[], 50), 0.0);
+    }
+
+    fn row(
+        server: Server,
+        p99: f64,
+        cpu: f64,
+        requests_per_1k: f64,
+        duplicated: u64,
+    ) -> DoorResult {
+        let mut percentiles_ms = vec![1.0; 22];
+        percentiles_ms[21] = p99;
+        DoorResult {
+            door: "long poll",
+            server,
+            transport: None,
+            clients: 10,
+            deliveries: 1000,
+            percentiles_ms,
+            requests_per_1k,
+            connections_peak: None,
+            overhead_in_per_message: None,
+            payload_per_message: 64.0,
+            bytes_out_per_message: None,
+            cpu_ms_per_1k: Some(cpu),
+            generator_cpu_ms_per_1k: None,
+            proxy_cpu_ms_per_1k: None,
+            cpu_above_floor_ms_per_1k: None,
+            rss_kib_per_client: None,
+            lost: 0,
+            duplicated,
+            out_of_order: 0,
+            errors: 0,
+            first_error: None,
+        }
+    }
+
+    #[test]
+    fn the_best_peer_takes_each_figure_from_whichever_complete_row_had_it() {
+        let node = Server::Peer(PeerKind::NodeHttpWs);
+        let sockjs = Server::Peer(PeerKind::Sockjs);
+        let scenario = ScenarioReport {
+            name: "broadcast",
+            workload: Workload {
+                clients: 10,
+                messages: 100,
+                rate_per_s: 50.0,
+            },
+            rows: vec![
+                row(Server::Pushlab, 10.0, 12.0, 1000.0, 0),
+                row(Server::Floor, 9.0, 10.0, 1000.0, 0),
+                // Quick and costly: one request per message.
+                row(node, 80.0, 50.0, 1000.0, 0),
+                // Seconds late, cheap per delivery, a tenth of the requests.
+                row(sockjs, 2000.0, 20.0, 100.0, 0),
+                // Cheaper still, but it delivered twice: not a complete row.
+                row(sockjs, 1.0, 1.0, 10.0, 3),
+            ],
+        };
+        let best = best_peer(&scenario, "long poll").expect("a complete peer row");
+        assert_eq!((best.p99, best.cpu), (80.0, 20.0));
+        assert_eq!(best.cheapest_requests_per_1k, 100.0);
+        let table = against_the_best_peer(&scenario);
+        assert!(
+            table.contains("| long poll | 10 / 12 | 80 / 20 | 9 / 10 | 0.12 / 0.60 | 0.11 / 0.50 | 1000 · 100 |"),
+            "{table}"
+        );
     }
 }
