@@ -49,9 +49,11 @@
 //! buffering off; buffering that ignores the header); and with `--peers`, the two reference servers
 //! from npm ([`peers`]), each on the doors it offers, read by the same clients (SockJS through
 //! [`crate::client::sockjs`]). Every phase has its own fresh process, so each row's CPU and memory are
-//! that server's on that door alone. With `--floor` (which `--peers` implies) the [`floor`] adds rows
-//! for long poll, JSONP, XHR stream, SSE and WebSocket: a server that does one `write` per delivery and
-//! nothing else, so its CPU is what the kernel charges any server for a delivery on this machine.
+//! that server's on that door alone. Phases run door by door, each server in turn on the door, so that
+//! the rows a ratio compares are measured seconds apart, not minutes. With `--floor` (which `--peers`
+//! implies) the [`floor`] adds rows for long poll, JSONP, XHR stream, SSE and WebSocket: a server that
+//! does one `write` per delivery and nothing else, so its CPU is what the kernel charges any server for
+//! a delivery on this machine.
 //! Behind nginx the clients (and the relay that counts their bytes) talk to nginx while the publisher
 //! posts to pushlab directly; nginx's own CPU is reported beside the server's. The Markdown then adds
 //! tables that pivot the rows: every server side by side per door (p99 and CPU), every server's CPU
@@ -498,8 +500,8 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
             continue;
         }
         let mut results = Vec::new();
-        for &server in &servers {
-            if *scenario == Scenario::Mix {
+        if *scenario == Scenario::Mix {
+            for &server in &servers {
                 if let Some(why) = skip_in_mix(server, workload.clients) {
                     report.note(format!("mix: {} skipped: {why}", server.name()));
                     continue;
@@ -509,10 +511,16 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
                 results.extend(run_phase(
                     &target, server, &doors, workload, options, epoch, "mix",
                 )?);
-                continue;
             }
-            let chosen = |door: &Door| options.doors.is_empty() || options.doors.contains(door);
-            for door in server.doors().into_iter().filter(chosen) {
+            report.add(scenario.name(), workload, results);
+            continue;
+        }
+        // Door by door, every server in turn: the machine's speed drifts over minutes, so the rows
+        // that a ratio compares (pushlab, the floor and the peers on one door) are measured seconds
+        // apart rather than minutes.
+        let chosen = |door: &Door| options.doors.is_empty() || options.doors.contains(door);
+        for door in Door::ALL.into_iter().filter(chosen) {
+            for &server in servers.iter().filter(|s| s.doors().contains(&door)) {
                 let doors = vec![door; workload.clients];
                 let target = phase_target(options, server)?;
                 let phase = run_phase(
@@ -586,7 +594,7 @@ fn skip_in_mix(server: Server, clients: usize) -> Option<String> {
     match server {
         Server::Pushlab => None,
         Server::Peer(_) => Some("the mix uses all seven doors, which a peer does not offer".into()),
-        Server::Floor => Some("the mix uses all seven doors; the floor serves four".into()),
+        Server::Floor => Some("the mix uses all seven doors; the floor serves five".into()),
         Server::BehindNginx(_) if clients > MAX_MIX_CLIENTS_BEHIND_NGINX => Some(format!(
             "more than {MAX_MIX_CLIENTS_BEHIND_NGINX} clients need more connections than the \
              generated nginx config allows"
