@@ -34,15 +34,46 @@ pub const CHUNK_FRAMING_BYTES: usize = 16 + 2 + 2;
 
 /// Appends one chunk holding `data` to `out` (nothing if `data` is empty: an empty chunk ends the body).
 pub fn encode_chunk(data: &[u8], out: &mut Vec<u8>) {
-    use std::io::Write as _;
     if data.is_empty() {
         return;
     }
     // RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF, chunk-size = 1*HEXDIG.
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "{:x}\r\n", data.len());
+    let mut line = SizeLineBytes::default();
+    out.extend_from_slice(line.of(data.len()));
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
+}
+
+/// A chunk's size line, `chunk-size CRLF` in lower-case hexadecimal, built on the stack: every pushed
+/// message of a stream gets one, so it is written without `format!` and its allocation.
+#[derive(Default)]
+pub struct SizeLineBytes {
+    bytes: [u8; 18],
+}
+
+impl SizeLineBytes {
+    /// The size line of a chunk of `size` bytes, e.g. `1a\r\n` for 26.
+    pub fn of(&mut self, size: usize) -> &[u8] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        // 16 hex digits hold any usize; CRLF follows them.
+        let end = self.bytes.len() - 2;
+        let mut start = end;
+        let mut rest = size;
+        loop {
+            start -= 1;
+            if let Some(digit) = self.bytes.get_mut(start) {
+                *digit = HEX.get(rest % 16).copied().unwrap_or(b'0');
+            }
+            rest /= 16;
+            if rest == 0 || start == 0 {
+                break;
+            }
+        }
+        if let Some(crlf) = self.bytes.get_mut(end..) {
+            crlf.copy_from_slice(b"\r\n");
+        }
+        self.bytes.get(start..).unwrap_or_default()
+    }
 }
 
 /// Appends the last chunk (`0\r\n\r\n`) that ends a chunked body.
@@ -449,6 +480,26 @@ fn trailer_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_lines_are_lower_case_hex_from_zero_to_the_largest_size() {
+        for size in [
+            0usize,
+            1,
+            9,
+            10,
+            15,
+            16,
+            26,
+            255,
+            4096,
+            0xdead_beef,
+            usize::MAX,
+        ] {
+            let mut line = SizeLineBytes::default();
+            assert_eq!(line.of(size), format!("{size:x}\r\n").as_bytes(), "{size}");
+        }
+    }
 
     fn decode(bytes: &[u8]) -> Result<ChunkedStatus, HttpError> {
         decode_chunked(bytes, 64)

@@ -129,7 +129,7 @@ fn push_line(out: &mut Vec<u8>, line: &str) {
 }
 
 /// Appends `value` in decimal, most significant digit first (a `u64` has at most 20 digits).
-fn push_decimal(out: &mut Vec<u8>, value: u64) {
+pub(crate) fn push_decimal(out: &mut Vec<u8>, value: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     let mut rest = value;

@@ -72,7 +72,8 @@ pub mod sse;
 pub mod websocket;
 pub mod xhr_stream;
 
-use crate::http::{chunked, Response};
+use crate::http::chunked::{self, SizeLineBytes};
+use crate::http::Response;
 use crate::hub::{Message, Replay};
 
 /// How a held-open streaming response (XHR stream, iframe, SSE) frames what it sends. The server core
@@ -250,8 +251,8 @@ fn frame_chunk(out: &mut Vec<u8>, write_body: impl FnOnce(&mut Vec<u8>)) -> usiz
     let body_len = out.len().saturating_sub(start);
     if body_len > 0 {
         // RFC 9112 §7.1: chunk = chunk-size CRLF chunk-data CRLF, the size in hexadecimal.
-        let size_line = format!("{body_len:x}\r\n");
-        out.splice(start..start, size_line.bytes());
+        let mut size_line = SizeLineBytes::default();
+        out.splice(start..start, size_line.of(body_len).iter().copied());
         out.extend_from_slice(b"\r\n");
     }
     body_len

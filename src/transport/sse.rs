@@ -85,6 +85,7 @@
 //! - A browser reconnecting sends `Last-Event-ID` **to the original URL**, which may still carry an old
 //!   `?after=N`: the header must win ([`resume_point`]).
 
+use crate::http::response::push_decimal;
 use crate::hub::Message;
 use crate::transport::json::reset_json;
 use crate::transport::StreamFormat;
@@ -129,7 +130,9 @@ impl StreamFormat for SseStream {
 
     // ANCHOR: message
     fn message(&self, message: &Message, out: &mut Vec<u8>) {
-        out.extend_from_slice(format!("id: {}\n", message.id).as_bytes());
+        out.extend_from_slice(b"id: ");
+        push_decimal(out, message.id);
+        out.push(b'\n');
         push_data_lines(&message.data, out);
         out.push(b'\n');
     }
