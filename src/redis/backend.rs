@@ -72,7 +72,8 @@
 //! only at the next one, and another node's run in between would remove it under that subscriber (who
 //! would then be sent a reset at the next publish, for nothing). So the moment a topic gains its first
 //! local subscriber ([`Hub::take_first_subscribed`]), the node sets its score with
-//! [`TOUCH_SCRIPT`], at the end of the loop's turn and without waiting for the reply. Each topic is
+//! [`HOUSEKEEPING_SCRIPT`] run with a batch of 0 (it reports and removes nothing), at the end of the
+//! loop's turn and without waiting for the reply. Each topic is
 //! reported so at most once between two runs: a topic that keeps losing and regaining its only
 //! subscriber (a long poll) costs one script per run, not one per poll. A load is not a use: the
 //! topics a (re)connecting node loads are all of them, and reporting them would keep idle topics alive
@@ -273,6 +274,11 @@ return id
 /// counter are deleted, its name leaves the set, and its last id raises the floor, so that a counter
 /// started for the name later hands out larger ids. Returns how many topics went.
 ///
+/// With a batch of 0 it removes nothing and only reports: that is how a node reports the topics that
+/// just came into use there (see "Idle topics leave Redis" in the module docs). `XX` only updates, so
+/// a name another node removed meanwhile is not listed again: its stream is gone, and its next publish
+/// starts a new counter.
+///
 /// The stream and counter keys are built from the names inside the script rather than passed as KEYS:
 /// which topics are idle is only known in there. Redis Cluster would refuse that (a script may touch
 /// only the keys it declares, all in one slot); see "Redis Cluster" in chapter 17.
@@ -293,18 +299,6 @@ for _, name in ipairs(idle) do
 end
 redis.call('SET', KEYS[2], string.format('%d', floor))
 return #idle
-"#;
-
-/// The script that reports topics just come into use on a node (their first local subscriber), so
-/// that their last use becomes now at once rather than at the node's next housekeeping run. KEYS: the
-/// topic names by last use. ARGV: the names. `XX`: a name another node removed meanwhile is not
-/// listed again (its stream is gone; its next publish starts a new counter). Returns nil.
-pub const TOUCH_SCRIPT: &str = r#"
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-for i = 1, #ARGV do
-  redis.call('ZADD', KEYS[1], 'XX', now_ms, ARGV[i])
-end
 "#;
 
 /// Most idle topics one housekeeping run removes, so that one run stays short however many went idle
@@ -371,7 +365,8 @@ enum CommandTag {
     Members,
     /// A housekeeping run (its reply, how many topics went, is only logged).
     Housekeeping,
-    /// Topics just come into use here, reported at once ([`TOUCH_SCRIPT`]; the reply is not needed).
+    /// Topics just come into use here, reported at once ([`HOUSEKEEPING_SCRIPT`] with a batch of 0;
+    /// the reply is not needed).
     Touch,
     /// `XRANGE` of one topic's stream.
     Load { topic: String },
@@ -443,7 +438,7 @@ pub struct Backend {
     /// When the last housekeeping run that went out was sent: the next one reports the topics used
     /// since (`None`: every topic, none was reported yet).
     reported_use_until: Option<Instant>,
-    /// Topics reported with [`TOUCH_SCRIPT`] since the last housekeeping run went out: each is
+    /// Topics reported as just used (a housekeeping run with a batch of 0) since the last housekeeping run went out: each is
     /// reported at most once per run, however often it loses and regains its subscribers (each long
     /// poll is a new subscriber), since that run reports every topic in use anyway.
     touched: HashSet<String>,
@@ -558,9 +553,8 @@ impl Backend {
         if names.is_empty() {
             return;
         }
-        let mut args = vec!["EVAL", TOUCH_SCRIPT, "1", TOPICS_KEY];
-        args.extend(names.iter().map(String::as_str));
-        self.send_command(CommandTag::Touch, &args, hub, registry, now, out);
+        // A run that may remove no topic: it only reports these as used now.
+        self.send_housekeeping(CommandTag::Touch, 0, &names, hub, registry, now, out);
     }
 
     /// Every quarter of the hub's idle timeout: reports the topics in use here and removes those idle
@@ -590,10 +584,25 @@ impl Backend {
         self.touched.clear();
         let in_use = hub.topics_in_use(self.reported_use_until);
         self.reported_use_until = Some(now);
-        let (idle_ms, batch) = (
-            idle_timeout.as_millis().to_string(),
-            HOUSEKEEPING_BATCH.to_string(),
-        );
+        let tag = CommandTag::Housekeeping;
+        self.send_housekeeping(tag, HOUSEKEEPING_BATCH, &in_use, hub, registry, now, out);
+    }
+
+    /// Sends [`HOUSEKEEPING_SCRIPT`]: the topics `in_use` become used now, and at most `batch` idle
+    /// topics go.
+    #[allow(clippy::too_many_arguments)] // the loop's context (hub, registry, clock, outcomes) and the run
+    fn send_housekeeping(
+        &mut self,
+        tag: CommandTag,
+        batch: usize,
+        in_use: &[String],
+        hub: &mut Hub,
+        registry: &Registry,
+        now: Instant,
+        out: &mut Vec<Outcome>,
+    ) {
+        let idle_ms = hub.limits().topic_idle_timeout.as_millis().to_string();
+        let batch = batch.to_string();
         let mut args = vec![
             "EVAL",
             HOUSEKEEPING_SCRIPT,
@@ -604,7 +613,7 @@ impl Backend {
             batch.as_str(),
         ];
         args.extend(in_use.iter().map(String::as_str));
-        self.send_command(CommandTag::Housekeeping, &args, hub, registry, now, out);
+        self.send_command(tag, &args, hub, registry, now, out);
     }
 
     /// One of the backend's sockets is ready.
