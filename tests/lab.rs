@@ -448,7 +448,7 @@ fn the_lab_drives_chromium_through_every_transport() {
 /// number for it (and the doors the floor lacks `null`).
 #[test]
 fn a_quick_lab_measures_the_floor_beside_pushlab() {
-    const FLOOR_DOORS: [&str; 5] = ["long poll", "JSONP", "XHR stream", "SSE", "WebSocket"];
+    use lab_support::FLOOR_DOORS;
     let out = scratch_dir("lab-floor");
     let (output, stdout) = lab_support::run_lab(&["--quick", "--seed", "12", "--floor"], &out);
     let stderr = String::from_utf8_lossy(&output.stderr);

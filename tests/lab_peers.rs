@@ -283,25 +283,12 @@ fn the_lab_measures_the_peers_in_the_same_run() {
     let rows = lab_support::main_table(&stdout);
     let expected: [(&str, &[&str]); 4] = [
         ("pushlab", &lab_support::DOORS),
-        (
-            "floor",
-            &["long poll", "JSONP", "XHR stream", "SSE", "WebSocket"],
-        ),
+        ("floor", &lab_support::FLOOR_DOORS),
         (
             "node http + ws",
             &["long poll", "XHR stream", "SSE", "WebSocket"],
         ),
-        (
-            "sockjs-node",
-            &[
-                "long poll",
-                "JSONP",
-                "XHR stream",
-                "iframe",
-                "SSE",
-                "WebSocket",
-            ],
-        ),
+        ("sockjs-node", lab_support::peer_doors()),
     ];
     let total: usize = expected.iter().map(|(_, doors)| doors.len()).sum();
     assert_eq!(rows.len(), total, "{stdout}");
@@ -327,21 +314,14 @@ fn the_lab_measures_the_peers_in_the_same_run() {
         .split("#### fanout: against the best peer")
         .nth(1)
         .expect("a table against the best peer");
-    for door in [
-        "long poll",
-        "JSONP",
-        "XHR stream",
-        "iframe",
-        "SSE",
-        "WebSocket",
-    ] {
+    for &door in lab_support::peer_doors() {
         let line = against
             .lines()
             .find(|line| line.starts_with(&format!("| {door} |")))
             .unwrap_or_else(|| panic!("no line for {door}:\n{against}"));
         let row = lab_support::cells(line);
         assert_eq!(row.len(), 7, "{line}");
-        let floor_has = ["long poll", "JSONP", "XHR stream", "SSE", "WebSocket"].contains(&door);
+        let floor_has = lab_support::FLOOR_DOORS.contains(&door);
         assert_eq!(row[3] != "-", floor_has, "{line}");
         // The requests per 1,000 messages of pushlab and of the cheapest peer: two numbers.
         let requests: Vec<&str> = row[6].split(" · ").collect();

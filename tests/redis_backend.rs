@@ -9,15 +9,14 @@
 
 mod common;
 
-use common::redis::redis_or_skip;
+use common::redis::{another_nodes_housekeeping, redis_or_skip};
 
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token};
 use pushlab::hub::{Hub, HubLimits};
 use pushlab::redis::backend::{
-    counter_key, stream_key, Backend, Outcome, PublishOptions, FEED_KEY, HOUSEKEEPING_SCRIPT,
-    ID_FLOOR_KEY, TOPICS_KEY,
+    counter_key, stream_key, Backend, Outcome, PublishOptions, FEED_KEY, TOPICS_KEY,
 };
 use pushlab::redis::process::{self, RedisProcess};
 use pushlab::redis::resp::Reply;
@@ -255,18 +254,9 @@ fn a_topic_that_gains_a_subscriber_is_not_removed_as_idle_by_another_node() {
     });
 
     // Another node's housekeeping run: it reports nothing in use and removes what is idle.
-    let idle_ms = node.hub.limits().topic_idle_timeout.as_millis().to_string();
-    let run = [
-        "EVAL",
-        HOUSEKEEPING_SCRIPT,
-        "2",
-        TOPICS_KEY,
-        ID_FLOOR_KEY,
-        &idle_ms,
-        "100",
-    ];
+    let idle = node.hub.limits().topic_idle_timeout;
     assert_eq!(
-        redis_command(&redis, &run),
+        another_nodes_housekeeping(&redis, idle),
         Reply::Integer(0),
         "nothing is idle"
     );

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::redis::redis_or_skip;
+use common::redis::{another_nodes_housekeeping, redis_or_skip};
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -25,9 +25,7 @@ use pushlab::client::poll::{long_poll, short_poll};
 use pushlab::client::sse::SseClient;
 use pushlab::client::stream::XhrStreamClient;
 use pushlab::client::{door_path, http, publish, ws, PushEvent, ReceivedMessage};
-use pushlab::redis::backend::{
-    CLOCK_LEASE_KEY, HOUSEKEEPING_SCRIPT, ID_FLOOR_KEY, LOAD_PAGE, TOPICS_KEY,
-};
+use pushlab::redis::backend::{CLOCK_LEASE_KEY, LOAD_PAGE};
 use pushlab::redis::process::RedisProcess;
 use pushlab::redis::resp::Reply;
 use pushlab::server::RunningServer;
@@ -221,6 +219,11 @@ impl Reader {
             );
         }
         events
+    }
+
+    /// The data of the next message (the chat tests read one line at a time).
+    fn next_data(&mut self) -> String {
+        messages(&self.read(1))[0].data.clone()
     }
 }
 
@@ -624,21 +627,9 @@ fn a_topic_idle_everywhere_that_gains_a_subscriber_is_kept_for_it() {
     wait_for("B to report the topic in use", || {
         score(&redis).is_some_and(|ms| ms > 1).then_some(())
     });
-    let idle_ms = pushlab::hub::HubLimits::default()
-        .topic_idle_timeout
-        .as_millis()
-        .to_string();
-    let run = [
-        "EVAL",
-        HOUSEKEEPING_SCRIPT,
-        "2",
-        TOPICS_KEY,
-        ID_FLOOR_KEY,
-        &idle_ms,
-        "100",
-    ];
+    let idle = pushlab::hub::HubLimits::default().topic_idle_timeout;
     assert_eq!(
-        redis_command(&redis, &run),
+        another_nodes_housekeeping(&redis, idle),
         Reply::Integer(0),
         "nothing is idle"
     );
@@ -758,10 +749,10 @@ fn a_channel_session_moves_between_nodes() {
     // A message sent through A is echoed into the private queue, read on B; and the other way round.
     let sent = http::post(a.addr, &format!("/channel/echo/{id}"), b"via A").unwrap();
     assert_eq!(sent.status, 200);
-    assert_eq!(messages(&on_b.read(1))[0].data, "via A");
+    assert_eq!(on_b.next_data(), "via A");
     let sent = http::post(b.addr, &format!("/channel/echo/{id}"), b"via B").unwrap();
     assert_eq!(sent.status, 200);
-    assert_eq!(messages(&on_b.read(1))[0].data, "via B");
+    assert_eq!(on_b.next_data(), "via B");
     // Closed on B: A forgets it too.
     let closed = http::post(b.addr, &format!("/channel/echo/{id}/close"), b"").unwrap();
     assert_eq!(closed.status, 200);
@@ -1004,10 +995,7 @@ fn the_chat_room_lists_the_members_of_every_node() {
     );
     let first = join_chat(a.addr);
     let mut first_reads = Reader::open(Door::Sse, a.addr, &format!("session-{first}"), Some(0));
-    assert_eq!(
-        messages(&first_reads.read(1))[0].data,
-        "* welcome: 1 in the room"
-    );
+    assert_eq!(first_reads.next_data(), "* welcome: 1 in the room");
     wait_for("B to know the first member", || {
         let status = http::get(b.addr, &format!("/channel/chat/{first}"))
             .ok()?
@@ -1017,33 +1005,21 @@ fn the_chat_room_lists_the_members_of_every_node() {
     // Joined on B: B counts the member who joined on A, and A's member hears of the arrival.
     let second = join_chat(b.addr);
     let mut second_reads = Reader::open(Door::Sse, b.addr, &format!("session-{second}"), Some(0));
-    assert_eq!(
-        messages(&second_reads.read(1))[0].data,
-        "* welcome: 2 in the room"
-    );
-    assert_eq!(
-        messages(&first_reads.read(1))[0].data,
-        "* someone joined the room"
-    );
+    assert_eq!(second_reads.next_data(), "* welcome: 2 in the room");
+    assert_eq!(first_reads.next_data(), "* someone joined the room");
     // Said on B, heard by the member who joined on A (and by the speaker).
     say(b.addr, &second, "hello from B");
-    assert_eq!(messages(&first_reads.read(1))[0].data, "hello from B");
-    assert_eq!(messages(&second_reads.read(1))[0].data, "hello from B");
+    assert_eq!(first_reads.next_data(), "hello from B");
+    assert_eq!(second_reads.next_data(), "hello from B");
 
     // A third member joins on A and then goes quiet: its session expires, and it leaves B's list.
     let third = join_chat(a.addr);
-    assert_eq!(
-        messages(&first_reads.read(1))[0].data,
-        "* someone joined the room"
-    );
-    assert_eq!(
-        messages(&second_reads.read(1))[0].data,
-        "* someone joined the room"
-    );
+    assert_eq!(first_reads.next_data(), "* someone joined the room");
+    assert_eq!(second_reads.next_data(), "* someone joined the room");
     say(b.addr, &second, "/who");
-    assert_eq!(messages(&second_reads.read(1))[0].data, "* 3 in the room");
+    assert_eq!(second_reads.next_data(), "* 3 in the room");
     assert_eq!(
-        messages(&second_reads.read(1))[0].data,
+        second_reads.next_data(),
         "* someone left the room",
         "the quiet member's session expired (the other two are connected)"
     );
@@ -1054,15 +1030,12 @@ fn the_chat_room_lists_the_members_of_every_node() {
         (status == 404).then_some(())
     });
     say(b.addr, &second, "/who");
-    assert_eq!(messages(&second_reads.read(1))[0].data, "* 2 in the room");
+    assert_eq!(second_reads.next_data(), "* 2 in the room");
 
     // The first member closes on A: B's list drops them too.
     let closed = http::post(a.addr, &format!("/channel/chat/{first}/close"), b"").unwrap();
     assert_eq!(closed.status, 200);
-    assert_eq!(
-        messages(&second_reads.read(1))[0].data,
-        "* someone left the room"
-    );
+    assert_eq!(second_reads.next_data(), "* someone left the room");
     wait_for("B to forget the closed member", || {
         let status = http::get(b.addr, &format!("/channel/chat/{first}"))
             .ok()?
@@ -1070,7 +1043,7 @@ fn the_chat_room_lists_the_members_of_every_node() {
         (status == 404).then_some(())
     });
     say(b.addr, &second, "/who");
-    assert_eq!(messages(&second_reads.read(1))[0].data, "* 1 in the room");
+    assert_eq!(second_reads.next_data(), "* 1 in the room");
 }
 
 /// A TCP relay to `redis` that holds every connection it accepts until [`Gate::open`]: a node behind

@@ -16,6 +16,14 @@ pub const DOORS: [&str; 7] = [
     "WebSocket",
 ];
 
+/// The doors the floor (`src/lab/floor.rs`) serves.
+pub const FLOOR_DOORS: [&str; 5] = ["long poll", "JSONP", "XHR stream", "SSE", "WebSocket"];
+
+/// The doors some peer offers: every door but short polling.
+pub fn peer_doors() -> &'static [&'static str] {
+    DOORS.get(1..).unwrap_or_default()
+}
+
 /// A fresh directory under the target directory for one test's output.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
