@@ -214,14 +214,8 @@ fn known_reason_phrase(status: u16) -> Option<&'static str> {
     })
 }
 
-/// Formats a Unix time as an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §5.6.7).
-pub fn http_date(unix_secs: u64) -> String {
-    let mut text = Vec::with_capacity(29);
-    push_http_date(&mut text, unix_secs);
-    String::from_utf8(text).unwrap_or_default()
-}
-
-/// Appends the IMF-fixdate of a Unix time to `out`: the 29 bytes of [`http_date`], without a String.
+/// Appends a Unix time as an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §5.6.7):
+/// 29 bytes, written into the response without a `String` of their own.
 fn push_http_date(out: &mut Vec<u8>, unix_secs: u64) {
     const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
     const MONTHS: [&str; 12] = [

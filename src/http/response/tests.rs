@@ -3,6 +3,13 @@ use super::*;
 const NOW: u64 = 784_111_777;
 const DATE_LINE: &str = "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
 
+/// The IMF-fixdate of a Unix time, as `Response::write` puts it in `Date`.
+fn http_date(unix_secs: u64) -> String {
+    let mut text = Vec::new();
+    push_http_date(&mut text, unix_secs);
+    String::from_utf8(text).unwrap_or_default()
+}
+
 fn written(response: &Response, head_only: bool, keep_alive: bool) -> String {
     let mut out = Vec::new();
     response.write(&mut out, NOW, head_only, keep_alive);
