@@ -111,7 +111,9 @@ struct Slot {
 pub struct Core {
     /// The shared state: hub, sessions, configuration.
     pub room: Room,
-    slots: Slab<Slot>,
+    /// Boxed, so that taking a connection out of the slab for a piece of work, and putting it back,
+    /// moves a pointer rather than the whole state (hundreds of bytes, twice per delivery).
+    slots: Slab<Box<Slot>>,
     timers: Timers,
     actions: VecDeque<Action>,
     /// Input storage lent to whichever connection reads next (see [`crate::server::input`]).
@@ -190,7 +192,7 @@ impl Core {
         }
         *from_this_client += 1;
         self.next_serial += 1;
-        let token = self.slots.insert(Slot {
+        let token = self.slots.insert(Box::new(Slot {
             conn: Connection::new(0, peer, now),
             serial: self.next_serial,
             scheduled: None,
@@ -199,7 +201,7 @@ impl Core {
             hung_up: false,
             half_closed: false,
             write_deferred: false,
-        });
+        }));
         // One wake-up for the connection's first deadlines, at the earlier of the idle and the header
         // timeout: its first request usually starts at once, and the header timeout it then gets
         // would otherwise be a second, earlier entry in the heap beside the idle one, for every
@@ -596,7 +598,7 @@ impl Core {
 
     /// Puts a connection back after a piece of work: schedules its deadline, accounts its buffers,
     /// queues its I/O; or closes it for good.
-    fn put_back(&mut self, token: usize, mut slot: Slot, now: Instant, fate: Fate) {
+    fn put_back(&mut self, token: usize, mut slot: Box<Slot>, now: Instant, fate: Fate) {
         if fate == Fate::Close {
             let conn = &mut slot.conn;
             let room = &mut self.room;
