@@ -690,29 +690,36 @@ impl Hub {
         self.use_counter
     }
 
-    /// The topic named `topic`, stamped as used at `now`; created if new, after making room in a full
-    /// table by evicting the least recently used topic without subscribers.
+    /// The topic named `topic`, stamped as used at `now`; created if new.
     fn use_topic(&mut self, topic: &str, now: Instant) -> Result<&mut Topic, HubError> {
-        if !self.topics.contains_key(topic)
-            && self.topics.len() >= self.limits.max_topics
-            && !self.evict_least_recently_used()
-        {
-            return Err(HubError::TooManyTopics);
+        if !self.topics.contains_key(topic) {
+            self.add_topic(topic, now)?;
         }
         let use_number = self.next_use_number();
-        let mut new_topic_base = self.new_topic_base;
-        if !self.topics.contains_key(topic) && self.is_loading(topic) {
+        // Looked up by `&str`: a topic already in use costs no allocation; only creating one does.
+        // (Just added if it was missing, so the error is never met.)
+        let entry = self.topics.get_mut(topic).ok_or(HubError::TooManyTopics)?;
+        entry.touch(now, use_number);
+        Ok(entry)
+    }
+
+    /// Creates `topic`, after making room in a full table by evicting the least recently used topic
+    /// without subscribers.
+    fn add_topic(&mut self, topic: &str, now: Instant) -> Result<(), HubError> {
+        if self.topics.len() >= self.limits.max_topics && !self.evict_least_recently_used() {
+            return Err(HubError::TooManyTopics);
+        }
+        let mut head = self.new_topic_base;
+        if self.is_loading(topic) {
             // Created before the mirror knows what the shared log holds: it waits like the others,
             // at a head no shared log hands out (module docs).
             self.loading.insert(topic.to_string());
-            new_topic_base = PENDING_HEAD;
+            head = PENDING_HEAD;
         }
-        let entry = self
-            .topics
-            .entry(topic.to_string())
-            .or_insert_with(|| Topic::new(new_topic_base, now, use_number));
-        entry.touch(now, use_number);
-        Ok(entry)
+        let use_number = self.next_use_number();
+        self.topics
+            .insert(topic.to_string(), Topic::new(head, now, use_number));
+        Ok(())
     }
 
     /// Evicts the least recently used topic without subscribers. False when every topic has
