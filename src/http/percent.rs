@@ -10,11 +10,18 @@
 // a panic ("No panic from the network" in the crate docs).
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+use std::borrow::Cow;
+
 /// Decodes `%XX` escapes in `input`; with `plus_as_space`, `+` decodes to a space (query strings).
 ///
 /// Returns `None` when a `%` is not followed by two hexadecimal digits (RFC 3986 §2.1: "a percent sign
 /// followed by two hexadecimal digits"). The result is bytes: whether they are UTF-8 is the caller's call.
-pub fn decode(input: &[u8], plus_as_space: bool) -> Option<Vec<u8>> {
+/// Input with nothing to decode (the usual query parameter name) is handed back as it is, without a copy.
+pub fn decode(input: &[u8], plus_as_space: bool) -> Option<Cow<'_, [u8]>> {
+    let escaped = |byte: &u8| *byte == b'%' || (plus_as_space && *byte == b'+');
+    if !input.iter().any(escaped) {
+        return Some(Cow::Borrowed(input));
+    }
     let mut decoded = Vec::with_capacity(input.len());
     let mut rest = input;
     while let Some((&byte, tail)) = rest.split_first() {
@@ -35,7 +42,7 @@ pub fn decode(input: &[u8], plus_as_space: bool) -> Option<Vec<u8>> {
             }
         }
     }
-    Some(decoded)
+    Some(Cow::Owned(decoded))
 }
 
 /// The value of one hexadecimal digit, either case.
@@ -73,7 +80,24 @@ mod tests {
     }
 
     #[test]
+    fn input_without_escapes_is_handed_back_uncopied() {
+        let input = b"callback";
+        let decoded = decode(input, true);
+        assert!(
+            matches!(decoded, Some(std::borrow::Cow::Borrowed(bytes)) if bytes.as_ptr() == input.as_ptr())
+        );
+        assert!(matches!(
+            decode(b"a+b", false),
+            Some(std::borrow::Cow::Borrowed(_))
+        ));
+        assert!(matches!(
+            decode(b"a+b", true),
+            Some(std::borrow::Cow::Owned(_))
+        ));
+    }
+
+    #[test]
     fn empty_input_decodes_to_empty() {
-        assert_eq!(decode(b"", true), Some(Vec::new()));
+        assert_eq!(decode(b"", true).as_deref(), Some(&b""[..]));
     }
 }

@@ -489,11 +489,12 @@ impl Request {
         self.query.split('&').find_map(|pair| {
             let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
             let decoded_name = percent::decode(raw_name.as_bytes(), true)?;
-            if decoded_name != name.as_bytes() {
+            if *decoded_name != *name.as_bytes() {
                 return None;
             }
             Some(
-                percent::decode(raw_value.as_bytes(), true).and_then(|v| String::from_utf8(v).ok()),
+                percent::decode(raw_value.as_bytes(), true)
+                    .and_then(|value| String::from_utf8(value.into_owned()).ok()),
             )
         })?
     }

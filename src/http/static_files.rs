@@ -55,7 +55,8 @@ fn decode_path(path: &str) -> Result<String, HttpError> {
         400,
         "invalid percent-encoding in path (RFC 3986 §2.1)",
     ))?;
-    let decoded = String::from_utf8(bytes).map_err(|_| HttpError::new(400, "path is not UTF-8"))?;
+    let decoded = String::from_utf8(bytes.into_owned())
+        .map_err(|_| HttpError::new(400, "path is not UTF-8"))?;
     if decoded.contains('\0') {
         return Err(HttpError::new(400, "NUL in path"));
     }
