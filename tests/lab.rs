@@ -522,3 +522,94 @@ fn a_quick_lab_measures_the_floor_beside_pushlab() {
     assert_eq!(field("short poll", "pushlab"), Some(JsonValue::Null));
     assert!(out.join("fanout-floor-latency.svg").is_file());
 }
+
+/// `pushlab lab --quick --floor --repeat 2`: each chosen door is measured twice, every server in turn
+/// each time. The main table is the first run's; the tables over the runs give each run's figure and
+/// the median (for two runs, their mean), and the JSON keeps every run's rows.
+#[test]
+fn a_repeated_lab_reports_every_run_and_the_median() {
+    let out = scratch_dir("lab-repeat");
+    let args = [
+        "--quick",
+        "--seed",
+        "13",
+        "--floor",
+        "--repeat",
+        "2",
+        "--door",
+        "sse",
+        "--door",
+        "websocket",
+    ];
+    let (output, stdout) = lab_support::run_lab(&args, &out);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "lab failed:\n{stdout}\n{stderr}");
+    let rows = lab_support::main_table(&stdout);
+    assert_eq!(rows.len(), 4, "the first run's rows only:\n{stdout}");
+
+    let table_after = |heading: &str| -> Vec<Vec<String>> {
+        let rest = stdout
+            .split(heading)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no table {heading:?}:\n{stdout}"));
+        rest.lines()
+            .skip_while(|line| !line.starts_with("| door |"))
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(lab_support::cells)
+            .collect()
+    };
+    let number = |text: &str| {
+        text.parse::<f64>()
+            .unwrap_or_else(|_| panic!("not a number: {text:?}"))
+    };
+    let runs_and_median = |cells: &[String], at: usize| {
+        let runs: Vec<f64> = cells[at].split(" · ").map(number).collect();
+        (runs, number(&cells[at + 1]))
+    };
+    for (heading, figures) in [
+        (
+            "#### fanout: 2 runs, pushlab's p99 ms and server CPU",
+            [1, 3],
+        ),
+        (
+            "#### fanout: 2 runs, pushlab's server CPU above the floor",
+            [1, 3],
+        ),
+    ] {
+        let lines = table_after(heading);
+        let doors: Vec<&str> = lines.iter().map(|cells| cells[0].as_str()).collect();
+        assert_eq!(doors, ["SSE", "WebSocket"], "{heading}");
+        for cells in &lines {
+            assert_eq!(cells.len(), 5, "{cells:?}");
+            for at in figures {
+                let (runs, median) = runs_and_median(cells, at);
+                assert_eq!(runs.len(), 2, "{cells:?}");
+                let mean = (runs[0] + runs[1]) / 2.0;
+                // Each figure is printed rounded (two significant digits below 10), so the mean of
+                // the printed runs may differ from the printed median by a rounding of each.
+                let largest = runs[0].abs().max(runs[1].abs());
+                assert!(
+                    (median - mean).abs() <= 0.05 * largest + 0.01,
+                    "{heading}: median {median} of {runs:?}"
+                );
+            }
+        }
+    }
+
+    let json_text = std::fs::read_to_string(out.join("fanout.json")).expect("fanout.json written");
+    let value = json::parse(&json_text).expect("fanout.json parses");
+    let scenario = &value
+        .get("scenarios")
+        .and_then(JsonValue::as_array)
+        .expect("scenarios")[0];
+    let runs = scenario
+        .get("runs")
+        .and_then(JsonValue::as_array)
+        .expect("the runs");
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        let run = run.as_array().expect("a run is an array of rows");
+        assert_eq!(run.len(), 4, "two doors, pushlab and the floor");
+    }
+}

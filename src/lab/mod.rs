@@ -50,7 +50,9 @@
 //! from npm ([`peers`]), each on the doors it offers, read by the same clients (SockJS through
 //! [`crate::client::sockjs`]). Every phase has its own fresh process, so each row's CPU and memory are
 //! that server's on that door alone. Phases run door by door, each server in turn on the door, so that
-//! the rows a ratio compares are measured seconds apart, not minutes. With `--floor` (which `--peers`
+//! the rows a ratio compares are measured seconds apart, not minutes. With `--repeat N` each door is
+//! measured N times in a row, every server in turn each time: one run is one sample of a machine whose
+//! speed drifts, and the report adds tables of each run's figures and their median. With `--floor` (which `--peers`
 //! implies) the [`floor`] adds rows for long poll, JSONP, XHR stream, SSE and WebSocket: a server that
 //! does one `write` per delivery and nothing else, so its CPU is what the kernel charges any server for
 //! a delivery on this machine.
@@ -144,6 +146,10 @@ usage: pushlab lab [options]
   --seed N            seeds the payload filler and the mix's door order (default: from the clock)
   --payload-bytes N   message payload size (default 64)
   --poll-interval-ms N  pause between two short polls (default 250)
+  --repeat N          measure each door N times in a row (1..=9; default 1), every server in turn each
+                      time, and add tables over the runs: pushlab's p99 and CPU, its and the floor's
+                      ratios to the best peer, and its CPU above the floor, run by run and the median;
+                      the main tables and the charts are the first run's; not in the mix
   --out DIR           where the JSON, Markdown and SVG files go (default benches/results/lab)
   --help              this text
 
@@ -315,6 +321,8 @@ pub struct LabOptions {
     pub payload_bytes: usize,
     /// Pause between two short polls.
     pub poll_interval: Duration,
+    /// `--repeat`: how many times each door is measured (each time every server in turn).
+    pub repeat: usize,
     /// The output directory.
     pub out: PathBuf,
     /// The command line, for the report.
@@ -323,6 +331,10 @@ pub struct LabOptions {
 
 /// The most clients the mix scenario takes.
 pub const MAX_CLIENTS: usize = 10_000;
+
+/// The most runs `--repeat` makes of each door (each is a whole phase per server: a broadcast with the
+/// peers takes about two minutes a run).
+pub const MAX_REPEAT: usize = 9;
 
 /// Reads the lab's arguments (after `lab`); `Ok(None)` means `--help`.
 pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
@@ -343,6 +355,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
         seed: clock_seed(),
         payload_bytes: 64,
         poll_interval: Duration::from_millis(250),
+        repeat: 1,
         out: PathBuf::from("benches/results/lab"),
         command: format!("pushlab lab {}", args.join(" ")).trim().to_string(),
     };
@@ -402,6 +415,12 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
             }
             "--poll-interval-ms" => {
                 options.poll_interval = Duration::from_millis(number(value("--poll-interval-ms")?)?)
+            }
+            "--repeat" => {
+                options.repeat = number(value("--repeat")?)? as usize;
+                if !(1..=MAX_REPEAT).contains(&options.repeat) {
+                    return Err(format!("--repeat must be 1..={MAX_REPEAT}"));
+                }
             }
             "--out" => options.out = PathBuf::from(value("--out")?),
             "--help" | "-h" => return Ok(None),
@@ -499,8 +518,8 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
             report.scale_out = Some(run_scale_out(options, workload)?);
             continue;
         }
-        let mut results = Vec::new();
         if *scenario == Scenario::Mix {
+            let mut results = Vec::new();
             for &server in &servers {
                 if let Some(why) = skip_in_mix(server, workload.clients) {
                     report.note(format!("mix: {} skipped: {why}", server.name()));
@@ -517,25 +536,28 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
         }
         // Door by door, every server in turn: the machine's speed drifts over minutes, so the rows
         // that a ratio compares (pushlab, the floor and the peers on one door) are measured seconds
-        // apart rather than minutes.
+        // apart rather than minutes. With `--repeat`, each door's runs follow one another too.
         let chosen = |door: &Door| options.doors.is_empty() || options.doors.contains(door);
+        let mut runs: Vec<Vec<DoorResult>> = vec![Vec::new(); options.repeat];
         for door in Door::ALL.into_iter().filter(chosen) {
-            for &server in servers.iter().filter(|s| s.doors().contains(&door)) {
-                let doors = vec![door; workload.clients];
-                let target = phase_target(options, server)?;
-                let phase = run_phase(
-                    &target,
-                    server,
-                    &doors,
-                    workload,
-                    options,
-                    epoch,
-                    scenario.name(),
-                );
-                results.extend(phase?);
+            for run in runs.iter_mut() {
+                for &server in servers.iter().filter(|s| s.doors().contains(&door)) {
+                    let doors = vec![door; workload.clients];
+                    let target = phase_target(options, server)?;
+                    let phase = run_phase(
+                        &target,
+                        server,
+                        &doors,
+                        workload,
+                        options,
+                        epoch,
+                        scenario.name(),
+                    );
+                    run.extend(phase?);
+                }
             }
         }
-        report.add(scenario.name(), workload, results);
+        report.add_runs(scenario.name(), workload, runs);
     }
     if options.proxy_nginx {
         let progress = |what: &str| progress("slow reader", what, "backlog, then the tail");
@@ -1041,6 +1063,15 @@ mod tests {
         assert_eq!(parse_duration("0.5s"), Ok(Duration::from_millis(500)));
         assert!(parse_duration("100").is_err());
         assert!(parse_duration("1000s").is_err());
+    }
+
+    #[test]
+    fn repeat_takes_one_to_nine_runs() {
+        let options = |text: &str| parse_args(&args(text)).map(|o| o.map(|o| o.repeat));
+        assert_eq!(options(""), Ok(Some(1)));
+        assert_eq!(options("--repeat 3"), Ok(Some(3)));
+        assert!(options("--repeat 0").is_err());
+        assert!(options("--repeat 10").is_err());
     }
 
     #[test]

@@ -23,7 +23,10 @@
 //!   polling peer that falls behind answers several messages per request and so spends less per
 //!   delivery;
 //! - **behind nginx**: one line per door, pushlab direct against each nginx mode, with what the proxy
-//!   adds to p99 and whether the door still delivers in real time ([`real_time_behind`]).
+//!   adds to p99 and whether the door still delivers in real time ([`real_time_behind`]);
+//! - **over the runs** (with `--repeat N`): pushlab's p99 and CPU, its and the floor's ratios to the best
+//!   peer, and its CPU above the floor, each run's value and the median; the tables above and the
+//!   charts are the first run's.
 
 use std::fs;
 use std::io;
@@ -216,14 +219,30 @@ fn percentile_ms(sorted_us: &[u64], percent: usize) -> f64 {
     sorted_us[rank.min(sorted_us.len() - 1)] as f64 / 1000.0
 }
 
+/// Sets each row's CPU above the floor's row on the same door, when the floor ran.
+fn set_cpu_above_floor(rows: &mut [DoorResult]) {
+    let floor_cpu: Vec<(&'static str, f64)> = rows
+        .iter()
+        .filter(|r| r.server == Server::Floor)
+        .filter_map(|r| Some((r.door, r.cpu_ms_per_1k?)))
+        .collect();
+    for row in rows.iter_mut() {
+        let floor = floor_cpu.iter().find(|(door, _)| *door == row.door);
+        row.cpu_above_floor_ms_per_1k = floor.and_then(|(_, f)| Some(row.cpu_ms_per_1k? - f));
+    }
+}
+
 /// One scenario's rows.
 pub struct ScenarioReport {
     /// Its name.
     pub name: &'static str,
     /// Its workload.
     pub workload: Workload,
-    /// One row per door.
+    /// One row per door and server: the first run's.
     pub rows: Vec<DoorResult>,
+    /// With `--repeat N`, every run's rows, the first included, in the order they ran (empty after a
+    /// single run). The tables over the runs ([`over_the_runs`]) are made from these.
+    pub runs: Vec<Vec<DoorResult>>,
 }
 
 /// Everything one run measured.
@@ -261,19 +280,29 @@ impl RunReport {
 
     /// Adds a scenario's rows.
     pub fn add(&mut self, name: &'static str, workload: Workload, mut rows: Vec<DoorResult>) {
-        let floor_cpu: Vec<(&'static str, f64)> = rows
-            .iter()
-            .filter(|r| r.server == Server::Floor)
-            .filter_map(|r| Some((r.door, r.cpu_ms_per_1k?)))
-            .collect();
-        for row in &mut rows {
-            let floor = floor_cpu.iter().find(|(door, _)| *door == row.door);
-            row.cpu_above_floor_ms_per_1k = floor.and_then(|(_, f)| Some(row.cpu_ms_per_1k? - f));
-        }
+        set_cpu_above_floor(&mut rows);
         self.scenarios.push(ScenarioReport {
             name,
             workload,
             rows,
+            runs: Vec::new(),
+        });
+    }
+
+    /// Adds a scenario measured `runs.len()` times (`--repeat`): the first run's rows make its
+    /// tables and charts, and every run's make the tables over the runs.
+    pub fn add_runs(&mut self, name: &'static str, workload: Workload, runs: Vec<Vec<DoorResult>>) {
+        let mut runs = runs;
+        for rows in &mut runs {
+            set_cpu_above_floor(rows);
+        }
+        let rows = runs.first().cloned().unwrap_or_default();
+        let runs = if runs.len() > 1 { runs } else { Vec::new() };
+        self.scenarios.push(ScenarioReport {
+            name,
+            workload,
+            rows,
+            runs,
         });
     }
 
@@ -391,6 +420,7 @@ impl RunReport {
             out.push_str(&above_the_floor(scenario));
             out.push_str(&against_the_best_peer(scenario));
             out.push_str(&behind_nginx(scenario));
+            out.push_str(&over_the_runs(scenario));
         }
         if let Some((workload, rows)) = &self.scale_out {
             out.push_str(&super::scale::markdown(workload, rows));
@@ -851,6 +881,131 @@ fn against_the_best_peer(scenario: &ScenarioReport) -> String {
     out
 }
 
+/// `a ÷ b`, when `b` is above zero.
+fn divide(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+/// The median of the values present (the mean of the middle two when their count is even).
+fn median(values: &[Option<f64>]) -> Option<f64> {
+    let mut present: Vec<f64> = values.iter().flatten().copied().collect();
+    present.sort_by(f64::total_cmp);
+    let middle = present.len() / 2;
+    if present.len() % 2 == 1 {
+        return present.get(middle).copied();
+    }
+    Some((present.get(middle.checked_sub(1)?)? + present.get(middle)?) / 2.0)
+}
+
+/// One figure of one door over the runs: its value in each run (`None` where a run had none), and
+/// how it is printed.
+struct Figure {
+    values: Vec<Option<f64>>,
+    show: fn(f64) -> String,
+}
+
+/// One line of a table over the runs: the door, then for each figure its value run by run and the
+/// median. `None` when no run had the first figure.
+fn line_over_the_runs(door: &str, figures: &[Figure]) -> Option<String> {
+    if figures.first()?.values.iter().all(Option::is_none) {
+        return None;
+    }
+    let cells: Vec<String> = figures
+        .iter()
+        .map(|Figure { values, show }| {
+            let runs: Vec<String> = values
+                .iter()
+                .map(|v| v.map_or("-".to_string(), show))
+                .collect();
+            let middle = median(values).map_or("-".to_string(), show);
+            format!("{} | {middle}", runs.join(" · "))
+        })
+        .collect();
+    Some(format!("| {door} | {} |\n", cells.join(" | ")))
+}
+
+/// With `--repeat N`, the same figures over the N runs, each run's value and the median: pushlab's
+/// p99 and CPU; pushlab's and the floor's ratios to the best peer (when they ran); and pushlab's CPU
+/// above the floor. One run is one sample of a machine whose speed drifts, so a ratio is read over
+/// several. Empty after a single run.
+fn over_the_runs(scenario: &ScenarioReport) -> String {
+    let count = scenario.runs.len();
+    if count < 2 {
+        return String::new();
+    }
+    let runs: Vec<ScenarioReport> = scenario
+        .runs
+        .iter()
+        .map(|rows| ScenarioReport {
+            name: scenario.name,
+            workload: scenario.workload,
+            rows: rows.clone(),
+            runs: Vec::new(),
+        })
+        .collect();
+    let labels: Vec<String> = (1..=count).map(|n| n.to_string()).collect();
+    let labels = labels.join(" · ");
+    // A figure read from each run, printed as a number or as a ratio.
+    let number = |value: &dyn Fn(&ScenarioReport) -> Option<f64>| Figure {
+        values: runs.iter().map(value).collect(),
+        show: svg::number,
+    };
+    let ratio = |value: &dyn Fn(&ScenarioReport) -> Option<f64>| Figure {
+        values: runs.iter().map(value).collect(),
+        show: |r| format!("{r:.2}"),
+    };
+    let mut out = format!(
+        "\n#### {}: {count} runs, pushlab's p99 ms and server CPU ms per 1k deliveries, and the \
+         median\n\n| door | p99, runs {labels} | median | CPU, runs {labels} | median |\n|---|---|---:|---|---:|\n",
+        scenario.name
+    );
+    for door in doors_of(scenario) {
+        let p99 = number(&|run| row_of(run, door, Server::Pushlab).map(DoorResult::p99));
+        let cpu = number(&|run| row_of(run, door, Server::Pushlab)?.cpu_ms_per_1k);
+        out.extend(line_over_the_runs(door, &[p99, cpu]));
+    }
+    let floor_ran = scenario.rows.iter().any(|r| r.server == Server::Floor);
+    let peer_ran = scenario
+        .rows
+        .iter()
+        .any(|r| matches!(r.server, Server::Peer(_)));
+    if floor_ran && peer_ran {
+        for server in [Server::Pushlab, Server::Floor] {
+            out.push_str(&format!(
+                "\n#### {}: {count} runs, {} ÷ the best peer\n\n| door | p99 ÷ best peer, runs {labels} | \
+                 median | CPU ÷ best peer, runs {labels} | median |\n|---|---|---:|---|---:|\n",
+                scenario.name,
+                server.name()
+            ));
+            for door in doors_of(scenario) {
+                let ratio_of =
+                    |run: &ScenarioReport, figure: fn(&DoorResult, BestPeer) -> Option<f64>| {
+                        let best = best_peer(run, door)?;
+                        figure(row_of(run, door, server)?, best)
+                    };
+                let p99 = ratio(&|run| ratio_of(run, |r, best| divide(r.p99(), best.p99)));
+                let cpu = ratio(&|run| ratio_of(run, |r, best| divide(r.cpu_ms_per_1k?, best.cpu)));
+                out.extend(line_over_the_runs(door, &[p99, cpu]));
+            }
+        }
+    }
+    if floor_ran {
+        out.push_str(&format!(
+            "\n#### {}: {count} runs, pushlab's server CPU above the floor, ms per 1k deliveries\n\n\
+             | door | floor, runs {labels} | median | pushlab above it, runs {labels} | median |\n\
+             |---|---|---:|---|---:|\n",
+            scenario.name
+        ));
+        for door in doors_of(scenario) {
+            let floor = number(&|run| row_of(run, door, Server::Floor)?.cpu_ms_per_1k);
+            let above =
+                number(&|run| row_of(run, door, Server::Pushlab)?.cpu_above_floor_ms_per_1k);
+            out.extend(line_over_the_runs(door, &[floor, above]));
+        }
+    }
+    out
+}
+
 /// pushlab direct against each nginx mode that ran: p99 and what the proxy added, then the verdict.
 /// Empty when no nginx mode ran.
 fn behind_nginx(scenario: &ScenarioReport) -> String {
@@ -957,16 +1112,27 @@ fn json_number(value: Option<f64>) -> String {
     value.map_or("null".to_string(), |v| format!("{v:.3}"))
 }
 
+/// A scenario as JSON: its workload, the first run's rows as `doors`, and with `--repeat` every run's
+/// rows as `runs` (an array of such arrays; empty after a single run).
 fn scenario_json(scenario: &ScenarioReport) -> String {
     let rows: Vec<String> = scenario.rows.iter().map(row_json).collect();
+    let runs: Vec<String> = scenario
+        .runs
+        .iter()
+        .map(|rows| {
+            let rows: Vec<String> = rows.iter().map(row_json).collect();
+            format!("[\n{}\n]", rows.join(",\n"))
+        })
+        .collect();
     let w = scenario.workload;
     format!(
-        "{{\"name\":{},\"clients\":{},\"messages\":{},\"rate_per_s\":{},\"doors\":[\n{}\n]}}",
+        "{{\"name\":{},\"clients\":{},\"messages\":{},\"rate_per_s\":{},\"doors\":[\n{}\n],\"runs\":[{}]}}",
         json_string(scenario.name),
         w.clients,
         w.messages,
         w.rate_per_s,
-        rows.join(",\n")
+        rows.join(",\n"),
+        runs.join(",\n")
     )
 }
 
@@ -1166,6 +1332,7 @@ mod tests {
                 // Cheaper still, but it delivered twice: not a complete row.
                 row(sockjs, 1.0, 1.0, 10.0, 3),
             ],
+            runs: Vec::new(),
         };
         let best = best_peer(&scenario, "long poll").expect("a complete peer row");
         assert_eq!((best.p99, best.cpu), (80.0, 20.0));
@@ -1175,5 +1342,69 @@ mod tests {
             table.contains("| long poll | 10 / 12 | 80 / 20 | 9 / 10 | 0.12 / 0.60 | 0.11 / 0.50 | 1000 · 100 |"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[Some(3.0), None, Some(1.0), Some(2.0)]), Some(2.0));
+        assert_eq!(
+            median(&[Some(4.0), Some(1.0), Some(2.0), Some(3.0)]),
+            Some(2.5)
+        );
+        assert_eq!(median(&[None, None]), None);
+    }
+
+    #[test]
+    fn the_tables_over_the_runs_give_each_run_and_the_median() {
+        let node = Server::Peer(PeerKind::NodeHttpWs);
+        // Three runs: pushlab 12, 9, 15 against a best peer of 20, 30, 20; the floor 10, 6, 10.
+        let run = |pushlab: f64, floor: f64, peer: f64| {
+            vec![
+                row(Server::Pushlab, 10.0, pushlab, 1000.0, 0),
+                row(Server::Floor, 8.0, floor, 1000.0, 0),
+                row(node, 40.0, peer, 1000.0, 0),
+            ]
+        };
+        let mut report = RunReport::new(
+            &crate::lab::parse_args(&[]).unwrap().unwrap(),
+            Machine::read(),
+        );
+        let workload = Workload {
+            clients: 10,
+            messages: 100,
+            rate_per_s: 50.0,
+        };
+        report.add_runs(
+            "broadcast",
+            workload,
+            vec![
+                run(12.0, 10.0, 20.0),
+                run(9.0, 6.0, 30.0),
+                run(15.0, 10.0, 20.0),
+            ],
+        );
+        let scenario = &report.scenarios[0];
+        assert_eq!(scenario.rows.len(), 3, "the first run's rows");
+        assert_eq!(scenario.rows[0].cpu_ms_per_1k, Some(12.0));
+        let tables = over_the_runs(scenario);
+        for line in [
+            "| long poll | 10 · 10 · 10 | 10 | 12 · 9 · 15 | 12 |",
+            "| long poll | 0.25 · 0.25 · 0.25 | 0.25 | 0.60 · 0.30 · 0.75 | 0.60 |",
+            "| long poll | 0.20 · 0.20 · 0.20 | 0.20 | 0.50 · 0.20 · 0.50 | 0.50 |",
+            "| long poll | 10 · 6 · 10 | 10 | 2 · 3 · 5 | 3 |",
+        ] {
+            assert!(tables.contains(line), "no {line:?} in\n{tables}");
+        }
+        let mut single = RunReport::new(
+            &crate::lab::parse_args(&[]).unwrap().unwrap(),
+            Machine::read(),
+        );
+        single.add_runs("broadcast", workload, vec![run(12.0, 10.0, 20.0)]);
+        assert_eq!(
+            over_the_runs(&single.scenarios[0]),
+            "",
+            "one run: no tables over the runs"
+        );
+        assert!(single.scenarios[0].runs.is_empty());
     }
 }
