@@ -241,7 +241,7 @@ pub struct ScenarioReport {
     /// One row per door and server: the first run's.
     pub rows: Vec<DoorResult>,
     /// With `--repeat N`, every run's rows, the first included, in the order they ran (empty after a
-    /// single run). The tables over the runs ([`over_the_runs`]) are made from these.
+    /// single run). The tables over the runs are made from these.
     pub runs: Vec<Vec<DoorResult>>,
 }
 
