@@ -523,9 +523,10 @@ fn a_quick_lab_measures_the_floor_beside_pushlab() {
     assert!(out.join("fanout-floor-latency.svg").is_file());
 }
 
-/// `pushlab lab --quick --floor --repeat 2`: each chosen door is measured twice, every server in turn
-/// each time. The main table is the first run's; the tables over the runs give each run's figure and
-/// the median (for two runs, their mean), and the JSON keeps every run's rows.
+/// `pushlab lab --quick --floor --repeat 3`: each chosen door is measured three times, every server in
+/// turn each time. The main table is the first run's; the tables over the runs give each run's figure
+/// and the median (the middle one), and the JSON keeps every run's rows, the first run's being the
+/// main table's.
 #[test]
 fn a_repeated_lab_reports_every_run_and_the_median() {
     let out = scratch_dir("lab-repeat");
@@ -535,7 +536,7 @@ fn a_repeated_lab_reports_every_run_and_the_median() {
         "13",
         "--floor",
         "--repeat",
-        "2",
+        "3",
         "--door",
         "sse",
         "--door",
@@ -569,11 +570,11 @@ fn a_repeated_lab_reports_every_run_and_the_median() {
     };
     for (heading, figures) in [
         (
-            "#### fanout: 2 runs, pushlab's p99 ms and server CPU",
+            "#### fanout: 3 runs, pushlab's p99 ms and server CPU",
             [1, 3],
         ),
         (
-            "#### fanout: 2 runs, pushlab's server CPU above the floor",
+            "#### fanout: 3 runs, pushlab's server CPU above the floor",
             [1, 3],
         ),
     ] {
@@ -583,16 +584,11 @@ fn a_repeated_lab_reports_every_run_and_the_median() {
         for cells in &lines {
             assert_eq!(cells.len(), 5, "{cells:?}");
             for at in figures {
-                let (runs, median) = runs_and_median(cells, at);
-                assert_eq!(runs.len(), 2, "{cells:?}");
-                let mean = (runs[0] + runs[1]) / 2.0;
-                // Each figure is printed rounded (two significant digits below 10), so the mean of
-                // the printed runs may differ from the printed median by a rounding of each.
-                let largest = runs[0].abs().max(runs[1].abs());
-                assert!(
-                    (median - mean).abs() <= 0.05 * largest + 0.01,
-                    "{heading}: median {median} of {runs:?}"
-                );
+                let (mut runs, median) = runs_and_median(cells, at);
+                assert_eq!(runs.len(), 3, "{cells:?}");
+                // Three runs: the median is the middle value, printed the same way.
+                runs.sort_by(f64::total_cmp);
+                assert_eq!(median, runs[1], "{heading}: {cells:?}");
             }
         }
     }
@@ -607,9 +603,30 @@ fn a_repeated_lab_reports_every_run_and_the_median() {
         .get("runs")
         .and_then(JsonValue::as_array)
         .expect("the runs");
-    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.len(), 3);
+    assert_eq!(
+        scenario.get("doors"),
+        Some(&runs[0]),
+        "the main rows are the first run's"
+    );
     for run in runs {
-        let run = run.as_array().expect("a run is an array of rows");
-        assert_eq!(run.len(), 4, "two doors, pushlab and the floor");
+        let rows = run.as_array().expect("a run is an array of rows");
+        let order: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|row| {
+                let field = |name| row.get(name).and_then(JsonValue::as_str).unwrap_or("?");
+                (field("door"), field("server"))
+            })
+            .collect();
+        // Door by door, every server in turn within each run.
+        assert_eq!(
+            order,
+            [
+                ("SSE", "pushlab"),
+                ("SSE", "floor"),
+                ("WebSocket", "pushlab"),
+                ("WebSocket", "floor")
+            ]
+        );
     }
 }

@@ -693,19 +693,19 @@ impl Hub {
     /// The topic named `topic`, stamped as used at `now`; created if new.
     fn use_topic(&mut self, topic: &str, now: Instant) -> Result<&mut Topic, HubError> {
         if !self.topics.contains_key(topic) {
-            self.add_topic(topic, now)?;
+            return self.add_topic(topic, now);
         }
         let use_number = self.next_use_number();
         // Looked up by `&str`: a topic already in use costs no allocation; only creating one does.
-        // (Just added if it was missing, so the error is never met.)
+        // (Present, as `contains_key` just said, so the error is never met.)
         let entry = self.topics.get_mut(topic).ok_or(HubError::TooManyTopics)?;
         entry.touch(now, use_number);
         Ok(entry)
     }
 
-    /// Creates `topic`, after making room in a full table by evicting the least recently used topic
-    /// without subscribers.
-    fn add_topic(&mut self, topic: &str, now: Instant) -> Result<(), HubError> {
+    /// Creates `topic`, stamped as used at `now`, after making room in a full table by evicting the
+    /// least recently used topic without subscribers.
+    fn add_topic(&mut self, topic: &str, now: Instant) -> Result<&mut Topic, HubError> {
         if self.topics.len() >= self.limits.max_topics && !self.evict_least_recently_used() {
             return Err(HubError::TooManyTopics);
         }
@@ -717,9 +717,10 @@ impl Hub {
             head = PENDING_HEAD;
         }
         let use_number = self.next_use_number();
-        self.topics
-            .insert(topic.to_string(), Topic::new(head, now, use_number));
-        Ok(())
+        Ok(self
+            .topics
+            .entry(topic.to_string())
+            .or_insert_with(|| Topic::new(head, now, use_number)))
     }
 
     /// Evicts the least recently used topic without subscribers. False when every topic has

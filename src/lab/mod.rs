@@ -52,7 +52,8 @@
 //! that server's on that door alone. Phases run door by door, each server in turn on the door, so that
 //! the rows a ratio compares are measured seconds apart, not minutes. With `--repeat N` each door is
 //! measured N times in a row, every server in turn each time: one run is one sample of a machine whose
-//! speed drifts, and the report adds tables of each run's figures and their median. With `--floor` (which `--peers`
+//! speed drifts, and the report adds tables of each run's figures and their median (the mix,
+//! scale-out, the slow reader behind nginx and the browser run once). With `--floor` (which `--peers`
 //! implies) the [`floor`] adds rows for long poll, JSONP, XHR stream, SSE and WebSocket: a server that
 //! does one `write` per delivery and nothing else, so its CPU is what the kernel charges any server for
 //! a delivery on this machine.
@@ -149,7 +150,9 @@ usage: pushlab lab [options]
   --repeat N          measure each door N times in a row (1..=9; default 1), every server in turn each
                       time, and add tables over the runs: pushlab's p99 and CPU, its and the floor's
                       ratios to the best peer, and its CPU above the floor, run by run and the median;
-                      the main tables and the charts are the first run's; not in the mix
+                      (the ratios need --peers, the CPU above the floor --floor); the main tables
+                      and the charts are the first run's; the mix, scale-out, the slow reader and
+                      --browser run once
   --out DIR           where the JSON, Markdown and SVG files go (default benches/results/lab)
   --help              this text
 
@@ -380,7 +383,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
                 other => return Err(format!("unknown scenario {other}")),
             },
             "--clients" => {
-                options.mix_clients = number(value("--clients")?)? as usize;
+                options.mix_clients = usize::try_from(number(value("--clients")?)?).unwrap_or(0);
                 if !(1..=MAX_CLIENTS).contains(&options.mix_clients) {
                     return Err(format!("--clients must be 1..={MAX_CLIENTS}"));
                 }
@@ -417,7 +420,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<LabOptions>, String> {
                 options.poll_interval = Duration::from_millis(number(value("--poll-interval-ms")?)?)
             }
             "--repeat" => {
-                options.repeat = number(value("--repeat")?)? as usize;
+                options.repeat = usize::try_from(number(value("--repeat")?)?).unwrap_or(0);
                 if !(1..=MAX_REPEAT).contains(&options.repeat) {
                     return Err(format!("--repeat must be 1..={MAX_REPEAT}"));
                 }

@@ -229,11 +229,28 @@ fn legend(svg: &mut Svg, top: f64, names: &[&str]) {
 
 /// A number with as many decimals as it needs to be read: `1234`, `10`, `12.3`, `0.052`.
 pub fn number(value: f64) -> String {
-    if value >= 100.0 || value.fract() == 0.0 {
+    // The bands are chosen by what the value rounds to, so that 99.96 prints as `100`, not `100.0`.
+    if value >= 99.95 || value.fract() == 0.0 {
         format!("{value:.0}")
-    } else if value >= 1.0 {
+    } else if value >= 0.9995 {
         format!("{value:.1}")
     } else {
         format!("{value:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number;
+
+    #[test]
+    fn numbers_keep_the_decimals_of_the_band_they_round_into() {
+        assert_eq!(number(1234.4), "1234");
+        assert_eq!(number(10.0), "10");
+        assert_eq!(number(12.34), "12.3");
+        assert_eq!(number(0.0523), "0.052");
+        assert_eq!(number(99.994), "100", "not 100.0");
+        assert_eq!(number(0.99996), "1.0", "not 1.000");
+        assert_eq!(number(-0.8), "-0.800");
     }
 }
