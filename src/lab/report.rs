@@ -278,15 +278,9 @@ impl RunReport {
         }
     }
 
-    /// Adds a scenario's rows.
-    pub fn add(&mut self, name: &'static str, workload: Workload, mut rows: Vec<DoorResult>) {
-        set_cpu_above_floor(&mut rows);
-        self.scenarios.push(ScenarioReport {
-            name,
-            workload,
-            rows,
-            runs: Vec::new(),
-        });
+    /// Adds a scenario's rows, measured once.
+    pub fn add(&mut self, name: &'static str, workload: Workload, rows: Vec<DoorResult>) {
+        self.add_runs(name, workload, vec![rows]);
     }
 
     /// Adds a scenario measured `runs.len()` times (`--repeat`): the first run's rows make its
@@ -296,8 +290,12 @@ impl RunReport {
         for rows in &mut runs {
             set_cpu_above_floor(rows);
         }
-        let rows = runs.first().cloned().unwrap_or_default();
-        let runs = if runs.len() > 1 { runs } else { Vec::new() };
+        // One run: its rows are the scenario's, and there is nothing to put side by side.
+        let (rows, runs) = if runs.len() > 1 {
+            (runs.first().cloned().unwrap_or_default(), runs)
+        } else {
+            (runs.pop().unwrap_or_default(), Vec::new())
+        };
         self.scenarios.push(ScenarioReport {
             name,
             workload,
@@ -685,11 +683,9 @@ fn doors_of(scenario: &ScenarioReport) -> Vec<&'static str> {
         .collect()
 }
 
-fn row_of<'a>(scenario: &'a ScenarioReport, door: &str, server: Server) -> Option<&'a DoorResult> {
-    scenario
-        .rows
-        .iter()
-        .find(|r| r.door == door && r.server == server)
+/// The row of `server` on `door` among `rows` (one run's).
+fn row_of<'a>(rows: &'a [DoorResult], door: &str, server: Server) -> Option<&'a DoorResult> {
+    rows.iter().find(|r| r.door == door && r.server == server)
 }
 
 /// Every server side by side, one line per door: `p99 ms / server CPU ms per 1k deliveries`, and `-`
@@ -709,7 +705,7 @@ fn side_by_side(scenario: &ScenarioReport) -> String {
     for door in doors_of(scenario) {
         let cells: Vec<String> = servers
             .iter()
-            .map(|server| match row_of(scenario, door, *server) {
+            .map(|server| match row_of(&scenario.rows, door, *server) {
                 Some(row) => {
                     let transport = row.transport.map(|t| format!(" ({t})")).unwrap_or_default();
                     let flag = if row.delivered_cleanly() {
@@ -751,14 +747,14 @@ fn above_the_floor(scenario: &ScenarioReport) -> String {
         "---:|".repeat(servers.len())
     );
     for door in doors_of(scenario) {
-        let Some(floor) = row_of(scenario, door, Server::Floor).and_then(|r| r.cpu_ms_per_1k)
+        let Some(floor) = row_of(&scenario.rows, door, Server::Floor).and_then(|r| r.cpu_ms_per_1k)
         else {
             continue;
         };
         let cells: Vec<String> = servers
             .iter()
             .map(|server| {
-                let Some(row) = row_of(scenario, door, *server) else {
+                let Some(row) = row_of(&scenario.rows, door, *server) else {
                     return "-".to_string();
                 };
                 match (row.cpu_above_floor_ms_per_1k, row.cpu_ms_per_1k) {
@@ -793,9 +789,8 @@ struct BestPeer {
 
 /// The lowest p99 and the lowest CPU among the peers' complete rows on `door`, and the requests per
 /// 1,000 messages of the row with that CPU.
-fn best_peer(scenario: &ScenarioReport, door: &str) -> Option<BestPeer> {
-    let peers = scenario
-        .rows
+fn best_peer(rows: &[DoorResult], door: &str) -> Option<BestPeer> {
+    let peers = rows
         .iter()
         .filter(|r| r.door == door && matches!(r.server, Server::Peer(_)) && r.delivered_cleanly());
     peers.fold(None, |best: Option<BestPeer>, row| {
@@ -819,13 +814,19 @@ fn best_peer(scenario: &ScenarioReport, door: &str) -> Option<BestPeer> {
     })
 }
 
-/// `a ÷ b` to two significant digits, or `n/a`.
+/// `a ÷ b` to two decimals, or `n/a`.
 fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 {
-        format!("{:.2}", a / b)
-    } else {
-        "n/a".to_string()
-    }
+    divide(a, b).map_or("n/a".to_string(), two_decimals)
+}
+
+/// `a ÷ b`, when `b` is above zero.
+fn divide(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+/// A ratio as the tables print it.
+fn two_decimals(ratio: f64) -> String {
+    format!("{ratio:.2}")
 }
 
 /// pushlab and the floor against the best peer, one line per door where a peer delivered everything:
@@ -861,11 +862,11 @@ fn against_the_best_peer(scenario: &ScenarioReport) -> String {
         })
     };
     for door in doors_of(scenario) {
-        let Some(best) = best_peer(scenario, door) else {
+        let Some(best) = best_peer(&scenario.rows, door) else {
             continue;
         };
-        let pushlab = row_of(scenario, door, Server::Pushlab);
-        let floor = row_of(scenario, door, Server::Floor);
+        let pushlab = row_of(&scenario.rows, door, Server::Pushlab);
+        let floor = row_of(&scenario.rows, door, Server::Floor);
         let requests = pushlab.map_or("-".to_string(), |r| svg::number(r.requests_per_1k));
         out.push_str(&format!(
             "| {door} | {} | {} / {} | {} | {} | {} | {requests} · {} |\n",
@@ -879,11 +880,6 @@ fn against_the_best_peer(scenario: &ScenarioReport) -> String {
         ));
     }
     out
-}
-
-/// `a ÷ b`, when `b` is above zero.
-fn divide(a: f64, b: f64) -> Option<f64> {
-    (b > 0.0).then(|| a / b)
 }
 
 /// The median of the values present (the mean of the middle two when their count is even).
@@ -933,26 +929,17 @@ fn over_the_runs(scenario: &ScenarioReport) -> String {
     if count < 2 {
         return String::new();
     }
-    let runs: Vec<ScenarioReport> = scenario
-        .runs
-        .iter()
-        .map(|rows| ScenarioReport {
-            name: scenario.name,
-            workload: scenario.workload,
-            rows: rows.clone(),
-            runs: Vec::new(),
-        })
-        .collect();
+    let runs = &scenario.runs;
     let labels: Vec<String> = (1..=count).map(|n| n.to_string()).collect();
     let labels = labels.join(" · ");
     // A figure read from each run, printed as a number or as a ratio.
-    let number = |value: &dyn Fn(&ScenarioReport) -> Option<f64>| Figure {
-        values: runs.iter().map(value).collect(),
+    let number = |value: &dyn Fn(&[DoorResult]) -> Option<f64>| Figure {
+        values: runs.iter().map(|rows| value(rows)).collect(),
         show: svg::number,
     };
-    let ratio = |value: &dyn Fn(&ScenarioReport) -> Option<f64>| Figure {
-        values: runs.iter().map(value).collect(),
-        show: |r| format!("{r:.2}"),
+    let ratio = |value: &dyn Fn(&[DoorResult]) -> Option<f64>| Figure {
+        values: runs.iter().map(|rows| value(rows)).collect(),
+        show: two_decimals,
     };
     let mut out = format!(
         "\n#### {}: {count} runs, pushlab's p99 ms and server CPU ms per 1k deliveries, and the \
@@ -979,7 +966,7 @@ fn over_the_runs(scenario: &ScenarioReport) -> String {
             ));
             for door in doors_of(scenario) {
                 let ratio_of =
-                    |run: &ScenarioReport, figure: fn(&DoorResult, BestPeer) -> Option<f64>| {
+                    |run: &[DoorResult], figure: fn(&DoorResult, BestPeer) -> Option<f64>| {
                         let best = best_peer(run, door)?;
                         figure(row_of(run, door, server)?, best)
                     };
@@ -1029,13 +1016,13 @@ fn behind_nginx(scenario: &ScenarioReport) -> String {
         "---:|".repeat(modes.len())
     );
     for door in doors_of(scenario) {
-        let Some(direct) = row_of(scenario, door, Server::Pushlab) else {
+        let Some(direct) = row_of(&scenario.rows, door, Server::Pushlab) else {
             continue;
         };
         let mut cells = Vec::new();
         let mut real_time = Vec::new();
         for mode in &modes {
-            let Some(row) = row_of(scenario, door, *mode) else {
+            let Some(row) = row_of(&scenario.rows, door, *mode) else {
                 cells.push("-".to_string());
                 continue;
             };
@@ -1334,7 +1321,7 @@ mod tests {
             ],
             runs: Vec::new(),
         };
-        let best = best_peer(&scenario, "long poll").expect("a complete peer row");
+        let best = best_peer(&scenario.rows, "long poll").expect("a complete peer row");
         assert_eq!((best.p99, best.cpu), (80.0, 20.0));
         assert_eq!(best.cheapest_requests_per_1k, 100.0);
         let table = against_the_best_peer(&scenario);
