@@ -5,13 +5,12 @@
 //! their turn, and a message that the feed brings wakes the local subscribers. Readers of a topic
 //! whose history is not loaded yet wait for the load (a short poll, which cannot, gets 503).
 
-use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use pushlab::hub::{Appended, HubError};
 use pushlab::redis::backend::Outcome;
-use pushlab::server::core::Core;
+use pushlab::server::core::{reading_from, Core};
 use pushlab::Config;
 
 struct Harness {
@@ -39,25 +38,26 @@ impl Harness {
     }
 
     fn send(&mut self, token: usize, bytes: &[u8]) {
-        let mut offered = bytes;
-        self.core.receive(token, self.now, false, |buf| {
-            if offered.is_empty() {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            let n = buf.len().min(offered.len());
-            buf[..n].copy_from_slice(&offered[..n]);
-            offered = &offered[n..];
-            Ok(n)
-        });
+        self.core
+            .receive(token, self.now, false, reading_from(bytes));
+        self.settle();
     }
 
+    /// Carries out the core's actions (here: drains them), as the event loop does after every call:
+    /// news reaches its subscribers, and answers from Redis reach their connections, while they are.
+    fn settle(&mut self) {
+        while self.core.next_action().is_some() {}
+    }
+
+    /// What the client can read now (after settling whatever the test called on the core itself).
     fn read_text(&mut self, token: usize) -> String {
+        self.settle();
         let mut got = Vec::new();
         self.core.transmit(token, self.now, |bytes| {
             got.extend_from_slice(bytes);
             Ok(bytes.len())
         });
-        while self.core.next_action().is_some() {}
+        self.settle();
         String::from_utf8(got).unwrap()
     }
 
@@ -69,6 +69,7 @@ impl Harness {
     fn redis_answers(&mut self, ticket: u64, result: Result<u64, HubError>) {
         self.core
             .on_shared_log(vec![Outcome::Stored { ticket, result }], self.now);
+        self.settle();
     }
 }
 
