@@ -545,6 +545,24 @@ fn a_repeated_lab_reports_every_run_and_the_median() {
     let (output, stdout) = lab_support::run_lab(&args, &out);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "lab failed:\n{stdout}\n{stderr}");
+    // The progress says which run is going on, door by door, in order.
+    let runs_announced: Vec<&str> = stderr
+        .split("[lab] ")
+        .filter(|line| line.contains(": run "))
+        .map(|line| line.lines().next().unwrap_or_default().trim())
+        .collect();
+    assert_eq!(
+        runs_announced,
+        [
+            "fanout / SSE: run 1 of 3",
+            "fanout / SSE: run 2 of 3",
+            "fanout / SSE: run 3 of 3",
+            "fanout / WebSocket: run 1 of 3",
+            "fanout / WebSocket: run 2 of 3",
+            "fanout / WebSocket: run 3 of 3",
+        ],
+        "{stderr}"
+    );
     let rows = lab_support::main_table(&stdout);
     assert_eq!(rows.len(), 4, "the first run's rows only:\n{stdout}");
 

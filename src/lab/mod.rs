@@ -152,7 +152,7 @@ usage: pushlab lab [options]
                       ratios to the best peer, and its CPU above the floor, run by run and the median;
                       (the ratios need --peers, the CPU above the floor --floor); the main tables
                       and the charts are the first run's; the mix, scale-out, the slow reader and
-                      --browser run once
+                      --browser run once; stderr says which run of which door is going on
   --out DIR           where the JSON, Markdown and SVG files go (default benches/results/lab)
   --help              this text
 
@@ -543,7 +543,17 @@ pub fn run(options: &LabOptions) -> Result<RunReport, String> {
         let chosen = |door: &Door| options.doors.is_empty() || options.doors.contains(door);
         let mut runs: Vec<Vec<DoorResult>> = vec![Vec::new(); options.repeat];
         for door in Door::ALL.into_iter().filter(chosen) {
-            for run in runs.iter_mut() {
+            for (index, run) in runs.iter_mut().enumerate() {
+                if options.repeat > 1 {
+                    // A line of its own, kept above the progress line: which run is going on.
+                    eprintln!(
+                        "\r\x1b[K[lab] {} / {}: run {} of {}",
+                        scenario.name(),
+                        door.name(),
+                        index + 1,
+                        options.repeat
+                    );
+                }
                 for &server in servers.iter().filter(|s| s.doors().contains(&door)) {
                     let doors = vec![door; workload.clients];
                     let target = phase_target(options, server)?;
