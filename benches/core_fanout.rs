@@ -81,25 +81,30 @@ fn send(core: &mut Core, token: usize, now: Instant, bytes: &[u8]) {
     core.receive(token, now, false, reading_from(bytes));
 }
 
-/// Carries out the core's actions with a socket that takes every write whole; returns which
-/// connections were written to (in order) and how many bytes went out.
+/// Carries out the core's actions as the event loop does, with a socket that takes every write whole:
+/// news is written inside [`Core::next_action_writing`], anything else by `transmit_vectored`.
+/// Returns how many bytes went out, and records which connections were written to, in order.
 fn settle(core: &mut Core, now: Instant, written: &mut Vec<usize>) -> u64 {
     let mut bytes = 0u64;
-    while let Some(action) = core.next_action() {
+    let mut sink = |token: usize, slices: &[IoSlice<'_>], written: &mut Vec<usize>| {
+        let n: usize = slices.iter().map(|slice| slice.len()).sum();
+        bytes += n as u64;
+        written.push(token);
+        Ok(n)
+    };
+    loop {
+        let next = core.next_action_writing(|token, slices| sink(token, slices, written));
+        let Some(action) = next else {
+            return bytes;
+        };
         match action {
             Action::Write(token) | Action::WriteNextTurn(token) => {
-                core.transmit_vectored(token, now, |slices: &[IoSlice<'_>]| {
-                    let n: usize = slices.iter().map(|slice| slice.len()).sum();
-                    bytes += n as u64;
-                    Ok(n)
-                });
-                written.push(token);
+                core.transmit_vectored(token, now, |slices| sink(token, slices, written));
             }
             Action::ReadAgain(_) | Action::HalfClose(_) => {}
             Action::Close(token) => panic!("connection {token} was closed"),
         }
     }
-    bytes
 }
 
 /// One round on `door`: a fresh core, the subscribers, then `MESSAGES` published one by one.

@@ -11,9 +11,12 @@
 //! The woken subscribers are served there too, one at a time: when no action waits, the next one
 //! pulls its message from the log, and the write it asks for is the next action. The driver writes
 //! that message at once, while the connection's state is still in the processor's cache, instead of
-//! waking a thousand subscribers first and coming back to each one cold (the lab measured the
-//! difference, see chapter 14). All of it runs inside `Core::guarded`, so a bug costs one connection,
-//! never the server.
+//! waking a thousand subscribers first and coming back to each one cold. A driver that hands the
+//! core a way to write ([`Core::next_action_writing`], as the event loop does) saves even that
+//! round trip: the core writes each message in the same piece of work that pulled it, one trip
+//! through the connection per delivery (`cargo bench --bench core_fanout` measures both; chapter 14
+//! has the figures). All of it runs inside `Core::guarded`, so a bug costs one connection, never the
+//! server.
 //!
 //! Reading and writing take a closure that moves bytes (`|buf| socket.read(buf)`), so the core decides
 //! *how much* and *when* (the input bound, the output budget, fairness) without knowing what a socket is.
@@ -95,6 +98,9 @@ pub fn reading_from(bytes: &[u8]) -> impl FnMut(&mut [u8]) -> io::Result<usize> 
         Ok(n)
     }
 }
+
+/// Writes buffers to the socket of a connection (by token): see [`Core::next_action_writing`].
+type SocketWriter<'a> = dyn FnMut(usize, &[IoSlice<'_>]) -> io::Result<usize> + 'a;
 
 /// How a read or write closure's results are reported back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,7 +300,27 @@ impl Core {
             if let Some(action) = self.actions.pop_front() {
                 return Some(action);
             }
-            if !self.deliver_next() {
+            if !self.deliver_next(None) {
+                return None;
+            }
+        }
+    }
+
+    /// [`Core::next_action`] for a driver that lets the core write news itself: `write(token,
+    /// slices)` hands one connection's buffers to its socket (as the closure of
+    /// [`Core::transmit_vectored`] does). Each woken subscriber's message is then written in the same
+    /// piece of work that pulled it, and the driver is asked for no write of its own: one trip
+    /// through the connection's state per delivery instead of two. What the socket does not take waits
+    /// for its writable edge, as after any write.
+    pub fn next_action_writing(
+        &mut self,
+        mut write: impl FnMut(usize, &[IoSlice<'_>]) -> io::Result<usize>,
+    ) -> Option<Action> {
+        loop {
+            if let Some(action) = self.actions.pop_front() {
+                return Some(action);
+            }
+            if !self.deliver_next(Some(&mut write)) {
                 return None;
             }
         }
@@ -397,11 +423,25 @@ impl Core {
         &mut self,
         token: usize,
         now: Instant,
-        mut write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
+        write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
     ) {
         let Some(mut slot) = self.slots.take(token) else {
             return;
         };
+        let fate = self.transmit_slot(token, &mut slot, now, write);
+        self.put_back(token, slot, now, fate);
+        self.deliver(now);
+    }
+
+    /// The work of [`Core::transmit_vectored`] on a connection already taken out of the slab; returns
+    /// its fate, for the caller to put it back with.
+    fn transmit_slot(
+        &mut self,
+        token: usize,
+        slot: &mut Slot,
+        now: Instant,
+        mut write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
+    ) -> Fate {
         let mut sent = 0;
         let mut failed = false;
         loop {
@@ -441,7 +481,7 @@ impl Core {
                 break;
             }
             let before = slot.conn.output.pending();
-            let fate = self.guarded(&mut slot, now, |conn, room| conn.on_output_room(room, now));
+            let fate = self.guarded(slot, now, |conn, room| conn.on_output_room(room, now));
             if fate == Fate::Close || slot.conn.output.pending() == before {
                 break;
             }
@@ -454,7 +494,7 @@ impl Core {
         let fate = if failed {
             Fate::Close
         } else {
-            self.guarded(&mut slot, now, |_, _| {})
+            self.guarded(slot, now, |_, _| {})
         };
         if fate != Fate::Close && sent >= MAX_WRITE_BYTES_PER_TURN {
             // Quota used: finish next turn, after everyone else.
@@ -463,8 +503,7 @@ impl Core {
         // Whatever is left waits for the socket's next writable edge (or the next turn): asking for
         // another write now would only meet `WouldBlock` again.
         slot.write_deferred = true;
-        self.put_back(token, slot, now, fate);
-        self.deliver(now);
+        fate
     }
 
     /// Publishes from outside any connection (another thread, a test) into the in-memory hub and
@@ -765,9 +804,10 @@ impl Core {
 
     /// Hands the next piece of news to its connection: a woken subscriber pulls from its own cursor
     /// (so being woken twice, or for a subscription it has since replaced, delivers nothing twice), a
-    /// stored publish is answered, a connection whose topic was deleted is closed. Whatever the
-    /// connection now asks of the driver joins the actions. `false` when there is no news left.
-    fn deliver_next(&mut self) -> bool {
+    /// stored publish is answered, a connection whose topic was deleted is closed. With `write`, what
+    /// the connection queued goes to its socket at once; whatever it still asks of the driver joins
+    /// the actions. `false` when there is no news left.
+    fn deliver_next(&mut self, write: Option<&mut SocketWriter<'_>>) -> bool {
         if self.news.is_empty() {
             self.collect_news();
         }
@@ -787,6 +827,12 @@ impl Core {
                 conn.on_news(subscription, room, now)
             }),
             News::TopicDeleted(_) => Fate::Close,
+        };
+        let fate = match write {
+            Some(write) if fate != Fate::Close && slot.conn.output.pending() > 0 => {
+                self.transmit_slot(token, &mut slot, now, |slices| write(token, slices))
+            }
+            _ => fate,
         };
         self.put_back(token, slot, now, fate);
         true
@@ -982,5 +1028,71 @@ mod tests {
         }
         assert_eq!(core.next_action(), None);
         assert_eq!(pending(&core), [0, 0, 0], "every message written");
+    }
+
+    /// With a writer, the core writes each woken subscriber's message itself, in the same piece of
+    /// work that pulled it, and asks the driver for no write. A socket that takes nothing keeps the
+    /// message queued for its writable edge; one that fails is closed.
+    #[test]
+    fn a_core_that_writes_news_itself_asks_for_no_write_and_keeps_what_a_full_socket_refused() {
+        let now = Instant::now();
+        let mut core = Core::new(
+            Config::default(),
+            1000,
+            Box::new(|| Ok("0".repeat(32))),
+            now,
+        );
+        let subscribers: Vec<usize> = (0..3u16)
+            .map(|i| {
+                let peer = SocketAddr::from(([127, 0, 0, 1], 40_000 + i));
+                let token = core.accept(peer, now).unwrap();
+                receive(
+                    &mut core,
+                    token,
+                    now,
+                    b"GET /sse/t HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                );
+                transmit(&mut core, token, now);
+                token
+            })
+            .collect();
+        let (taker, full, broken) = (subscribers[0], subscribers[1], subscribers[2]);
+
+        core.publish("t", "news".into(), now).unwrap();
+        let mut written: Vec<(usize, Vec<u8>)> = Vec::new();
+        let mut actions = Vec::new();
+        while let Some(action) = core.next_action_writing(|token, slices| {
+            if token == full {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            if token == broken {
+                return Err(io::ErrorKind::ConnectionReset.into());
+            }
+            let bytes: Vec<u8> = slices
+                .iter()
+                .flat_map(|slice| slice.iter().copied())
+                .collect();
+            let n = bytes.len();
+            written.push((token, bytes));
+            Ok(n)
+        }) {
+            actions.push(action);
+        }
+        assert_eq!(written.len(), 1, "one socket took its message");
+        assert_eq!(written[0].0, taker);
+        let event = String::from_utf8_lossy(&written[0].1).into_owned();
+        assert!(event.contains("data: news"), "{event}");
+        assert_eq!(
+            actions,
+            [Action::Close(broken)],
+            "no write asked for; the failed one closed"
+        );
+        let pending = core.connection(full).unwrap().output.pending();
+        assert!(
+            pending > 0,
+            "the full socket's message waits for its writable edge"
+        );
+        let (later, _) = transmit(&mut core, full, now);
+        assert!(String::from_utf8_lossy(&later).contains("data: news"));
     }
 }

@@ -21,7 +21,7 @@
 //! [`Action::ReadAgain`] as soon as the bound makes room, and the loop reads that socket on its next
 //! turn without waiting for an event that would never come.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
@@ -316,15 +316,8 @@ impl Server {
         let Some(Some(socket)) = self.sockets.get_mut(token) else {
             return;
         };
-        // One slice (a whole answer, one pushed message) goes out by send(2); writev(2) is for
-        // several. The vectored call takes the VFS's path (the iovec array copied in from user space,
-        // then the file's checks) before it reaches the socket, which the lab measured at about a
-        // tenth of a WebSocket delivery's server CPU on loopback.
         self.core
-            .transmit_vectored(token, now, |slices| match slices {
-                [only] => socket.write(only),
-                _ => socket.write_vectored(slices),
-            });
+            .transmit_vectored(token, now, |slices| write_to(socket, slices));
     }
 
     /// Does what the core asked for.
@@ -338,9 +331,20 @@ impl Server {
         }
     }
 
-    /// Does what the core asked of the client sockets.
+    /// Does what the core asked of the client sockets. News goes out inside `next_action_writing`:
+    /// the core writes each woken subscriber's message to its socket as soon as it is pulled.
     fn carry_out_socket_actions(&mut self, now: Instant) {
-        while let Some(action) = self.core.next_action() {
+        loop {
+            let sockets = &mut self.sockets;
+            let next =
+                self.core
+                    .next_action_writing(|token, slices| match sockets.get_mut(token) {
+                        Some(Some(socket)) => write_to(socket, slices),
+                        _ => Err(io::ErrorKind::NotConnected.into()),
+                    });
+            let Some(action) = next else {
+                return;
+            };
             match action {
                 Action::Write(token) => self.write(token, now),
                 Action::WriteNextTurn(token) => {
@@ -420,6 +424,17 @@ Content-Length: 34\r\nConnection: close\r\nRetry-After: 1\r\n\r\n503: too many c
 /// burst of a thousand clients connecting at once then overflows the queue, and the kernel drops their
 /// handshakes, which the clients retry only after a full second.
 const LISTEN_BACKLOG: i32 = 4096;
+
+/// Hands `slices` to the socket. One slice (a whole answer, one pushed message) goes out by send(2);
+/// writev(2) is for several. The vectored call takes the VFS's path (the iovec array copied in from
+/// user space, then the file's checks) before it reaches the socket, which the lab measured at about a
+/// tenth of a WebSocket delivery's server CPU on loopback.
+fn write_to(socket: &mut TcpStream, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+    match slices {
+        [only] => socket.write(only),
+        _ => socket.write_vectored(slices),
+    }
+}
 
 /// Raises the listen backlog of an already listening socket (Linux and the BSDs accept a second
 /// `listen(2)` for that). Failure only leaves the smaller backlog, so it is ignored.

@@ -423,37 +423,9 @@ impl Net {
         let Some(socket) = socket_of(&self.by_token, &mut self.sockets, token) else {
             return;
         };
-        let stats = &mut self.stats;
-        let rng = &mut self.rng;
+        let (stats, rng) = (&mut self.stats, &mut self.rng);
         self.core.transmit(token, self.now, |bytes| {
-            if socket.client_reset {
-                return Err(io::ErrorKind::BrokenPipe.into());
-            }
-            if socket.client_fin {
-                // The client has closed its socket: its kernel drops the bytes and answers with a
-                // reset, which the next readiness event reports.
-                socket.client_reset = true;
-                socket.end_reported = false;
-                return Ok(bytes.len());
-            }
-            let room = socket.send_capacity.saturating_sub(socket.down.len());
-            let n = match rng.below(10) {
-                0 => 0,
-                1 => 1,
-                2 => return Err(io::ErrorKind::Interrupted.into()),
-                _ => rng.between(1, bytes.len()),
-            }
-            .min(room);
-            if n == 0 {
-                stats.writes_refused += 1;
-                socket.writable_armed = true;
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            if n == 1 {
-                stats.one_byte_writes += 1;
-            }
-            socket.down.extend_from_slice(&bytes[..n]);
-            Ok(n)
+            client_socket_takes(socket, stats, rng, bytes)
         });
         self.settle();
     }
@@ -506,7 +478,16 @@ impl Net {
     /// Carries out what the core asked for, as `server::event_loop` does.
     fn settle(&mut self) {
         for _ in 0..MAX_ACTIONS_PER_SETTLE {
-            let Some(action) = self.core.next_action() else {
+            // News is written inside the core, to the socket of each subscriber it wakes.
+            let (by_token, sockets) = (&self.by_token, &mut self.sockets);
+            let (stats, rng) = (&mut self.stats, &mut self.rng);
+            let next = self.core.next_action_writing(|token, slices| {
+                let socket = socket_of(by_token, sockets, token)
+                    .ok_or(io::Error::from(io::ErrorKind::NotConnected))?;
+                let first = slices.first().map_or(&[][..], |slice| &**slice);
+                client_socket_takes(socket, stats, rng, first)
+            });
+            let Some(action) = next else {
                 return;
             };
             match action {
@@ -546,6 +527,44 @@ impl Net {
             self.sockets.remove(&conn);
         }
     }
+}
+
+/// What one write to the client's socket does: refused now and then (`WouldBlock`, arming the
+/// writable edge), one byte or an interrupted call, or part of what fits in the send buffer.
+fn client_socket_takes(
+    socket: &mut Socket,
+    stats: &mut NetStats,
+    rng: &mut Rng,
+    bytes: &[u8],
+) -> io::Result<usize> {
+    if socket.client_reset {
+        return Err(io::ErrorKind::BrokenPipe.into());
+    }
+    if socket.client_fin {
+        // The client has closed its socket: its kernel drops the bytes and answers with a
+        // reset, which the next readiness event reports.
+        socket.client_reset = true;
+        socket.end_reported = false;
+        return Ok(bytes.len());
+    }
+    let room = socket.send_capacity.saturating_sub(socket.down.len());
+    let n = match rng.below(10) {
+        0 => 0,
+        1 => 1,
+        2 => return Err(io::ErrorKind::Interrupted.into()),
+        _ => rng.between(1, bytes.len()),
+    }
+    .min(room);
+    if n == 0 {
+        stats.writes_refused += 1;
+        socket.writable_armed = true;
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    if n == 1 {
+        stats.one_byte_writes += 1;
+    }
+    socket.down.extend_from_slice(&bytes[..n]);
+    Ok(n)
 }
 
 /// The socket the core knows as `token` (a function of the two maps alone, so that the core and the
