@@ -980,33 +980,35 @@ mod tests {
         assert_eq!(core.internal_errors(), 0);
     }
 
-    /// A publish wakes every subscriber, but each one pulls its message only when the driver asks for
-    /// the next action, and that action is its write: the driver writes one subscriber's message
-    /// before the next subscriber has been touched.
-    #[test]
-    fn news_is_handed_out_one_subscriber_at_a_time_each_followed_by_its_write() {
-        let now = Instant::now();
+    /// A core with `count` SSE subscribers of topic `t`, their response heads already written.
+    fn core_with_sse_subscribers(count: u16, now: Instant) -> (Core, Vec<usize>) {
         let mut core = Core::new(
             Config::default(),
             1000,
             Box::new(|| Ok("0".repeat(32))),
             now,
         );
-        let subscribers: Vec<usize> = (0..3u16)
+        let subscribers = (0..count)
             .map(|i| {
                 let peer = SocketAddr::from(([127, 0, 0, 1], 40_000 + i));
                 let token = core.accept(peer, now).unwrap();
-                receive(
-                    &mut core,
-                    token,
-                    now,
-                    b"GET /sse/t HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                );
+                let request = b"GET /sse/t HTTP/1.1\r\nHost: localhost\r\n\r\n";
+                receive(&mut core, token, now, request);
                 let (head, _) = transmit(&mut core, token, now);
                 assert!(head.starts_with(b"HTTP/1.1 200 OK"));
                 token
             })
             .collect();
+        (core, subscribers)
+    }
+
+    /// A publish wakes every subscriber, but each one pulls its message only when the driver asks for
+    /// the next action, and that action is its write: the driver writes one subscriber's message
+    /// before the next subscriber has been touched.
+    #[test]
+    fn news_is_handed_out_one_subscriber_at_a_time_each_followed_by_its_write() {
+        let now = Instant::now();
+        let (mut core, subscribers) = core_with_sse_subscribers(3, now);
 
         core.publish("t", "news".into(), now).unwrap();
         let pending = |core: &Core| -> Vec<usize> {
@@ -1036,26 +1038,7 @@ mod tests {
     #[test]
     fn a_core_that_writes_news_itself_asks_for_no_write_and_keeps_what_a_full_socket_refused() {
         let now = Instant::now();
-        let mut core = Core::new(
-            Config::default(),
-            1000,
-            Box::new(|| Ok("0".repeat(32))),
-            now,
-        );
-        let subscribers: Vec<usize> = (0..3u16)
-            .map(|i| {
-                let peer = SocketAddr::from(([127, 0, 0, 1], 40_000 + i));
-                let token = core.accept(peer, now).unwrap();
-                receive(
-                    &mut core,
-                    token,
-                    now,
-                    b"GET /sse/t HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                );
-                transmit(&mut core, token, now);
-                token
-            })
-            .collect();
+        let (mut core, subscribers) = core_with_sse_subscribers(3, now);
         let (taker, full, broken) = (subscribers[0], subscribers[1], subscribers[2]);
 
         core.publish("t", "news".into(), now).unwrap();
