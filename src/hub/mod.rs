@@ -468,6 +468,20 @@ impl Hub {
         max: usize,
         now: Instant,
     ) -> Result<Replay, HubError> {
+        self.read_into(topic, after, max, now, Vec::new())
+    }
+
+    /// [`Hub::read`] into `storage` (cleared first), which comes back as the replay's `messages`: a
+    /// subscriber that pulls on every publish lends the same `Vec` each time (the caller keeps it
+    /// between reads) instead of allocating one per read.
+    pub fn read_into(
+        &mut self,
+        topic: &str,
+        after: Option<u64>,
+        max: usize,
+        now: Instant,
+        storage: Vec<Rc<Message>>,
+    ) -> Result<Replay, HubError> {
         Self::check_topic(topic)?;
         if self.is_loading(topic) {
             return Ok(self.waiting_replay(topic, after));
@@ -476,11 +490,14 @@ impl Hub {
         match self.topics.get_mut(topic) {
             Some(entry) => {
                 entry.touch(now, use_number);
-                Ok(entry.replay(after, max))
+                Ok(entry.replay_into(after, max, storage))
             }
             // A topic that does not exist reads like an empty one (with the head it would start at):
             // same answer, nothing kept.
-            None => Ok(Topic::new(self.new_topic_base, now, use_number).replay(after, max)),
+            None => {
+                Ok(Topic::new(self.new_topic_base, now, use_number)
+                    .replay_into(after, max, storage))
+            }
         }
     }
 

@@ -181,11 +181,23 @@ impl Topic {
 
     /// The messages after `after`, at most `max` of them (see the module docs for when it is a reset).
     pub(super) fn replay(&self, after: Option<u64>, max: usize) -> Replay {
+        self.replay_into(after, max, Vec::new())
+    }
+
+    /// [`Topic::replay`] into `messages` (cleared first): a reader that reads again and again lends
+    /// the same storage each time instead of allocating it per read.
+    pub(super) fn replay_into(
+        &self,
+        after: Option<u64>,
+        max: usize,
+        mut messages: Vec<Rc<Message>>,
+    ) -> Replay {
+        messages.clear();
         let Some(after) = after else {
             // "From now": nothing old, resume at the head.
             return Replay {
                 reset: false,
-                messages: Vec::new(),
+                messages,
                 last: self.head,
             };
         };
@@ -196,7 +208,7 @@ impl Topic {
         let start = usize::try_from(start_after.saturating_add(1).saturating_sub(first_kept))
             .unwrap_or(usize::MAX)
             .min(self.log.len());
-        let messages: Vec<Rc<Message>> = self.log.range(start..).take(max).cloned().collect();
+        messages.extend(self.log.range(start..).take(max).cloned());
         let last = match messages.last() {
             Some(message) => message.id,
             // Nothing returned: either nothing is pending (resume at the head) or `max` was 0 (resume

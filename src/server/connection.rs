@@ -52,12 +52,13 @@
 //! is not reading.
 
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Instant;
 
 use crate::channel::session_of_topic;
 use crate::http::{Decoded, Request, RequestDecoder, Response};
 use crate::hub::HubError;
-use crate::hub::Replay;
+use crate::hub::{Message, Replay};
 use crate::server::input::InputBuffer;
 use crate::server::output::Output;
 use crate::server::room::{Room, Subscription, Ticket, Waiter};
@@ -664,6 +665,7 @@ impl Connection {
             room,
             room.config.max_batch_messages,
             now,
+            Vec::new(),
         ) {
             Some(replay) => replay,
             None => return,
@@ -716,28 +718,44 @@ impl Connection {
             let Some((_, subscription)) = self.state.push_door() else {
                 return;
             };
-            let Some(replay) = read_after(subscription, room, PULL_BATCH, now) else {
+            // The batch is read into storage the room lends, and given back emptied: no allocation
+            // per read, and no message kept alive after it.
+            let storage = std::mem::take(&mut room.replay_storage);
+            let Some(replay) = read_after(subscription, room, PULL_BATCH, now, storage) else {
                 return;
             };
-            if replay.reset {
-                let point = reset_point(&replay);
-                if !self.push(piece, point, room, now, |door, piece| {
-                    door.reset(point, piece)
-                }) {
-                    return;
-                }
-            }
-            for message in &replay.messages {
-                let frame =
-                    |door: &mut dyn PushDoor, piece: &mut Vec<u8>| door.message(message, piece);
-                if !self.push(piece, message.id, room, now, frame) {
-                    return;
-                }
-            }
-            if replay.messages.len() < PULL_BATCH {
+            let went_out = self.push_replay(piece, &replay, room, now);
+            let batch_was_full = replay.messages.len() == PULL_BATCH;
+            let mut storage = replay.messages;
+            storage.clear();
+            room.replay_storage = storage;
+            if !went_out || !batch_was_full {
                 return;
             }
         }
+    }
+
+    /// Pushes one batch read from the log (its reset notice first, if any); returns whether every
+    /// piece went out.
+    fn push_replay(
+        &mut self,
+        piece: &mut Vec<u8>,
+        replay: &Replay,
+        room: &mut Room,
+        now: Instant,
+    ) -> bool {
+        if replay.reset {
+            let point = reset_point(replay);
+            if !self.push(piece, point, room, now, |door, piece| {
+                door.reset(point, piece)
+            }) {
+                return false;
+            }
+        }
+        replay.messages.iter().all(|message| {
+            let frame = |door: &mut dyn PushDoor, piece: &mut Vec<u8>| door.message(message, piece);
+            self.push(piece, message.id, room, now, frame)
+        })
     }
 
     /// Frames one piece with the subscriber's door and queues it only if it fits the output budget
@@ -1104,9 +1122,11 @@ fn read_after(
     room: &mut Room,
     max: usize,
     now: Instant,
+    storage: Vec<Rc<Message>>,
 ) -> Option<Replay> {
+    let after = Some(subscription.cursor);
     room.hub
-        .read(&subscription.topic, Some(subscription.cursor), max, now)
+        .read_into(&subscription.topic, after, max, now, storage)
         .ok()
 }
 
