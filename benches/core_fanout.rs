@@ -120,14 +120,11 @@ fn round(door: &Door) -> (f64, f64) {
     let mut core = Core::new(config, 1000, Box::new(|| Ok("0".repeat(32))), start);
     let mut now = start;
     let mut written = Vec::new();
-    let tokens: Vec<usize> = (0..SUBSCRIBERS)
-        .map(|i| {
-            let peer: SocketAddr = format!("127.0.0.1:{}", 20_000 + i).parse().unwrap();
-            let token = core.accept(peer, now).expect("room for every subscriber");
-            send(&mut core, token, now, (door.opening)().as_bytes());
-            token
-        })
-        .collect();
+    for i in 0..SUBSCRIBERS {
+        let peer: SocketAddr = format!("127.0.0.1:{}", 20_000 + i).parse().unwrap();
+        let token = core.accept(peer, now).expect("room for every subscriber");
+        send(&mut core, token, now, (door.opening)().as_bytes());
+    }
     settle(&mut core, now, &mut written);
 
     let mut deliveries = 0u64;
@@ -157,7 +154,6 @@ fn round(door: &Door) -> (f64, f64) {
         door.name
     );
     assert_eq!(core.internal_errors(), 0);
-    drop(tokens);
     (
         elapsed.as_nanos() as f64 / deliveries as f64,
         bytes as f64 / deliveries as f64,

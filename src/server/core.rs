@@ -296,14 +296,7 @@ impl Core {
     /// in the processor's cache, rather than waking a thousand subscribers first and then coming back
     /// to each one cold. The driver must call this until it returns `None` after every other call.
     pub fn next_action(&mut self) -> Option<Action> {
-        loop {
-            if let Some(action) = self.actions.pop_front() {
-                return Some(action);
-            }
-            if !self.deliver_next(None) {
-                return None;
-            }
-        }
+        self.next_action_with(None)
     }
 
     /// [`Core::next_action`] for a driver that lets the core write news itself: `write(token,
@@ -316,11 +309,17 @@ impl Core {
         &mut self,
         mut write: impl FnMut(usize, &[IoSlice<'_>]) -> io::Result<usize>,
     ) -> Option<Action> {
+        self.next_action_with(Some(&mut write))
+    }
+
+    /// The queued actions first; once they are done, the next piece of news, with `write` if the
+    /// driver gave one.
+    fn next_action_with(&mut self, mut write: Option<&mut SocketWriter<'_>>) -> Option<Action> {
         loop {
             if let Some(action) = self.actions.pop_front() {
                 return Some(action);
             }
-            if !self.deliver_next(Some(&mut write)) {
+            if !self.deliver_next(write.as_deref_mut()) {
                 return None;
             }
         }
@@ -399,7 +398,7 @@ impl Core {
             self.actions.push_back(Action::ReadAgain(token));
         }
         self.put_back(token, slot, now, fate);
-        self.deliver(now);
+        self.note_news_time(now);
     }
 
     /// Writes the connection's output with `write`, one buffer at a time (returns how much the socket
@@ -430,7 +429,7 @@ impl Core {
         };
         let fate = self.transmit_slot(token, &mut slot, now, write);
         self.put_back(token, slot, now, fate);
-        self.deliver(now);
+        self.note_news_time(now);
     }
 
     /// The work of [`Core::transmit_vectored`] on a connection already taken out of the slab; returns
@@ -532,7 +531,7 @@ impl Core {
         now: Instant,
     ) -> Result<Stored, crate::hub::HubError> {
         let stored = self.room.publish(topic, data, now);
-        self.deliver(now);
+        self.note_news_time(now);
         stored
     }
 
@@ -546,7 +545,7 @@ impl Core {
                 session => self.room.on_session(session, now),
             }
         }
-        self.deliver(now);
+        self.note_news_time(now);
     }
 
     /// Closes one connection (the driver could not register its socket).
@@ -597,7 +596,7 @@ impl Core {
                 self.guarded(&mut slot, now, |_, _| {})
             };
             self.put_back(entry.token, slot, now, fate);
-            self.deliver(now);
+            self.note_news_time(now);
         }
     }
 
@@ -796,9 +795,9 @@ impl Core {
         });
     }
 
-    /// Notes when the news raised by the current call happened: [`Core::next_action`] hands it out at
-    /// that time.
-    fn deliver(&mut self, now: Instant) {
+    /// Notes when the news raised by the current call happened: [`Core::next_action`] hands it out
+    /// with that time.
+    fn note_news_time(&mut self, now: Instant) {
         self.news_at = now;
     }
 
@@ -867,7 +866,7 @@ impl Core {
             // With Redis, every node ticks but only the holder of the clock lease publishes.
             let _ = room.publish_leased("clock", format!("{{\"now_ms\":{unix_millis}}}"), now);
         });
-        self.deliver(now);
+        self.note_news_time(now);
     }
 
     /// Every `housekeeping_interval` (1 s by default): ends channel sessions nobody used for the grace
@@ -882,7 +881,7 @@ impl Core {
             room.hub.evict_idle(now);
             room.publish_buckets.forget_full(now);
         });
-        self.deliver(now);
+        self.note_news_time(now);
     }
 }
 
