@@ -302,8 +302,10 @@ pub struct Hub {
     /// Counts uses of topics; each use stamps its topic with the next number (least recently used =
     /// smallest stamp).
     use_counter: u64,
-    /// Topics by name.
-    topics: HashMap<String, Topic>,
+    /// Topics by name. The key is shared ([`Hub::shared_name`]): every subscription of a topic holds
+    /// the same string, so reading the topic for a thousand subscribers touches one name, not a
+    /// thousand copies scattered over the heap.
+    topics: HashMap<Rc<str>, Topic>,
     /// Topics whose history is being loaded from the shared log: their readers wait (module docs).
     loading: HashSet<String>,
     /// Whether a topic this hub does not hold yet counts as loading (a mirror that has not finished
@@ -453,7 +455,15 @@ impl Hub {
 
     /// The names of every topic held now.
     pub fn topic_names(&self) -> Vec<String> {
-        self.topics.keys().cloned().collect()
+        self.topics.keys().map(|name| name.to_string()).collect()
+    }
+
+    /// The name `topic`, shared with the hub's own key when the topic is held (a new string
+    /// otherwise): a subscription keeps this, not a copy of its own.
+    pub fn shared_name(&self, topic: &str) -> Rc<str> {
+        self.topics
+            .get_key_value(topic)
+            .map_or_else(|| Rc::from(topic), |(name, _)| Rc::clone(name))
     }
 
     /// The messages after `after` (at most `max`; `None` means "from now": none). Creates nothing, but
@@ -482,12 +492,14 @@ impl Hub {
         now: Instant,
         storage: Vec<Rc<Message>>,
     ) -> Result<Replay, HubError> {
-        Self::check_topic(topic)?;
         if self.is_loading(topic) {
+            Self::check_topic(topic)?;
             return Ok(self.waiting_replay(topic, after));
         }
         let use_number = self.next_use_number();
         match self.topics.get_mut(topic) {
+            // A name the hub holds was checked when the topic was added: a subscriber reading on
+            // every publish does not scan its topic's name again.
             Some(entry) => {
                 entry.touch(now, use_number);
                 Ok(entry.replay_into(after, max, storage))
@@ -495,6 +507,7 @@ impl Hub {
             // A topic that does not exist reads like an empty one (with the head it would start at):
             // same answer, nothing kept.
             None => {
+                Self::check_topic(topic)?;
                 Ok(Topic::new(self.new_topic_base, now, use_number)
                     .replay_into(after, max, storage))
             }
@@ -560,7 +573,9 @@ impl Hub {
 
     /// Whether `topic`'s readers wait for its history (see [`Hub::set_loading`]).
     pub fn is_loading(&self, topic: &str) -> bool {
-        self.loading.contains(topic) || (self.hold_unknown && !self.topics.contains_key(topic))
+        // (Nothing loads without the shared log: then this hashes nothing.)
+        (!self.loading.is_empty() && self.loading.contains(topic))
+            || (self.hold_unknown && !self.topics.contains_key(topic))
     }
 
     /// The names of the topics marked as loading.
@@ -609,7 +624,7 @@ impl Hub {
         });
         let topics = &self.topics;
         self.first_subscribed
-            .retain(|name| topics.contains_key(name));
+            .retain(|name| topics.contains_key(name.as_str()));
         self.new_topic_base = highest_evicted_head;
         before - self.topics.len()
     }
@@ -638,7 +653,7 @@ impl Hub {
             .filter(|(_, entry)| {
                 entry.has_subscribers() || since.is_none_or(|since| entry.last_used_at() >= since)
             })
-            .map(|(name, _)| name.clone())
+            .map(|(name, _)| name.to_string())
             .collect()
     }
 
@@ -736,7 +751,7 @@ impl Hub {
         let use_number = self.next_use_number();
         Ok(self
             .topics
-            .entry(topic.to_string())
+            .entry(Rc::from(topic))
             .or_insert_with(|| Topic::new(head, now, use_number)))
     }
 

@@ -67,6 +67,32 @@ fn message_json_is_built_at_publish() {
 }
 
 #[test]
+fn subscribers_of_a_topic_share_the_hubs_copy_of_its_name() {
+    let now = Instant::now();
+    let mut hub = Hub::new(limits(10, 1000), 0);
+    hub.subscribe("news", 1, None, now).unwrap();
+    let first = hub.shared_name("news");
+    let second = hub.shared_name("news");
+    assert!(
+        Rc::ptr_eq(&first, &second),
+        "one string for every subscriber"
+    );
+    assert_eq!(&*first, "news");
+    // A name the hub does not hold is a string of its own, and creates nothing.
+    let unknown = hub.shared_name("elsewhere");
+    assert_eq!(&*unknown, "elsewhere");
+    assert_eq!(hub.topic_count(), 1);
+    // Reading a held topic skips the name check (it was checked when the topic was added); an
+    // unknown name is still checked.
+    assert!(hub.read_into("news", Some(0), 10, now, Vec::new()).is_ok());
+    assert_eq!(
+        hub.read_into("bad name", Some(0), 10, now, Vec::new())
+            .unwrap_err(),
+        HubError::BadTopic
+    );
+}
+
+#[test]
 fn errors_and_their_statuses() {
     let now = Instant::now();
     let mut hub = Hub::new(limits(10, 1000), 0);

@@ -43,8 +43,9 @@ use crate::Config;
 pub struct Subscription {
     /// The hub's key for this subscription (unique for the server's life).
     pub id: SubscriberId,
-    /// The topic.
-    pub topic: String,
+    /// The topic's name, shared with the hub and every other subscription of the topic
+    /// ([`crate::hub::Hub::shared_name`]).
+    pub topic: Rc<str>,
     /// The id of the last message this subscriber was given, or the point it asked to start after
     /// (0 for `after=0`: "everything the log still has", never a reset).
     pub cursor: u64,
@@ -405,7 +406,7 @@ impl Room {
         self.subscribers.insert(id, token);
         Ok(Subscription {
             id,
-            topic: topic.to_string(),
+            topic: self.hub.shared_name(topic),
             cursor: after.unwrap_or(head),
         })
     }
