@@ -144,7 +144,8 @@ requests per 1,000 messages | overhead bytes per message | bytes for one message
 connection | server CPU ms per 1,000 deliveries |";
 
 /// The runs chapter 16's table is computed from: the fanout and idle scenarios on loopback, and the
-/// fanout over a 100 ms round trip (both with the server as it is now; chapter 14 keeps the older runs).
+/// fanout over a 100 ms round trip (both with the code of `c2aeca5`; chapter 14 keeps the runs of
+/// earlier code).
 const CHAPTER_16_RUN: &str = "benches/results/lab/choosing/fanout-idle.md";
 const CHAPTER_16_SLOW_RUN: &str = "benches/results/lab/choosing-rtt100ms/fanout-rtt100ms.md";
 

@@ -573,9 +573,7 @@ impl Hub {
 
     /// Whether `topic`'s readers wait for its history (see [`Hub::set_loading`]).
     pub fn is_loading(&self, topic: &str) -> bool {
-        // (Nothing loads without the shared log: then this hashes nothing.)
-        (!self.loading.is_empty() && self.loading.contains(topic))
-            || (self.hold_unknown && !self.topics.contains_key(topic))
+        self.loading.contains(topic) || (self.hold_unknown && !self.topics.contains_key(topic))
     }
 
     /// The names of the topics marked as loading.

@@ -905,8 +905,8 @@ impl Core {
 /// built. Asked for one subscriber ahead, the load overlaps the current subscriber's write, which
 /// takes far longer (the system call runs TCP for both ends of the loopback connection).
 ///
-/// A prefetch is only a hint: it reads nothing into the program, cannot fault, and does nothing on
-/// processors without one (here: anything but x86-64).
+/// A prefetch is only a hint: it reads nothing into the program and cannot fault. It is issued on
+/// x86-64; elsewhere this compiles to nothing.
 #[inline]
 fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
@@ -914,10 +914,15 @@ fn prefetch<T>(value: &T) {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         const CACHE_LINE_BYTES: usize = 64;
         let start: *const i8 = (value as *const T).cast();
-        for offset in (0..std::mem::size_of::<T>()).step_by(CACHE_LINE_BYTES) {
+        // Every cache line `value` touches, from the one its first byte is in (a heap block is
+        // aligned to 16 bytes, not to a line, so a value may span one line more than its size says).
+        let into_first_line = start as usize % CACHE_LINE_BYTES;
+        let first_line = start.wrapping_sub(into_first_line);
+        let span = into_first_line + std::mem::size_of::<T>();
+        for offset in (0..span).step_by(CACHE_LINE_BYTES) {
             // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 processor has; it only hints the
-            // cache, so any address is sound, and these lie inside `value`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
+            // cache and never dereferences, so any address is sound (these are `value`'s lines).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(first_line.wrapping_add(offset)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -81,12 +81,16 @@ pub const MAX_SPARE_QUEUES: usize = 16;
 /// not a 64 KiB buffer that carried a replay.
 pub const MAX_SPARE_BACK_BYTES: usize = 4 * 1024;
 
+/// An emptied queue keeps its list of closed buffers for reuse only up to this many slots.
+pub const MAX_SPARE_CHUNKS: usize = 16;
+
 thread_local! {
     /// Queues written out, kept for the next connection that queues bytes on this thread (the event
     /// loop's). A broadcast queues and writes one message per subscriber, a thousand in a row: with
     /// these, that is one queue taken and given back a thousand times, warm in the cache, instead of
     /// two allocations and two frees per subscriber. Bounded by [`MAX_SPARE_QUEUES`] and
-    /// [`MAX_SPARE_BACK_BYTES`], so the spares hold at most about 66 KiB, however many connections.
+    /// [`MAX_SPARE_BACK_BYTES`] and [`MAX_SPARE_CHUNKS`], so the spares hold under 100 KiB, however
+    /// many connections there are and whatever they queued.
     // Boxed on purpose: a box is what an `Output` holds, so a spare goes back to one as it is.
     #[allow(clippy::vec_box)]
     static SPARE_QUEUES: RefCell<Vec<Box<Queue>>> = const { RefCell::new(Vec::new()) };
@@ -179,6 +183,10 @@ impl Queue {
     /// Empties a queue whose bytes were all written, keeping a small back buffer's storage.
     fn reset(&mut self) {
         self.closed.clear();
+        if self.closed.capacity() > MAX_SPARE_CHUNKS {
+            // A client that had half a million tiny echoes queued leaves a list that large behind.
+            self.closed = VecDeque::new();
+        }
         self.back.clear();
         if self.back.capacity() > MAX_SPARE_BACK_BYTES {
             self.back = Vec::new();
@@ -513,13 +521,28 @@ mod tests {
             .send(usize::MAX, |out| out.extend_from_slice(&[1; 64 * 1024]))
             .unwrap();
         large.wrote(64 * 1024);
+        assert_next_queue_holds_little();
+
+        // And one that held thousands of small echoes (each a range of its own) comes back without
+        // their list.
+        let mut echoes = Output::default();
+        for start in 0..10_000 {
+            echoes
+                .send_from_input(usize::MAX, start..start + 1)
+                .unwrap();
+        }
+        echoes.pin_input(&Arc::new(vec![0; 10_001]));
+        echoes.wrote(10_000);
+        assert_eq!(echoes.pending(), 0);
+        assert_next_queue_holds_little();
+    }
+
+    /// The next output to queue a byte takes the spare given back last: it must hold little memory.
+    fn assert_next_queue_holds_little() {
         let mut next = Output::default();
         next.send_piece(1024, 1, |out| out.push(2)).unwrap();
-        assert!(
-            next.footprint() < MAX_SPARE_BACK_BYTES + 1024,
-            "{}",
-            next.footprint()
-        );
+        let footprint = next.footprint();
+        assert!(footprint < MAX_SPARE_BACK_BYTES + 1024, "{footprint}");
     }
 
     #[test]
