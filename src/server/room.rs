@@ -579,6 +579,9 @@ impl Hasher for SubscriberIdHasher {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::json::message_json;
+
     /// A thousand consecutive subscription ids land in a thousand different buckets of a table of
     /// 1,024, and their high bits (what the table compares first) differ too.
     #[test]
@@ -599,9 +602,6 @@ mod tests {
             high_bits.len()
         );
     }
-
-    use super::*;
-    use crate::json::message_json;
 
     fn replay_of(id: u64, data: &str) -> Replay {
         Replay {
