@@ -115,6 +115,99 @@ proptest! {
     }
 }
 
+/// One step of a history for [`the_shortcut_for_a_caught_up_reader_is_exactly_what_a_read_returns`].
+#[derive(Debug, Clone)]
+enum Step {
+    Publish(usize),
+    AppendAt(usize, u64),
+    Rebase(usize, u64),
+    SetLoading(usize),
+    Loaded(usize),
+    Remove(usize),
+    Subscribe(usize),
+    EvictIdle,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => (0usize..2).prop_map(Step::Publish),
+        2 => (0usize..2, 0u64..4).prop_map(|(t, skip)| Step::AppendAt(t, skip)),
+        1 => (0usize..2, 0u64..30).prop_map(|(t, head)| Step::Rebase(t, head)),
+        1 => (0usize..2).prop_map(Step::SetLoading),
+        1 => (0usize..2).prop_map(Step::Loaded),
+        1 => (0usize..2).prop_map(Step::Remove),
+        1 => (0usize..2).prop_map(Step::Subscribe),
+        1 => Just(Step::EvictIdle),
+    ]
+}
+
+proptest! {
+    /// `Hub::just_appended_for` is the broadcast's shortcut past `read`: whenever it names a
+    /// message for a reader at some cursor, reading after that cursor returns that message alone and
+    /// no reset, whatever happened to the hub before (appends numbered elsewhere, rebases, loads,
+    /// removals, evictions). And right after a plain publish it does name the message for the reader
+    /// just before it, so the shortcut is taken whenever it is safe.
+    #[test]
+    fn the_shortcut_for_a_caught_up_reader_is_exactly_what_a_read_returns(
+        steps in proptest::collection::vec(step(), 1..40),
+        max_messages in 1usize..4,
+    ) {
+        let topics = ["a", "b"];
+        let start = Instant::now();
+        let mut hub = Hub::new(limits(max_messages, 10_000), 100);
+        let mut subscriber: SubscriberId = 0;
+        for (number, step) in steps.iter().enumerate() {
+            let now = start + Duration::from_secs(30 * number as u64);
+            match *step {
+                Step::Publish(t) => {
+                    let loading = hub.is_loading(topics[t]);
+                    let message = hub.publish(topics[t], format!("m{number}"), now).unwrap().message;
+                    let name = hub.shared_name(topics[t]);
+                    let named = hub.just_appended_for(&name, message.id - 1);
+                    if !loading {
+                        prop_assert!(named.is_some(), "a plain publish takes the shortcut");
+                    }
+                }
+                Step::AppendAt(t, skip) => {
+                    let id = hub.head(topics[t]) + 1 + skip;
+                    let _ = hub.append_at(topics[t], id, format!("m{number}"), now);
+                }
+                Step::Rebase(t, head) => hub.rebase(topics[t], 100 + head, 100 + head, now).unwrap(),
+                Step::SetLoading(t) => hub.set_loading(topics[t]),
+                Step::Loaded(t) => {
+                    hub.loaded(topics[t]);
+                }
+                Step::Remove(t) => {
+                    hub.remove_topic(topics[t]);
+                }
+                Step::Subscribe(t) => {
+                    subscriber += 1;
+                    hub.subscribe(topics[t], subscriber, None, now).unwrap();
+                }
+                Step::EvictIdle => {
+                    hub.evict_idle(now);
+                }
+            }
+            for topic in topics {
+                let name = hub.shared_name(topic);
+                let head = hub.head(topic);
+                for cursor in head.saturating_sub(3)..=head + 1 {
+                    let Some(message) = hub.just_appended_for(&name, cursor).cloned() else {
+                        continue;
+                    };
+                    let replay = hub.read(topic, Some(cursor), 64, now).unwrap();
+                    prop_assert!(!replay.reset);
+                    prop_assert_eq!(ids(&replay), vec![message.id]);
+                    prop_assert_eq!(&replay.messages[0].json, &message.json);
+                }
+                // A copy of the name that is not the hub's own never takes the shortcut.
+                let copy: std::rc::Rc<str> = std::rc::Rc::from(topic);
+                prop_assert!(hub.just_appended_for(&copy, head - 1).is_none());
+            }
+        }
+    }
+}
+
 /// A tiny event loop: connections subscribe with `after`, get the replay, then every publish is handed
 /// to the subscribers the hub names. Each connection must see every id after its `after` exactly once,
 /// in order, whether it came by replay or live.

@@ -320,6 +320,20 @@ pub struct Hub {
     /// them. Always a subset of `topics` (a removed topic leaves it too), so it is bounded by
     /// `max_topics`.
     first_subscribed: HashSet<String>,
+    /// The message appended last, for the readers that have everything before it
+    /// ([`Hub::just_appended_for`]). Anything else that changes a log forgets it.
+    last_append: Option<LastAppend>,
+}
+
+/// The message a hub appended last, and where a reader stands that has everything before it.
+#[derive(Debug)]
+struct LastAppend {
+    /// The topic's name: the hub's own key, compared by address.
+    topic: Rc<str>,
+    /// The message.
+    message: Rc<Message>,
+    /// A reader resuming after this id reads exactly `message`, with no reset.
+    after: u64,
 }
 
 impl Hub {
@@ -336,6 +350,7 @@ impl Hub {
             once: OnceKeys::default(),
             names_first_subscribed: false,
             first_subscribed: HashSet::new(),
+            last_append: None,
         }
     }
 
@@ -372,9 +387,11 @@ impl Hub {
         let limits = self.limits.clone();
         let entry = self.use_topic(topic, now)?;
         let message = entry.append(data, &limits);
+        let subscribers = entry.subscribers();
+        self.note_append(topic, &message);
         Ok(Published {
             message,
-            subscribers: entry.subscribers(),
+            subscribers,
         })
     }
 
@@ -428,13 +445,15 @@ impl Hub {
         if id <= entry.head() {
             return Ok(Appended::Duplicate);
         }
-        match entry.append_at(id, data, &limits) {
-            Some(message) => Ok(Appended::Published(Published {
-                message,
-                subscribers: entry.subscribers(),
-            })),
-            None => Ok(Appended::Gap { head: entry.head() }),
-        }
+        let Some(message) = entry.append_at(id, data, &limits) else {
+            return Ok(Appended::Gap { head: entry.head() });
+        };
+        let subscribers = entry.subscribers();
+        self.note_append(topic, &message);
+        Ok(Appended::Published(Published {
+            message,
+            subscribers,
+        }))
     }
 
     /// Empties `topic`'s log (creating the topic if new) so that its next message is
@@ -449,6 +468,7 @@ impl Hub {
         now: Instant,
     ) -> Result<(), HubError> {
         Self::check_topic(topic)?;
+        self.last_append = None;
         self.use_topic(topic, now)?.rebase(head_before, alias_after);
         Ok(())
     }
@@ -514,6 +534,41 @@ impl Hub {
         }
     }
 
+    /// The message just appended to `topic`, when it is all that a reader at `cursor` has left to
+    /// read: a read after `cursor` would return exactly this message, and no reset. `None` otherwise
+    /// (the reader is behind or ahead, another topic was published to since, or the log changed in
+    /// another way), and the reader reads the log as usual.
+    ///
+    /// This is the broadcast's shortcut: a thousand subscribers that were all waiting at the head ask
+    /// this instead of each reading the log, and it costs two comparisons. The name is compared by
+    /// address, not by its bytes, so `topic` must be the hub's own copy ([`Hub::shared_name`], which
+    /// every subscription holds); any other copy gets `None`.
+    pub fn just_appended_for(&self, topic: &Rc<str>, cursor: u64) -> Option<&Rc<Message>> {
+        let last = self.last_append.as_ref()?;
+        (Rc::ptr_eq(&last.topic, topic) && last.after == cursor).then_some(&last.message)
+    }
+
+    /// Remembers `message`, just appended to `topic`, for [`Hub::just_appended_for`]: only when a
+    /// reader just before it would read it and nothing else (not while the topic loads, nor when an
+    /// alias left by [`Hub::rebase`] moves such a reader elsewhere).
+    fn note_append(&mut self, topic: &str, message: &Rc<Message>) {
+        self.last_append = None;
+        if self.is_loading(topic) {
+            return;
+        }
+        let Some((name, entry)) = self.topics.get_key_value(topic) else {
+            return;
+        };
+        let after = message.id.saturating_sub(1);
+        if entry.head() == message.id && entry.resumes_exactly_after(after) {
+            self.last_append = Some(LastAppend {
+                topic: Rc::clone(name),
+                message: Rc::clone(message),
+                after,
+            });
+        }
+    }
+
     /// Subscribes `subscriber` to `topic` (created if new) and returns, in the same step, every kept
     /// message after `after`.
     ///
@@ -543,12 +598,14 @@ impl Hub {
     /// While `hold` is true, every topic the hub does not hold yet counts as loading (and one created
     /// meanwhile stays loading until [`Hub::loaded`]).
     pub fn hold_unknown_topics(&mut self, hold: bool) {
+        self.last_append = None;
         self.hold_unknown = hold;
     }
 
     /// Marks `topic` as being loaded from the shared log: its readers wait.
     pub fn set_loading(&mut self, topic: &str) {
         if Self::valid_topic(topic) {
+            self.last_append = None;
             self.loading.insert(topic.to_string());
         }
     }
@@ -559,6 +616,7 @@ impl Hub {
         if !self.loading.remove(topic) {
             return Vec::new();
         }
+        self.last_append = None;
         let new_topic_base = self.new_topic_base;
         let Some(entry) = self.topics.get_mut(topic) else {
             return Vec::new();
@@ -624,7 +682,11 @@ impl Hub {
         self.first_subscribed
             .retain(|name| topics.contains_key(name.as_str()));
         self.new_topic_base = highest_evicted_head;
-        before - self.topics.len()
+        let evicted = before - self.topics.len();
+        if evicted > 0 {
+            self.last_append = None;
+        }
+        evicted
     }
 
     /// When [`Hub::evict_idle`] next has something to do (`None`: every topic has subscribers, or there
@@ -771,6 +833,7 @@ impl Hub {
     /// Removes a topic, remembering its head so no later topic hands out its ids again.
     fn remove_entry(&mut self, topic: &str) -> Option<Topic> {
         let entry = self.topics.remove(topic)?;
+        self.last_append = None;
         self.first_subscribed.remove(topic);
         if entry.head() != PENDING_HEAD {
             self.new_topic_base = self.new_topic_base.max(entry.head());

@@ -253,6 +253,12 @@ impl Topic {
         (false, after)
     }
 
+    /// Whether a reader resuming after `after` reads on from exactly there: no reset, and no alias
+    /// moving it elsewhere.
+    pub(super) fn resumes_exactly_after(&self, after: u64) -> bool {
+        self.resume_point(after) == (false, after)
+    }
+
     /// Adds a subscriber (idempotent).
     pub(super) fn subscribe(&mut self, subscriber: SubscriberId) {
         self.subscribers.insert(subscriber);

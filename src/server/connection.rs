@@ -51,6 +51,7 @@
 //! that finds bytes waiting in the output and none written since the previous one drops the peer: it
 //! is not reading.
 
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
@@ -368,6 +369,45 @@ impl Connection {
         if matches!(self.state, State::Request { .. }) {
             self.process_input(room, now);
         }
+    }
+
+    /// The broadcast's shortcut, tried before [`Connection::on_news`] by a core that writes news
+    /// itself. When this connection is an open WebSocket whose subscription `subscription_id` has
+    /// every message before the one just published to its topic
+    /// ([`crate::hub::Hub::just_appended_for`]), and nothing waits in its output, that message's frame,
+    /// encoded once for all such subscribers ([`Room::shared_frame`]), goes straight to the socket
+    /// with `write` ([`Output::write_through`]) and the cursor moves past it: what the usual pull
+    /// would have done, without reading the log, framing the message or queueing it.
+    ///
+    /// `None` when the shortcut does not apply; nothing was done, and [`Connection::on_news`] serves
+    /// the news. Otherwise the write's outcome (an error: the connection is lost).
+    pub fn push_shared_frame(
+        &mut self,
+        subscription_id: u64,
+        room: &mut Room,
+        write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
+    ) -> Option<io::Result<()>> {
+        if self.dead || self.peer_closed || self.output.pending() > 0 {
+            return None;
+        }
+        let State::WebSocket(ws) = &mut self.state else {
+            return None;
+        };
+        let subscription = ws
+            .subscription
+            .as_mut()
+            .filter(|s| s.id == subscription_id)?;
+        if !ws.protocol.takes_shared_frames() {
+            return None;
+        }
+        let message = room
+            .hub
+            .just_appended_for(&subscription.topic, subscription.cursor)?;
+        let written = self
+            .output
+            .write_through(room.shared_frame.of(message), write);
+        subscription.cursor = message.id;
+        Some(written)
     }
 
     /// The peer closed its sending side.

@@ -15,10 +15,13 @@
 //! core a way to write ([`Core::next_action_writing`], as the event loop does) saves even that
 //! round trip: the core writes each message in the same piece of work that pulled it, one trip
 //! through the connection per delivery (`cargo bench --bench core_fanout` measures both; chapter 14
-//! has the figures). And while one subscriber's write runs in the kernel, the next one's state is
-//! already on its way into the cache (see `prefetch`): on a real socket, the kernel's work for each
-//! write pushes the core's data out of the cache, and without that a broadcast would wait for main
-//! memory once per subscriber. All of it runs inside `Core::guarded`, so a bug costs one connection,
+//! has the figures). A WebSocket subscriber that was waiting for exactly the message just published
+//! takes a shortcut even past that (`Core::deliver_shared`): a server's frame is the same bytes on
+//! every connection, so the message is framed once for all of them and each delivery is one write of
+//! those bytes, with no read of the log, no framing and no queue. And while one subscriber's write
+//! runs in the kernel, the next one's state is already on its way into the cache (see `prefetch`): on
+//! a real socket, the kernel's work for each write pushes the core's data out of the cache, and
+//! without that a broadcast would wait for main memory once per subscriber. All of it runs inside `Core::guarded`, so a bug costs one connection,
 //! never the server.
 //!
 //! Reading and writing take a closure that moves bytes (`|buf| socket.read(buf)`), so the core decides
@@ -809,7 +812,7 @@ impl Core {
     /// stored publish is answered, a connection whose topic was deleted is closed. With `write`, what
     /// the connection queued goes to its socket at once; whatever it still asks of the driver joins
     /// the actions. `false` when there is no news left.
-    fn deliver_next(&mut self, write: Option<&mut SocketWriter<'_>>) -> bool {
+    fn deliver_next(&mut self, mut write: Option<&mut SocketWriter<'_>>) -> bool {
         if self.news.is_empty() {
             self.collect_news();
         }
@@ -833,9 +836,18 @@ impl Core {
             News::Stored(_, ticket, result) => self.guarded(&mut slot, now, |conn, room| {
                 conn.on_stored(ticket, result, room, now)
             }),
-            News::Woken(_, subscription) => self.guarded(&mut slot, now, |conn, room| {
-                conn.on_news(subscription, room, now)
-            }),
+            News::Woken(_, subscription) => {
+                let shortcut = write.as_deref_mut().and_then(|write| {
+                    self.deliver_shared(token, &mut slot, subscription, now, write)
+                });
+                if let Some(fate) = shortcut {
+                    self.put_back(token, slot, now, fate);
+                    return true;
+                }
+                self.guarded(&mut slot, now, |conn, room| {
+                    conn.on_news(subscription, room, now)
+                })
+            }
             News::TopicDeleted(_) => Fate::Close,
         };
         let fate = match write {
@@ -846,6 +858,34 @@ impl Core {
         };
         self.put_back(token, slot, now, fate);
         true
+    }
+
+    /// The broadcast's shortcut for a woken subscriber that was waiting for exactly the message just
+    /// published (see [`Connection::push_shared_frame`]): the message goes from the one frame encoded
+    /// for everyone straight to its socket, in one write. `None` when the shortcut does not apply and
+    /// nothing was done.
+    fn deliver_shared(
+        &mut self,
+        token: usize,
+        slot: &mut Slot,
+        subscription: SubscriberId,
+        now: Instant,
+        write: &mut SocketWriter<'_>,
+    ) -> Option<Fate> {
+        let mut written = None;
+        let fate = self.guarded(slot, now, |conn, room| {
+            written = conn.push_shared_frame(subscription, room, |slices| write(token, slices));
+        });
+        let written = written?;
+        // Whatever the socket did not take waits for its writable edge, as after any write.
+        slot.write_deferred = true;
+        match written {
+            Ok(()) => Some(fate),
+            Err(e) => {
+                log(Some(slot.conn.peer), format_args!("write failed: {e}"));
+                Some(Fate::Close)
+            }
+        }
     }
 
     /// Moves the room's news into the core's queue: stored publishes first, then woken subscribers,
@@ -972,23 +1012,36 @@ mod tests {
         (bytes, starts)
     }
 
+    /// A core whose WebSockets are never pinged within a test.
+    fn core_without_pings(now: Instant) -> Core {
+        let mut config = Config::default();
+        config.ws.ping_interval = Duration::from_secs(3600);
+        Core::new(config, 1000, Box::new(|| Ok("0".repeat(32))), now)
+    }
+
+    /// A WebSocket on `path` from local port `port`, its `101` answer already written.
+    fn open_websocket(core: &mut Core, path: &str, port: u16, now: Instant) -> usize {
+        let token = core
+            .accept(SocketAddr::from(([127, 0, 0, 1], port)), now)
+            .unwrap();
+        let upgrade = format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        receive(core, token, now, upgrade.as_bytes());
+        let (answer, _) = transmit(core, token, now);
+        assert!(answer.starts_with(b"HTTP/1.1 101"));
+        token
+    }
+
     /// Three echoes read at once are written from the read buffer itself, each as one slice (header and
     /// payload together); once written, that buffer is read into again instead of a new one.
     #[test]
     fn echoes_are_written_from_the_read_buffer_which_is_reused_once_written() {
         let now = Instant::now();
-        let mut config = Config::default();
-        config.ws.ping_interval = Duration::from_secs(3600);
-        let mut core = Core::new(config, 1000, Box::new(|| Ok("0".repeat(32))), now);
-        let token = core
-            .accept("127.0.0.1:40000".parse().unwrap(), now)
-            .unwrap();
-        let upgrade = "GET /ws/echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-                       Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-                       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-        receive(&mut core, token, now, upgrade.as_bytes());
-        let (answer, _) = transmit(&mut core, token, now);
-        assert!(answer.starts_with(b"HTTP/1.1 101"));
+        let mut core = core_without_pings(now);
+        let token = open_websocket(&mut core, "/ws/echo", 40_000, now);
 
         let mut first_read_at: *const u8 = std::ptr::null();
         for round in 0..3u8 {
@@ -1120,5 +1173,113 @@ mod tests {
         );
         let (later, _) = transmit(&mut core, full, now);
         assert!(String::from_utf8_lossy(&later).contains("data: news"));
+    }
+
+    /// A core with `count` WebSocket subscribers of topic `t`, their `101` answers already written.
+    fn core_with_websocket_subscribers(count: u16, now: Instant) -> (Core, Vec<usize>) {
+        let mut core = core_without_pings(now);
+        let subscribers = (0..count)
+            .map(|i| open_websocket(&mut core, "/ws/t", 41_000 + i, now))
+            .collect();
+        (core, subscribers)
+    }
+
+    /// The frame a server sends for message `id` with `data`.
+    fn text_frame(id: u64, data: &str) -> Vec<u8> {
+        let mut frame = Vec::new();
+        let json = crate::json::message_json(id, data);
+        encode_frame(true, Opcode::Text, json.as_bytes(), None, &mut frame);
+        frame
+    }
+
+    /// The broadcast's shortcut: every WebSocket subscriber that was waiting for the message gets
+    /// the one frame encoded for all of them (the same bytes in memory), in one write of one slice.
+    /// A socket that takes part of it keeps the rest queued; a full one keeps all of it, and on the
+    /// next publish, with bytes still waiting, it is served the usual way, in order; a broken one is
+    /// closed.
+    #[test]
+    fn caught_up_websockets_are_written_one_frame_encoded_once() {
+        let now = Instant::now();
+        let (mut core, subscribers) = core_with_websocket_subscribers(5, now);
+        let (first, second, half, full, broken) = (
+            subscribers[0],
+            subscribers[1],
+            subscribers[2],
+            subscribers[3],
+            subscribers[4],
+        );
+        let id = core.publish("t", "news".into(), now).unwrap();
+        let frame = text_frame(id, "news");
+
+        // (token, slices in the call, address of the first slice, bytes taken)
+        let mut writes: Vec<(usize, usize, *const u8, Vec<u8>)> = Vec::new();
+        let mut actions = Vec::new();
+        while let Some(action) = core.next_action_writing(|token, slices| {
+            let offered: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
+            let taken = match token {
+                t if t == full => return Err(io::ErrorKind::WouldBlock.into()),
+                t if t == broken => return Err(io::ErrorKind::ConnectionReset.into()),
+                t if t == half => {
+                    if writes.iter().any(|w| w.0 == half) {
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    offered.len() / 2
+                }
+                _ => offered.len(),
+            };
+            writes.push((
+                token,
+                slices.len(),
+                slices[0].as_ptr(),
+                offered[..taken].to_vec(),
+            ));
+            Ok(taken)
+        }) {
+            actions.push(action);
+        }
+        assert_eq!(
+            actions,
+            [Action::Close(broken)],
+            "no write asked of the driver"
+        );
+        let tokens: Vec<usize> = writes.iter().map(|w| w.0).collect();
+        assert_eq!(tokens, [first, second, half], "one write each");
+        assert!(writes.iter().all(|w| w.1 == 1), "one slice each");
+        assert!(
+            writes
+                .iter()
+                .all(|w| w.2 == core.room.shared_frame.address()),
+            "every subscriber was handed the bytes encoded once, not a copy"
+        );
+        assert_eq!(writes[0].3, frame);
+        assert_eq!(writes[1].3, frame);
+        assert_eq!(writes[2].3, frame[..frame.len() / 2]);
+        let pending = |core: &Core, token| core.connection(token).unwrap().output.pending();
+        assert_eq!(pending(&core, half), frame.len() - frame.len() / 2);
+        assert_eq!(pending(&core, full), frame.len());
+        assert_eq!(
+            core.connection(first).unwrap().output.total_written(),
+            core.connection(second).unwrap().output.total_written(),
+            "a write through counts as written"
+        );
+
+        // The next publish: the two sockets with bytes waiting are served the usual way, behind them.
+        let next = core.publish("t", "more".into(), now).unwrap();
+        let next_frame = text_frame(next, "more");
+        let mut shortcut = Vec::new();
+        let action = core.next_action_writing(|token, slices| {
+            if token == half || token == full {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            shortcut.push(token);
+            Ok(slices.iter().map(|s| s.len()).sum())
+        });
+        assert_eq!(action, None, "no write asked of the driver");
+        assert_eq!(shortcut, [first, second]);
+        let (rest, _) = transmit(&mut core, half, now);
+        assert_eq!(rest, [&frame[frame.len() / 2..], &next_frame[..]].concat());
+        let (all, _) = transmit(&mut core, full, now);
+        assert_eq!(all, [&frame[..], &next_frame[..]].concat());
+        assert_eq!(core.internal_errors(), 0);
     }
 }

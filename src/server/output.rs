@@ -57,7 +57,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -385,6 +385,41 @@ impl Output {
         self.forget_empty_queue();
     }
 
+    /// Writes a piece straight to the socket with `write` (one slice; returns how much the socket
+    /// took, `WouldBlock` when full), for a piece that is the only thing to send: what the socket does
+    /// not take is queued, to go on its next writable edge. The broadcast's shortcut: a pushed message
+    /// that finds its subscriber's queue empty goes out in one system call, taking no queue and copying
+    /// nothing (the usual path queues it and then writes the queue).
+    ///
+    /// That nothing waits is the caller's to check (as [`Output::send_piece`], this lets a piece go
+    /// alone whatever the budget): a piece that finds bytes waiting is not written but queued behind
+    /// them, so the order holds. An error other than `WouldBlock` (or a socket that takes nothing) is
+    /// handed back with nothing queued: the connection is lost.
+    pub fn write_through(
+        &mut self,
+        piece: &[u8],
+        mut write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
+    ) -> io::Result<()> {
+        let mut written = 0;
+        while self.pending() == 0 && written < piece.len() {
+            let rest = piece.get(written..).unwrap_or_default();
+            match write(&[IoSlice::new(rest)]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n.min(rest.len()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        self.total_written += written as u64;
+        let rest = piece.get(written..).unwrap_or_default();
+        if !rest.is_empty() {
+            self.queue()
+                .append(rest.len(), |out| out.extend_from_slice(rest));
+        }
+        Ok(())
+    }
+
     /// The queue, taken from the spares (or allocated) if nothing was waiting.
     fn queue(&mut self) -> &mut Queue {
         self.queue.get_or_insert_with(spare_queue)
@@ -682,6 +717,51 @@ mod tests {
             (output.pending(), output.total_written()),
             (0, all.len() as u64 + 1)
         );
+    }
+
+    /// A piece written through goes to the socket with no queue taken; a short write queues only
+    /// the rest, `WouldBlock` all of it, `Interrupted` is tried again; an error queues nothing; and a
+    /// piece that finds bytes waiting is queued behind them, not written.
+    #[test]
+    fn a_piece_written_through_queues_only_what_the_socket_did_not_take() {
+        let mut output = Output::default();
+        let mut calls = 0;
+        output
+            .write_through(b"abcdef", |slices| {
+                calls += 1;
+                Ok(slices[0].len())
+            })
+            .unwrap();
+        assert_eq!((calls, output.pending(), output.total_written()), (1, 0, 6));
+        assert!(queue_address(&output).is_none(), "no queue taken");
+
+        let mut answers = vec![
+            Err(io::ErrorKind::WouldBlock.into()),
+            Ok(2),
+            Err(io::ErrorKind::Interrupted.into()),
+        ];
+        output
+            .write_through(b"ghijk", |_| answers.pop().unwrap())
+            .unwrap();
+        assert_eq!(output.unwritten(), b"ijk", "the rest, queued");
+        assert_eq!(output.total_written(), 8);
+
+        output
+            .write_through(b"lm", |_| panic!("bytes wait: nothing is written"))
+            .unwrap();
+        assert_eq!(output.unwritten(), b"ijklm", "queued behind, in order");
+
+        let mut fresh = Output::default();
+        let full = fresh.write_through(b"no", |_| Err(io::ErrorKind::WouldBlock.into()));
+        assert!(full.is_ok());
+        assert_eq!(fresh.unwritten(), b"no");
+
+        let mut broken = Output::default();
+        let failed = broken.write_through(b"x", |_| Err(io::ErrorKind::BrokenPipe.into()));
+        assert_eq!(failed.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        let closed = broken.write_through(b"x", |_| Ok(0));
+        assert_eq!(closed.unwrap_err().kind(), io::ErrorKind::WriteZero);
+        assert_eq!(broken.pending(), 0, "a lost connection queues nothing");
     }
 
     #[test]

@@ -35,6 +35,7 @@ use crate::hub::{Hub, HubError, Message, Once, Replay, SubscriberId};
 use crate::redis::backend::{Outcome, PublishOptions, SessionCommand};
 use crate::server::rate::PublishBuckets;
 use crate::server::routes::RouteError;
+use crate::transport::websocket::encode_message_frame;
 use crate::transport::BatchDoor;
 use crate::Config;
 
@@ -136,6 +137,45 @@ impl SharedAnswer {
     }
 }
 
+/// The WebSocket frame of the message published last, encoded once for every subscriber that was
+/// waiting for exactly that message (see `Core::deliver_next` and
+/// [`crate::hub::Hub::just_appended_for`]).
+///
+/// A server's frames are not masked (RFC 6455 §5.1), so the frame of a message is the same bytes on
+/// every connection: a broadcast to a thousand WebSockets encodes it once, and each subscriber's
+/// delivery is one write of these bytes, as a server written for nothing else would do it. The key
+/// is the message itself (held, so its address cannot be reused by another).
+#[derive(Debug, Default)]
+pub struct SharedFrame {
+    message: Option<Rc<Message>>,
+    /// The frame of `message`.
+    bytes: Vec<u8>,
+}
+
+impl SharedFrame {
+    /// The frame of `message`: the kept bytes if they are its frame, else encoded now (and kept).
+    /// Keeps no more storage than the last frame or [`MAX_SHARED_ANSWER_BYTES`], whichever is more.
+    pub fn of(&mut self, message: &Rc<Message>) -> &[u8] {
+        let same = self
+            .message
+            .as_ref()
+            .is_some_and(|kept| Rc::ptr_eq(kept, message));
+        if !same {
+            self.bytes.clear();
+            self.bytes.shrink_to(MAX_SHARED_ANSWER_BYTES);
+            encode_message_frame(message, &mut self.bytes);
+            self.message = Some(Rc::clone(message));
+        }
+        &self.bytes
+    }
+
+    /// Where the kept frame's bytes are (tests check that writes come from them).
+    #[cfg(test)]
+    pub fn address(&self) -> *const u8 {
+        self.bytes.as_ptr()
+    }
+}
+
 /// Where a publish stands once the room took it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -229,6 +269,8 @@ pub struct Room {
     pub replay_storage: Vec<Rc<Message>>,
     /// The last answer given to a woken parked request, for the next one that says the same.
     pub shared_answer: SharedAnswer,
+    /// The WebSocket frame of the message published last, for every subscriber waiting for it.
+    pub shared_frame: SharedFrame,
     /// Each client address's publish rate (`publish_rate_per_ip`).
     pub publish_buckets: PublishBuckets,
     /// With `--redis`: publishes go to the shared log, and the hub is its mirror (`None`: the hub
@@ -274,6 +316,7 @@ impl Room {
             scratch: Vec::new(),
             replay_storage: Vec::new(),
             shared_answer: SharedAnswer::default(),
+            shared_frame: SharedFrame::default(),
             publish_buckets,
             shared_log: config.redis.is_some().then(SharedLog::default),
             stored: Vec::new(),

@@ -59,6 +59,7 @@
 use crate::hub::Message;
 use crate::transport::json::reset_json;
 use crate::transport::PushDoor;
+use crate::ws::frame::{encode_frame, Opcode};
 use crate::ws::{close, Event, WsProtocol};
 
 /// What a WebSocket connection is for, chosen by its URL.
@@ -136,6 +137,20 @@ pub fn message_text(message: &Message) -> &str {
     &message.json
 }
 // ANCHOR_END: message_text
+
+/// Appends the frame that carries `message` from any server: one final text frame (§5.6), unmasked
+/// as every server's frame is (§5.1). These bytes are the same on every connection, so a broadcast
+/// encodes them once and writes them to every subscriber that was waiting for this message (see
+/// `Room::shared_frame`); they are exactly what [`WsProtocol::send_text`] appends for a server.
+pub fn encode_message_frame(message: &Message, out: &mut Vec<u8>) {
+    encode_frame(
+        true,
+        Opcode::Text,
+        message_text(message).as_bytes(),
+        None,
+        out,
+    );
+}
 
 /// The text of the frame that tells the client it missed messages: `{"reset":true,"last":N}`.
 pub fn reset_text(last: u64) -> String {
@@ -220,5 +235,33 @@ mod tests {
         socket.close(1000, "", &mut close, now);
         socket.message(&message, &mut piece);
         assert!(piece.is_empty(), "no data frame after our close (§5.5.1)");
+    }
+
+    #[test]
+    fn the_frame_encoded_once_is_what_every_server_socket_would_send_until_its_close() {
+        use crate::ws::{Role, WsConfig};
+        let now = std::time::Instant::now();
+        let mut server = WsProtocol::new(Role::Server, &WsConfig::default(), now);
+        // Payload lengths around the three length encodings of §5.2 (7 bits, 16 bits, 64 bits).
+        for data_len in [0, 100, 125 - 18, 126 - 18, 65_535 - 18, 65_536 - 18, 70_000] {
+            let data = "x".repeat(data_len);
+            let message = Message {
+                id: 7,
+                json: message_json(7, &data),
+                data,
+            };
+            let (mut shared, mut own) = (Vec::new(), Vec::new());
+            encode_message_frame(&message, &mut shared);
+            server.message(&message, &mut own);
+            assert_eq!(shared, own, "payload of {} bytes", message.json.len());
+        }
+        assert!(server.takes_shared_frames());
+        let client = WsProtocol::new(Role::Client, &WsConfig::default(), now);
+        assert!(!client.takes_shared_frames(), "a client masks every frame");
+        server.close(1000, "", &mut Vec::new(), now);
+        assert!(
+            !server.takes_shared_frames(),
+            "no data frame after our close"
+        );
     }
 }

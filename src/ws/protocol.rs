@@ -424,6 +424,14 @@ impl WsProtocol {
         self.state != State::Open
     }
 
+    /// Whether a data frame encoded once for every server-side connection may go out on this one now
+    /// (a broadcast shares one encoding, see [`crate::transport::websocket::encode_message_frame`]):
+    /// only a server's frames are the same bytes on every connection, since a client masks each
+    /// frame with a key of its own (§5.1, §5.3); and no data frame may follow our close (§5.5.1).
+    pub fn takes_shared_frames(&self) -> bool {
+        self.role == Role::Server && self.state == State::Open
+    }
+
     /// Whether both close frames have crossed: the TCP connection should now be closed (§7.1.1).
     ///
     /// Also true once the connection has failed (an error from [`WsProtocol::read`], a dead peer): the
