@@ -371,13 +371,32 @@ impl Connection {
         }
     }
 
+    /// Whether [`Connection::push_shared_frame`] applies to news of `subscription_id` now: this
+    /// connection is an open WebSocket whose subscription `subscription_id` has every message before
+    /// the one just published to its topic ([`crate::hub::Hub::just_appended_for`]), and nothing
+    /// waits in its output. A few comparisons, so a core can ask before doing anything else.
+    pub fn takes_shared_frame(&self, subscription_id: u64, room: &Room) -> bool {
+        if self.dead || self.peer_closed || self.output.pending() > 0 {
+            return false;
+        }
+        let State::WebSocket(ws) = &self.state else {
+            return false;
+        };
+        ws.protocol.takes_shared_frames()
+            && ws.subscription.as_ref().is_some_and(|subscription| {
+                subscription.id == subscription_id
+                    && room
+                        .hub
+                        .just_appended_for(&subscription.topic, subscription.cursor)
+                        .is_some()
+            })
+    }
+
     /// The broadcast's shortcut, tried before [`Connection::on_news`] by a core that writes news
-    /// itself. When this connection is an open WebSocket whose subscription `subscription_id` has
-    /// every message before the one just published to its topic
-    /// ([`crate::hub::Hub::just_appended_for`]), and nothing waits in its output, that message's frame,
-    /// encoded once for all such subscribers ([`Room::shared_frame`]), goes straight to the socket
-    /// with `write` ([`Output::write_through`]) and the cursor moves past it: what the usual pull
-    /// would have done, without reading the log, framing the message or queueing it.
+    /// itself. When [`Connection::takes_shared_frame`], the message just published, framed once for
+    /// every such subscriber ([`Room::shared_frame`]), goes straight to the socket with `write`
+    /// ([`Output::write_through`]) and the cursor moves past it: what the usual pull would have done,
+    /// without reading the log, framing the message or queueing it.
     ///
     /// `None` when the shortcut does not apply; nothing was done, and [`Connection::on_news`] serves
     /// the news. Otherwise the write's outcome (an error: the connection is lost).
@@ -387,19 +406,13 @@ impl Connection {
         room: &mut Room,
         write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
     ) -> Option<io::Result<()>> {
-        if self.dead || self.peer_closed || self.output.pending() > 0 {
+        if !self.takes_shared_frame(subscription_id, room) {
             return None;
         }
         let State::WebSocket(ws) = &mut self.state else {
             return None;
         };
-        let subscription = ws
-            .subscription
-            .as_mut()
-            .filter(|s| s.id == subscription_id)?;
-        if !ws.protocol.takes_shared_frames() {
-            return None;
-        }
+        let subscription = ws.subscription.as_mut()?;
         let message = room
             .hub
             .just_appended_for(&subscription.topic, subscription.cursor)?;

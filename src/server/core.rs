@@ -872,6 +872,12 @@ impl Core {
         now: Instant,
         write: &mut SocketWriter<'_>,
     ) -> Option<Fate> {
+        // Asked first, outside the guard, so that every other delivery pays for nothing more.
+        if !slot.conn.takes_shared_frame(subscription, &self.room) {
+            return None;
+        }
+        // One frame, at most `max_publish_bytes` of escaped JSON and a header: the turn's write
+        // quota is not counted here, and need not be; what the socket leaves waits in the queue.
         let mut written = None;
         let fate = self.guarded(slot, now, |conn, room| {
             written = conn.push_shared_frame(subscription, room, |slices| write(token, slices));
