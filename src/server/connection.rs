@@ -66,7 +66,9 @@ use crate::server::room::{Room, Subscription, Ticket, Waiter};
 use crate::server::routes::{self, Opening, RouteError};
 use crate::server::{log, trace_head};
 use crate::transport::websocket::{self, Inbound, SocketRole};
-use crate::transport::{reset_point, BatchDoor, ChunkedStream, PushDoor, StreamFormat};
+use crate::transport::{
+    reset_point, BatchDoor, ChunkedStream, PushDoor, SharedFraming, StreamFormat,
+};
 use crate::ws::{close, Role, WsProtocol};
 
 /// How many messages a subscriber reads from the log per step while it has room.
@@ -371,19 +373,26 @@ impl Connection {
         }
     }
 
-    /// Whether [`Connection::push_shared_frame`] applies to news of `subscription_id` now: this
-    /// connection is an open WebSocket whose subscription `subscription_id` has every message before
-    /// the one just published to its topic ([`crate::hub::Hub::just_appended_for`]), and nothing
-    /// waits in its output. A few comparisons, so a core can ask before doing anything else.
+    /// Whether [`Connection::push_shared_frame`] may apply to news of `subscription_id` now: this
+    /// connection is an open WebSocket, an XHR stream or an SSE stream (a door whose framing of a
+    /// message is the same bytes on every connection) whose subscription `subscription_id` has every
+    /// message before the one just published to its topic ([`crate::hub::Hub::just_appended_for`]),
+    /// and nothing waits in its output. A few comparisons, so a core can ask before doing anything
+    /// else. (A stream's size limit is checked once the message's framing is known.)
     pub fn takes_shared_frame(&self, subscription_id: u64, room: &Room) -> bool {
         if self.dead || self.peer_closed || self.output.pending() > 0 {
             return false;
         }
-        let State::WebSocket(ws) = &self.state else {
-            return false;
+        let (shared, subscription) = match &self.state {
+            State::WebSocket(ws) => (ws.protocol.takes_shared_frames(), ws.subscription.as_ref()),
+            State::Stream(stream) => (
+                stream.door.shared_framing().is_some(),
+                Some(&stream.subscription),
+            ),
+            _ => return false,
         };
-        ws.protocol.takes_shared_frames()
-            && ws.subscription.as_ref().is_some_and(|subscription| {
+        shared
+            && subscription.is_some_and(|subscription| {
                 subscription.id == subscription_id
                     && room
                         .hub
@@ -394,33 +403,62 @@ impl Connection {
 
     /// The broadcast's shortcut, tried before [`Connection::on_news`] by a core that writes news
     /// itself. When [`Connection::takes_shared_frame`], the message just published, framed once for
-    /// every such subscriber ([`Room::shared_frame`]), goes straight to the socket with `write`
-    /// ([`Output::write_through`]) and the cursor moves past it: what the usual pull would have done,
-    /// without reading the log, framing the message or queueing it.
+    /// every subscriber of the door ([`Room::shared_frame`]), goes straight to the socket with
+    /// `write` ([`Output::write_through`]) and the cursor moves past it, as the usual pull would have
+    /// done (a stream also counts the bytes toward its size limit and puts off its heartbeat), without
+    /// reading the log, framing the message or queueing it.
     ///
-    /// `None` when the shortcut does not apply; nothing was done, and [`Connection::on_news`] serves
-    /// the news. Otherwise the write's outcome (an error: the connection is lost).
+    /// `None` when the shortcut does not apply (nor when the message would end a stream at its size
+    /// limit: that piece goes the usual way, which ends the response after it); nothing was done, and
+    /// [`Connection::on_news`] serves the news. Otherwise the write's outcome (an error: the
+    /// connection is lost).
     pub fn push_shared_frame(
         &mut self,
         subscription_id: u64,
         room: &mut Room,
+        now: Instant,
         write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
     ) -> Option<io::Result<()>> {
         if !self.takes_shared_frame(subscription_id, room) {
             return None;
         }
-        let State::WebSocket(ws) = &mut self.state else {
-            return None;
-        };
-        let subscription = ws.subscription.as_mut()?;
-        let message = room
-            .hub
-            .just_appended_for(&subscription.topic, subscription.cursor)?;
-        let written = self
-            .output
-            .write_through(room.shared_frame.of(message), write);
-        subscription.cursor = message.id;
-        Some(written)
+        match &mut self.state {
+            State::WebSocket(ws) => {
+                let subscription = ws.subscription.as_mut()?;
+                let message = room
+                    .hub
+                    .just_appended_for(&subscription.topic, subscription.cursor)?;
+                let (frame, _) = room
+                    .shared_frame
+                    .of(SharedFraming::WebSocket, message, |out| {
+                        websocket::encode_message_frame(message, out);
+                        0
+                    });
+                let written = self.output.write_through(frame, write);
+                subscription.cursor = message.id;
+                Some(written)
+            }
+            State::Stream(stream) => {
+                let framing = stream.door.shared_framing()?;
+                let subscription = &mut stream.subscription;
+                let message = room
+                    .hub
+                    .just_appended_for(&subscription.topic, subscription.cursor)?;
+                let door = &stream.door;
+                let (chunk, body_bytes) = room
+                    .shared_frame
+                    .of(framing, message, |out| door.frame_message(message, out));
+                if !stream.door.has_room_for(body_bytes) {
+                    return None;
+                }
+                let written = self.output.write_through(chunk, write);
+                stream.door.count_sent(body_bytes);
+                subscription.cursor = message.id;
+                stream.next_heartbeat = now + room.config.heartbeat_interval;
+                Some(written)
+            }
+            _ => None,
+        }
     }
 
     /// The peer closed its sending side.

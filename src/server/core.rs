@@ -15,10 +15,10 @@
 //! core a way to write ([`Core::next_action_writing`], as the event loop does) saves even that
 //! round trip: the core writes each message in the same piece of work that pulled it, one trip
 //! through the connection per delivery (`cargo bench --bench core_fanout` measures both; chapter 14
-//! has the figures). A WebSocket subscriber that was waiting for exactly the message just published
-//! takes a shortcut even past that (`Core::deliver_shared`): a server's frame is the same bytes on
-//! every connection, so the message is framed once for all of them and each delivery is one write of
-//! those bytes, with no read of the log, no framing and no queue. And while one subscriber's write
+//! has the figures). A WebSocket, XHR-stream or SSE subscriber that was waiting for exactly the
+//! message just published takes a shortcut even past that (`Core::deliver_shared`): those doors frame
+//! a message as the same bytes on every connection, so the message is framed once per door and each
+//! delivery is one write of those bytes, with no read of the log, no framing and no queue. And while one subscriber's write
 //! runs in the kernel, the next one's state is already on its way into the cache (see `prefetch`): on
 //! a real socket, the kernel's work for each write pushes the core's data out of the cache, and
 //! without that a broadcast would wait for main memory once per subscriber. All of it runs inside `Core::guarded`, so a bug costs one connection,
@@ -861,8 +861,8 @@ impl Core {
     }
 
     /// The broadcast's shortcut for a woken subscriber that was waiting for exactly the message just
-    /// published (see [`Connection::push_shared_frame`]): the message goes from the one frame encoded
-    /// for everyone straight to its socket, in one write. `None` when the shortcut does not apply and
+    /// published (see [`Connection::push_shared_frame`]): the message goes from the one framing made
+    /// for every subscriber of its door straight to its socket, in one write. `None` when the shortcut does not apply and
     /// nothing was done.
     fn deliver_shared(
         &mut self,
@@ -880,7 +880,8 @@ impl Core {
         // quota is not counted here, and need not be; what the socket leaves waits in the queue.
         let mut written = None;
         let fate = self.guarded(slot, now, |conn, room| {
-            written = conn.push_shared_frame(subscription, room, |slices| write(token, slices));
+            written =
+                conn.push_shared_frame(subscription, room, now, |slices| write(token, slices));
         });
         let written = written?;
         // Whatever the socket did not take waits for its writable edge, as after any write.
@@ -978,6 +979,7 @@ fn prefetch<T>(value: &T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::SharedFraming;
     use crate::ws::frame::{encode_frame, Opcode};
     use std::time::Duration;
 
@@ -1254,7 +1256,7 @@ mod tests {
         assert!(
             writes
                 .iter()
-                .all(|w| w.2 == core.room.shared_frame.address()),
+                .all(|w| w.2 == core.room.shared_frame.address(SharedFraming::WebSocket)),
             "every subscriber was handed the bytes encoded once, not a copy"
         );
         assert_eq!(writes[0].3, frame);
@@ -1286,6 +1288,87 @@ mod tests {
         assert_eq!(rest, [&frame[frame.len() / 2..], &next_frame[..]].concat());
         let (all, _) = transmit(&mut core, full, now);
         assert_eq!(all, [&frame[..], &next_frame[..]].concat());
+        assert_eq!(core.internal_errors(), 0);
+    }
+
+    /// Writes every news with a socket that takes all, and returns each write: (token, slices in the
+    /// call, address of the first slice, bytes).
+    fn write_news(core: &mut Core) -> Vec<(usize, usize, *const u8, Vec<u8>)> {
+        let mut writes = Vec::new();
+        let action = core.next_action_writing(|token, slices| {
+            let bytes: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
+            let n = bytes.len();
+            writes.push((token, slices.len(), slices[0].as_ptr(), bytes));
+            Ok(n)
+        });
+        assert_eq!(action, None, "no write asked of the driver");
+        writes
+    }
+
+    /// SSE subscribers share one framing too: each caught-up one is written the event's chunk,
+    /// framed once, in one write of one slice: the bytes the usual pull would have queued.
+    #[test]
+    fn caught_up_sse_streams_are_written_one_chunk_framed_once() {
+        let now = Instant::now();
+        let (mut core, subscribers) = core_with_sse_subscribers(3, now);
+        let id = core.publish("t", "news".into(), now).unwrap();
+        let writes = write_news(&mut core);
+        let tokens: Vec<usize> = writes.iter().map(|w| w.0).collect();
+        assert_eq!(tokens, subscribers, "one write each, in order");
+        let event = format!("id: {id}\ndata: news\n\n");
+        let chunk = format!("{:x}\r\n{event}\r\n", event.len());
+        for (token, slices, address, bytes) in &writes {
+            assert_eq!(*slices, 1);
+            assert_eq!(*address, core.room.shared_frame.address(SharedFraming::Sse));
+            assert_eq!(String::from_utf8_lossy(bytes), chunk, "subscriber {token}");
+        }
+        assert_eq!(core.internal_errors(), 0);
+    }
+
+    /// The message that brings an XHR stream to its size limit does not take the shortcut: it goes
+    /// the usual way, which ends the response after it (the last chunk), and the client reconnects
+    /// with its last id. The messages before it did take the shortcut.
+    #[test]
+    fn the_message_that_ends_a_stream_at_its_size_limit_goes_the_usual_way() {
+        let now = Instant::now();
+        // The prelude is about 2 KiB; three messages of about 1 KiB each fit, the fourth reaches
+        // the limit.
+        let config = Config {
+            max_stream_bytes: 2 * 1024 + 3 * 1024 + 512,
+            ..Config::default()
+        };
+        let mut core = Core::new(config, 1000, Box::new(|| Ok("0".repeat(32))), now);
+        let token = core
+            .accept(SocketAddr::from(([127, 0, 0, 1], 42_000)), now)
+            .unwrap();
+        receive(
+            &mut core,
+            token,
+            now,
+            b"GET /stream/t HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        );
+        let (head, _) = transmit(&mut core, token, now);
+        assert!(head.starts_with(b"HTTP/1.1 200 OK"));
+        let data = "x".repeat(1000);
+        for round in 0..4 {
+            core.publish("t", data.clone(), now).unwrap();
+            let writes = write_news(&mut core);
+            assert_eq!(writes.len(), 1, "round {round}");
+            let (_, _, address, bytes) = &writes[0];
+            let shared = *address == core.room.shared_frame.address(SharedFraming::XhrStream);
+            let ended = bytes.ends_with(b"0\r\n\r\n");
+            if round < 3 {
+                assert!(
+                    shared && !ended,
+                    "round {round}: the shortcut, and the stream goes on"
+                );
+            } else {
+                assert!(
+                    !shared && ended,
+                    "round {round}: the usual way, and the response ends"
+                );
+            }
+        }
         assert_eq!(core.internal_errors(), 0);
     }
 }

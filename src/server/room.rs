@@ -35,8 +35,7 @@ use crate::hub::{Hub, HubError, Message, Once, Replay, SubscriberId};
 use crate::redis::backend::{Outcome, PublishOptions, SessionCommand};
 use crate::server::rate::PublishBuckets;
 use crate::server::routes::RouteError;
-use crate::transport::websocket::encode_message_frame;
-use crate::transport::BatchDoor;
+use crate::transport::{BatchDoor, SharedFraming};
 use crate::Config;
 
 /// A connection's place in a topic: which subscription it is and how far it has read.
@@ -137,42 +136,61 @@ impl SharedAnswer {
     }
 }
 
-/// The WebSocket frame of the message published last, encoded once for every subscriber that was
-/// waiting for exactly that message (see `Core::deliver_next` and
-/// [`crate::hub::Hub::just_appended_for`]).
+/// The message published last, framed once per shared framing (a WebSocket frame, an XHR stream's
+/// chunk, an SSE event's chunk) for every subscriber that was waiting for exactly that message (see
+/// `Core::deliver_next` and [`crate::hub::Hub::just_appended_for`]).
 ///
-/// A server's frames are not masked (RFC 6455 §5.1), so the frame of a message is the same bytes on
-/// every connection: a broadcast to a thousand WebSockets encodes it once, and each subscriber's
-/// delivery is one write of these bytes, as a server written for nothing else would do it. The key
-/// is the message itself (held, so its address cannot be reused by another).
+/// A server's WebSocket frames are not masked (RFC 6455 §5.1), and nothing of a request goes into an
+/// XHR stream's or an SSE stream's message: the framing of a message is the same bytes on every
+/// connection of its door. A broadcast to a thousand subscribers of a door frames the message once,
+/// and each delivery is one write of those bytes, as a server written for nothing else would do it.
+/// Each framing is keyed by the message itself (held, so its address cannot be reused by another).
 #[derive(Debug, Default)]
 pub struct SharedFrame {
+    framed: [Framed; SharedFraming::COUNT],
+}
+
+/// One framing of one message, in [`SharedFrame`].
+#[derive(Debug, Default)]
+struct Framed {
     message: Option<Rc<Message>>,
-    /// The frame of `message`.
+    /// The framed message.
     bytes: Vec<u8>,
+    /// Its body bytes, for a stream's size limit (0 for a WebSocket frame).
+    body_bytes: usize,
 }
 
 impl SharedFrame {
-    /// The frame of `message`: the kept bytes if they are its frame, else encoded now (and kept).
-    /// Keeps no more storage than the last frame or [`MAX_SHARED_ANSWER_BYTES`], whichever is more.
-    pub fn of(&mut self, message: &Rc<Message>) -> &[u8] {
-        let same = self
+    /// `message` framed as `framing`, with its body bytes: the kept bytes if they are its framing,
+    /// else framed now by `frame` (which appends and returns the body bytes) and kept. Keeps no more
+    /// storage per framing than the last message's or [`MAX_SHARED_ANSWER_BYTES`], whichever is more.
+    pub fn of(
+        &mut self,
+        framing: SharedFraming,
+        message: &Rc<Message>,
+        frame: impl FnOnce(&mut Vec<u8>) -> usize,
+    ) -> (&[u8], usize) {
+        // `index` is below `COUNT`, the array's length; `get_mut` keeps even a slip from panicking.
+        let Some(framed) = self.framed.get_mut(framing.index()) else {
+            return (&[], 0);
+        };
+        let same = framed
             .message
             .as_ref()
             .is_some_and(|kept| Rc::ptr_eq(kept, message));
         if !same {
-            self.bytes.clear();
-            self.bytes.shrink_to(MAX_SHARED_ANSWER_BYTES);
-            encode_message_frame(message, &mut self.bytes);
-            self.message = Some(Rc::clone(message));
+            framed.bytes.clear();
+            framed.bytes.shrink_to(MAX_SHARED_ANSWER_BYTES);
+            framed.body_bytes = frame(&mut framed.bytes);
+            framed.message = Some(Rc::clone(message));
         }
-        &self.bytes
+        (&framed.bytes, framed.body_bytes)
     }
 
-    /// Where the kept frame's bytes are (tests check that writes come from them).
+    /// Where `framing`'s kept bytes are (tests check that writes come from them).
     #[cfg(test)]
-    pub fn address(&self) -> *const u8 {
-        self.bytes.as_ptr()
+    pub fn address(&self, framing: SharedFraming) -> *const u8 {
+        self.framed[framing.index()].bytes.as_ptr()
     }
 }
 
@@ -269,7 +287,8 @@ pub struct Room {
     pub replay_storage: Vec<Rc<Message>>,
     /// The last answer given to a woken parked request, for the next one that says the same.
     pub shared_answer: SharedAnswer,
-    /// The WebSocket frame of the message published last, for every subscriber waiting for it.
+    /// The message published last, framed once per shared framing, for every subscriber waiting
+    /// for it.
     pub shared_frame: SharedFrame,
     /// Each client address's publish rate (`publish_rate_per_ip`).
     pub publish_buckets: PublishBuckets,

@@ -104,6 +104,40 @@ pub trait StreamFormat {
     fn ends_when_long(&self) -> bool {
         true
     }
+    /// Which shared framing [`StreamFormat::message`] writes, when it writes the same bytes on every
+    /// connection of this format (nothing of the request goes into them): a broadcast then frames
+    /// each message once for all the format's subscribers. `None` (the default) when it does not.
+    fn shared_framing(&self) -> Option<SharedFraming> {
+        None
+    }
+}
+
+/// A door's framing of a message that is the same bytes on every connection of the door, so that a
+/// broadcast frames each message once for all its subscribers and writes those bytes to each (see
+/// `crate::server::room::SharedFrame`). The iframe stream is not one: its scripts name the page's
+/// own callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedFraming {
+    /// One text frame, unmasked as every server's frame is (RFC 6455 §5.1).
+    WebSocket,
+    /// One chunk holding the message's JSON line.
+    XhrStream,
+    /// One chunk holding the message's SSE event.
+    Sse,
+}
+
+impl SharedFraming {
+    /// How many there are.
+    pub const COUNT: usize = 3;
+
+    /// Its place among them, `0..COUNT`.
+    pub fn index(self) -> usize {
+        match self {
+            SharedFraming::WebSocket => 0,
+            SharedFraming::XhrStream => 1,
+            SharedFraming::Sse => 2,
+        }
+    }
 }
 
 /// The id a reset notice announces: the stream continues after it. That is the id just before the
@@ -216,6 +250,31 @@ impl ChunkedStream {
     /// The last chunk, which ends the response (RFC 9112 §7.1).
     pub fn end(out: &mut Vec<u8>) {
         chunked::encode_last_chunk(out);
+    }
+
+    /// The framing this stream's messages share with every stream of its format, if they do.
+    pub fn shared_framing(&self) -> Option<SharedFraming> {
+        self.format.shared_framing()
+    }
+
+    /// Appends `message` as this stream frames it, one chunk, without counting it as sent: the
+    /// shared framing a broadcast writes to every subscriber of the format. Returns its body bytes,
+    /// for [`ChunkedStream::has_room_for`] and [`ChunkedStream::count_sent`].
+    pub fn frame_message(&self, message: &Message, out: &mut Vec<u8>) -> usize {
+        let format = &self.format;
+        frame_chunk(out, |body| format.message(message, body))
+    }
+
+    /// Whether a piece of `body_bytes` can go without ending the response. (The piece that reaches
+    /// the size limit goes the usual way, which then ends the response.)
+    pub fn has_room_for(&self, body_bytes: usize) -> bool {
+        self.body_bytes.saturating_add(body_bytes) < self.max_body_bytes
+    }
+
+    /// Counts a piece of `body_bytes` written from a shared framing, as [`PushDoor::sent`] counts
+    /// one framed here.
+    pub fn count_sent(&mut self, body_bytes: usize) {
+        self.body_bytes = self.body_bytes.saturating_add(body_bytes);
     }
 }
 
@@ -388,5 +447,47 @@ mod tests {
         assert!(jsonp.answers_now(&replay(false, &[10], 10)));
         let timeout = jsonp.timeout_response(9);
         assert_eq!(timeout.body, b"/**/f({\"messages\":[],\"last\":9});");
+    }
+
+    /// The framing shared among a door's subscribers is what each stream would frame itself, and it
+    /// counts toward the size limit the same way; the iframe, whose scripts name the page's callback,
+    /// shares none.
+    #[test]
+    fn a_shared_framing_is_the_streams_own_and_counts_the_same() {
+        let message = Message {
+            id: 7,
+            data: "hi\nthere".into(),
+            json: message_json(7, "hi\nthere"),
+        };
+        let formats: Vec<(Box<dyn StreamFormat>, Option<SharedFraming>)> = vec![
+            (
+                Box::new(xhr_stream::XhrStream),
+                Some(SharedFraming::XhrStream),
+            ),
+            (
+                Box::new(sse::SseStream { retry_ms: 1000 }),
+                Some(SharedFraming::Sse),
+            ),
+            (Box::new(iframe::IframeStream::new("cb").unwrap()), None),
+        ];
+        for (format, framing) in formats {
+            let mut stream = ChunkedStream::new(format, 1_000);
+            assert_eq!(stream.shared_framing(), framing);
+            let (mut shared, mut own) = (Vec::new(), Vec::new());
+            let body_bytes = stream.frame_message(&message, &mut shared);
+            stream.message(&message, &mut own);
+            assert_eq!(shared, own);
+            // As `sent` counts a piece framed here: the body, not the chunk's framing.
+            stream.count_sent(body_bytes);
+            assert_eq!(stream.body_bytes, body_bytes);
+            let left = 1_000 - body_bytes;
+            assert!(stream.has_room_for(left - 1));
+            let ends = stream.format.ends_when_long();
+            assert_eq!(
+                stream.has_room_for(left),
+                !ends,
+                "the piece that reaches the limit"
+            );
+        }
     }
 }

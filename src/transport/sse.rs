@@ -88,7 +88,7 @@
 use crate::http::response::push_decimal;
 use crate::hub::Message;
 use crate::transport::json::reset_json;
-use crate::transport::StreamFormat;
+use crate::transport::{SharedFraming, StreamFormat};
 
 /// The heartbeat event: a type the page listens for, an empty `data:` line so that it is dispatched, and
 /// no `id:`, so the resume point stays the last message's.
@@ -105,6 +105,11 @@ pub struct SseStream {
 }
 
 impl StreamFormat for SseStream {
+    /// Nothing of the request goes into a message's bytes: every subscriber is written the same.
+    fn shared_framing(&self) -> Option<SharedFraming> {
+        Some(SharedFraming::Sse)
+    }
+
     fn content_type(&self) -> &'static str {
         // The event stream is always UTF-8; no charset parameter is needed.
         "text/event-stream"

@@ -57,7 +57,7 @@
 
 use crate::hub::Message;
 use crate::transport::json::reset_json;
-use crate::transport::StreamFormat;
+use crate::transport::{SharedFraming, StreamFormat};
 
 /// Bytes of spaces in the prelude's padding line (the whole line is a few bytes more).
 pub const PRELUDE_PADDING_BYTES: usize = 2048;
@@ -67,6 +67,11 @@ pub const PRELUDE_PADDING_BYTES: usize = 2048;
 pub struct XhrStream;
 
 impl StreamFormat for XhrStream {
+    /// Nothing of the request goes into a message's bytes: every subscriber is written the same.
+    fn shared_framing(&self) -> Option<SharedFraming> {
+        Some(SharedFraming::XhrStream)
+    }
+
     fn content_type(&self) -> &'static str {
         "application/x-ndjson"
     }
