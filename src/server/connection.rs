@@ -448,7 +448,9 @@ impl Connection {
                 let (chunk, body_bytes) = room
                     .shared_frame
                     .of(framing, message, |out| door.frame_message(message, out));
-                if !stream.door.has_room_for(body_bytes) {
+                // An empty framing (none today) would move the cursor past a message never sent:
+                // the usual path moves it only past what was queued.
+                if chunk.is_empty() || !stream.door.has_room_for(body_bytes) {
                     return None;
                 }
                 let written = self.output.write_through(chunk, write);

@@ -1322,6 +1322,15 @@ mod tests {
             assert_eq!(*address, core.room.shared_frame.address(SharedFraming::Sse));
             assert_eq!(String::from_utf8_lossy(bytes), chunk, "subscriber {token}");
         }
+        // A stream written this way puts off its heartbeat, as one written the usual way does.
+        let later = now + Duration::from_secs(5);
+        core.publish("t", "more".into(), later).unwrap();
+        assert_eq!(write_news(&mut core).len(), 3);
+        let heartbeat = core.room.config.heartbeat_interval;
+        for &token in &subscribers {
+            let deadline = core.connection(token).unwrap().deadline(&core.room);
+            assert_eq!(deadline, Some(later + heartbeat), "subscriber {token}");
+        }
         assert_eq!(core.internal_errors(), 0);
     }
 

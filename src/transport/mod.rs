@@ -459,27 +459,32 @@ mod tests {
             data: "hi\nthere".into(),
             json: message_json(7, "hi\nthere"),
         };
-        let formats: Vec<(Box<dyn StreamFormat>, Option<SharedFraming>)> = vec![
+        type NewFormat = fn() -> Box<dyn StreamFormat>;
+        let formats: [(NewFormat, Option<SharedFraming>); 3] = [
             (
-                Box::new(xhr_stream::XhrStream),
+                || Box::new(xhr_stream::XhrStream),
                 Some(SharedFraming::XhrStream),
             ),
             (
-                Box::new(sse::SseStream { retry_ms: 1000 }),
+                || Box::new(sse::SseStream { retry_ms: 1000 }),
                 Some(SharedFraming::Sse),
             ),
-            (Box::new(iframe::IframeStream::new("cb").unwrap()), None),
+            (|| Box::new(iframe::IframeStream::new("cb").unwrap()), None),
         ];
         for (format, framing) in formats {
-            let mut stream = ChunkedStream::new(format, 1_000);
+            let mut stream = ChunkedStream::new(format(), 1_000);
+            // A twin of the same format, sent the usual way.
+            let mut twin = ChunkedStream::new(format(), 1_000);
             assert_eq!(stream.shared_framing(), framing);
             let (mut shared, mut own) = (Vec::new(), Vec::new());
             let body_bytes = stream.frame_message(&message, &mut shared);
-            stream.message(&message, &mut own);
+            twin.message(&message, &mut own);
             assert_eq!(shared, own);
-            // As `sent` counts a piece framed here: the body, not the chunk's framing.
+            let twin_ended = twin.sent();
+            // Counted as `sent` counts the same piece framed by the stream itself.
             stream.count_sent(body_bytes);
-            assert_eq!(stream.body_bytes, body_bytes);
+            assert_eq!(stream.body_bytes, twin.body_bytes);
+            assert!(!twin_ended);
             let left = 1_000 - body_bytes;
             assert!(stream.has_room_for(left - 1));
             let ends = stream.format.ends_when_long();
