@@ -58,7 +58,7 @@ use std::time::Instant;
 
 use crate::channel::session_of_topic;
 use crate::http::{Decoded, Request, RequestDecoder, Response};
-use crate::hub::HubError;
+use crate::hub::{Hub, HubError};
 use crate::hub::{Message, Replay};
 use crate::server::input::InputBuffer;
 use crate::server::output::Output;
@@ -373,61 +373,41 @@ impl Connection {
         }
     }
 
-    /// Whether [`Connection::push_shared_frame`] may apply to news of `subscription_id` now: this
-    /// connection is an open WebSocket, an XHR stream or an SSE stream (a door whose framing of a
-    /// message is the same bytes on every connection) whose subscription `subscription_id` has every
-    /// message before the one just published to its topic ([`crate::hub::Hub::just_appended_for`]),
-    /// and nothing waits in its output. A few comparisons, so a core can ask before doing anything
-    /// else. (A stream's size limit is checked once the message's framing is known.)
-    pub fn takes_shared_frame(&self, subscription_id: u64, room: &Room) -> bool {
-        if self.dead || self.peer_closed || self.output.pending() > 0 {
-            return false;
-        }
-        let (shared, subscription) = match &self.state {
-            State::WebSocket(ws) => (ws.protocol.takes_shared_frames(), ws.subscription.as_ref()),
-            State::Stream(stream) => (
-                stream.door.shared_framing().is_some(),
-                Some(&stream.subscription),
-            ),
-            _ => return false,
-        };
-        shared
-            && subscription.is_some_and(|subscription| {
-                subscription.id == subscription_id
-                    && room
-                        .hub
-                        .just_appended_for(&subscription.topic, subscription.cursor)
-                        .is_some()
-            })
-    }
-
     /// The broadcast's shortcut, tried before [`Connection::on_news`] by a core that writes news
-    /// itself. When [`Connection::takes_shared_frame`], the message just published, framed once for
-    /// every subscriber of the door ([`Room::shared_frame`]), goes straight to the socket with
-    /// `write` ([`Output::write_through`]) and the cursor moves past it, as the usual pull would have
-    /// done (a stream also counts the bytes toward its size limit and puts off its heartbeat), without
-    /// reading the log, framing the message or queueing it.
+    /// itself. It applies to an open WebSocket, an XHR stream or an SSE stream (the doors whose
+    /// framing of a message is the same bytes on every connection) whose subscription
+    /// `subscription_id` has every message before the one just published to its topic
+    /// ([`crate::hub::Hub::just_appended_for`]), with nothing waiting in its output. The message,
+    /// framed once for every subscriber of the door ([`Room::shared_frame`]), then goes straight to
+    /// the socket with `write` ([`Output::write_through`]) and the cursor moves past it, as the usual
+    /// pull would have done (a stream also counts the bytes toward its size limit and puts off its
+    /// heartbeat), without reading the log, framing the message or queueing it. A write that fails
+    /// loses the connection, as any failed write does.
     ///
-    /// `None` when the shortcut does not apply (nor when the message would end a stream at its size
-    /// limit: that piece goes the usual way, which ends the response after it); nothing was done, and
-    /// [`Connection::on_news`] serves the news. Otherwise the write's outcome (an error: the
-    /// connection is lost).
+    /// Returns whether it applied; when not (nor for the message that would end a stream at its size
+    /// limit: that piece goes the usual way, which ends the response after it), nothing was done, and
+    /// [`Connection::on_news`] serves the news.
     pub fn push_shared_frame(
         &mut self,
         subscription_id: u64,
         room: &mut Room,
         now: Instant,
         write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
-    ) -> Option<io::Result<()>> {
-        if !self.takes_shared_frame(subscription_id, room) {
-            return None;
+    ) -> bool {
+        if self.dead || self.peer_closed || self.output.pending() > 0 {
+            return false;
         }
-        match &mut self.state {
+        let written = match &mut self.state {
             State::WebSocket(ws) => {
-                let subscription = ws.subscription.as_mut()?;
-                let message = room
-                    .hub
-                    .just_appended_for(&subscription.topic, subscription.cursor)?;
+                if !ws.protocol.takes_shared_frames() {
+                    return false;
+                }
+                let Some(subscription) = ws.subscription.as_mut() else {
+                    return false;
+                };
+                let Some(message) = caught_up_on(subscription, subscription_id, &room.hub) else {
+                    return false;
+                };
                 let (frame, _) = room
                     .shared_frame
                     .of(SharedFraming::WebSocket, message, |out| {
@@ -436,14 +416,16 @@ impl Connection {
                     });
                 let written = self.output.write_through(frame, write);
                 subscription.cursor = message.id;
-                Some(written)
+                written
             }
             State::Stream(stream) => {
-                let framing = stream.door.shared_framing()?;
+                let Some(framing) = stream.door.shared_framing() else {
+                    return false;
+                };
                 let subscription = &mut stream.subscription;
-                let message = room
-                    .hub
-                    .just_appended_for(&subscription.topic, subscription.cursor)?;
+                let Some(message) = caught_up_on(subscription, subscription_id, &room.hub) else {
+                    return false;
+                };
                 let door = &stream.door;
                 let (chunk, body_bytes) = room
                     .shared_frame
@@ -451,16 +433,21 @@ impl Connection {
                 // An empty framing (none today) would move the cursor past a message never sent:
                 // the usual path moves it only past what was queued.
                 if chunk.is_empty() || !stream.door.has_room_for(body_bytes) {
-                    return None;
+                    return false;
                 }
                 let written = self.output.write_through(chunk, write);
                 stream.door.count_sent(body_bytes);
                 subscription.cursor = message.id;
                 stream.next_heartbeat = now + room.config.heartbeat_interval;
-                Some(written)
+                written
             }
-            _ => None,
+            _ => return false,
+        };
+        if let Err(e) = written {
+            log(Some(self.peer), format_args!("write failed: {e}"));
+            self.dead = true;
         }
+        true
     }
 
     /// The peer closed its sending side.
@@ -1211,6 +1198,19 @@ impl Connection {
 }
 
 /// The messages after a subscription's cursor; `None` when the topic is gone. A cursor of 0 is
+/// The message `subscription` (if it is `subscription_id`) has left to read, when that is only the
+/// one just published ([`crate::hub::Hub::just_appended_for`]).
+fn caught_up_on<'a>(
+    subscription: &Subscription,
+    subscription_id: u64,
+    hub: &'a Hub,
+) -> Option<&'a Rc<Message>> {
+    if subscription.id != subscription_id {
+        return None;
+    }
+    hub.just_appended_for(&subscription.topic, subscription.cursor)
+}
+
 /// `after=0`, "everything the log still has" (real ids start above the id base, so no message has id 0).
 fn read_after(
     subscription: &Subscription,

@@ -16,13 +16,14 @@
 //! round trip: the core writes each message in the same piece of work that pulled it, one trip
 //! through the connection per delivery (`cargo bench --bench core_fanout` measures both; chapter 14
 //! has the figures). A WebSocket, XHR-stream or SSE subscriber that was waiting for exactly the
-//! message just published takes a shortcut even past that (`Core::deliver_shared`): those doors frame
-//! a message as the same bytes on every connection, so the message is framed once per door and each
-//! delivery is one write of those bytes, with no read of the log, no framing and no queue. And while one subscriber's write
-//! runs in the kernel, the next one's state is already on its way into the cache (see `prefetch`): on
-//! a real socket, the kernel's work for each write pushes the core's data out of the cache, and
-//! without that a broadcast would wait for main memory once per subscriber. All of it runs inside `Core::guarded`, so a bug costs one connection,
-//! never the server.
+//! message just published takes a shortcut even past that
+//! ([`crate::server::connection::Connection::push_shared_frame`]): those doors frame a message as
+//! the same bytes on every connection, so the message is framed once per door and each delivery is
+//! one write of those bytes, with no read of the log, no framing and no queue. And while one
+//! subscriber's write runs in the kernel, the next one's state is already on its way into the cache
+//! (see `prefetch`): on a real socket, the kernel's work for each write pushes the core's data out of
+//! the cache, and without that a broadcast would wait for main memory once per subscriber. All of it
+//! runs inside `Core::guarded`, so a bug costs one connection, never the server.
 //!
 //! Reading and writing take a closure that moves bytes (`|buf| socket.read(buf)`), so the core decides
 //! *how much* and *when* (the input bound, the output budget, fairness) without knowing what a socket is.
@@ -837,16 +838,27 @@ impl Core {
                 conn.on_stored(ticket, result, room, now)
             }),
             News::Woken(_, subscription) => {
-                let shortcut = write.as_deref_mut().and_then(|write| {
-                    self.deliver_shared(token, &mut slot, subscription, now, write)
+                // The broadcast's shortcut first (see `Connection::push_shared_frame`); the usual
+                // pull when it does not apply. One guarded piece of work either way.
+                let mut shared = false;
+                let fate = self.guarded(&mut slot, now, |conn, room| {
+                    shared = write.as_deref_mut().is_some_and(|write| {
+                        conn.push_shared_frame(subscription, room, now, |slices| {
+                            write(token, slices)
+                        })
+                    });
+                    if !shared {
+                        conn.on_news(subscription, room, now);
+                    }
                 });
-                if let Some(fate) = shortcut {
+                if shared {
+                    // Written already: whatever the socket did not take waits for its writable
+                    // edge, as after any write.
+                    slot.write_deferred = true;
                     self.put_back(token, slot, now, fate);
                     return true;
                 }
-                self.guarded(&mut slot, now, |conn, room| {
-                    conn.on_news(subscription, room, now)
-                })
+                fate
             }
             News::TopicDeleted(_) => Fate::Close,
         };
@@ -858,41 +870,6 @@ impl Core {
         };
         self.put_back(token, slot, now, fate);
         true
-    }
-
-    /// The broadcast's shortcut for a woken subscriber that was waiting for exactly the message just
-    /// published (see [`Connection::push_shared_frame`]): the message goes from the one framing made
-    /// for every subscriber of its door straight to its socket, in one write. `None` when the shortcut does not apply and
-    /// nothing was done.
-    fn deliver_shared(
-        &mut self,
-        token: usize,
-        slot: &mut Slot,
-        subscription: SubscriberId,
-        now: Instant,
-        write: &mut SocketWriter<'_>,
-    ) -> Option<Fate> {
-        // Asked first, outside the guard, so that every other delivery pays for nothing more.
-        if !slot.conn.takes_shared_frame(subscription, &self.room) {
-            return None;
-        }
-        // One frame, at most `max_publish_bytes` of escaped JSON and a header: the turn's write
-        // quota is not counted here, and need not be; what the socket leaves waits in the queue.
-        let mut written = None;
-        let fate = self.guarded(slot, now, |conn, room| {
-            written =
-                conn.push_shared_frame(subscription, room, now, |slices| write(token, slices));
-        });
-        let written = written?;
-        // Whatever the socket did not take waits for its writable edge, as after any write.
-        slot.write_deferred = true;
-        match written {
-            Ok(()) => Some(fate),
-            Err(e) => {
-                log(Some(slot.conn.peer), format_args!("write failed: {e}"));
-                Some(Fate::Close)
-            }
-        }
     }
 
     /// Moves the room's news into the core's queue: stored publishes first, then woken subscribers,
